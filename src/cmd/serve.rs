@@ -1,0 +1,170 @@
+//! `asap-keyserver serve`: check the flags, make sure there is a key,
+//! then run the watcher and the HTTP server until SIGTERM or Ctrl-C.
+
+use crate::cli::ServeArgs;
+use crate::error::Error;
+use crate::keystore::{utc_date, KeySet, KeyStore, Scanner};
+use crate::{keys, kid, server, watch};
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tracing::info;
+
+/// Validated settings of `serve`.
+struct ServeConfig {
+    keys: PathBuf,
+    listen: std::net::SocketAddr,
+    watch: watch::Mode,
+    init: bool,
+    server: server::Config,
+}
+
+impl TryFrom<ServeArgs> for ServeConfig {
+    type Error = anyhow::Error;
+
+    fn try_from(a: ServeArgs) -> anyhow::Result<Self> {
+        if let Some(p) = a.poll_interval {
+            anyhow::ensure!(
+                p >= Duration::from_millis(10),
+                "--poll-interval {p:?} is too short: use 10ms or more"
+            );
+        }
+        anyhow::ensure!(
+            !a.header_timeout.is_zero(),
+            "--header-timeout must be more than 0s"
+        );
+        anyhow::ensure!(
+            a.max_connections > 0,
+            "--max-connections must be at least 1"
+        );
+        Ok(ServeConfig {
+            keys: a.keys,
+            listen: a.listen,
+            watch: a
+                .poll_interval
+                .map_or(watch::Mode::Notify, watch::Mode::Poll),
+            init: !a.no_init,
+            server: server::Config {
+                cache_max_age: a.cache_max_age,
+                header_timeout: a.header_timeout,
+                max_connections: a.max_connections,
+                ..server::Config::default()
+            },
+        })
+    }
+}
+
+pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = ServeConfig::try_from(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let dir = &config.keys;
+    if !dir.exists() {
+        if !config.init {
+            return Err(Error::KeyDirMissing { path: dir.clone() }.into());
+        }
+        std::fs::create_dir_all(dir).map_err(|source| Error::KeyDirUnreadable {
+            path: dir.clone(),
+            source,
+        })?;
+        info!(dir = %dir.display(), "created key directory");
+    }
+    let mut scanner = Scanner::new(dir);
+    let mut set = scanner.scan()?.unwrap_or_else(KeySet::empty);
+    let mut created = None;
+    if set.is_empty() && config.init {
+        let kid = create_first_key(dir)?;
+        set = scanner.scan()?.unwrap_or_else(KeySet::empty);
+        created = Some(kid);
+    }
+    let store = Arc::new(KeyStore::new());
+    let key_count = set.len();
+    store.store(set);
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    info!(addr = %local, keys = key_count, dir = %dir.display(), "listening on http://{local}");
+    if let Some(kid) = created {
+        print_first_run_help(&kid, local);
+    }
+
+    let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(watch::run(
+        scanner,
+        Arc::clone(&store),
+        config.watch,
+        async {
+            let _ = watch_stopped.await;
+        },
+    ));
+    server::run(listener, store, config.server, shutdown_signal()).await;
+    let _ = stop_watch.send(());
+    let _ = watcher.await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Creates `jitsi/<today>` so that a fresh clone serves something at once.
+fn create_first_key(dir: &Path) -> anyhow::Result<String> {
+    let kid = format!("jitsi/{}", utc_date(SystemTime::now()));
+    let path = dir.join(format!("{kid}.pem"));
+    let pem = keys::generate_pkcs8_pem(2048)?;
+    keys::write_new_private_key(&path, &pem).map_err(|source| Error::WriteKey {
+        path: path.clone(),
+        source,
+    })?;
+    info!(kid = %kid, path = %path.display(), url_path = %format!("/{}", kid::prosody_path(&kid)),
+        "no key found: created a 2048-bit RSA signing key (mode 0600)");
+    Ok(kid)
+}
+
+fn print_first_run_help(kid: &str, addr: std::net::SocketAddr) {
+    let issuer = kid::issuer(kid);
+    eprintln!(
+        "\nPoint Prosody's token VirtualHost at this server (no trailing slash):\n\
+         \n    authentication = \"token\"\
+         \n    app_id = \"{issuer}\"\
+         \n    asap_key_server = \"http://{addr}\"\
+         \n    asap_accepted_issuers = {{ \"{issuer}\" }}\
+         \n    asap_accepted_audiences = {{ \"jitsi\" }}\
+         \n\nTokens must carry the header kid \"{kid}\"; Prosody will fetch http://{addr}/{}\n",
+        kid::prosody_path(kid)
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => info!("received SIGINT"),
+        () = term => info!("received SIGTERM"),
+    }
+}

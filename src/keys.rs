@@ -1,0 +1,431 @@
+//! RSA key material: decode a PEM file into its public half, generate new
+//! private keys, and write them safely.
+//!
+//! Whatever a key file holds, what leaves this module for serving is the
+//! public key re-encoded as SPKI (`BEGIN PUBLIC KEY`): the form every
+//! Prosody/luaossl version parses, and one that can never carry private
+//! material. Parsing uses the `rsa` crate's ASN.1 types; keys are generated
+//! with aws-lc-rs, which is several times faster than the `rsa` crate at it.
+
+use crate::error::KeyError;
+use base64::Engine as _;
+use rsa::pkcs1::der::Decode as _;
+use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+use rsa::traits::PublicKeyParts as _;
+use rsa::{BigUint, RsaPublicKey};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Smallest modulus we serve or generate, in bits.
+pub const MIN_BITS: usize = 2048;
+/// Largest modulus we accept, in bits.
+pub const MAX_BITS: usize = 16384;
+
+/// The encoding a key file used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyForm {
+    /// `BEGIN PRIVATE KEY` (PKCS#8).
+    Pkcs8Private,
+    /// `BEGIN RSA PRIVATE KEY` (PKCS#1).
+    Pkcs1Private,
+    /// `BEGIN PUBLIC KEY` (SPKI).
+    SpkiPublic,
+    /// `BEGIN RSA PUBLIC KEY` (PKCS#1).
+    Pkcs1Public,
+}
+
+impl KeyForm {
+    /// Whether the file holds private material.
+    pub fn is_private(self) -> bool {
+        matches!(self, KeyForm::Pkcs8Private | KeyForm::Pkcs1Private)
+    }
+
+    /// `private` or `public`.
+    pub fn kind(self) -> &'static str {
+        if self.is_private() {
+            "private"
+        } else {
+            "public"
+        }
+    }
+}
+
+impl fmt::Display for KeyForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyForm::Pkcs8Private => "PKCS#8 private key",
+            KeyForm::Pkcs1Private => "PKCS#1 private key",
+            KeyForm::SpkiPublic => "SPKI public key",
+            KeyForm::Pkcs1Public => "PKCS#1 public key",
+        })
+    }
+}
+
+/// The public half of a key file, ready to serve.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// How the source file encoded the key.
+    pub form: KeyForm,
+    /// Modulus size in bits.
+    pub bits: usize,
+    /// SubjectPublicKeyInfo, DER.
+    pub spki_der: Vec<u8>,
+    /// SubjectPublicKeyInfo, PEM (`BEGIN PUBLIC KEY`, LF line endings).
+    pub spki_pem: String,
+    /// SHA-256 of `spki_der`: identifies the key material.
+    pub fingerprint: [u8; 32],
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("form", &self.form)
+            .field("bits", &self.bits)
+            .field("fingerprint", &hex::encode(&self.fingerprint[..8]))
+            .finish()
+    }
+}
+
+/// One `-----BEGIN X-----` ... `-----END X-----` block.
+struct PemBlock<'a> {
+    label: &'a str,
+    headers: bool,
+    body: &'a str,
+}
+
+/// Splits PEM text into blocks. Text outside blocks is ignored, as OpenSSL does.
+fn pem_blocks(text: &str) -> Result<Vec<PemBlock<'_>>, KeyError> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start + 11..];
+        let Some(label_end) = after.find("-----") else {
+            return Err(KeyError::Malformed("unterminated BEGIN line".into()));
+        };
+        let label = &after[..label_end];
+        let body_start = &after[label_end + 5..];
+        let end_marker = format!("-----END {label}-----");
+        let Some(end) = body_start.find(&end_marker) else {
+            return Err(KeyError::Malformed(format!("no '{end_marker}' line")));
+        };
+        let body = &body_start[..end];
+        blocks.push(PemBlock {
+            label,
+            headers: body.contains(':'),
+            body,
+        });
+        rest = &body_start[end + end_marker.len()..];
+    }
+    Ok(blocks)
+}
+
+fn decode_base64(body: &str) -> Result<Vec<u8>, KeyError> {
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| KeyError::Malformed(format!("bad base64 in PEM body: {e}")))
+}
+
+/// Decodes a PEM key file and returns its public half.
+///
+/// Accepts PKCS#8 and PKCS#1 RSA private keys and SPKI and PKCS#1 RSA public
+/// keys of [`MIN_BITS`] or more. Private keys are checked for consistency
+/// (`p·q = n`, `d·e ≡ 1`) so a corrupted file is refused rather than served.
+pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
+    let text = std::str::from_utf8(data).map_err(|_| KeyError::NotPem { binary: true })?;
+    let blocks = pem_blocks(text)?;
+    let mut keys = blocks.iter().filter(|b| {
+        matches!(
+            b.label,
+            "PRIVATE KEY" | "RSA PRIVATE KEY" | "PUBLIC KEY" | "RSA PUBLIC KEY"
+        )
+    });
+    let Some(block) = keys.next() else {
+        return Err(match blocks.first() {
+            None => KeyError::NotPem { binary: false },
+            Some(b) => match b.label {
+                "CERTIFICATE" => KeyError::Certificate,
+                "ENCRYPTED PRIVATE KEY" => KeyError::Encrypted,
+                "OPENSSH PRIVATE KEY" => KeyError::OpenSsh,
+                "EC PRIVATE KEY" => KeyError::NotRsa("EC".into()),
+                other => KeyError::UnknownLabel(other.to_owned()),
+            },
+        });
+    };
+    if keys.next().is_some() {
+        return Err(KeyError::SeveralKeys);
+    }
+    if block.headers {
+        // Legacy `Proc-Type: 4,ENCRYPTED` PEM.
+        return Err(KeyError::Encrypted);
+    }
+    let der = decode_base64(block.body)?;
+    let (form, n, e) = match block.label {
+        "PRIVATE KEY" => {
+            let info = rsa::pkcs8::PrivateKeyInfo::try_from(der.as_slice())
+                .map_err(|e| KeyError::Malformed(format!("PKCS#8: {e}")))?;
+            check_rsa_oid(&info.algorithm.oid)?;
+            let (n, e) = private_components(info.private_key)?;
+            (KeyForm::Pkcs8Private, n, e)
+        }
+        "RSA PRIVATE KEY" => {
+            let (n, e) = private_components(&der)?;
+            (KeyForm::Pkcs1Private, n, e)
+        }
+        "PUBLIC KEY" => {
+            let spki = rsa::pkcs8::spki::SubjectPublicKeyInfoRef::try_from(der.as_slice())
+                .map_err(|e| KeyError::Malformed(format!("SPKI: {e}")))?;
+            check_rsa_oid(&spki.algorithm.oid)?;
+            let bits = spki
+                .subject_public_key
+                .as_bytes()
+                .ok_or_else(|| KeyError::Malformed("SPKI: unaligned bit string".into()))?;
+            let (n, e) = public_components(bits)?;
+            (KeyForm::SpkiPublic, n, e)
+        }
+        _ => {
+            let (n, e) = public_components(&der)?;
+            (KeyForm::Pkcs1Public, n, e)
+        }
+    };
+    let public = RsaPublicKey::new_with_max_size(n, e, MAX_BITS)
+        .map_err(|err| KeyError::Malformed(format!("RSA public key: {err}")))?;
+    let bits = public.n().bits();
+    if bits < MIN_BITS {
+        return Err(KeyError::TooShort { bits });
+    }
+    let spki_der = public
+        .to_public_key_der()
+        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?
+        .into_vec();
+    let spki_pem = public
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?;
+    let fingerprint = Sha256::digest(&spki_der).into();
+    Ok(PublicKey {
+        form,
+        bits,
+        spki_der,
+        spki_pem,
+        fingerprint,
+    })
+}
+
+fn check_rsa_oid(oid: &rsa::pkcs8::ObjectIdentifier) -> Result<(), KeyError> {
+    const EC: &str = "1.2.840.10045.2.1";
+    const ED25519: &str = "1.3.101.112";
+    const RSA_PSS: &str = "1.2.840.113549.1.1.10";
+    if *oid == rsa::pkcs1::ALGORITHM_OID {
+        return Ok(());
+    }
+    let name = match oid.to_string().as_str() {
+        EC => "EC".to_owned(),
+        ED25519 => "Ed25519".to_owned(),
+        RSA_PSS => {
+            "RSA-PSS (restricted to PSS; Prosody needs a plain rsaEncryption key)".to_owned()
+        }
+        other => format!("algorithm {other}"),
+    };
+    Err(KeyError::NotRsa(name))
+}
+
+fn uint(bytes: &[u8]) -> BigUint {
+    BigUint::from_bytes_be(bytes)
+}
+
+/// n and e from a PKCS#1 RSAPrivateKey, after checking the key is consistent.
+fn private_components(der: &[u8]) -> Result<(BigUint, BigUint), KeyError> {
+    let key = rsa::pkcs1::RsaPrivateKey::from_der(der)
+        .map_err(|e| KeyError::Malformed(format!("PKCS#1 private key: {e}")))?;
+    if key.other_prime_infos.is_some() {
+        return Err(KeyError::Malformed(
+            "multi-prime RSA keys are not supported".into(),
+        ));
+    }
+    let n = uint(key.modulus.as_bytes());
+    let e = uint(key.public_exponent.as_bytes());
+    let d = uint(key.private_exponent.as_bytes());
+    let p = uint(key.prime1.as_bytes());
+    let q = uint(key.prime2.as_bytes());
+    let one = BigUint::from(1u8);
+    let consistent = p > one
+        && q > one
+        && &p * &q == n
+        && (&d * &e) % (&p - &one) == one
+        && (&d * &e) % (&q - &one) == one;
+    if !consistent {
+        return Err(KeyError::Malformed(
+            "private key is inconsistent (p·q ≠ n or d·e ≢ 1): the file is corrupted".into(),
+        ));
+    }
+    Ok((n, e))
+}
+
+fn public_components(der: &[u8]) -> Result<(BigUint, BigUint), KeyError> {
+    let key = rsa::pkcs1::RsaPublicKey::from_der(der)
+        .map_err(|e| KeyError::Malformed(format!("PKCS#1 public key: {e}")))?;
+    Ok((
+        uint(key.modulus.as_bytes()),
+        uint(key.public_exponent.as_bytes()),
+    ))
+}
+
+/// Generates a new RSA private key of `bits` (2048, 3072, 4096 or 8192) and
+/// returns it as PKCS#8 PEM.
+pub fn generate_pkcs8_pem(bits: usize) -> Result<String, KeyError> {
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        8192 => KeySize::Rsa8192,
+        other => return Err(KeyError::UnsupportedSize(other)),
+    };
+    let pair = KeyPair::generate(size).map_err(|_| KeyError::Generate)?;
+    let der = pair.as_der().map_err(|_| KeyError::Generate)?;
+    Ok(pem_encode("PRIVATE KEY", der.as_ref()))
+}
+
+/// Encodes DER as PEM with 64-column lines.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
+    out.push_str("-----BEGIN ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    out
+}
+
+/// Writes a new private key file with mode 0600, never clobbering an
+/// existing file and never leaving a partial one.
+///
+/// The key goes to a hidden temp file in the target directory, is synced,
+/// then hard-linked to its final name (which fails if the name exists) and
+/// the temp name removed; a watching server sees the file appear whole. Any
+/// failure (a full disk, say) removes the temp file and returns the error.
+pub fn write_new_private_key(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("key.pem");
+    let nonce: u64 = {
+        let mut b = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut b).map_err(|_| std::io::Error::other("no randomness"))?;
+        u64::from_le_bytes(b)
+    };
+    let tmp = dir.join(format!(".{name}.tmp-{}-{nonce:016x}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(pem.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::hard_link(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_round_trips_to_spki() {
+        let pem = generate_pkcs8_pem(2048).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        let public = decode_public(pem.as_bytes()).unwrap();
+        assert_eq!(public.form, KeyForm::Pkcs8Private);
+        assert_eq!(public.bits, 2048);
+        assert!(public.spki_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert!(!public.spki_pem.contains("PRIVATE"));
+        // Decoding the served form gives the same key back.
+        let again = decode_public(public.spki_pem.as_bytes()).unwrap();
+        assert_eq!(again.form, KeyForm::SpkiPublic);
+        assert_eq!(again.fingerprint, public.fingerprint);
+    }
+
+    #[test]
+    fn crlf_and_surrounding_text_are_tolerated() {
+        let pem = generate_pkcs8_pem(2048).unwrap();
+        let messy = format!("comment line\r\n{}\r\n", pem.replace('\n', "\r\n"));
+        assert!(decode_public(messy.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn refusals_name_the_problem() {
+        assert_eq!(
+            decode_public(b"hello").unwrap_err(),
+            KeyError::NotPem { binary: false }
+        );
+        assert_eq!(
+            decode_public(&[0xff, 0xfe, 0]).unwrap_err(),
+            KeyError::NotPem { binary: true }
+        );
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            decode_public(cert.as_bytes()).unwrap_err(),
+            KeyError::Certificate
+        );
+        let enc =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert_eq!(
+            decode_public(enc.as_bytes()).unwrap_err(),
+            KeyError::Encrypted
+        );
+        let trunc = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n";
+        assert!(matches!(
+            decode_public(trunc.as_bytes()),
+            Err(KeyError::Malformed(_))
+        ));
+        let garbage = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        assert!(matches!(
+            decode_public(garbage.as_bytes()),
+            Err(KeyError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn two_keys_in_one_file_are_ambiguous() {
+        let a = generate_pkcs8_pem(2048).unwrap();
+        let both = format!("{a}{a}");
+        assert_eq!(
+            decode_public(both.as_bytes()).unwrap_err(),
+            KeyError::SeveralKeys
+        );
+    }
+
+    #[test]
+    fn unsupported_sizes_are_refused() {
+        assert_eq!(
+            generate_pkcs8_pem(1024).unwrap_err(),
+            KeyError::UnsupportedSize(1024)
+        );
+    }
+}

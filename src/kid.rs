@@ -1,0 +1,150 @@
+//! Key ids: the rules a kid must follow, how a file path becomes a kid, and
+//! how a kid becomes the URL path Prosody requests.
+//!
+//! Prosody's token plugin hashes the raw kid bytes with SHA-256 and asks for
+//! `<asap_key_server>/<lowercase hex>.pem`. The kid itself follows ASAP's
+//! rules so the same directory can later be served in the ASAP `/<kid>` layout.
+
+use sha2::{Digest, Sha256};
+use std::path::{Component, Path};
+
+/// Why a string is not an acceptable kid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KidError {
+    /// The kid is the empty string.
+    #[error("the kid is empty")]
+    Empty,
+    /// The kid starts with `/`.
+    #[error("a kid may not start with '/'")]
+    LeadingSlash,
+    /// The kid has a character outside `[A-Za-z0-9_.+/-]`.
+    #[error("character {0:?} is not allowed in a kid (allowed: A-Z a-z 0-9 _ . + / -)")]
+    BadChar(char),
+    /// A `/`-separated segment is `.` or `..`.
+    #[error("a kid may not have a '{0}' segment")]
+    DotSegment(&'static str),
+    /// Two slashes in a row, or a trailing slash.
+    #[error("a kid may not have an empty segment ('//' or a trailing '/')")]
+    EmptySegment,
+    /// A path component is not valid UTF-8.
+    #[error("the file name is not valid UTF-8")]
+    NotUtf8,
+}
+
+/// Checks `kid` against ASAP's rules: `[A-Za-z0-9_.+/-]`, not empty, no
+/// leading `/`, no empty, `.` or `..` segments.
+pub fn validate(kid: &str) -> Result<(), KidError> {
+    if kid.is_empty() {
+        return Err(KidError::Empty);
+    }
+    if kid.starts_with('/') {
+        return Err(KidError::LeadingSlash);
+    }
+    if let Some(c) = kid
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '/' | '-')))
+    {
+        return Err(KidError::BadChar(c));
+    }
+    for segment in kid.split('/') {
+        match segment {
+            "" => return Err(KidError::EmptySegment),
+            "." => return Err(KidError::DotSegment(".")),
+            ".." => return Err(KidError::DotSegment("..")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The kid for a file at `relative` (a path under the key directory, ending
+/// in `.pem`): its components joined with `/`, minus the `.pem` suffix.
+/// Returns `None` when the name does not end in `.pem`.
+pub fn from_relative_path(relative: &Path) -> Option<Result<String, KidError>> {
+    let mut kid = String::new();
+    for component in relative.components() {
+        let Component::Normal(part) = component else {
+            return Some(Err(KidError::DotSegment("..")));
+        };
+        let Some(part) = part.to_str() else {
+            return Some(Err(KidError::NotUtf8));
+        };
+        if !kid.is_empty() {
+            kid.push('/');
+        }
+        kid.push_str(part);
+    }
+    let kid = kid.strip_suffix(".pem")?.to_owned();
+    Some(validate(&kid).map(|()| kid))
+}
+
+/// Lowercase hex SHA-256 of the raw kid bytes, as Prosody computes it.
+pub fn sha256_hex(kid: &str) -> String {
+    hex::encode(Sha256::digest(kid.as_bytes()))
+}
+
+/// The path, without a leading slash, at which Prosody fetches `kid`:
+/// `<sha256 hex>.pem`.
+pub fn prosody_path(kid: &str) -> String {
+    let mut path = sha256_hex(kid);
+    path.push_str(".pem");
+    path
+}
+
+/// The first `/`-separated segment of a kid: the issuer, by ASAP convention.
+pub fn issuer(kid: &str) -> &str {
+    kid.split('/').next().unwrap_or(kid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn accepts_asap_kids() {
+        for kid in ["jitsi/2026-11-27", "a", "iss/key+1_x.y", "a/b/c/d"] {
+            assert_eq!(validate(kid), Ok(()), "{kid}");
+        }
+    }
+
+    #[test]
+    fn rejects_each_rule() {
+        assert_eq!(validate(""), Err(KidError::Empty));
+        assert_eq!(validate("/a"), Err(KidError::LeadingSlash));
+        assert_eq!(validate("a b"), Err(KidError::BadChar(' ')));
+        assert_eq!(validate("a/./b"), Err(KidError::DotSegment(".")));
+        assert_eq!(validate("../a"), Err(KidError::DotSegment("..")));
+        assert_eq!(validate("a//b"), Err(KidError::EmptySegment));
+        assert_eq!(validate("a/"), Err(KidError::EmptySegment));
+        assert_eq!(validate("é"), Err(KidError::BadChar('é')));
+    }
+
+    #[test]
+    fn path_to_kid() {
+        let p = PathBuf::from("jitsi/2026-11-27.pem");
+        assert_eq!(from_relative_path(&p), Some(Ok("jitsi/2026-11-27".into())));
+        assert_eq!(from_relative_path(Path::new("a.txt")), None);
+        assert_eq!(
+            from_relative_path(Path::new("bad kid.pem")),
+            Some(Err(KidError::BadChar(' ')))
+        );
+        assert_eq!(
+            from_relative_path(Path::new(".pem")),
+            Some(Err(KidError::Empty))
+        );
+    }
+
+    #[test]
+    fn hash_matches_sha256sum() {
+        // printf 'jitsi/2026-11-27' | sha256sum
+        assert_eq!(
+            sha256_hex("jitsi/2026-11-27"),
+            "a4af01cdafd502160c64949f2c9820d9e4be42c5fcd55ecfb82f3fd0d67352fc"
+        );
+        assert!(prosody_path("x").ends_with(".pem"));
+        assert_eq!(issuer("jitsi/2026"), "jitsi");
+        assert_eq!(issuer("solo"), "solo");
+    }
+}

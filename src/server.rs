@@ -1,0 +1,271 @@
+//! The HTTP side: a pure [`handle`] that answers from a [`KeySet`], and
+//! [`run`], the accept loop around it.
+//!
+//! A request is one hash lookup in the current key set and a response built
+//! from prebuilt parts; no request ever touches the filesystem. Connections
+//! are bounded, headers must arrive within a timeout, and shutdown stops
+//! accepting, lets in-flight requests finish, then returns.
+
+use crate::keystore::{KeySet, KeyStore};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{debug, error, info, warn};
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `max-age` sent with keys, in seconds.
+    pub cache_max_age: u64,
+    /// Time a client has to send a complete request head (also the keep-alive idle limit).
+    pub header_timeout: Duration,
+    /// Open connections at most; further clients wait in the accept queue.
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cache_max_age: 300,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Response parts that depend only on the configuration, built once.
+#[derive(Debug, Clone)]
+pub struct Prebuilt {
+    cache_control: HeaderValue,
+}
+
+impl Prebuilt {
+    /// Builds the shared parts for `config`.
+    pub fn new(config: &Config) -> Self {
+        let cache_control =
+            HeaderValue::try_from(format!("public, max-age={}", config.cache_max_age))
+                .unwrap_or(HeaderValue::from_static("public, max-age=300"));
+        Prebuilt { cache_control }
+    }
+}
+
+const PEM: HeaderValue = HeaderValue::from_static("application/x-pem-file");
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, TEXT);
+    res
+}
+
+/// Collapses runs of `/` (Prosody sends `//<hex>.pem` when `asap_key_server`
+/// ends in a slash) and drops the leading one.
+fn normalize(path: &str) -> Cow<'_, str> {
+    let trimmed = path.trim_start_matches('/');
+    if !trimmed.contains("//") {
+        return Cow::Borrowed(trimmed);
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for c in trimmed.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// Whether an `If-None-Match` value matches `etag` (weak comparison, RFC 9110 §13.1.2).
+fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(list) = if_none_match.to_str() else {
+        return false;
+    };
+    let ours = etag.as_bytes();
+    list.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
+}
+
+/// Answers one request from `keys`. Pure: no I/O, no clock.
+pub fn handle<B>(req: &Request<B>, keys: &KeySet, pre: &Prebuilt) -> Response<Full<Bytes>> {
+    let method = req.method();
+    if method != Method::GET && method != Method::HEAD {
+        let mut res = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: use GET or HEAD\n",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return res;
+    }
+    let path = normalize(req.uri().path());
+    match path.as_ref() {
+        "healthz" => return text(StatusCode::OK, "ok\n"),
+        "readyz" if keys.is_ready() => return text(StatusCode::OK, "ready\n"),
+        "readyz" => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: first key scan not finished\n",
+            )
+        }
+        _ => {}
+    }
+    let Some(entry) = keys.route(&path) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "not found: no key at this path (keys are at /<sha256(kid) in lowercase hex>.pem)\n",
+        );
+    };
+    let headers = req.headers();
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
+        Some(inm) => etag_matches(inm, &entry.etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .is_some_and(|since| entry.modified_secs <= since.as_secs()),
+    };
+    let mut res = if not_modified {
+        let mut res = Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(Full::new(entry.body.clone()));
+        res.headers_mut().insert(header::CONTENT_TYPE, PEM);
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, entry.etag.clone());
+    h.insert(header::LAST_MODIFIED, entry.last_modified.clone());
+    h.insert(header::CACHE_CONTROL, pre.cache_control.clone());
+    res
+}
+
+/// Serves `store` on `listener` until `shutdown` completes, then stops
+/// accepting, waits up to `config.drain_timeout` for open requests, and returns.
+pub async fn run(
+    listener: TcpListener,
+    store: Arc<KeyStore>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let pre = Arc::new(Prebuilt::new(&config));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(16 * 1024);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut at_limit_logged = false;
+    let mut backoff = Duration::from_millis(5);
+
+    loop {
+        if limit.available_permits() == 0 && !at_limit_logged {
+            warn!(max_connections = config.max_connections,
+                "connection limit reached; new clients wait until a connection closes (raise --max-connections)");
+            at_limit_logged = true;
+        }
+        let permit = tokio::select! {
+            p = Arc::clone(&limit).acquire_owned() => p.expect("semaphore never closed"),
+            _ = &mut shutdown => break,
+        };
+        if limit.available_permits() > config.max_connections / 2 {
+            at_limit_logged = false;
+        }
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => { backoff = Duration::from_millis(5); conn }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    error!(error = %e, "accept failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let store = Arc::clone(&store);
+        let pre = Arc::clone(&pre);
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let res = handle(&req, &store.load(), &pre);
+            debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status = res.status().as_u16(), "request");
+            std::future::ready(Ok::<_, Infallible>(res))
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                debug!(peer = %peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    info!(
+        open_connections = graceful.count(),
+        "shutting down: no longer accepting, finishing open requests"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => info!("all connections closed"),
+        () = tokio::time::sleep(config.drain_timeout) => warn!("drain timeout reached; closing remaining connections"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slashes_collapse() {
+        assert_eq!(normalize("/abc.pem"), "abc.pem");
+        assert_eq!(normalize("//abc.pem"), "abc.pem");
+        assert_eq!(normalize("/keys//x///y.pem"), "keys/x/y.pem");
+    }
+
+    #[test]
+    fn etags_compare_weakly_and_in_lists() {
+        let ours = HeaderValue::from_static("\"abc\"");
+        for hit in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
+            assert!(etag_matches(&HeaderValue::from_static(hit), &ours), "{hit}");
+        }
+        assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &ours));
+    }
+
+    #[test]
+    fn empty_set_is_not_ready_and_methods_are_limited() {
+        let set = KeySet::empty();
+        let pre = Prebuilt::new(&Config::default());
+        let req = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap();
+        assert_eq!(
+            handle(&req(Method::GET, "/readyz"), &set, &pre).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            handle(&req(Method::GET, "/healthz"), &set, &pre).status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            handle(&req(Method::GET, "/x.pem"), &set, &pre).status(),
+            StatusCode::NOT_FOUND
+        );
+        let res = handle(&req(Method::POST, "/x.pem"), &set, &pre);
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()[header::ALLOW], "GET, HEAD");
+    }
+}
