@@ -1,0 +1,378 @@
+//! Shared test harness: keys made by the `openssl` CLI at test time, the
+//! real `asap-keyserver` binary on 127.0.0.1:0, a raw HTTP/1.1 client, and
+//! waits on conditions with a deadline (never bare sleeps as assertions).
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Generous deadline for anything the server does "at once".
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_asap-keyserver")
+}
+
+/// Runs a command and returns stdout, failing the test with stderr on error.
+pub fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {cmd:?}: {e} (scripts/test installs the test peers)")
+    });
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+pub fn openssl(args: &[&str]) -> Vec<u8> {
+    run(Command::new("openssl").args(args))
+}
+
+pub fn openssl_stdin(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl is installed (scripts/test installs it)");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// One RSA key in every PEM form, made by the openssl CLI.
+#[derive(Clone)]
+pub struct TestKey {
+    /// `BEGIN PRIVATE KEY`
+    pub pkcs8: String,
+    /// `BEGIN RSA PRIVATE KEY`
+    pub pkcs1: String,
+    /// `BEGIN PUBLIC KEY` as openssl writes it
+    pub spki: String,
+    /// `BEGIN RSA PUBLIC KEY`
+    pub pkcs1_public: String,
+}
+
+fn make_key(bits: u32) -> TestKey {
+    let pkcs8 = String::from_utf8(openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        &format!("rsa_keygen_bits:{bits}"),
+    ]))
+    .unwrap();
+    let pkcs1 =
+        String::from_utf8(openssl_stdin(&["rsa", "-traditional"], pkcs8.as_bytes())).unwrap();
+    let spki = String::from_utf8(openssl_stdin(&["pkey", "-pubout"], pkcs8.as_bytes())).unwrap();
+    let pkcs1_public = String::from_utf8(openssl_stdin(
+        &["rsa", "-RSAPublicKey_out"],
+        pkcs8.as_bytes(),
+    ))
+    .unwrap();
+    assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    assert!(pkcs1_public.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+    TestKey {
+        pkcs8,
+        pkcs1,
+        spki,
+        pkcs1_public,
+    }
+}
+
+/// Four distinct 2048-bit keys, generated once per test binary.
+pub fn keys() -> &'static [TestKey] {
+    static KEYS: OnceLock<Vec<TestKey>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| make_key(2048)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+pub fn key(i: usize) -> &'static TestKey {
+    &keys()[i]
+}
+
+/// Lowercase hex sha256 of the kid, computed by `openssl dgst`, not our code.
+pub fn sha256_hex(kid: &str) -> String {
+    let out = String::from_utf8(openssl_stdin(&["dgst", "-sha256", "-r"], kid.as_bytes())).unwrap();
+    out.split_whitespace().next().unwrap().to_owned()
+}
+
+pub fn key_path(kid: &str) -> String {
+    format!("/{}.pem", sha256_hex(kid))
+}
+
+/// Writes a file, creating parent directories.
+pub fn write(path: impl AsRef<Path>, data: impl AsRef<[u8]>) {
+    let path = path.as_ref();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// Writes through a temp file and a rename, as a careful tool would.
+pub fn write_atomic(path: impl AsRef<Path>, data: impl AsRef<[u8]>) {
+    let path = path.as_ref();
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
+    write(&tmp, data);
+    std::fs::rename(tmp, path).unwrap();
+}
+
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An HTTP response as read off the wire.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Parses one HTTP/1.1 response that ends at EOF (`Connection: close`).
+pub fn parse_reply(raw: &[u8], head_only: bool) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "no complete response head in {:?}",
+                String::from_utf8_lossy(raw)
+            )
+        });
+    let head = std::str::from_utf8(&raw[..split]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect();
+    let body = if head_only {
+        Vec::new()
+    } else {
+        raw[split + 4..].to_vec()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Sends raw bytes and reads the answer until the server closes.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Prosody (0.12.3; posix)\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    parse_reply(&raw_exchange(addr, req.as_bytes()), method == "HEAD")
+}
+
+pub fn get(addr: SocketAddr, path: &str) -> Reply {
+    request(addr, "GET", path, &[])
+}
+
+/// The real binary, serving a directory on 127.0.0.1:0.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// `serve --keys DIR --listen 127.0.0.1:0 --no-init EXTRA...`
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut args = vec![
+            "serve",
+            "--keys",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--no-init",
+        ];
+        args.extend_from_slice(extra);
+        Server::spawn(&args, None)
+    }
+
+    /// Spawns the binary with exactly these args (in `cwd` if given).
+    pub fn spawn(args: &[&str], cwd: Option<&Path>) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("ASAP_KEYS_DIR")
+            .env_remove("ASAP_LISTEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+                    let _ = tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(DEADLINE) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; logs: {:#?}", logs.lock().unwrap());
+            }
+        };
+        Server { child, addr, logs }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        get(self.addr, path)
+    }
+
+    pub fn status(&self, path: &str) -> u16 {
+        self.get(path).status
+    }
+
+    /// The served PEM for `kid`, if any.
+    pub fn key(&self, kid: &str) -> Option<String> {
+        let r = self.get(&key_path(kid));
+        (r.status == 200).then(|| r.text())
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    pub fn has_log(&self, needle: &str) -> bool {
+        self.logs.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    pub fn wait_log(&self, needle: &str) {
+        let start = Instant::now();
+        while !self.has_log(needle) {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "no log line containing {needle:?}; logs:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `kid` is served with the public half of `expected`.
+    pub fn wait_key(&self, kid: &str, expected: &TestKey) {
+        wait_until(&format!("{kid} served with the expected key"), || {
+            self.key(kid).as_deref() == Some(expected.spki.as_str())
+        });
+    }
+
+    pub fn wait_gone(&self, kid: &str) {
+        wait_until(&format!("{kid} answers 404"), || {
+            self.status(&key_path(kid)) == 404
+        });
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        signal(&self.child, "TERM");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "server did not exit after SIGTERM; logs:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    run(Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string()));
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
+
+/// A fresh key directory.
+pub fn keydir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempdir();
+    let p = t.path().join("keys");
+    std::fs::create_dir(&p).unwrap();
+    (t, p)
+}
