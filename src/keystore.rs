@@ -88,6 +88,8 @@ pub enum SkipReason {
     Dotfile,
     /// The name does not end in `.pem`.
     NotPem,
+    /// A `README*` file documenting the directory (the default `keys/` ships one).
+    Readme,
     /// A FIFO, socket or device.
     NotRegularFile,
     /// Zero bytes (often a file still being written; it is re-read when it changes).
@@ -111,6 +113,7 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::Dotfile => f.write_str("hidden file (name starts with '.')"),
             SkipReason::NotPem => f.write_str("not a .pem file"),
+            SkipReason::Readme => f.write_str("documentation, not a key"),
             SkipReason::NotRegularFile => f.write_str("not a regular file"),
             SkipReason::Empty => f.write_str("empty file"),
             SkipReason::TooLarge(n) => write!(
@@ -501,6 +504,12 @@ impl Scanner {
             return Outcome::Skip(SkipReason::NotRegularFile);
         }
         let kid = match kid::from_relative_path(rel) {
+            None if rel
+                .file_name()
+                .is_some_and(|n| n.as_encoded_bytes().starts_with(b"README")) =>
+            {
+                return Outcome::Skip(SkipReason::Readme)
+            }
             None => return Outcome::Skip(SkipReason::NotPem),
             Some(Err(e)) => return Outcome::Skip(SkipReason::BadKid(e)),
             Some(Ok(kid)) => kid,
@@ -599,9 +608,13 @@ impl Scanner {
                          (on Kubernetes set defaultMode: 0400 on the volume)");
                 }
             }
-            Outcome::Skip(reason @ SkipReason::Dotfile) => {
+            Outcome::Skip(reason @ (SkipReason::Dotfile | SkipReason::Readme)) => {
                 debug!(path = %shown, reason = %reason, "skipped file")
             }
+            Outcome::Skip(SkipReason::Empty) if last_good.is_none() => info!(
+                path = %shown,
+                "empty file skipped (still being written?); it is read again when it changes"
+            ),
             Outcome::Skip(reason) => match last_good {
                 Some(good) => error!(kid = %good.kid, path = %shown, reason = %reason,
                     "key file no longer parses; still serving its last good key"),

@@ -34,6 +34,13 @@ pub enum KidError {
 
 /// Checks `kid` against ASAP's rules: `[A-Za-z0-9_.+/-]`, not empty, no
 /// leading `/`, no empty, `.` or `..` segments.
+///
+/// ```
+/// use asap_keyserver::kid::{validate, KidError};
+/// assert_eq!(validate("jitsi/2026-11-27"), Ok(()));
+/// assert_eq!(validate("jitsi/../x"), Err(KidError::DotSegment("..")));
+/// assert_eq!(validate("my key"), Err(KidError::BadChar(' ')));
+/// ```
 pub fn validate(kid: &str) -> Result<(), KidError> {
     if kid.is_empty() {
         return Err(KidError::Empty);
@@ -79,13 +86,27 @@ pub fn from_relative_path(relative: &Path) -> Option<Result<String, KidError>> {
     Some(validate(&kid).map(|()| kid))
 }
 
-/// Lowercase hex SHA-256 of the raw kid bytes, as Prosody computes it.
+/// Lowercase hex SHA-256 of the raw kid bytes, as Prosody computes it
+/// (the same as `printf %s "$kid" | sha256sum`).
+///
+/// ```
+/// assert_eq!(
+///     asap_keyserver::kid::sha256_hex("jitsi/2026-11-27"),
+///     "a4af01cdafd502160c64949f2c9820d9e4be42c5fcd55ecfb82f3fd0d67352fc"
+/// );
+/// ```
 pub fn sha256_hex(kid: &str) -> String {
     hex::encode(Sha256::digest(kid.as_bytes()))
 }
 
 /// The path, without a leading slash, at which Prosody fetches `kid`:
 /// `<sha256 hex>.pem`.
+///
+/// ```
+/// let path = asap_keyserver::kid::prosody_path("jitsi/2026-11-27");
+/// assert_eq!(path.len(), 64 + 4);
+/// assert!(path.ends_with(".pem"));
+/// ```
 pub fn prosody_path(kid: &str) -> String {
     let mut path = sha256_hex(kid);
     path.push_str(".pem");

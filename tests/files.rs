@@ -26,6 +26,7 @@ fn zoo() -> (tempfile::TempDir, std::path::PathBuf) {
         format!("{}{}", key(0).pkcs8, key(1).pkcs8),
     );
     write(dir.join("notes.txt"), "hello");
+    write(dir.join("README.md"), "# our keys");
     write(dir.join(".hidden.pem"), &key(2).pkcs8);
     write(dir.join("bad kid.pem"), &key(2).pkcs8);
     let short = openssl(&[
@@ -125,6 +126,7 @@ fn bad_files_are_skipped_with_reasons_and_good_keys_still_served() {
         "escape2.pem reason=symlink resolves to",
         "dangling.pem reason=unreadable: broken symlink",
         "notes.txt reason=not a .pem file",
+        "empty file skipped (still being written?)",
     ] {
         assert!(
             server.has_log(needle),
@@ -133,6 +135,10 @@ fn bad_files_are_skipped_with_reasons_and_good_keys_still_served() {
         );
     }
     assert!(!server.has_log("UNPROTECTED"), "a 0600 key must not warn");
+    assert!(
+        !server.has_log("README.md"),
+        "the directory's README is not worth a warning"
+    );
 }
 
 #[test]
