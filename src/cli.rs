@@ -38,17 +38,25 @@ impl Command {
     }
 }
 
-/// Flags of `serve`.
+/// `--keys DIR`, shared by every command that reads the key directory.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Key directory: `DIR/jitsi/2026-11-27.pem` is served as kid `jitsi/2026-11-27`.
+pub struct KeyDirArg {
+    /// Key directory: `DIR/jitsi/2026-11-27.pem` holds kid `jitsi/2026-11-27`.
     #[arg(
-        long,
+        long = "keys",
         env = "ASAP_KEYS_DIR",
         default_value = "keys",
         value_name = "DIR"
     )]
-    pub keys: PathBuf,
+    pub path: PathBuf,
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
 
     /// Address to listen on (use 0.0.0.0:8085 to serve other hosts).
     #[arg(
@@ -95,14 +103,9 @@ pub struct ServeArgs {
 /// Flags of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Key directory.
-    #[arg(
-        long,
-        env = "ASAP_KEYS_DIR",
-        default_value = "keys",
-        value_name = "DIR"
-    )]
-    pub keys: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
 
     /// Print JSON instead of a table.
     #[arg(long)]

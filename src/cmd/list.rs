@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 pub(super) fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let set = Scanner::new(&args.keys)
+    let set = Scanner::new(&args.dir.path)
         .scan()?
         .unwrap_or_else(KeySet::empty);
     let mut out = std::io::stdout().lock();
@@ -16,7 +16,7 @@ pub(super) fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if set.is_empty() {
-        writeln!(out, "no keys in {}", args.keys.display())?;
+        writeln!(out, "no keys in {}", args.dir.path.display())?;
     } else {
         let width = set.keys().map(|k| k.kid.len()).max().unwrap_or(3).max(3);
         writeln!(

@@ -40,7 +40,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             "--max-connections must be at least 1"
         );
         Ok(ServeConfig {
-            keys: a.keys,
+            keys: a.dir.path,
             listen: a.listen,
             watch: a
                 .poll_interval
