@@ -26,6 +26,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the keys in the key directory (kid, URL path, kind, bits, file) and the files skipped.
     List(ListArgs),
+    /// Create a new RSA signing key for KID (PKCS#8, mode 0600).
+    Keygen(KeygenArgs),
+    /// Create the next dated key of ISSUER (ISSUER/<yyyy-mm-dd>) and say what to do next.
+    Rotate(RotateArgs),
+    /// Remove older private keys of ISSUER, keeping the newest N (dry run unless --yes).
+    Prune(PruneArgs),
+    /// Sign a token with a key from the key directory, with the claims Jitsi expects.
+    Mint(Box<MintArgs>),
 }
 
 impl Command {
@@ -33,7 +41,7 @@ impl Command {
     pub fn default_log_filter(&self) -> &'static str {
         match self {
             Command::Serve(_) => "info",
-            Command::List(_) => "error",
+            _ => "error",
         }
     }
 }
@@ -112,9 +120,197 @@ pub struct ListArgs {
     pub json: bool,
 }
 
+/// Flags of `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The new key's id, e.g. `jitsi/2026-11-27` (written to `<DIR>/jitsi/2026-11-27.pem`).
+    pub kid: String,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
+
+    /// RSA modulus size.
+    #[arg(long, default_value_t = 2048, value_parser = parse_bits)]
+    pub bits: usize,
+
+    /// Also write the public key (SPKI PEM) to FILE, for a key server that should hold only public keys.
+    #[arg(long, value_name = "FILE")]
+    pub public_out: Option<PathBuf>,
+
+    /// The URL Prosody will use for this server, for the printed configuration.
+    #[arg(
+        long,
+        env = "ASAP_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8085",
+        value_name = "URL"
+    )]
+    pub public_url: String,
+}
+
+/// Flags of `rotate`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The issuer (first kid segment), e.g. `jitsi`.
+    pub issuer: String,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
+
+    /// RSA modulus size.
+    #[arg(long, default_value_t = 2048, value_parser = parse_bits)]
+    pub bits: usize,
+}
+
+/// Flags of `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The issuer whose older keys go.
+    pub issuer: String,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
+
+    /// How many of the newest keys to keep (at least 1).
+    #[arg(long, value_name = "N")]
+    pub keep: usize,
+
+    /// Really remove the files (without it, only say what would go).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Flags of `mint`.
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
+
+    /// Sign with this kid's private key.
+    #[arg(long, conflicts_with = "issuer")]
+    pub kid: Option<String>,
+
+    /// Sign with the newest private key under `<DIR>/<ISSUER>/`.
+    #[arg(long)]
+    pub issuer: Option<String>,
+
+    /// Consumer shape: jitsi (self-hosted Prosody), jaas (8x8), asap (Atlassian ASAP rules).
+    #[arg(long, value_enum, default_value_t = crate::claims::Profile::Jitsi)]
+    pub profile: crate::claims::Profile,
+
+    /// `iss` [default: the kid's first segment]: must be in Prosody's asap_accepted_issuers.
+    #[arg(long)]
+    pub iss: Option<String>,
+
+    /// `aud`, one string [default: jitsi]: must be in asap_accepted_audiences.
+    #[arg(long)]
+    pub aud: Option<String>,
+
+    /// `sub`: the tenant or domain, or `*` [default: *].
+    #[arg(long)]
+    pub sub: Option<String>,
+
+    /// `room`: the room name, or `*` for any [default: *].
+    #[arg(long)]
+    pub room: Option<String>,
+
+    /// Lifetime, e.g. `90m`, `2h` or seconds [default: 1h].
+    #[arg(long, value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+
+    /// How far `nbf` lies in the past; Prosody allows no clock skew [default: 30s].
+    #[arg(long, value_parser = parse_duration)]
+    pub nbf_skew: Option<Duration>,
+
+    /// `context.user.id`.
+    #[arg(long)]
+    pub user_id: Option<String>,
+
+    /// `context.user.name`.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// `context.user.email`.
+    #[arg(long)]
+    pub email: Option<String>,
+
+    /// `context.user.avatar` (an https or data: URL).
+    #[arg(long)]
+    pub avatar: Option<String>,
+
+    /// Make the user a moderator (`context.user.moderator`; `--moderator=false` to say no).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub moderator: Option<bool>,
+
+    /// `context.user.affiliation` (e.g. owner, member).
+    #[arg(long)]
+    pub affiliation: Option<String>,
+
+    /// `context.features.NAME` (repeat): livestreaming, recording, transcription, outbound-call, ...
+    #[arg(long = "feature", value_name = "NAME[=BOOL]", value_parser = parse_feature)]
+    pub features: Vec<(String, bool)>,
+
+    /// `context.group` (multi-tenant setups).
+    #[arg(long)]
+    pub group: Option<String>,
+
+    /// Merge the JSON object in FILE (`-` for stdin); flags given here win over it.
+    #[arg(long, value_name = "FILE|-")]
+    pub claims: Option<PathBuf>,
+
+    /// Print `<URL>/<room>?jwt=<token>` instead of the bare token.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Also print the header and payload as JSON on stderr.
+    #[arg(long)]
+    pub decode: bool,
+}
+
+/// Parses `--bits`: 2048, 3072 or 4096.
+pub fn parse_bits(s: &str) -> Result<usize, String> {
+    match s.trim() {
+        "2048" => Ok(2048),
+        "3072" => Ok(3072),
+        "4096" => Ok(4096),
+        _ => Err("choose 2048, 3072 or 4096".to_owned()),
+    }
+}
+
+/// Parses `NAME` or `NAME=true|false` for `--feature`.
+pub fn parse_feature(s: &str) -> Result<(String, bool), String> {
+    let (name, value) = s.split_once('=').unwrap_or((s, "true"));
+    let on = match value {
+        "true" | "yes" | "1" => true,
+        "false" | "no" | "0" => false,
+        other => {
+            return Err(format!(
+                "{other:?} is not true or false (write NAME or NAME=false)"
+            ))
+        }
+    };
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{name:?} is not a feature name like recording or outbound-call"
+        ));
+    }
+    Ok((name.to_owned(), on))
+}
+
 /// Parses a humane duration such as `500ms`, `2s`, `1m` or `1h 30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
         .map_err(|e| format!("{e}: write a duration like 500ms, 2s, 5m or 1h"))
 }
 

@@ -41,6 +41,9 @@ pub enum KeyError {
         /// The modulus size found.
         bits: usize,
     },
+    /// A public key where a private key is needed.
+    #[error("holds only a public key; signing needs the private key")]
+    PublicOnly,
     /// A key size we do not generate.
     #[error("cannot generate a {0}-bit key: choose 2048, 3072, 4096 or 8192")]
     UnsupportedSize(usize),
@@ -104,6 +107,28 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong with it.
         source: KeyError,
+    },
+    /// A key could not be generated.
+    #[error("{0}")]
+    Keygen(KeyError),
+    /// An issuer with no private key to act on.
+    #[error("no private key for issuer {issuer:?} in {dir}: create one with `asap-keyserver rotate {issuer}`")]
+    NoKeysForIssuer {
+        /// The issuer.
+        issuer: String,
+        /// The key directory.
+        dir: PathBuf,
+    },
+    /// `prune --keep 0`.
+    #[error("--keep must be at least 1: prune never removes the newest key")]
+    PruneKeepZero,
+    /// More rotations in one day than kid suffixes.
+    #[error("issuer {issuer:?} already has 99 keys dated {date}; remove some or use `keygen` with a kid of your choice")]
+    TooManyKeysToday {
+        /// The issuer.
+        issuer: String,
+        /// Today's date.
+        date: String,
     },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]

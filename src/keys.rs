@@ -88,6 +88,7 @@ impl fmt::Debug for PublicKey {
 }
 
 /// One `-----BEGIN X-----` ... `-----END X-----` block.
+#[derive(Clone, Copy)]
 struct PemBlock<'a> {
     label: &'a str,
     headers: bool,
@@ -127,13 +128,8 @@ fn decode_base64(body: &str) -> Result<Vec<u8>, KeyError> {
         .map_err(|e| KeyError::Malformed(format!("bad base64 in PEM body: {e}")))
 }
 
-/// Decodes a PEM key file and returns its public half.
-///
-/// Accepts PKCS#8 and PKCS#1 RSA private keys and SPKI and PKCS#1 RSA public
-/// keys of [`MIN_BITS`] or more. Private keys are checked for consistency
-/// (`p·q = n`, `d·e ≡ 1`) so a corrupted file is refused rather than served.
-pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
-    let text = std::str::from_utf8(data).map_err(|_| KeyError::NotPem { binary: true })?;
+/// The one key block of a PEM file, or why there is none.
+fn key_block(text: &str) -> Result<PemBlock<'_>, KeyError> {
     let blocks = pem_blocks(text)?;
     let mut keys = blocks.iter().filter(|b| {
         matches!(
@@ -160,6 +156,17 @@ pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
         // Legacy `Proc-Type: 4,ENCRYPTED` PEM.
         return Err(KeyError::Encrypted);
     }
+    Ok(*block)
+}
+
+/// Decodes a PEM key file and returns its public half.
+///
+/// Accepts PKCS#8 and PKCS#1 RSA private keys and SPKI and PKCS#1 RSA public
+/// keys of [`MIN_BITS`] or more. Private keys are checked for consistency
+/// (`p·q = n`, `d·e ≡ 1`) so a corrupted file is refused rather than served.
+pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
+    let text = std::str::from_utf8(data).map_err(|_| KeyError::NotPem { binary: true })?;
+    let block = key_block(text)?;
     let der = decode_base64(block.body)?;
     let (form, n, e) = match block.label {
         "PRIVATE KEY" => {
@@ -210,6 +217,20 @@ pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
         spki_pem,
         fingerprint,
     })
+}
+
+/// The DER of a private key file, for signing: PKCS#8 or PKCS#1.
+///
+/// Fails with [`KeyError::PublicOnly`] for a public key file.
+pub fn private_key_der(data: &[u8]) -> Result<(KeyForm, Vec<u8>), KeyError> {
+    let text = std::str::from_utf8(data).map_err(|_| KeyError::NotPem { binary: true })?;
+    let block = key_block(text)?;
+    let form = match block.label {
+        "PRIVATE KEY" => KeyForm::Pkcs8Private,
+        "RSA PRIVATE KEY" => KeyForm::Pkcs1Private,
+        _ => return Err(KeyError::PublicOnly),
+    };
+    Ok((form, decode_base64(block.body)?))
 }
 
 fn check_rsa_oid(oid: &rsa::pkcs8::ObjectIdentifier) -> Result<(), KeyError> {
@@ -305,16 +326,22 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Writes a new private key file with mode 0600, never clobbering an
-/// existing file and never leaving a partial one.
-///
-/// The key goes to a hidden temp file in the target directory, is synced,
-/// then hard-linked to its final name (which fails if the name exists) and
-/// the temp name removed; a watching server sees the file appear whole. Any
-/// failure (a full disk, say) removes the temp file and returns the error.
+/// Writes a new private key file with mode 0600: see [`write_new_file`].
 pub fn write_new_private_key(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
+    write_new_file(path, pem.as_bytes(), 0o600)
+}
+
+/// Writes a new file with `mode`, never clobbering an existing file and
+/// never leaving a partial one.
+///
+/// The data goes to a hidden temp file in the target directory (created
+/// 0700 if missing), is synced, then hard-linked to its final name, which
+/// fails with `AlreadyExists` if the name is taken, and the temp name is
+/// removed; a watching server sees the file appear whole. Any failure (a
+/// full disk, say) removes the temp file and returns the error.
+pub fn write_new_file(path: &std::path::Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -327,19 +354,22 @@ pub fn write_new_private_key(path: &std::path::Path, pem: &str) -> std::io::Resu
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("key.pem");
-    let nonce: u64 = {
-        let mut b = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut b).map_err(|_| std::io::Error::other("no randomness"))?;
-        u64::from_le_bytes(b)
-    };
-    let tmp = dir.join(format!(".{name}.tmp-{}-{nonce:016x}", std::process::id()));
+    let mut nonce = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| std::io::Error::other("no randomness"))?;
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        hex::encode(nonce)
+    ));
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)?;
-        file.write_all(pem.as_bytes())?;
+        // The umask may have narrowed `mode`; a public key should be readable.
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(data)?;
         file.sync_all()?;
         drop(file);
         std::fs::hard_link(&tmp, path)?;

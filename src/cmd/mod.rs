@@ -1,7 +1,9 @@
 //! The subcommands: each turns checked arguments into work and output.
 //! This is the presentation layer; the modules it calls only log.
 
+mod keys;
 mod list;
+mod mint;
 mod serve;
 
 use crate::cli::Command;
@@ -12,5 +14,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve::run(args),
         Command::List(args) => list::run(args),
+        Command::Keygen(args) => keys::keygen(args),
+        Command::Rotate(args) => keys::rotate(args),
+        Command::Prune(args) => keys::prune(args),
+        Command::Mint(args) => mint::run(*args),
     }
 }

@@ -135,15 +135,11 @@ fn create_first_key(dir: &Path) -> anyhow::Result<String> {
 }
 
 fn print_first_run_help(kid: &str, addr: std::net::SocketAddr) {
-    let issuer = kid::issuer(kid);
     eprintln!(
-        "\nPoint Prosody's token VirtualHost at this server (no trailing slash):\n\
-         \n    authentication = \"token\"\
-         \n    app_id = \"{issuer}\"\
-         \n    asap_key_server = \"http://{addr}\"\
-         \n    asap_accepted_issuers = {{ \"{issuer}\" }}\
-         \n    asap_accepted_audiences = {{ \"jitsi\" }}\
-         \n\nTokens must carry the header kid \"{kid}\"; Prosody will fetch http://{addr}/{}\n",
+        "\nPoint Prosody's token VirtualHost at this server (no trailing slash):\n\n{}\n\
+         Tokens must carry the header kid \"{kid}\"; Prosody will fetch http://{addr}/{}\n\
+         Mint one:  asap-keyserver mint --kid {kid} --room <room>\n",
+        crate::prosody::config_lines(kid::issuer(kid), &format!("http://{addr}")),
         kid::prosody_path(kid)
     );
 }

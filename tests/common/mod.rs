@@ -376,3 +376,167 @@ pub fn keydir() -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir(&p).unwrap();
     (t, p)
 }
+
+/// Runs the binary with `args`, returning (exit code, stdout, stderr).
+pub fn cli(args: &[&str]) -> (i32, String, String) {
+    cli_stdin(args, None)
+}
+
+pub fn cli_stdin(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("ASAP_KEYS_DIR")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    (code, stdout, stderr)
+}
+
+/// Runs the binary and expects success; returns stdout.
+pub fn cli_ok(args: &[&str]) -> String {
+    let (code, out, err) = cli(args);
+    assert_eq!(code, 0, "{args:?} failed: {err}");
+    out
+}
+
+/// `mint --keys DIR ARGS...`, expecting success; returns (token, stderr).
+pub fn mint(dir: &Path, args: &[&str]) -> (String, String) {
+    let mut all = vec!["mint", "--keys", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let (code, out, err) = cli(&all);
+    assert_eq!(code, 0, "mint {args:?} failed: {err}");
+    (out.trim().to_owned(), err)
+}
+
+/// Decodes a compact JWT's header and claims without verifying it.
+pub fn decode(token: &str) -> (serde_json::Value, serde_json::Value) {
+    use base64::Engine as _;
+    let parts: Vec<_> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "not a compact JWT: {token}");
+    let part = |s: &str| {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    (part(parts[0]), part(parts[1]))
+}
+
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// The real verifiers, each given the token and the served PEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verifier {
+    PyJwt,
+    Jose,
+    Luaossl,
+    OpensslDgst,
+}
+
+pub const VERIFIERS: [Verifier; 4] = [
+    Verifier::PyJwt,
+    Verifier::Jose,
+    Verifier::Luaossl,
+    Verifier::OpensslDgst,
+];
+
+/// Verifies `token` against `pem` with `verifier`; Ok(claims JSON) or Err(reason).
+pub fn verify_with(
+    verifier: Verifier,
+    token: &str,
+    pem: &str,
+    aud: &str,
+    iss: &str,
+) -> Result<serde_json::Value, String> {
+    use base64::Engine as _;
+    let work = tempdir();
+    let token_file = work.path().join("token");
+    let key_file = work.path().join("key.pem");
+    std::fs::write(&token_file, token).unwrap();
+    std::fs::write(&key_file, pem).unwrap();
+    let peers = peers_dir();
+    let mut cmd = match verifier {
+        Verifier::PyJwt => {
+            let mut c = Command::new("python3");
+            c.arg(peers.join("pyjwt_verify.py"))
+                .arg(&token_file)
+                .arg(&key_file)
+                .args([aud, iss]);
+            c
+        }
+        Verifier::Jose => {
+            let mut c = Command::new("node");
+            c.arg(peers.join("jose_verify.mjs"))
+                .arg(&token_file)
+                .arg(&key_file)
+                .args([aud, iss]);
+            c
+        }
+        Verifier::Luaossl => {
+            let mut c = Command::new("lua5.4");
+            c.arg(peers.join("luaossl_verify.lua"))
+                .arg(&token_file)
+                .arg(&key_file);
+            c
+        }
+        Verifier::OpensslDgst => {
+            let (signed, sig) = token.rsplit_once('.').unwrap();
+            std::fs::write(work.path().join("msg"), signed).unwrap();
+            let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(sig)
+                .map_err(|e| e.to_string())?;
+            std::fs::write(work.path().join("sig"), sig).unwrap();
+            let mut c = Command::new("openssl");
+            c.args(["dgst", "-sha256", "-verify"])
+                .arg(&key_file)
+                .arg("-signature")
+                .arg(work.path().join("sig"))
+                .arg(work.path().join("msg"));
+            c
+        }
+    };
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{verifier:?} is not installed ({e}); run scripts/test, which installs it")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError")
+            && !stderr.contains("ERR_MODULE_NOT_FOUND")
+            && !stderr.contains("module 'openssl"),
+        "{verifier:?} is missing a module ({stderr}); run scripts/test, which installs it"
+    );
+    if !out.status.success() {
+        return Err(format!("{stdout} {stderr}"));
+    }
+    match verifier {
+        Verifier::OpensslDgst => {
+            assert_eq!(stdout, "Verified OK");
+            Ok(decode(token).1)
+        }
+        _ => {
+            let v: serde_json::Value = serde_json::from_str(&stdout)
+                .unwrap_or_else(|e| panic!("{verifier:?} printed {stdout:?}: {e}"));
+            Ok(v["claims"].clone())
+        }
+    }
+}

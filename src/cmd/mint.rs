@@ -1,0 +1,106 @@
+//! `asap-keyserver mint`: a token on stdout, warnings on stderr.
+
+use crate::claims::{TokenSpec, User};
+use crate::cli::MintArgs;
+use crate::mint::Minter;
+use anyhow::{bail, Context as _};
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn read_claims(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let (name, text) = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("--claims -: cannot read stdin")?;
+        ("stdin".to_owned(), s)
+    } else {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--claims {}: cannot read it", path.display()))?;
+        (path.display().to_string(), text)
+    };
+    serde_json::from_str(&text).with_context(|| format!("--claims {name}: not valid JSON"))
+}
+
+/// Percent-encodes a room name for a URL path segment.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
+    let merge = a.claims.as_deref().map(read_claims).transpose()?;
+    let spec = TokenSpec {
+        profile: a.profile,
+        iss: a.iss,
+        aud: a.aud,
+        sub: a.sub,
+        room: a.room,
+        ttl: a.ttl,
+        nbf_skew: a.nbf_skew,
+        user: User {
+            id: a.user_id,
+            name: a.name,
+            email: a.email,
+            avatar: a.avatar,
+            affiliation: a.affiliation,
+            ..User::default()
+        },
+        moderator: a.moderator,
+        features: a.features,
+        group: a.group,
+        merge,
+    };
+    let minter = Minter::load(&a.dir.path)?;
+    let key = minter.choose(a.kid.as_deref(), a.issuer.as_deref())?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let minted = minter.mint(&key, &spec, now)?;
+    let claims = &minted.built.claims;
+    let url = match &a.url {
+        Some(_) if claims.room == "*" => {
+            bail!("--url needs --room NAME: room \"*\" lets the token into any room, but a meeting URL names one")
+        }
+        Some(base) => Some(format!(
+            "{}/{}?jwt={}",
+            base.trim_end_matches('/'),
+            encode_segment(&claims.room),
+            minted.token
+        )),
+        None => None,
+    };
+    let mut err = std::io::stderr().lock();
+    for w in &minted.built.warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    if a.decode {
+        let header = serde_json::json!({ "alg": "RS256", "typ": "JWT", "kid": key.kid });
+        writeln!(err, "{}", serde_json::to_string_pretty(&header)?)?;
+        writeln!(err, "{}", serde_json::to_string_pretty(claims)?)?;
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", url.as_deref().unwrap_or(&minted.token))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn room_names_are_encoded() {
+        assert_eq!(
+            super::encode_segment("daily standup/2"),
+            "daily%20standup%2F2"
+        );
+        assert_eq!(super::encode_segment("abc-1"), "abc-1");
+    }
+}

@@ -1,0 +1,231 @@
+//! Making and retiring keys in the key directory: `keygen`, `rotate`, `prune`.
+//!
+//! Prosody caches a key by kid until it restarts, so these functions never
+//! reuse a kid: `create` refuses an existing one, `rotate` picks the next
+//! free dated kid, and `prune` only ever removes older keys of an issuer.
+
+use crate::error::{Error, KeyError};
+use crate::keys;
+use crate::keystore::{KeySet, Scanner};
+use crate::kid;
+use std::path::{Path, PathBuf};
+
+/// A key just written.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Its kid.
+    pub kid: String,
+    /// The private key file.
+    pub path: PathBuf,
+    /// `<sha256(kid)>.pem`.
+    pub url_path: String,
+    /// Modulus size.
+    pub bits: usize,
+    /// The public key, SPKI PEM.
+    pub public_pem: String,
+}
+
+/// The file that holds `kid` in `dir`.
+pub fn key_file(dir: &Path, kid: &str) -> PathBuf {
+    dir.join(format!("{kid}.pem"))
+}
+
+/// Generates an RSA key of `bits` and writes it as `<dir>/<kid>.pem`
+/// (PKCS#8, mode 0600, atomically). Refuses an existing kid.
+pub fn create(dir: &Path, kid: &str, bits: usize) -> Result<NewKey, Error> {
+    kid::validate(kid).map_err(|source| Error::BadKid {
+        kid: kid.to_owned(),
+        source,
+    })?;
+    let path = key_file(dir, kid);
+    let exists = |path: &Path| Error::KidExists {
+        kid: kid.to_owned(),
+        path: path.to_owned(),
+    };
+    if path.symlink_metadata().is_ok() {
+        return Err(exists(&path));
+    }
+    let pem = keys::generate_pkcs8_pem(bits).map_err(Error::Keygen)?;
+    let public = keys::decode_public(pem.as_bytes()).map_err(Error::Keygen)?;
+    keys::write_new_private_key(&path, &pem).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            exists(&path)
+        } else {
+            Error::WriteKey {
+                path: path.clone(),
+                source,
+            }
+        }
+    })?;
+    Ok(NewKey {
+        url_path: kid::prosody_path(kid),
+        kid: kid.to_owned(),
+        path,
+        bits: public.bits,
+        public_pem: public.spki_pem,
+    })
+}
+
+/// The kid `rotate` would create for `issuer` on `date`: `ISSUER/DATE`, or
+/// `ISSUER/DATE.02`, `.03`, ... when taken, so kid sort order stays age order.
+pub fn next_kid(dir: &Path, issuer: &str, date: &str) -> Result<String, Error> {
+    let base = format!("{issuer}/{date}");
+    kid::validate(&base).map_err(|source| Error::BadKid {
+        kid: base.clone(),
+        source,
+    })?;
+    let free = |kid: &str| key_file(dir, kid).symlink_metadata().is_err();
+    if free(&base) {
+        return Ok(base);
+    }
+    (2..=99)
+        .map(|n| format!("{base}.{n:02}"))
+        .find(|kid| free(kid))
+        .ok_or_else(|| Error::TooManyKeysToday {
+            issuer: issuer.to_owned(),
+            date: date.to_owned(),
+        })
+}
+
+/// A private key of an issuer, as found by a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerKey {
+    /// The kid.
+    pub kid: String,
+    /// Its file.
+    pub path: PathBuf,
+}
+
+/// The private keys directly under `<dir>/<issuer>/`, oldest first (kid sort
+/// order, as Atlassian's file key repository orders them).
+pub fn issuer_keys(set: &KeySet, issuer: &str) -> Vec<IssuerKey> {
+    let prefix = format!("{issuer}/");
+    set.keys()
+        .filter(|k| k.public.form.is_private())
+        .filter(|k| {
+            k.kid
+                .strip_prefix(&prefix)
+                .is_some_and(|rest| !rest.contains('/'))
+        })
+        .map(|k| IssuerKey {
+            kid: k.kid.clone(),
+            path: k.source.clone(),
+        })
+        .collect()
+}
+
+/// Scans `dir` once, quietly, for commands that read keys.
+pub fn scan(dir: &Path) -> Result<KeySet, Error> {
+    Ok(Scanner::new(dir).scan()?.unwrap_or_else(KeySet::empty))
+}
+
+/// Like [`scan`], but a missing directory is an empty set (nothing created yet).
+pub fn scan_or_empty(dir: &Path) -> Result<KeySet, Error> {
+    match scan(dir) {
+        Err(Error::KeyDirMissing { .. }) => Ok(KeySet::empty()),
+        other => other,
+    }
+}
+
+/// What `prune` keeps and removes.
+#[derive(Debug, Clone)]
+pub struct PrunePlan {
+    /// Kept, newest last.
+    pub keep: Vec<IssuerKey>,
+    /// To remove, oldest first.
+    pub remove: Vec<IssuerKey>,
+}
+
+/// Plans removing all but the newest `keep` private keys of `issuer`.
+pub fn prune_plan(dir: &Path, issuer: &str, keep: usize) -> Result<PrunePlan, Error> {
+    if keep == 0 {
+        return Err(Error::PruneKeepZero);
+    }
+    let mut all = issuer_keys(&scan(dir)?, issuer);
+    if all.is_empty() {
+        return Err(Error::NoKeysForIssuer {
+            issuer: issuer.to_owned(),
+            dir: dir.to_owned(),
+        });
+    }
+    let split = all.len().saturating_sub(keep);
+    let keep = all.split_off(split);
+    Ok(PrunePlan { keep, remove: all })
+}
+
+/// Removes the files of `plan.remove`.
+pub fn prune(plan: &PrunePlan) -> Result<(), Error> {
+    for key in &plan.remove {
+        std::fs::remove_file(&key.path).map_err(|source| Error::WriteKey {
+            path: key.path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Self {
+        Error::Keygen(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_kids_sort_in_age_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(
+            next_kid(d, "jitsi", "2026-11-28").unwrap(),
+            "jitsi/2026-11-28"
+        );
+        std::fs::create_dir(d.join("jitsi")).unwrap();
+        std::fs::write(d.join("jitsi/2026-11-28.pem"), "x").unwrap();
+        assert_eq!(
+            next_kid(d, "jitsi", "2026-11-28").unwrap(),
+            "jitsi/2026-11-28.02"
+        );
+        std::fs::write(d.join("jitsi/2026-11-28.02.pem"), "x").unwrap();
+        let third = next_kid(d, "jitsi", "2026-11-28").unwrap();
+        assert_eq!(third, "jitsi/2026-11-28.03");
+        let mut order = vec![
+            "jitsi/2026-11-29",
+            third.as_str(),
+            "jitsi/2026-11-28",
+            "jitsi/2026-11-28.02",
+        ];
+        order.sort();
+        assert_eq!(
+            order,
+            [
+                "jitsi/2026-11-28",
+                "jitsi/2026-11-28.02",
+                "jitsi/2026-11-28.03",
+                "jitsi/2026-11-29"
+            ]
+        );
+        assert!(matches!(
+            next_kid(d, "bad issuer", "2026-11-28"),
+            Err(Error::BadKid { .. })
+        ));
+    }
+
+    #[test]
+    fn create_refuses_an_existing_kid_and_bad_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = create(dir.path(), "iss/a", 2048).unwrap();
+        assert_eq!(k.bits, 2048);
+        assert!(matches!(
+            create(dir.path(), "iss/a", 2048),
+            Err(Error::KidExists { .. })
+        ));
+        assert!(matches!(
+            create(dir.path(), "iss/b", 1024),
+            Err(Error::Keygen(KeyError::UnsupportedSize(1024)))
+        ));
+        assert!(!dir.path().join("iss/b.pem").exists());
+    }
+}
