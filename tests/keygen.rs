@@ -8,13 +8,6 @@ fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-fn today() -> String {
-    String::from_utf8(run(std::process::Command::new("date").args(["-u", "+%F"])))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 #[test]
 fn keygen_writes_a_0600_pkcs8_key_of_the_asked_size() {
     let t = tempdir();

@@ -9,13 +9,6 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 
-fn today() -> String {
-    String::from_utf8(run(Command::new("date").args(["-u", "+%F"])))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 #[test]
 fn first_run_creates_the_key_directory_and_a_signing_key() {
     let t = tempdir();

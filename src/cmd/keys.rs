@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-fn describe(out: &mut impl std::io::Write, key: &NewKey, key_server: &str) -> std::io::Result<()> {
+fn created(out: &mut impl std::io::Write, key: &NewKey) -> std::io::Result<()> {
     writeln!(
         out,
         "created kid {} (RSA-{}, PKCS#8, mode 0600)",
@@ -17,7 +17,11 @@ fn describe(out: &mut impl std::io::Write, key: &NewKey, key_server: &str) -> st
     )?;
     writeln!(out, "  file      {}", key.path.display())?;
     writeln!(out, "  url path  /{}", key.url_path)?;
-    writeln!(out)?;
+    writeln!(out)
+}
+
+fn describe(out: &mut impl std::io::Write, key: &NewKey, key_server: &str) -> std::io::Result<()> {
+    created(out, key)?;
     writeln!(out, "Prosody (token VirtualHost), if not configured yet:")?;
     write!(
         out,
@@ -54,14 +58,7 @@ pub(super) fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
     let kid = keygen::next_kid(dir, &args.issuer, &utc_date(SystemTime::now()))?;
     let key = keygen::create(dir, &kid, args.bits)?;
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "created kid {} (RSA-{}, PKCS#8, mode 0600)",
-        key.kid, key.bits
-    )?;
-    writeln!(out, "  file      {}", key.path.display())?;
-    writeln!(out, "  url path  /{}", key.url_path)?;
-    writeln!(out)?;
+    created(&mut out, &key)?;
     writeln!(out, "Next:")?;
     writeln!(
         out,

@@ -540,3 +540,11 @@ pub fn verify_with(
         }
     }
 }
+
+/// Today's UTC date as `date -u +%F` prints it.
+pub fn today() -> String {
+    String::from_utf8(run(Command::new("date").args(["-u", "+%F"])))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
