@@ -34,6 +34,10 @@ pub enum Command {
     Prune(PruneArgs),
     /// Sign a token with a key from the key directory, with the claims Jitsi expects.
     Mint(Box<MintArgs>),
+    /// Say whether Prosody would accept a token, check by check, and why not.
+    Verify(Box<VerifyArgs>),
+    /// Find what is wrong with a key directory, a running key server and a Prosody config.
+    Doctor(DoctorArgs),
 }
 
 impl Command {
@@ -268,6 +272,121 @@ pub struct MintArgs {
     /// Also print the header and payload as JSON on stderr.
     #[arg(long)]
     pub decode: bool,
+}
+
+/// Where a key is fetched from, and how.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Extra CA certificates (PEM) to trust for https, beside the system store.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Connect and read timeout for fetching keys.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// Flags of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The token, a meeting URL with ?jwt=..., or `-` for stdin [default: stdin].
+    pub token: Option<String>,
+
+    /// Fetch the key as Prosody does: URL + "/" + sha256hex(kid) + ".pem".
+    #[arg(long, value_name = "URL", group = "source")]
+    pub key_server: Option<String>,
+
+    /// Take the key from a key directory (<DIR>/<kid>.pem).
+    #[arg(long, value_name = "DIR", group = "source")]
+    pub keys: Option<PathBuf>,
+
+    /// Take the key from this PEM file.
+    #[arg(long, value_name = "FILE", group = "source")]
+    pub key: Option<PathBuf>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub fetch: FetchArgs,
+
+    /// Read app_id, asap_key_server, accepted issuers/audiences, ... from a Prosody *.cfg.lua.
+    #[arg(long, value_name = "FILE")]
+    pub prosody_config: Option<PathBuf>,
+
+    /// The VirtualHost to read (default: the only one with authentication = "token").
+    #[arg(long, value_name = "VHOST", requires = "prosody_config")]
+    pub host: Option<String>,
+
+    /// Prosody's app_id (the default accepted issuer).
+    #[arg(long)]
+    pub app_id: Option<String>,
+
+    /// asap_accepted_issuers [default: app_id alone].
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub accepted_issuers: Option<Vec<String>>,
+
+    /// asap_accepted_audiences [default: *].
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub accepted_audiences: Option<Vec<String>>,
+
+    /// signature_algorithm [default: RS256].
+    #[arg(long, value_name = "ALG")]
+    pub algorithm: Option<String>,
+
+    /// asap_require_room_claim = false.
+    #[arg(long)]
+    pub no_room_claim: bool,
+
+    /// enable_domain_verification = false.
+    #[arg(long)]
+    pub no_domain_verification: bool,
+
+    /// The meeting domain, to check sub.
+    #[arg(long)]
+    pub domain: Option<String>,
+
+    /// The tenant (https://domain/<tenant>/room), to check sub.
+    #[arg(long)]
+    pub tenant: Option<String>,
+
+    /// The room being joined, to check room.
+    #[arg(long)]
+    pub room: Option<String>,
+
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
+
+    /// Also fetch every kid from this running key server and compare.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub fetch: FetchArgs,
+
+    /// Also check this Prosody *.cfg.lua.
+    #[arg(long, value_name = "FILE")]
+    pub prosody_config: Option<PathBuf>,
+
+    /// The VirtualHost to read (default: the only one with authentication = "token").
+    #[arg(long, value_name = "VHOST", requires = "prosody_config")]
+    pub host: Option<String>,
+
+    /// Where to remember key fingerprints between runs (to spot a kid reused for another key).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses `--bits`: 2048, 3072 or 4096.

@@ -165,6 +165,42 @@ fn key_block(text: &str) -> Result<PemBlock<'_>, KeyError> {
 /// keys of [`MIN_BITS`] or more. Private keys are checked for consistency
 /// (`p·q = n`, `d·e ≡ 1`) so a corrupted file is refused rather than served.
 pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
+    let (form, public) = decode_any_size(data)?;
+    let bits = public.n().bits();
+    if bits < MIN_BITS {
+        return Err(KeyError::TooShort { bits });
+    }
+    let spki_der = public
+        .to_public_key_der()
+        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?
+        .into_vec();
+    let spki_pem = public
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?;
+    let fingerprint = Sha256::digest(&spki_der).into();
+    Ok(PublicKey {
+        form,
+        bits,
+        spki_der,
+        spki_pem,
+        fingerprint,
+    })
+}
+
+/// The RSA public key in a PEM key file, whatever its size: for diagnosing
+/// keys that [`decode_public`] refuses to serve. Returns the form, the
+/// big-endian modulus and exponent, and the modulus size in bits.
+pub fn rsa_components(data: &[u8]) -> Result<(KeyForm, Vec<u8>, Vec<u8>, usize), KeyError> {
+    let (form, public) = decode_any_size(data)?;
+    Ok((
+        form,
+        public.n().to_bytes_be(),
+        public.e().to_bytes_be(),
+        public.n().bits(),
+    ))
+}
+
+fn decode_any_size(data: &[u8]) -> Result<(KeyForm, RsaPublicKey), KeyError> {
     let text = std::str::from_utf8(data).map_err(|_| KeyError::NotPem { binary: true })?;
     let block = key_block(text)?;
     let der = decode_base64(block.body)?;
@@ -198,25 +234,7 @@ pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
     };
     let public = RsaPublicKey::new_with_max_size(n, e, MAX_BITS)
         .map_err(|err| KeyError::Malformed(format!("RSA public key: {err}")))?;
-    let bits = public.n().bits();
-    if bits < MIN_BITS {
-        return Err(KeyError::TooShort { bits });
-    }
-    let spki_der = public
-        .to_public_key_der()
-        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?
-        .into_vec();
-    let spki_pem = public
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?;
-    let fingerprint = Sha256::digest(&spki_der).into();
-    Ok(PublicKey {
-        form,
-        bits,
-        spki_der,
-        spki_pem,
-        fingerprint,
-    })
+    Ok((form, public))
 }
 
 /// The DER of a private key file, for signing: PKCS#8 or PKCS#1.

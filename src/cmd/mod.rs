@@ -1,10 +1,12 @@
 //! The subcommands: each turns checked arguments into work and output.
 //! This is the presentation layer; the modules it calls only log.
 
+mod doctor;
 mod keys;
 mod list;
 mod mint;
 mod serve;
+mod verify;
 
 use crate::cli::Command;
 use std::process::ExitCode;
@@ -18,5 +20,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rotate(args) => keys::rotate(args),
         Command::Prune(args) => keys::prune(args),
         Command::Mint(args) => mint::run(*args),
+        Command::Verify(args) => verify::run(*args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }

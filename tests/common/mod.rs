@@ -548,3 +548,97 @@ pub fn today() -> String {
         .trim()
         .to_owned()
 }
+
+/// Builds a compact JWT with exactly this header and payload, signed by
+/// openssl with `pem` (RS256/384/512) or by HMAC-SHA256 (`HS256`, pem = secret).
+pub fn token_with(header: &serde_json::Value, payload: &serde_json::Value, pem: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let message = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(payload.to_string().as_bytes())
+    );
+    let alg = header["alg"].as_str().unwrap_or("RS256");
+    let work = tempdir();
+    std::fs::write(work.path().join("msg"), &message).unwrap();
+    std::fs::write(work.path().join("key.pem"), pem).unwrap();
+    let digest = format!("-sha{}", &alg[2..]);
+    let sig = if alg.starts_with("HS") {
+        let mac = openssl(&[
+            "dgst",
+            &digest,
+            "-mac",
+            "HMAC",
+            "-macopt",
+            &format!("key:{pem}"),
+            "-binary",
+            &path_str(&work.path().join("msg")),
+        ]);
+        mac
+    } else {
+        openssl(&[
+            "dgst",
+            &digest,
+            "-sign",
+            &path_str(&work.path().join("key.pem")),
+            &path_str(&work.path().join("msg")),
+        ])
+    };
+    format!("{message}.{}", b64(&sig))
+}
+
+/// Claims Prosody accepts, valid for an hour.
+pub fn good_claims() -> serde_json::Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    serde_json::json!({"iss": "jitsi", "aud": "jitsi", "sub": "*", "room": "standup",
+        "iat": now, "nbf": now - 30, "exp": now + 3600, "jti": "t1"})
+}
+
+/// A third-party static file server (Python's http.server) on 127.0.0.1:0.
+pub struct StaticServer {
+    pub child: Child,
+    pub url: String,
+}
+
+impl StaticServer {
+    pub fn start(root: &Path) -> StaticServer {
+        let mut child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .current_dir(root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is installed");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .split("port ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("http.server said {line:?}"));
+        StaticServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a private key file with mode 0600, as a careful operator would.
+pub fn write_private(path: impl AsRef<Path>, pem: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    write(&path, pem);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}

@@ -1,0 +1,159 @@
+//! `asap-keyserver verify`: one line per check, then the verdict.
+
+use crate::cli::VerifyArgs;
+use crate::fetch;
+use crate::keysource::KeySource;
+use crate::prosody_config::{Config, Read, TokenOptions};
+use crate::verify::{self, Settings, Status};
+use anyhow::Context as _;
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+
+/// The token from an argument, a meeting URL, or stdin.
+fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
+    let raw = match arg {
+        None | Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the token from stdin")?;
+            s
+        }
+        Some(t) => t.to_owned(),
+    };
+    let mut t = raw.trim().trim_matches('"').trim_matches('\'').trim();
+    t = t.strip_prefix("Bearer ").unwrap_or(t);
+    if let Some(pos) = t.find("jwt=") {
+        t = t[pos + 4..].split('&').next().unwrap_or_default();
+    }
+    Ok(t.to_owned())
+}
+
+pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let token = token_text(a.token.as_deref())?;
+    let mut settings = Settings::default();
+    let mut config_server = None;
+    let mut notes = Vec::new();
+    if let Some(path) = &a.prosody_config {
+        let config = Config::load(path)?;
+        let o = TokenOptions::read(&config, a.host.as_deref())?;
+        notes.push(format!(
+            "Prosody config {} (VirtualHost {:?})",
+            path.display(),
+            o.host
+        ));
+        for (name, text) in o.unreadable() {
+            notes.push(format!(
+                "! could not read {name} ({text}); using Prosody's default or your flags"
+            ));
+        }
+        if let Read::Set(v) = &o.app_id {
+            settings.app_id = Some(v.clone());
+        }
+        if let Read::Set(v) = &o.accepted_issuers {
+            settings.accepted_issuers = Some(v.clone());
+        }
+        if let Read::Set(v) = &o.accepted_audiences {
+            settings.accepted_audiences = v.clone();
+        }
+        if let Read::Set(v) = &o.signature_algorithm {
+            settings.algorithm = v.clone();
+        }
+        if let Read::Set(v) = o.require_room_claim {
+            settings.require_room = v;
+        }
+        if let Read::Set(v) = o.enable_domain_verification {
+            settings.domain_verification = v;
+        }
+        if let Read::Set(v) = &o.asap_key_server {
+            config_server = Some(v.clone());
+        }
+    }
+    if let Some(v) = a.app_id {
+        settings.app_id = Some(v);
+    }
+    if let Some(v) = a.accepted_issuers {
+        settings.accepted_issuers = Some(v);
+    }
+    if let Some(v) = a.accepted_audiences {
+        settings.accepted_audiences = v;
+    }
+    if let Some(v) = a.algorithm {
+        settings.algorithm = v;
+    }
+    if a.no_room_claim {
+        settings.require_room = false;
+    }
+    if a.no_domain_verification {
+        settings.domain_verification = false;
+    }
+    settings.domain = a.domain;
+    settings.tenant = a.tenant;
+    settings.room = a.room;
+
+    let options = fetch::Options {
+        timeout: a.fetch.timeout,
+        ca_file: a.fetch.ca_file,
+    };
+    let source = match (a.key_server.or(config_server), a.keys, a.key) {
+        (_, Some(dir), _) => KeySource::Dir(dir),
+        (_, _, Some(file)) => KeySource::File(file),
+        (Some(base), _, _) => KeySource::Server { base, options },
+        (None, None, None) => {
+            eprintln!("error: say where the key comes from: --key-server URL, --keys DIR, --key FILE, or --prosody-config with asap_key_server");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("clock before 1970")?
+        .as_secs();
+    let report = verify::verify(&token, &settings, &source, now);
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let doc = serde_json::json!({
+            "accepted": report.accepted(),
+            "verdict": report.verdict(),
+            "first_failure": report.first_failure().map(|c| c.check),
+            "checks": report.checks,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        for n in &notes {
+            writeln!(out, "{n}")?;
+        }
+        for c in &report.checks {
+            writeln!(out, "{} {:<17} {}", c.status.symbol(), c.check, c.seen)?;
+            if let Some(why) = &c.why {
+                writeln!(out, "  {:<17} {why}", "")?;
+            }
+            if let Some(fix) = &c.fix {
+                if c.status != Status::Pass {
+                    writeln!(out, "  {:<17} fix: {fix}", "")?;
+                }
+            }
+            if let (Some(p), Status::Fail) = (c.prosody_says, c.status) {
+                writeln!(out, "  {:<17} Prosody says: {p}", "")?;
+            }
+        }
+        writeln!(out, "{}", report.verdict())?;
+    }
+    Ok(if report.accepted() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_come_from_urls_and_headers_too() {
+        assert_eq!(
+            super::token_text(Some("https://meet.example.com/room?jwt=a.b.c&x=1")).unwrap(),
+            "a.b.c"
+        );
+        assert_eq!(super::token_text(Some("Bearer a.b.c\n")).unwrap(), "a.b.c");
+        assert_eq!(super::token_text(Some("\"a.b.c\"")).unwrap(), "a.b.c");
+    }
+}

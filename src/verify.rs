@@ -1,0 +1,672 @@
+//! Prosody's token rules as data: each check of the Jitsi token plugin
+//! (`token/util.lib.lua`, luajwtjitsi, `verify_room`), applied in the order
+//! Prosody applies them, gives pass / fail / warning with the value seen,
+//! why, the fix in one sentence, and the error Prosody would log.
+//!
+//! The first failing check is what Prosody would reject the login with.
+//! Warnings are things Prosody accepts but that will bite later (a token
+//! that never expires, a moderator flag Jitsi ignores). Never reported:
+//! the whole signature or any key material.
+
+use crate::keysource::{self, KeySource, Obtained};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Prosody is satisfied.
+    Pass,
+    /// Prosody rejects the login (or the room join) here.
+    Fail,
+    /// Accepted, but probably not what was meant.
+    Warn,
+    /// Not checked: an earlier failure or missing information.
+    Skip,
+}
+
+impl Status {
+    /// `✓`, `✗`, `!` or `·`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Pass => "✓",
+            Status::Fail => "✗",
+            Status::Warn => "!",
+            Status::Skip => "·",
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Short name (`typ`, `signature`, `aud`, ...).
+    pub check: &'static str,
+    /// The outcome.
+    pub status: Status,
+    /// The value seen.
+    pub seen: String,
+    /// Why it fails or warns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// The fix, in one sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// What Prosody logs for this failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prosody_says: Option<&'static str>,
+}
+
+/// What Prosody is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `app_id`.
+    pub app_id: Option<String>,
+    /// `asap_accepted_issuers`; `None` = Prosody's default, `{ app_id }`.
+    pub accepted_issuers: Option<Vec<String>>,
+    /// `asap_accepted_audiences` (default `{ "*" }`).
+    pub accepted_audiences: Vec<String>,
+    /// `signature_algorithm` (default RS256 with asap_key_server).
+    pub algorithm: String,
+    /// `asap_require_room_claim` (default true).
+    pub require_room: bool,
+    /// `enable_domain_verification` (default true in current Jitsi).
+    pub domain_verification: bool,
+    /// The meeting domain, to check `sub`.
+    pub domain: Option<String>,
+    /// The tenant (`https://domain/<tenant>/room`), to check `sub`.
+    pub tenant: Option<String>,
+    /// The room being joined, to check `room`.
+    pub room: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            app_id: None,
+            accepted_issuers: None,
+            accepted_audiences: vec!["*".into()],
+            algorithm: "RS256".into(),
+            require_room: true,
+            domain_verification: true,
+            domain: None,
+            tenant: None,
+            room: None,
+        }
+    }
+}
+
+/// All checks, in Prosody's order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The checks.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// The check Prosody would reject with, if any.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| c.status == Status::Fail)
+    }
+
+    /// Whether Prosody would accept the token.
+    pub fn accepted(&self) -> bool {
+        self.first_failure().is_none()
+    }
+
+    /// The last line: the verdict.
+    pub fn verdict(&self) -> String {
+        match self.first_failure() {
+            None => "Prosody would ACCEPT this token".into(),
+            Some(c) => format!(
+                "Prosody would REJECT this token: {}{}",
+                c.check,
+                c.prosody_says
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn add(&mut self, check: &'static str, status: Status, seen: impl Into<String>) -> &mut Check {
+        self.0.push(Check {
+            check,
+            status,
+            seen: seen.into(),
+            why: None,
+            fix: None,
+            prosody_says: None,
+        });
+        self.0.last_mut().expect("just pushed")
+    }
+    fn pass(&mut self, check: &'static str, seen: impl Into<String>) {
+        self.add(check, Status::Pass, seen);
+    }
+    fn fail(
+        &mut self,
+        check: &'static str,
+        seen: impl Into<String>,
+        prosody: &'static str,
+        why: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        let c = self.add(check, Status::Fail, seen);
+        c.prosody_says = Some(prosody);
+        c.why = Some(why.into());
+        c.fix = Some(fix.into());
+    }
+    fn warn(
+        &mut self,
+        check: &'static str,
+        seen: impl Into<String>,
+        why: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        let c = self.add(check, Status::Warn, seen);
+        c.why = Some(why.into());
+        c.fix = Some(fix.into());
+    }
+    fn skip(&mut self, check: &'static str, why: impl Into<String>) {
+        self.add(check, Status::Skip, why);
+    }
+}
+
+/// A short rendering of a JSON value.
+fn brief(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn decode_part(part: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn when(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs.min(253_402_300_799)))
+        .to_string()
+}
+
+fn span(secs: u64) -> String {
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+/// Applies Prosody's checks to `token` at `now` (seconds since the epoch).
+pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) -> Report {
+    let mut c = Checks::default();
+    let token = token.trim();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header = parts.first().and_then(|p| decode_part(p));
+    let payload = parts.get(1).and_then(|p| decode_part(p));
+    match (&header, &payload) {
+        _ if parts.len() != 3 => c.fail(
+            "token shape",
+            format!("{} part(s)", parts.len()),
+            if parts.len() == 1 {
+                "Invalid token"
+            } else {
+                "bad token format"
+            },
+            "a JWT is three base64url parts, header.payload.signature",
+            "pass the whole token, without quotes, spaces or a 'Bearer ' prefix",
+        ),
+        (None, _) => c.fail(
+            "token shape",
+            "the header is not base64url JSON",
+            "bad token format",
+            "Prosody decodes the first part as base64url JSON",
+            "mint the token with a JWT library, or asap-keyserver mint",
+        ),
+        (_, None) => c.fail(
+            "token shape",
+            "the payload is not base64url JSON",
+            "Invalid body",
+            "the second part must be a base64url JSON object",
+            "mint the token with a JWT library, or asap-keyserver mint",
+        ),
+        _ => c.pass(
+            "token shape",
+            "three base64url parts, header and payload are JSON objects",
+        ),
+    }
+    let Some(header) = header else {
+        return Report { checks: c.0 };
+    };
+
+    // token/util.lib.lua: kid, then the RS family, then the key fetch.
+    let kid = match header.get("kid") {
+        Some(Value::String(k)) if !k.is_empty() => {
+            if let Err(e) = crate::kid::validate(k) {
+                c.warn(
+                    "kid",
+                    format!("{k:?}"),
+                    format!(
+                        "Prosody accepts any kid, but ASAP tools and asap-keyserver do not: {e}"
+                    ),
+                    "use kids like issuer/2026-11-27",
+                );
+            } else {
+                c.pass("kid", format!("{k:?}"));
+            }
+            Some(k.clone())
+        }
+        other => {
+            c.fail("kid", other.map_or("missing".into(), brief), "'kid' claim is missing",
+                "Prosody finds the key by the header's kid", "mint with the kid of a key the key server publishes (asap-keyserver mint --kid ...)");
+            None
+        }
+    };
+    let alg = header.get("alg").and_then(Value::as_str).map(str::to_owned);
+    match &alg {
+        None => c.fail("alg", "missing", "'alg' claim is missing", "the header must name the algorithm", "sign with RS256"),
+        Some(a) if !a.starts_with("RS") => c.fail("alg", format!("{a:?}"), "'kid' claim only support with RS family",
+            if a.starts_with("HS") { "an HMAC (app_secret) token, but with asap_key_server set Prosody verifies RS* signatures with the fetched public key" } else { "with asap_key_server, Prosody verifies RS* (RSA) signatures only" },
+            "sign with RS256 using the private key whose public half the key server publishes"),
+        Some(a) => c.pass("alg", format!("{a:?} (RSA family)")),
+    }
+
+    let obtained = match (&kid, alg.as_deref().is_some_and(|a| a.starts_with("RS"))) {
+        (Some(kid), true) => Some(keysource::obtain(source, kid)),
+        _ => None,
+    };
+    key_checks(&mut c, obtained.as_ref(), source);
+
+    // luajwtjitsi: typ, alg, signature, exp, nbf.
+    match header.get("typ") {
+        Some(Value::String(t)) if t == "JWT" => c.pass("typ", "\"JWT\""),
+        other => c.fail(
+            "typ",
+            other.map_or("missing".into(), brief),
+            "Invalid typ",
+            "luajwtjitsi requires the header typ to be exactly \"JWT\"",
+            "set the header typ to \"JWT\" (asap-keyserver mint always does)",
+        ),
+    }
+    match &alg {
+        Some(a) if *a == settings.algorithm => c.pass(
+            "alg = configured",
+            format!("{a} (signature_algorithm {})", settings.algorithm),
+        ),
+        Some(a) => c.fail(
+            "alg = configured",
+            format!("{a:?}, configured {}", settings.algorithm),
+            "Invalid or incorrect alg",
+            format!(
+                "Prosody accepts only signature_algorithm = {:?}",
+                settings.algorithm
+            ),
+            format!(
+                "sign with {} or set signature_algorithm = \"{a}\" on the VirtualHost",
+                settings.algorithm
+            ),
+        ),
+        None => c.skip("alg = configured", "no alg"),
+    }
+    signature_check(&mut c, &parts, alg.as_deref(), obtained.as_ref());
+
+    let Some(claims) = payload else {
+        return Report { checks: c.0 };
+    };
+    time_checks(&mut c, &claims, now);
+    claim_checks(&mut c, &claims, settings);
+    context_checks(&mut c, &claims, settings);
+    Report { checks: c.0 }
+}
+
+fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: &KeySource) {
+    let Some(o) = obtained else {
+        c.skip("key", "not fetched: no usable kid or alg");
+        return;
+    };
+    if let KeySource::Server { base, .. } = source {
+        if base.ends_with('/') {
+            c.warn("key URL", &o.location, "asap_key_server ends in '/', so Prosody requests a path with '//'; asap-keyserver answers it, other servers may not",
+                "remove the trailing slash from asap_key_server");
+        } else {
+            c.pass("key URL", &o.location);
+        }
+    } else {
+        c.pass("key file", &o.location);
+    }
+    match (&o.problem, &o.warning) {
+        (Some((why, fix)), _) => c.fail(
+            "key",
+            &o.summary,
+            "could not obtain public key",
+            why.clone(),
+            fix.clone(),
+        ),
+        (None, Some(w)) => c.warn(
+            "key",
+            &o.summary,
+            w.clone(),
+            "serve only SPKI public keys of 2048 bits or more",
+        ),
+        (None, None) => c.pass("key", &o.summary),
+    }
+}
+
+fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: Option<&Obtained>) {
+    let Some(key) = obtained.and_then(|o| o.key.as_ref()) else {
+        c.skip("signature", "no key to check it with");
+        return;
+    };
+    let algorithm = match alg {
+        Some("RS256") => jsonwebtoken::Algorithm::RS256,
+        Some("RS384") => jsonwebtoken::Algorithm::RS384,
+        Some("RS512") => jsonwebtoken::Algorithm::RS512,
+        other => {
+            c.skip("signature", format!("cannot check {other:?}"));
+            return;
+        }
+    };
+    if parts.len() != 3 {
+        c.skip("signature", "no signature part");
+        return;
+    }
+    let message = format!("{}.{}", parts[0], parts[1]);
+    let dk = jsonwebtoken::DecodingKey::from_rsa_raw_components(&key.n, &key.e);
+    let sig = parts[2];
+    let shown = format!(
+        "{}… with the RSA-{} key",
+        sig.chars().take(8).collect::<String>(),
+        key.bits
+    );
+    match jsonwebtoken::crypto::verify(sig, message.as_bytes(), &dk, algorithm) {
+        Ok(true) => c.pass("signature", format!("valid: {shown}")),
+        _ => c.fail("signature", format!("invalid: {shown}"), "Invalid signature",
+            "the token was not signed by the private key of this kid, or was changed after signing (or the key was replaced under the same kid: Prosody keeps the first key it fetched until restart)",
+            "sign with the private key of this kid; after replacing a key, use a new kid"),
+    }
+}
+
+fn time_checks(c: &mut Checks, claims: &Map<String, Value>, now: u64) {
+    const MS: u64 = 100_000_000_000; // 5138 AD in seconds; any later value is milliseconds
+    match claims.get("exp") {
+        None => c.warn(
+            "exp",
+            "missing",
+            "Prosody accepts a token without exp, and it never expires",
+            "always set exp (asap-keyserver mint sets 1h by default)",
+        ),
+        Some(v) => match v.as_f64() {
+            None => c.fail(
+                "exp",
+                brief(v),
+                "exp must be number",
+                "exp must be a JSON number of seconds",
+                "set exp to seconds since 1970",
+            ),
+            Some(exp) => {
+                let exp = exp as u64;
+                if exp >= MS {
+                    c.warn("exp", format!("{exp} (milliseconds?)"), "exp looks like milliseconds: Prosody reads seconds, so this token is valid for millennia", "divide by 1000: exp is seconds since 1970");
+                } else if now >= exp {
+                    c.fail(
+                        "exp",
+                        format!("{} ({} ago)", when(exp), span(now - exp)),
+                        "Not acceptable by exp",
+                        "the token has expired; Prosody allows no clock skew",
+                        "mint a new token, with a ttl that covers the whole meeting",
+                    );
+                } else {
+                    c.pass(
+                        "exp",
+                        format!("{} (valid for {} more)", when(exp), span(exp - now)),
+                    );
+                }
+            }
+        },
+    }
+    match claims.get("nbf") {
+        None => c.pass("nbf", "not set"),
+        Some(v) => match v.as_f64() {
+            None => c.fail(
+                "nbf",
+                brief(v),
+                "nbf must be number",
+                "nbf must be a JSON number of seconds",
+                "set nbf to seconds since 1970",
+            ),
+            Some(nbf) => {
+                let nbf = nbf as u64;
+                if now < nbf {
+                    let ms = nbf >= MS;
+                    c.fail("nbf", format!("{}{}", when(nbf), if ms { " (milliseconds?)" } else { "" }), "Not acceptable by nbf",
+                        if ms { "nbf looks like milliseconds, which Prosody reads as seconds far in the future".to_owned() } else { format!("the token is not valid for {} more; Prosody allows no clock skew", span(nbf - now)) },
+                        if ms { "divide by 1000: nbf is seconds since 1970" } else { "set nbf a little in the past (mint --nbf-skew 30s) and keep clocks in sync" });
+                } else {
+                    c.pass("nbf", when(nbf));
+                }
+            }
+        },
+    }
+}
+
+fn listed(list: &[String]) -> String {
+    format!(
+        "{{ {} }}",
+        list.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Settings) {
+    // iss: asap_accepted_issuers, default { app_id }.
+    let default_issuers = s.accepted_issuers.is_none();
+    let issuers: Option<Vec<String>> = s
+        .accepted_issuers
+        .clone()
+        .or_else(|| s.app_id.clone().map(|a| vec![a]));
+    match (claims.get("iss"), &issuers) {
+        (None, _) => c.fail(
+            "iss",
+            "missing",
+            "'iss' claim is missing",
+            "Prosody requires iss",
+            "set iss to your app_id (or one of asap_accepted_issuers)",
+        ),
+        (Some(v), None) => c.warn(
+            "iss",
+            brief(v),
+            "not checked: Prosody accepts only asap_accepted_issuers, by default just app_id",
+            "pass --app-id or --accepted-issuers (or --prosody-config)",
+        ),
+        (Some(v), Some(list)) => {
+            let ok = list
+                .iter()
+                .any(|i| i == "*" || Some(i.as_str()) == v.as_str());
+            let default = if default_issuers {
+                " (the default: app_id alone)"
+            } else {
+                ""
+            };
+            if ok {
+                c.pass(
+                    "iss",
+                    format!(
+                        "{} in asap_accepted_issuers {}{default}",
+                        brief(v),
+                        listed(list)
+                    ),
+                );
+            } else {
+                c.fail(
+                    "iss",
+                    brief(v),
+                    "invalid 'iss' claim",
+                    format!("not in asap_accepted_issuers {}{default}", listed(list)),
+                    format!(
+                        "mint with iss {:?}, or add {} to asap_accepted_issuers",
+                        list[0],
+                        brief(v)
+                    ),
+                );
+            }
+        }
+    }
+    // aud: asap_accepted_audiences, default { "*" }, compared as a string.
+    let any = s.accepted_audiences.iter().any(|a| a == "*");
+    match claims.get("aud") {
+        None => c.fail("aud", "missing", "'aud' claim is missing", "Prosody requires aud", "set aud, e.g. \"jitsi\""),
+        Some(Value::String(a)) if any || s.accepted_audiences.contains(a) => {
+            c.pass("aud", format!("{a:?} in asap_accepted_audiences {}", listed(&s.accepted_audiences)))
+        }
+        Some(Value::String(a)) => c.fail("aud", format!("{a:?}"), "invalid 'aud' claim", format!("not in asap_accepted_audiences {}", listed(&s.accepted_audiences)),
+            format!("mint with aud {:?}, or add {a:?} to asap_accepted_audiences", s.accepted_audiences.first().cloned().unwrap_or_default())),
+        Some(v) if any => c.warn("aud", brief(v), "aud is not a string: it passes only because asap_accepted_audiences contains \"*\"", "make aud one string"),
+        Some(v) => c.fail("aud", brief(v), "invalid 'aud' claim", "aud is an array or not a string: Prosody compares aud as a string, so it never matches",
+            "make aud one string that is in asap_accepted_audiences"),
+    }
+    // room: required unless asap_require_room_claim = false; matched on MUC join.
+    match claims.get("room") {
+        None if s.require_room => c.fail("room", "missing", "'room' claim is missing",
+            "Prosody requires room (and its 0.12 plugin then crashes the SASL reply, so the client just disconnects)", "set room to the room name, or \"*\" for any room"),
+        None => c.pass("room", "not required (asap_require_room_claim = false)"),
+        Some(Value::String(r)) if r == "*" => c.pass("room", "\"*\": any room"),
+        Some(Value::String(r)) if r.contains('@') || r.contains('/') => c.warn("room", format!("{r:?}"),
+            "room must be the bare room name, not a JID or URL: the MUC join will not match", "set room to the name after the last '/' of the meeting URL"),
+        Some(Value::String(r)) => match &s.room {
+            Some(joining) if r.to_lowercase() != joining.to_lowercase() => c.fail("room", format!("{r:?}, joining {joining:?}"), "room join refused (verify_room)",
+                "the room claim does not name the room being joined", format!("mint with room {:?} or \"*\"", joining.to_lowercase())),
+            _ if r.chars().any(char::is_uppercase) => c.warn("room", format!("{r:?}"), "Prosody compares lower-cased: this matches the room in lower case only", "mint the room name in lower case"),
+            _ => c.pass("room", format!("{r:?}")),
+        },
+        Some(v) => c.fail("room", brief(v), "room join refused (verify_room)", "room must be a string", "set room to the room name, or \"*\""),
+    }
+    // sub: checked on MUC join when domain verification is on.
+    let sub = claims.get("sub");
+    match (sub, s.domain_verification, &s.domain, &s.tenant) {
+        (None, _, _, _) => c.warn(
+            "sub",
+            "missing",
+            "current Jitsi requires sub at login, and domain verification needs it on join",
+            "set sub to the tenant or domain, or \"*\"",
+        ),
+        (Some(v), false, _, _) => c.pass(
+            "sub",
+            format!(
+                "{} (enable_domain_verification = false: not checked)",
+                brief(v)
+            ),
+        ),
+        (Some(Value::String(v)), true, _, _) if v == "*" => {
+            c.pass("sub", "\"*\": any domain or tenant")
+        }
+        (Some(v), true, None, None) => c.warn(
+            "sub",
+            brief(v),
+            "not checked: pass --domain (and --tenant for multi-tenant URLs) to check it",
+            "with domain verification on, sub must be the tenant or the domain, or \"*\"",
+        ),
+        (Some(v), true, domain, tenant) => {
+            let want = tenant
+                .as_ref()
+                .or(domain.as_ref())
+                .map(|w| w.to_lowercase())
+                .unwrap_or_default();
+            match v.as_str() {
+                Some(got) if got.to_lowercase() == want => c.pass(
+                    "sub",
+                    format!(
+                        "{got:?} matches the {}",
+                        if tenant.is_some() { "tenant" } else { "domain" }
+                    ),
+                ),
+                _ => c.fail(
+                    "sub",
+                    brief(v),
+                    "room join refused (verify_room)",
+                    format!(
+                        "with domain verification, sub must be the {} {want:?} or \"*\"",
+                        if tenant.is_some() { "tenant" } else { "domain" }
+                    ),
+                    format!("mint with sub {want:?}"),
+                ),
+            }
+        }
+    }
+}
+
+fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Settings) {
+    let context = claims.get("context").and_then(Value::as_object);
+    let user = context
+        .and_then(|ctx| ctx.get("user"))
+        .and_then(Value::as_object);
+    if let Some(user) = user {
+        let odd: Vec<_> = user
+            .iter()
+            .filter(|(_, v)| !v.is_string())
+            .map(|(k, v)| format!("{k}={}", brief(v)))
+            .collect();
+        if odd.is_empty() {
+            c.pass(
+                "context.user",
+                format!("{} field(s), all strings", user.len()),
+            );
+        } else {
+            c.warn(
+                "context.user",
+                odd.join(", "),
+                "context.user fields should be strings: Jitsi components compare them as strings",
+                "quote the values (\"true\", \"123\")",
+            );
+        }
+    }
+    let moderator = user.and_then(|u| u.get("moderator"));
+    if let Some(top) = claims.get("moderator") {
+        c.warn(
+            "moderator",
+            format!("top-level moderator={}", brief(top)),
+            "Jitsi ignores a top-level moderator claim",
+            "move it to context.user.moderator = \"true\"",
+        );
+    } else if let Some(m) = moderator {
+        if m.is_string() {
+            c.pass(
+                "moderator",
+                format!("context.user.moderator = {}", brief(m)),
+            );
+        } else {
+            c.warn("moderator", format!("context.user.moderator = {}", brief(m)), "a non-string moderator is ignored by older Jitsi code, which compares with \"true\"", "write \"true\" or \"false\" as strings");
+        }
+    }
+    if let Some(features) = context.and_then(|ctx| ctx.get("features")) {
+        if moderator.is_none() && claims.get("moderator").is_none() {
+            c.warn("features", brief(features), "features are set but the user is not a moderator: recording, streaming and the like need a moderator to start them",
+                "add context.user.moderator = \"true\" for the user who should use them");
+        } else {
+            c.pass("features", brief(features));
+        }
+    }
+    if let Some(group) = context.and_then(|ctx| ctx.get("group")) {
+        if s.tenant.is_none() {
+            c.warn(
+                "group",
+                brief(group),
+                "context.group is read only in multi-tenant setups",
+                "drop it unless your deployment uses groups",
+            );
+        } else {
+            c.pass("group", brief(group));
+        }
+    }
+}
