@@ -24,6 +24,7 @@
 //! - [`mint`]: the Minter: cached signing keys, RS256 tokens.
 //! - [`prosody`]: the Prosody configuration lines to paste.
 //! - [`prosody_config`]: reads the token options from a real Prosody `*.cfg.lua`.
+//! - [`scan`]: the directory walk with its stat cache and last-good retention.
 //! - [`server`]: the pure request handler and the accept loop.
 
 #![forbid(unsafe_code)]
@@ -43,6 +44,7 @@ pub mod kid;
 pub mod mint;
 pub mod prosody;
 pub mod prosody_config;
+pub mod scan;
 pub mod server;
 pub mod verify;
 pub mod watch;

@@ -2,8 +2,8 @@
 
 use crate::cli::{KeygenArgs, PruneArgs, RotateArgs};
 use crate::error::Error;
+use crate::keygen::utc_date;
 use crate::keygen::{self, NewKey};
-use crate::keystore::utc_date;
 use crate::{keys, kid, prosody};
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -3,7 +3,8 @@
 
 use crate::cli::ServeArgs;
 use crate::error::Error;
-use crate::keystore::{utc_date, KeySet, KeyStore, Scanner};
+use crate::keygen::utc_date;
+use crate::keystore::{KeySet, KeyStore, Scanner};
 use crate::{keys, kid, server, watch};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
