@@ -165,7 +165,7 @@ pub fn check_server(dir: &Path, url: &str, options: &fetch::Options) -> Vec<Find
         let ours = (crate::keys::rsa_components(k.body.as_ref()).ok()).map(|(_, n, e, _)| (n, e));
         let theirs = got.key.as_ref().map(|f| (f.n.clone(), f.e.clone()));
         let f = match (&got.problem, theirs) {
-            (Some((why, fix)), _) => finding(Status::Fail, &k.kid, format!("{}: {why}", got.location), Some(fix.as_str())),
+            (Some((why, fix)), _) => finding(Status::Fail, &k.kid, format!("{} ({}): {why}", got.location, got.summary), Some(fix.as_str())),
             (None, Some(t)) if Some(&t) != ours.as_ref() => finding(Status::Fail, &k.kid, format!("{} serves a DIFFERENT key than {}", got.location, k.source.display()),
                 Some("Prosody verifies with the served key: make the server serve this directory, or restart it")),
             (None, _) if got.key.as_ref().is_some_and(|f| f.form.is_private()) => finding(Status::Fail, &k.kid, format!("{} serves PRIVATE key material", got.location),

@@ -162,12 +162,22 @@ fn from_server(base: &str, options: &fetch::Options, kid: &str) -> Obtained {
         );
     }
     match fetch::get(&url, options) {
-        Err(e) => Obtained::failed(
-            url,
-            format!("no answer: {e}"),
-            format!("Prosody cannot fetch the key ({e}) and logs \"could not obtain public key\""),
-            "start the key server, or fix asap_key_server's host, port and TLS certificate".into(),
-        ),
+        Err(e) => {
+            let fix = match &e {
+                fetch::FetchError::Tls { .. } => {
+                    "give the key server a certificate for this host name from a CA the Prosody host trusts (test a private CA with --ca-file)"
+                }
+                fetch::FetchError::Timeout(_) => "make the key server answer quickly: Prosody blocks the login while it waits",
+                fetch::FetchError::BadUrl(_) => "fix asap_key_server: a full http:// or https:// URL",
+                _ => "start the key server, or fix asap_key_server's host and port",
+            };
+            Obtained::failed(
+                url,
+                format!("no answer: {e}"),
+                "Prosody cannot fetch the key and logs \"could not obtain public key\"".into(),
+                fix.into(),
+            )
+        }
         Ok(r) if (300..400).contains(&r.status) => Obtained::failed(
             url,
             format!("{} redirect to {}", r.status, r.location.as_deref().unwrap_or("?")),
