@@ -17,6 +17,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "ASAP_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The subcommands.
@@ -101,6 +114,32 @@ pub struct ServeArgs {
     /// connections are closed after it too.
     #[arg(long, env = "ASAP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
+
+    /// Mount every route under this prefix (for reverse proxies), e.g. `/keys`.
+    #[arg(
+        long,
+        env = "ASAP_BASE_PATH",
+        default_value = "",
+        value_name = "PREFIX"
+    )]
+    pub base_path: String,
+
+    /// Where the JWKS of all keys is served.
+    #[arg(
+        long,
+        env = "ASAP_JWKS_PATH",
+        default_value = "/.well-known/jwks.json",
+        value_name = "PATH"
+    )]
+    pub jwks_path: String,
+
+    /// Serve HTTPS with this PEM certificate chain (reloaded when the file changes).
+    #[arg(long, env = "ASAP_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "ASAP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// Open connections at most; more clients wait in the kernel's accept queue.
     #[arg(

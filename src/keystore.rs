@@ -39,6 +39,8 @@ pub struct KeyEntry {
     pub etag: HeaderValue,
     /// `Last-Modified`, from the file's mtime.
     pub last_modified: HeaderValue,
+    /// The key as an RSA JWK (`kty`, `kid`, `n`, `e`, `alg`, `use`), JSON text.
+    pub jwk: Box<str>,
 }
 
 impl KeyEntry {
@@ -56,8 +58,10 @@ impl KeyEntry {
         let etag = format!("\"{}\"", hex::encode(&public.fingerprint[..16]));
         let last_modified =
             httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(modified_secs));
+        let jwk = jwk_json(&kid, &public);
         KeyEntry {
             url_path: kid::prosody_path(&kid),
+            jwk,
             kid,
             source,
             body: Bytes::from(public.spki_pem.clone()),
@@ -144,11 +148,65 @@ pub struct Skipped {
     pub serving_last_good: bool,
 }
 
+/// The RSA JWK of a public key, as JSON text.
+fn jwk_json(kid: &str, public: &PublicKey) -> Box<str> {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let (n, e) = match crate::keys::rsa_components(public.spki_pem.as_bytes()) {
+        Ok((_, n, e, _)) => (b64(&n), b64(&e)),
+        Err(_) => (String::new(), String::new()),
+    };
+    serde_json::json!({ "kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": n, "e": e })
+        .to_string()
+        .into_boxed_str()
+}
+
+/// A prebuilt document (the JWKS) with its validators.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The body.
+    pub body: Bytes,
+    /// Strong ETag of the body.
+    pub etag: HeaderValue,
+    /// Newest mtime of the keys in it.
+    pub last_modified: HeaderValue,
+    /// The same, in seconds.
+    pub modified_secs: u64,
+}
+
+impl Document {
+    fn new(body: String, modified_secs: u64) -> Self {
+        use sha2::Digest as _;
+        let etag = format!(
+            "\"{}\"",
+            hex::encode(&sha2::Sha256::digest(body.as_bytes())[..16])
+        );
+        Document {
+            body: Bytes::from(body),
+            etag: HeaderValue::try_from(etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+            last_modified: http_date(modified_secs),
+            modified_secs,
+        }
+    }
+}
+
+fn http_date(secs: u64) -> HeaderValue {
+    let text = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs));
+    HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Document::new("{\"keys\":[]}".to_owned(), 0)
+    }
+}
+
 /// An immutable snapshot of the key directory.
 #[derive(Debug, Default)]
 pub struct KeySet {
     keys: BTreeMap<String, Arc<KeyEntry>>,
     routes: HashMap<Box<str>, Arc<KeyEntry>>,
+    jwks: Document,
     skipped: Vec<Skipped>,
     ready: bool,
 }
@@ -167,9 +225,20 @@ impl KeySet {
             keys.insert(entry.kid.clone(), entry);
         }
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut body = String::from("{\"keys\":[");
+        let mut newest = 0;
+        for (i, entry) in keys.values().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&entry.jwk);
+            newest = newest.max(entry.modified_secs);
+        }
+        body.push_str("]}");
         KeySet {
             keys,
             routes,
+            jwks: Document::new(body, newest),
             skipped,
             ready: true,
         }
@@ -178,6 +247,20 @@ impl KeySet {
     /// The key served at `path` (no leading slash), e.g. `<hex>.pem`.
     pub fn route(&self, path: &str) -> Option<&Arc<KeyEntry>> {
         self.routes.get(path)
+    }
+
+    /// The key at `path` in either layout: `<sha256(kid)>.pem` first (Prosody),
+    /// then `<kid>` (ASAP). The flag says whether it was the ASAP layout.
+    pub fn lookup(&self, path: &str) -> Option<(&Arc<KeyEntry>, bool)> {
+        match self.routes.get(path) {
+            Some(entry) => Some((entry, false)),
+            None => self.keys.get(path).map(|e| (e, true)),
+        }
+    }
+
+    /// Every key as a JWKS (`{"keys":[...]}`), prebuilt.
+    pub fn jwks(&self) -> &Document {
+        &self.jwks
     }
 
     /// The key with this kid.
@@ -215,12 +298,14 @@ impl KeySet {
 #[derive(Debug)]
 pub struct KeyStore {
     current: ArcSwap<KeySet>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Default for KeyStore {
     fn default() -> Self {
         KeyStore {
             current: ArcSwap::from_pointee(KeySet::empty()),
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 }
@@ -234,6 +319,11 @@ impl KeyStore {
     /// The current set.
     pub fn load(&self) -> arc_swap::Guard<Arc<KeySet>> {
         self.current.load()
+    }
+
+    /// Request and reload counters.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// Replaces the current set.

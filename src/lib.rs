@@ -19,8 +19,10 @@
 //! - [`keysource`]: where verify gets a key, judged as luaossl would.
 //! - [`keystore`]: directory scan into an immutable [`keystore::KeySet`],
 //!   swapped atomically in a [`keystore::KeyStore`].
+//! - [`tls`]: rustls configuration from PEM files, reloaded when they change.
 //! - [`verify`]: Prosody's token checks as data, in Prosody's order.
 //! - [`watch`]: notify or polling → rescan → swap.
+//! - [`metrics`]: request and reload counters, Prometheus text.
 //! - [`mint`]: the Minter: cached signing keys, RS256 tokens.
 //! - [`prosody`]: the Prosody configuration lines to paste.
 //! - [`prosody_config`]: reads the token options from a real Prosody `*.cfg.lua`.
@@ -41,10 +43,12 @@ pub mod keys;
 pub mod keysource;
 pub mod keystore;
 pub mod kid;
+pub mod metrics;
 pub mod mint;
 pub mod prosody;
 pub mod prosody_config;
 pub mod scan;
 pub mod server;
+pub mod tls;
 pub mod verify;
 pub mod watch;

@@ -1,5 +1,6 @@
 //! The `asap-keyserver` binary: parse flags, start logging, run, report.
 
+use asap_keyserver::cli::LogFormat;
 use clap::Parser as _;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -9,12 +10,14 @@ fn main() -> ExitCode {
     let cli = asap_keyserver::cli::Cli::parse();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(cli.command.default_log_filter()));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match cli.log_format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     match asap_keyserver::cmd::run(cli.command) {
         Ok(code) => code,
         Err(e) => {

@@ -7,6 +7,7 @@
 //! accepting, lets in-flight requests finish, then returns.
 
 use crate::keystore::{KeySet, KeyStore};
+use crate::metrics::{Metrics, Route};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
@@ -32,6 +33,10 @@ pub struct Config {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Prefix under which every route is mounted (`/keys` -> `/keys/<hex>.pem`).
+    pub base_path: String,
+    /// Path of the JWKS document.
+    pub jwks_path: String,
 }
 
 impl Default for Config {
@@ -41,6 +46,8 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
             drain_timeout: Duration::from_secs(10),
+            base_path: String::new(),
+            jwks_path: "/.well-known/jwks.json".into(),
         }
     }
 }
@@ -49,6 +56,13 @@ impl Default for Config {
 #[derive(Debug, Clone)]
 pub struct Prebuilt {
     cache_control: HeaderValue,
+    base_path: String,
+    jwks_path: String,
+}
+
+/// `/a//b/` -> `a/b/`: no leading slash, single slashes.
+fn trim_path(path: &str) -> String {
+    normalize(path).trim_end_matches('/').to_owned()
 }
 
 impl Prebuilt {
@@ -57,12 +71,24 @@ impl Prebuilt {
         let cache_control =
             HeaderValue::try_from(format!("public, max-age={}", config.cache_max_age))
                 .unwrap_or(HeaderValue::from_static("public, max-age=300"));
-        Prebuilt { cache_control }
+        let base = trim_path(&config.base_path);
+        Prebuilt {
+            cache_control,
+            base_path: if base.is_empty() {
+                base
+            } else {
+                format!("{base}/")
+            },
+            jwks_path: trim_path(&config.jwks_path),
+        }
     }
 }
 
 const PEM: HeaderValue = HeaderValue::from_static("application/x-pem-file");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const PROMETHEUS: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
@@ -99,8 +125,61 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
 }
 
-/// Answers one request from `keys`. Pure: no I/O, no clock.
-pub fn handle<B>(req: &Request<B>, keys: &KeySet, pre: &Prebuilt) -> Response<Full<Bytes>> {
+fn not_found() -> Response<Full<Bytes>> {
+    text(
+        StatusCode::NOT_FOUND,
+        "not found: no key at this path (Prosody: /<sha256(kid) in lowercase hex>.pem, ASAP: /<kid>)\n",
+    )
+}
+
+/// Whether the request's validators match (`If-None-Match` first, as RFC 9110 says).
+fn not_modified<B>(req: &Request<B>, etag: &HeaderValue, modified_secs: u64) -> bool {
+    let headers = req.headers();
+    match headers.get(header::IF_NONE_MATCH) {
+        Some(inm) => etag_matches(inm, etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .is_some_and(|since| modified_secs <= since.as_secs()),
+    }
+}
+
+/// A cacheable response from prebuilt parts, or a 304.
+fn cacheable<B>(
+    req: &Request<B>,
+    pre: &Prebuilt,
+    body: &Bytes,
+    content_type: HeaderValue,
+    etag: &HeaderValue,
+    last_modified: &HeaderValue,
+    modified_secs: u64,
+) -> Response<Full<Bytes>> {
+    let mut res = if not_modified(req, etag, modified_secs) {
+        let mut res = Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(Full::new(body.clone()));
+        res.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, etag.clone());
+    h.insert(header::LAST_MODIFIED, last_modified.clone());
+    h.insert(header::CACHE_CONTROL, pre.cache_control.clone());
+    res
+}
+
+/// Answers one request from `keys`. Pure: no I/O, no clock. Returns the
+/// response and the route it matched, for the request counters.
+pub fn handle<B>(
+    req: &Request<B>,
+    keys: &KeySet,
+    pre: &Prebuilt,
+    metrics: &Metrics,
+) -> (Response<Full<Bytes>>, Route) {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         let mut res = text(
@@ -109,58 +188,93 @@ pub fn handle<B>(req: &Request<B>, keys: &KeySet, pre: &Prebuilt) -> Response<Fu
         );
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return res;
+        return (res, Route::Unknown);
     }
-    let path = normalize(req.uri().path());
-    match path.as_ref() {
-        "healthz" => return text(StatusCode::OK, "ok\n"),
-        "readyz" if keys.is_ready() => return text(StatusCode::OK, "ready\n"),
+    let full = normalize(req.uri().path());
+    let Some(path) = full.strip_prefix(pre.base_path.as_str()) else {
+        return (not_found(), Route::Unknown);
+    };
+    match path {
+        "healthz" => return (text(StatusCode::OK, "ok\n"), Route::Health),
+        "readyz" if keys.is_ready() => return (text(StatusCode::OK, "ready\n"), Route::Ready),
         "readyz" => {
-            return text(
+            let res = text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not ready: first key scan not finished\n",
-            )
+            );
+            return (res, Route::Ready);
+        }
+        "metrics" => {
+            let mut res = Response::new(Full::new(Bytes::from(metrics.render(keys))));
+            res.headers_mut().insert(header::CONTENT_TYPE, PROMETHEUS);
+            return (res, Route::Metrics);
+        }
+        p if p == pre.jwks_path => {
+            let doc = keys.jwks();
+            let res = cacheable(
+                req,
+                pre,
+                &doc.body,
+                JSON,
+                &doc.etag,
+                &doc.last_modified,
+                doc.modified_secs,
+            );
+            return (res, Route::Jwks);
         }
         _ => {}
     }
-    let Some(entry) = keys.route(&path) else {
-        return text(
-            StatusCode::NOT_FOUND,
-            "not found: no key at this path (keys are at /<sha256(kid) in lowercase hex>.pem)\n",
-        );
-    };
-    let headers = req.headers();
-    let not_modified = match headers.get(header::IF_NONE_MATCH) {
-        Some(inm) => etag_matches(inm, &entry.etag),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .is_some_and(|since| entry.modified_secs <= since.as_secs()),
-    };
-    let mut res = if not_modified {
-        let mut res = Response::new(Full::new(Bytes::new()));
-        *res.status_mut() = StatusCode::NOT_MODIFIED;
-        res
-    } else {
-        let mut res = Response::new(Full::new(entry.body.clone()));
-        res.headers_mut().insert(header::CONTENT_TYPE, PEM);
-        res
-    };
-    let h = res.headers_mut();
-    h.insert(header::ETAG, entry.etag.clone());
-    h.insert(header::LAST_MODIFIED, entry.last_modified.clone());
-    h.insert(header::CACHE_CONTROL, pre.cache_control.clone());
-    res
+    match keys.lookup(path) {
+        Some((entry, asap)) => {
+            let res = cacheable(
+                req,
+                pre,
+                &entry.body,
+                PEM,
+                &entry.etag,
+                &entry.last_modified,
+                entry.modified_secs,
+            );
+            (res, if asap { Route::Asap } else { Route::Prosody })
+        }
+        None => (not_found(), Route::Unknown),
+    }
+}
+
+/// Serves one accepted connection (plain or TLS) until it closes.
+async fn serve_connection<I>(
+    http: hyper::server::conn::http1::Builder,
+    io: I,
+    store: Arc<KeyStore>,
+    pre: Arc<Prebuilt>,
+    peer: std::net::SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let (res, route) = handle(&req, &store.load(), &pre, store.metrics());
+        let status = res.status().as_u16();
+        store.metrics().record(route, status);
+        debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status, route = ?route, "request");
+        std::future::ready(Ok::<_, Infallible>(res))
+    });
+    if let Err(e) = watcher
+        .watch(http.serve_connection(TokioIo::new(io), service))
+        .await
+    {
+        debug!(peer = %peer, error = %e, "connection ended with an error");
+    }
 }
 
 /// Serves `store` on `listener` until `shutdown` completes, then stops
-/// accepting, waits up to `config.drain_timeout` for open requests, and returns.
+/// accepting, waits up to `config.drain_timeout` for open requests, and
+/// returns. With `tls`, every connection is HTTPS.
 pub async fn run(
     listener: TcpListener,
     store: Arc<KeyStore>,
     config: Config,
+    tls: Option<Arc<crate::tls::TlsState>>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -201,17 +315,22 @@ pub async fn run(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let store = Arc::clone(&store);
-        let pre = Arc::clone(&pre);
-        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let res = handle(&req, &store.load(), &pre);
-            debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status = res.status().as_u16(), "request");
-            std::future::ready(Ok::<_, Infallible>(res))
-        });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (store, pre, http) = (Arc::clone(&store), Arc::clone(&pre), http.clone());
+        let watcher = graceful.watcher();
+        let handshake = tls.as_ref().map(|t| t.acceptor());
+        let handshake_timeout = config.header_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                debug!(peer = %peer, error = %e, "connection ended with an error");
+            match handshake {
+                None => serve_connection(http, stream, store, pre, peer, watcher).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            serve_connection(http, tls_stream, store, pre, peer, watcher).await
+                        }
+                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                        Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
+                    }
+                }
             }
             drop(permit);
         });
@@ -251,7 +370,10 @@ mod tests {
     fn empty_set_is_not_ready_and_methods_are_limited() {
         let set = KeySet::empty();
         let pre = Prebuilt::new(&Config::default());
+        let metrics = Metrics::default();
         let req = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap();
+        let handle =
+            |r: &Request<()>, set: &KeySet, pre: &Prebuilt| handle(r, set, pre, &metrics).0;
         assert_eq!(
             handle(&req(Method::GET, "/readyz"), &set, &pre).status(),
             StatusCode::SERVICE_UNAVAILABLE

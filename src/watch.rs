@@ -48,10 +48,17 @@ pub async fn rescan(mut scanner: Scanner, store: &KeyStore) -> (Scanner, Result<
                 "key set reloaded"
             );
             store.store(set);
+            store.metrics().reloaded();
             (scanner, Ok(()))
         }
-        Ok(None) => (scanner, Ok(())),
-        Err(e) => (scanner, Err(e)),
+        Ok(None) => {
+            store.metrics().reloaded();
+            (scanner, Ok(()))
+        }
+        Err(e) => {
+            store.metrics().reload_failed();
+            (scanner, Err(e))
+        }
     }
 }
 

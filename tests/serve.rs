@@ -139,8 +139,8 @@ fn unknown_paths_methods_and_bad_requests() {
     assert!(r.body.len() < 200);
     for path in [
         "/",
-        "/jitsi/k",
         "/jitsi/k.pem",
+        "/jitsi/k/",
         "/../keys/jitsi/k.pem",
         "/%2e%2e/etc/passwd",
         "/keys/jitsi/k.pem",

@@ -20,6 +20,7 @@ struct ServeConfig {
     watch: watch::Mode,
     init: bool,
     server: server::Config,
+    tls: Option<crate::tls::TlsFiles>,
 }
 
 impl TryFrom<ServeArgs> for ServeConfig {
@@ -40,6 +41,18 @@ impl TryFrom<ServeArgs> for ServeConfig {
             a.max_connections > 0,
             "--max-connections must be at least 1"
         );
+        for (flag, value) in [("--base-path", &a.base_path), ("--jwks-path", &a.jwks_path)] {
+            anyhow::ensure!(
+                value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c)),
+                "{flag} {value:?}: use a plain URL path like /keys"
+            );
+        }
+        anyhow::ensure!(
+            !a.jwks_path.trim_matches('/').is_empty(),
+            "--jwks-path must not be empty"
+        );
         Ok(ServeConfig {
             keys: a.dir.path,
             listen: a.listen,
@@ -51,8 +64,14 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 cache_max_age: a.cache_max_age,
                 header_timeout: a.header_timeout,
                 max_connections: a.max_connections,
+                base_path: a.base_path,
+                jwks_path: a.jwks_path,
                 ..server::Config::default()
             },
+            tls: a
+                .tls_cert
+                .zip(a.tls_key)
+                .map(|(cert, key)| crate::tls::TlsFiles { cert, key }),
         })
     }
 }
@@ -91,6 +110,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let key_count = set.len();
     store.store(set);
 
+    let tls = config
+        .tls
+        .clone()
+        .map(crate::tls::TlsState::new)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Bind {
@@ -100,7 +124,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    info!(addr = %local, keys = key_count, dir = %dir.display(), "listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(addr = %local, keys = key_count, dir = %dir.display(), "listening on {scheme}://{local}");
     if let Some(kid) = created {
         print_first_run_help(&kid, local);
     }
@@ -114,9 +139,19 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let _ = watch_stopped.await;
         },
     ));
-    server::run(listener, store, config.server, shutdown_signal()).await;
+    let (stop_tls, tls_stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls_watcher = tls.clone().map(|t| {
+        tokio::spawn(t.watch(std::time::Duration::from_secs(1), async {
+            let _ = tls_stopped.await;
+        }))
+    });
+    server::run(listener, store, config.server, tls, shutdown_signal()).await;
     let _ = stop_watch.send(());
+    let _ = stop_tls.send(());
     let _ = watcher.await;
+    if let Some(t) = tls_watcher {
+        let _ = t.await;
+    }
     info!("stopped");
     Ok(())
 }
