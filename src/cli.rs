@@ -51,6 +51,8 @@ pub enum Command {
     Verify(Box<VerifyArgs>),
     /// Find what is wrong with a key directory, a running key server and a Prosody config.
     Doctor(DoctorArgs),
+    /// Write the public keys as static files (Prosody, ASAP and JWKS layouts) for nginx, S3 or a CDN.
+    Export(ExportArgs),
 }
 
 impl Command {
@@ -426,6 +428,21 @@ pub struct DoctorArgs {
     /// Print the findings as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Flags of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where to publish: becomes a symlink to a complete copy, swapped atomically on each export.
+    pub outdir: PathBuf,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
+
+    /// Which files to write.
+    #[arg(long, value_enum, default_value_t = crate::export::Layout::All)]
+    pub layout: crate::export::Layout,
 }
 
 /// Parses `--bits`: 2048, 3072 or 4096.

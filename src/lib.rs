@@ -12,6 +12,7 @@
 //! - [`cmd`]: the subcommands, turning checked flags into work and output.
 //! - [`doctor`]: what is wrong with a key directory, a key server and a Prosody config.
 //! - [`error`]: typed errors that name the file or kid and the fix.
+//! - [`export`]: the public keys as static files, published atomically.
 //! - [`fetch`]: GET a key exactly as Prosody does (no redirects, 200/204 only).
 //! - [`kid`]: kid rules, file path → kid, kid → `<sha256>.pem`.
 //! - [`keygen`]: keygen, rotate and prune on the key directory.
@@ -37,6 +38,7 @@ pub mod cli;
 pub mod cmd;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod fetch;
 pub mod keygen;
 pub mod keys;

@@ -2,6 +2,7 @@
 //! This is the presentation layer; the modules it calls only log.
 
 mod doctor;
+mod export;
 mod keys;
 mod list;
 mod mint;
@@ -22,5 +23,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Mint(args) => mint::run(*args),
         Command::Verify(args) => verify::run(*args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Export(args) => export::run(args),
     }
 }

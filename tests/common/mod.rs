@@ -650,3 +650,139 @@ pub fn write_private(path: impl AsRef<Path>, pem: &str) {
     write(&path, pem);
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
+
+/// A test CA and a server certificate for 127.0.0.1, made with openssl.
+pub struct TestPki {
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestPki {
+    pub fn new() -> TestPki {
+        let dir = tempdir();
+        let p = |n: &str| dir.path().join(n);
+        let s = |n: &str| path_str(&dir.path().join(n));
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &s("ca.key"),
+            "-out",
+            &s("ca.pem"),
+            "-subj",
+            "/CN=asap-keyserver test CA",
+            "-days",
+            "2",
+        ]);
+        let pki = TestPki {
+            ca: p("ca.pem"),
+            cert: p("server.pem"),
+            key: p("server.key"),
+            dir,
+        };
+        pki.issue("server", "first");
+        pki
+    }
+
+    /// Issues (or re-issues) `<name>.pem` / `<name>.key` for IP:127.0.0.1 with CN `cn`.
+    pub fn issue(&self, name: &str, cn: &str) -> (PathBuf, PathBuf) {
+        let s = |n: String| path_str(&self.dir.path().join(n));
+        openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &s(format!("{name}.key")),
+            "-out",
+            &s(format!("{name}.csr")),
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        std::fs::write(
+            self.dir.path().join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &s(format!("{name}.csr")),
+            "-CA",
+            &path_str(&self.ca),
+            "-CAkey",
+            &s("ca.key".into()),
+            "-CAcreateserial",
+            "-out",
+            &s(format!("{name}.pem")),
+            "-days",
+            "2",
+            "-extfile",
+            &s("ext.cnf".into()),
+        ]);
+        (
+            self.dir.path().join(format!("{name}.pem")),
+            self.dir.path().join(format!("{name}.key")),
+        )
+    }
+}
+
+/// A port that was free a moment ago, for servers that cannot bind port 0 themselves.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs a peer script (python3 or node) with env vars; Ok(stdout JSON) or Err(output).
+pub fn peer(
+    program: &str,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Result<serde_json::Value, String> {
+    let mut cmd = Command::new(program);
+    cmd.arg(peers_dir().join(script)).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{program} missing ({e}); run scripts/test, which installs it"));
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("ModuleNotFoundError") && !stderr.contains("ERR_MODULE_NOT_FOUND"),
+        "{script}: missing module ({stderr}); run scripts/test"
+    );
+    if out.status.success() {
+        Ok(serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{script} printed {stdout:?}: {e}")))
+    } else {
+        Err(format!("{stdout} {stderr}"))
+    }
+}
+
+/// GET over https with curl and the test CA; returns (status, body).
+pub fn curl_https(url: &str, ca: &Path, extra: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(ca)
+        .args(extra)
+        .args(["-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl is installed (scripts/test installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
