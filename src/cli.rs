@@ -53,6 +53,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Write the public keys as static files (Prosody, ASAP and JWKS layouts) for nginx, S3 or a CDN.
     Export(ExportArgs),
+    /// Exit 0 if URL answers 200 (a health check for images without curl).
+    Probe(ProbeArgs),
 }
 
 impl Command {
@@ -443,6 +445,18 @@ pub struct ExportArgs {
     /// Which files to write.
     #[arg(long, value_enum, default_value_t = crate::export::Layout::All)]
     pub layout: crate::export::Layout,
+}
+
+/// Flags of `probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The URL to GET.
+    #[arg(default_value = "http://127.0.0.1:8085/readyz")]
+    pub url: String,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub fetch: FetchArgs,
 }
 
 /// Parses `--bits`: 2048, 3072 or 4096.

@@ -14,8 +14,8 @@ fn token_file(dir: &std::path::Path, token: &str) -> String {
 #[test]
 fn atlassian_asap_verifies_a_minted_token_over_https() {
     let (t, dir) = keydir();
-    write_private(&dir.join("billing/key1.pem"), &key(0).pkcs8);
-    write_private(&dir.join("other/key1.pem"), &key(1).pkcs8);
+    write_private(dir.join("billing/key1.pem"), &key(0).pkcs8);
+    write_private(dir.join("other/key1.pem"), &key(1).pkcs8);
     let pki = TestPki::new();
     let server = Server::start(
         &dir,
@@ -104,8 +104,8 @@ fn atlassian_asap_verifies_a_minted_token_over_https() {
 #[test]
 fn jose_and_pyjwk_verify_minted_tokens_from_the_jwks() {
     let (t, dir) = keydir();
-    write_private(&dir.join("jitsi/a.pem"), &key(0).pkcs8);
-    write_private(&dir.join("jitsi/b.pem"), &key(1).pkcs8);
+    write_private(dir.join("jitsi/a.pem"), &key(0).pkcs8);
+    write_private(dir.join("jitsi/b.pem"), &key(1).pkcs8);
     let pki = TestPki::new();
     let server = Server::start(
         &dir,
@@ -146,7 +146,7 @@ fn jose_and_pyjwk_verify_minted_tokens_from_the_jwks() {
     }
     // A key that is not in the JWKS is refused by both.
     let (_t2, other) = keydir();
-    write_private(&other.join("jitsi/c.pem"), &key(2).pkcs8);
+    write_private(other.join("jitsi/c.pem"), &key(2).pkcs8);
     let (token, _) = mint(&other, &["--kid", "jitsi/c"]);
     let file = token_file(t.path(), &token);
     let env = [
@@ -172,7 +172,7 @@ fn jose_and_pyjwk_verify_minted_tokens_from_the_jwks() {
 #[test]
 fn metrics_parse_with_prometheus_client_and_count_what_happened() {
     let (t, dir) = keydir();
-    write_private(&dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
     write(dir.join("bad.pem"), "garbage");
     write(dir.join("notes.txt"), "x");
     let server = Server::start(&dir, &[]);
@@ -190,7 +190,7 @@ fn metrics_parse_with_prometheus_client_and_count_what_happened() {
         request(server.addr, "POST", "/nope", &[("Content-Length", "0")]).status,
         405
     );
-    write_private(&dir.join("jitsi/k2.pem"), &key(1).pkcs8);
+    write_private(dir.join("jitsi/k2.pem"), &key(1).pkcs8);
     // Wait on the gauge itself: polling a key route would change the counts.
     wait_until("two keys", || {
         server
