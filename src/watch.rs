@@ -16,7 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 /// How long to gather a burst of events before rescanning.
 const SETTLE: Duration = Duration::from_millis(25);
@@ -68,7 +68,9 @@ fn start_watcher(
 ) -> notify::Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         match event {
-            Ok(ev) if ev.need_rescan() => debug!("watcher overflow; full rescan"),
+            Ok(ev) if ev.need_rescan() => {
+                warn!("file watcher queue overflowed; rescanning the whole key directory")
+            }
             Ok(_) => {}
             Err(e) => warn!(error = %e, "file watcher error; rescanning"),
         }
@@ -99,6 +101,7 @@ pub async fn run(
         if mode == Mode::Notify && watcher.is_none() && !missing && !watch_failed {
             match start_watcher(scanner.root(), tx.clone()) {
                 Ok(w) => {
+                    info!(dir = %scanner.root().display(), "watching the key directory for changes");
                     watcher = Some(w);
                     poll = None;
                     // Catch what changed while no watch was in place.

@@ -247,7 +247,19 @@ impl Server {
 
     /// Spawns the binary with exactly these args (in `cwd` if given).
     pub fn spawn(args: &[&str], cwd: Option<&Path>) -> Server {
-        let mut cmd = Command::new(bin());
+        Server::spawn_wrapped(&[], args, cwd)
+    }
+
+    /// Like `spawn`, run under a wrapper command (e.g. `unshare -U`).
+    pub fn spawn_wrapped(wrapper: &[&str], args: &[&str], cwd: Option<&Path>) -> Server {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.args(args)
             .env("RUST_LOG", "info")
             .env_remove("ASAP_KEYS_DIR")
