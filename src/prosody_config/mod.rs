@@ -231,6 +231,17 @@ VirtualHost("guest.meet.example.com")
     }
 
     #[test]
+    fn unterminated_tables_end_the_parse() {
+        // Found by `scripts/fuzz prosody_config` (an endless loop filling memory).
+        let text = "VirtualHost(\"a\")\n authentication = [==[token]==]\n app_id = \"\\x41\\065\" .. x\n asap_aacepted_issuers = {lHost(\"a\")\n authentication = [==[token]==]\n";
+        let c = parse(text);
+        assert_eq!(c.hosts(), ["a"]);
+        for text in ["x = {", "x = { \"a\",", "x = {{{", "x = ", "x = { y = "] {
+            let _ = Config::parse(Path::new("t"), text);
+        }
+    }
+
+    #[test]
     fn host_choice_errors() {
         let c = parse("VirtualHost \"a\"\n authentication = \"token\"\nVirtualHost \"b\"\n authentication = \"token\"\n");
         assert!(c

@@ -219,6 +219,11 @@ impl Parser {
                 self.i += 1;
                 continue;
             }
+            if self.peek(0).is_none() {
+                // An unterminated table: the rest of the file is not a value.
+                self.i = start;
+                return None;
+            }
             // `key = value` and `["key"] = value` items.
             if matches!(self.peek(0), Some(Tok::Name(_))) && self.is_sym(1, "=") {
                 self.i += 2;
@@ -265,6 +270,10 @@ impl Parser {
             if depth < 0 {
                 return None;
             }
+        }
+        if self.i == start {
+            // Nothing consumed: no value here (end of input, or a stray token).
+            return None;
         }
         Some(Value::Unreadable(render(&self.toks[start..self.i])))
     }
