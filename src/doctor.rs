@@ -103,7 +103,7 @@ pub fn check_keys(dir: &Path, seen: &mut Seen) -> Vec<Finding> {
         let fp = hex::encode(k.public.fingerprint);
         let line = format!(
             "/{}  {}  RSA-{}  mode {:04o}  {}",
-            k.url_path,
+            k.url_path(),
             k.public.form.kind(),
             k.public.bits,
             k.mode,

@@ -69,12 +69,14 @@ pub struct PublicKey {
     pub form: KeyForm,
     /// Modulus size in bits.
     pub bits: usize,
-    /// SubjectPublicKeyInfo, DER.
-    pub spki_der: Vec<u8>,
     /// SubjectPublicKeyInfo, PEM (`BEGIN PUBLIC KEY`, LF line endings).
     pub spki_pem: String,
-    /// SHA-256 of `spki_der`: identifies the key material.
+    /// SHA-256 of the SPKI DER: identifies the key material.
     pub fingerprint: [u8; 32],
+    /// Modulus, big-endian.
+    pub n: Vec<u8>,
+    /// Public exponent, big-endian.
+    pub e: Vec<u8>,
 }
 
 impl fmt::Debug for PublicKey {
@@ -181,9 +183,10 @@ pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
     Ok(PublicKey {
         form,
         bits,
-        spki_der,
         spki_pem,
         fingerprint,
+        n: public.n().to_bytes_be(),
+        e: public.e().to_bytes_be(),
     })
 }
 

@@ -6,10 +6,11 @@
 
 use crate::error::KeyError;
 use crate::keys::PublicKey;
-use crate::kid::{self, KidError};
+use crate::kid::KidError;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
+use sha2::Digest as _;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
@@ -23,12 +24,12 @@ pub use crate::scan::{Scanner, MAX_FILE_SIZE};
 pub struct KeyEntry {
     /// The key id (file path under the key directory, minus `.pem`).
     pub kid: String,
-    /// `<sha256(kid) hex>.pem`, the path Prosody requests (no leading slash).
-    pub url_path: String,
+    /// SHA-256 of the kid: Prosody requests `/<hex of this>.pem`.
+    pub kid_hash: [u8; 32],
     /// The file the key was read from, as found under the key directory.
     pub source: PathBuf,
-    /// The public key.
-    pub public: PublicKey,
+    /// What the key is (form, size, fingerprint); its bytes are in `body`, `n` and `e`.
+    pub public: KeyInfo,
     /// Permission bits of the file (after following symlinks).
     pub mode: u32,
     /// The file's mtime in whole seconds since the epoch.
@@ -39,8 +40,21 @@ pub struct KeyEntry {
     pub etag: HeaderValue,
     /// `Last-Modified`, from the file's mtime.
     pub last_modified: HeaderValue,
-    /// The key as an RSA JWK (`kty`, `kid`, `n`, `e`, `alg`, `use`), JSON text.
-    pub jwk: Box<str>,
+    /// RSA modulus, big-endian (for the JWKS).
+    pub n: Box<[u8]>,
+    /// RSA public exponent, big-endian (for the JWKS).
+    pub e: Box<[u8]>,
+}
+
+/// What a served key is, without its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// How the source file encoded the key.
+    pub form: crate::keys::KeyForm,
+    /// Modulus size in bits.
+    pub bits: usize,
+    /// SHA-256 of the SPKI DER.
+    pub fingerprint: [u8; 32],
 }
 
 impl KeyEntry {
@@ -58,20 +72,32 @@ impl KeyEntry {
         let etag = format!("\"{}\"", hex::encode(&public.fingerprint[..16]));
         let last_modified =
             httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(modified_secs));
-        let jwk = jwk_json(&kid, &public);
         KeyEntry {
-            url_path: kid::prosody_path(&kid),
-            jwk,
+            kid_hash: sha2::Sha256::digest(kid.as_bytes()).into(),
+
             kid,
             source,
-            body: Bytes::from(public.spki_pem.clone()),
-            public,
+            body: Bytes::from(public.spki_pem),
+            public: KeyInfo {
+                form: public.form,
+                bits: public.bits,
+                fingerprint: public.fingerprint,
+            },
+            n: public.n.into_boxed_slice(),
+            e: public.e.into_boxed_slice(),
             mode,
             modified_secs,
             etag: HeaderValue::try_from(etag).unwrap_or(HeaderValue::from_static("\"0\"")),
             last_modified: HeaderValue::try_from(last_modified)
                 .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
         }
+    }
+
+    /// `<sha256(kid) hex>.pem`, the path Prosody requests (no leading slash).
+    pub fn url_path(&self) -> String {
+        let mut path = hex::encode(self.kid_hash);
+        path.push_str(".pem");
+        path
     }
 
     /// Whether a private key file is readable by group or others.
@@ -148,17 +174,32 @@ pub struct Skipped {
     pub serving_last_good: bool,
 }
 
-/// The RSA JWK of a public key, as JSON text.
-fn jwk_json(kid: &str, public: &PublicKey) -> Box<str> {
+/// The hash in a Prosody key path: 64 lowercase hex digits, then `.pem`.
+fn prosody_hash(path: &str) -> Option<[u8; 32]> {
+    let hex_part = path.strip_suffix(".pem")?;
+    if hex_part.len() != 64
+        || !hex_part
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_part, &mut out).ok()?;
+    Some(out)
+}
+
+/// Appends the RSA JWK of `entry` (kids are JSON-safe by the kid rules).
+fn push_jwk(out: &mut String, entry: &KeyEntry) {
     use base64::Engine as _;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let (n, e) = match crate::keys::rsa_components(public.spki_pem.as_bytes()) {
-        Ok((_, n, e, _)) => (b64(&n), b64(&e)),
-        Err(_) => (String::new(), String::new()),
-    };
-    serde_json::json!({ "kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": n, "e": e })
-        .to_string()
-        .into_boxed_str()
+    let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    out.push_str("{\"kty\":\"RSA\",\"kid\":");
+    out.push_str(&serde_json::Value::from(entry.kid.as_str()).to_string());
+    out.push_str(",\"use\":\"sig\",\"alg\":\"RS256\",\"n\":\"");
+    b64.encode_string(&entry.n, out);
+    out.push_str("\",\"e\":\"");
+    b64.encode_string(&entry.e, out);
+    out.push_str("\"}");
 }
 
 /// A prebuilt document (the JWKS) with its validators.
@@ -205,7 +246,7 @@ impl Default for Document {
 #[derive(Debug, Default)]
 pub struct KeySet {
     keys: BTreeMap<String, Arc<KeyEntry>>,
-    routes: HashMap<Box<str>, Arc<KeyEntry>>,
+    routes: HashMap<[u8; 32], Arc<KeyEntry>>,
     jwks: Document,
     skipped: Vec<Skipped>,
     ready: bool,
@@ -221,17 +262,18 @@ impl KeySet {
         let mut keys = BTreeMap::new();
         let mut routes = HashMap::with_capacity(entries.len());
         for entry in entries {
-            routes.insert(entry.url_path.clone().into_boxed_str(), Arc::clone(&entry));
+            routes.insert(entry.kid_hash, Arc::clone(&entry));
             keys.insert(entry.kid.clone(), entry);
         }
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut body = String::from("{\"keys\":[");
+        let mut body = String::with_capacity(16 + keys.len() * 460);
+        body.push_str("{\"keys\":[");
         let mut newest = 0;
         for (i, entry) in keys.values().enumerate() {
             if i > 0 {
                 body.push(',');
             }
-            body.push_str(&entry.jwk);
+            push_jwk(&mut body, entry);
             newest = newest.max(entry.modified_secs);
         }
         body.push_str("]}");
@@ -246,13 +288,13 @@ impl KeySet {
 
     /// The key served at `path` (no leading slash), e.g. `<hex>.pem`.
     pub fn route(&self, path: &str) -> Option<&Arc<KeyEntry>> {
-        self.routes.get(path)
+        self.routes.get(&prosody_hash(path)?)
     }
 
     /// The key at `path` in either layout: `<sha256(kid)>.pem` first (Prosody),
     /// then `<kid>` (ASAP). The flag says whether it was the ASAP layout.
     pub fn lookup(&self, path: &str) -> Option<(&Arc<KeyEntry>, bool)> {
-        match self.routes.get(path) {
+        match self.route(path) {
             Some(entry) => Some((entry, false)),
             None => self.keys.get(path).map(|e| (e, true)),
         }

@@ -378,7 +378,7 @@ impl Scanner {
                         "key material changed under an existing kid: Prosody caches keys by kid with no expiry, \
                          so running Prosodys keep the old key until they restart; rotate by adding a new kid instead");
                 } else {
-                    info!(kid = %entry.kid, path = %shown, url_path = %format!("/{}", entry.url_path),
+                    info!(kid = %entry.kid, path = %shown, url_path = %format!("/{}", entry.url_path()),
                         form = %entry.public.form, bits = entry.public.bits,
                         "{}", if existed { "key reloaded" } else { "key loaded" });
                 }

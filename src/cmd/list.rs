@@ -29,7 +29,7 @@ pub(super) fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                 out,
                 "{:width$}  /{:68}  {:7}  {:>5}  {}",
                 k.kid,
-                k.url_path,
+                k.url_path(),
                 k.public.form.kind(),
                 k.public.bits,
                 k.source.display()
@@ -53,7 +53,7 @@ fn as_json(set: &KeySet) -> serde_json::Value {
         .map(|k| {
             serde_json::json!({
                 "kid": k.kid,
-                "path": format!("/{}", k.url_path),
+                "path": format!("/{}", k.url_path()),
                 "kind": k.public.form.kind(),
                 "form": k.public.form,
                 "bits": k.public.bits,
