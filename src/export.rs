@@ -86,7 +86,7 @@ fn write_version(
     let mut conflicts = Vec::new();
     if matches!(layout, Layout::Jitsi | Layout::All) {
         for k in set.keys() {
-            write_file(&version.join(&k.url_path()), &k.body)?;
+            write_file(&version.join(k.url_path()), &k.body)?;
             files += 1;
         }
     }
