@@ -145,6 +145,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Accept loops, each on its own SO_REUSEPORT listener [default: one per CPU].
+    #[arg(long, env = "ASAP_ACCEPT_LOOPS", value_name = "N")]
+    pub accept_loops: Option<usize>,
+
     /// Open connections at most; more clients wait in the kernel's accept queue.
     #[arg(
         long,

@@ -69,7 +69,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// The key directory could not be listed.
-    #[error("cannot read key directory {path}: {source}")]
+    #[error("cannot read key directory {path}")]
     KeyDirUnreadable {
         /// The directory.
         path: PathBuf,
@@ -77,7 +77,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A kid that breaks the rules.
-    #[error("invalid kid {kid:?}: {source}")]
+    #[error("invalid kid {kid:?}")]
     BadKid {
         /// The kid given.
         kid: String,
@@ -93,7 +93,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// A key could not be written.
-    #[error("cannot write key {path}: {source} (nothing was written)")]
+    #[error("cannot write key {path} (nothing was written)")]
     WriteKey {
         /// The target file.
         path: PathBuf,
@@ -101,7 +101,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A key file that does not decode.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Key {
         /// The file.
         path: PathBuf,
@@ -131,7 +131,7 @@ pub enum Error {
         date: String,
     },
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: std::net::SocketAddr,

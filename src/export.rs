@@ -37,7 +37,7 @@ pub enum ExportError {
     #[error("{0} exists and is not a symlink: export publishes OUTDIR as a symlink to a complete copy, swapped atomically; remove it or choose another OUTDIR")]
     NotSymlink(PathBuf),
     /// A file could not be written.
-    #[error("cannot write {path}: {source} (nothing was published)")]
+    #[error("cannot write {path} (nothing was published)")]
     Write {
         /// The file or directory.
         path: PathBuf,

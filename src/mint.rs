@@ -68,7 +68,7 @@ pub enum MintError {
         choices: Vec<String>,
     },
     /// A private key file aws-lc refused.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Key {
         /// The file.
         path: PathBuf,

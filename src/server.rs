@@ -267,6 +267,17 @@ async fn serve_connection<I>(
     }
 }
 
+/// What every accept loop shares.
+struct Shared {
+    store: Arc<KeyStore>,
+    pre: Arc<Prebuilt>,
+    http: hyper::server::conn::http1::Builder,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    limit: Arc<Semaphore>,
+    tls: Option<Arc<crate::tls::TlsState>>,
+    config: Config,
+}
+
 /// Serves `store` on `listener` until `shutdown` completes, then stops
 /// accepting, waits up to `config.drain_timeout` for open requests, and
 /// returns. With `tls`, every connection is HTTPS.
@@ -277,30 +288,96 @@ pub async fn run(
     tls: Option<Arc<crate::tls::TlsState>>,
     shutdown: impl Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    let pre = Arc::new(Prebuilt::new(&config));
+    run_listeners(vec![listener], store, config, tls, shutdown).await;
+}
+
+/// Binds `count` listeners on `addr` with `SO_REUSEPORT`, so the kernel
+/// spreads new connections over one accept loop each (port 0: the first
+/// listener picks the port, the others share it).
+pub fn bind_reuseport(
+    addr: std::net::SocketAddr,
+    count: usize,
+) -> std::io::Result<Vec<TcpListener>> {
+    // A plain bind first: SO_REUSEPORT would otherwise let a second server
+    // (same user) silently share the port and answer from other keys.
+    let probe = std::net::TcpListener::bind(addr)?;
+    let mut addr = probe.local_addr()?;
+    drop(probe);
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.set_nodelay(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(4096)?;
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// Like [`run`], with one accept loop per listener (see [`bind_reuseport`]).
+pub async fn run_listeners(
+    listeners: Vec<TcpListener>,
+    store: Arc<KeyStore>,
+    config: Config,
+    tls: Option<Arc<crate::tls::TlsState>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_buf_size(16 * 1024);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let shared = Arc::new(Shared {
+        store,
+        pre: Arc::new(Prebuilt::new(&config)),
+        http,
+        graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+        limit: Arc::new(Semaphore::new(config.max_connections.max(1))),
+        tls,
+        config,
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&shared), stopped.clone())))
+        .collect();
+    shutdown.await;
+    let _ = stop.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    let Ok(shared) = Arc::try_unwrap(shared) else {
+        error!("an accept loop outlived shutdown");
+        return;
+    };
+    info!(
+        open_connections = shared.graceful.count(),
+        "shutting down: no longer accepting, finishing open requests"
+    );
+    tokio::select! {
+        () = shared.graceful.shutdown() => info!("all connections closed"),
+        () = tokio::time::sleep(shared.config.drain_timeout) => warn!("drain timeout reached; closing remaining connections"),
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let config = &shared.config;
     let mut at_limit_logged = false;
     let mut backoff = Duration::from_millis(5);
-
     loop {
-        if limit.available_permits() == 0 && !at_limit_logged {
-            warn!(max_connections = config.max_connections,
-                "connection limit reached; new clients wait until a connection closes (raise --max-connections)");
-            at_limit_logged = true;
-        }
-        let permit = tokio::select! {
-            p = Arc::clone(&limit).acquire_owned() => p.expect("semaphore never closed"),
-            _ = &mut shutdown => break,
-        };
-        if limit.available_permits() > config.max_connections / 2 {
-            at_limit_logged = false;
-        }
+        // Accept first, then take a slot: with one listener per loop
+        // (SO_REUSEPORT), a loop must not sit on a slot while clients queue
+        // on another listener. A loop waiting for a slot accepts nothing more.
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(conn) => { backoff = Duration::from_millis(5); conn }
@@ -312,12 +389,30 @@ pub async fn run(
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
+            _ = stopped.changed() => break,
         };
+        let permit = match Arc::clone(&shared.limit).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                p = Arc::clone(&shared.limit).acquire_owned() => p.expect("semaphore never closed"),
+                _ = stopped.changed() => break,
+            },
+        };
+        if shared.limit.available_permits() == 0 && !at_limit_logged {
+            warn!(max_connections = config.max_connections,
+                "connection limit reached; new clients wait until a connection closes (raise --max-connections)");
+            at_limit_logged = true;
+        } else if shared.limit.available_permits() > config.max_connections / 2 {
+            at_limit_logged = false;
+        }
         let _ = stream.set_nodelay(true);
-        let (store, pre, http) = (Arc::clone(&store), Arc::clone(&pre), http.clone());
-        let watcher = graceful.watcher();
-        let handshake = tls.as_ref().map(|t| t.acceptor());
+        let (store, pre, http) = (
+            Arc::clone(&shared.store),
+            Arc::clone(&shared.pre),
+            shared.http.clone(),
+        );
+        let watcher = shared.graceful.watcher();
+        let handshake = shared.tls.as_ref().map(|t| t.acceptor());
         let handshake_timeout = config.header_timeout;
         tokio::spawn(async move {
             match handshake {
@@ -334,15 +429,6 @@ pub async fn run(
             }
             drop(permit);
         });
-    }
-    drop(listener);
-    info!(
-        open_connections = graceful.count(),
-        "shutting down: no longer accepting, finishing open requests"
-    );
-    tokio::select! {
-        () = graceful.shutdown() => info!("all connections closed"),
-        () = tokio::time::sleep(config.drain_timeout) => warn!("drain timeout reached; closing remaining connections"),
     }
 }
 

@@ -21,6 +21,7 @@ struct ServeConfig {
     init: bool,
     server: server::Config,
     tls: Option<crate::tls::TlsFiles>,
+    accept_loops: usize,
 }
 
 impl TryFrom<ServeArgs> for ServeConfig {
@@ -68,6 +69,11 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 jwks_path: a.jwks_path,
                 ..server::Config::default()
             },
+            accept_loops: a.accept_loops.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(16)
+            }),
             tls: a
                 .tls_cert
                 .zip(a.tls_key)
@@ -115,13 +121,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .clone()
         .map(crate::tls::TlsState::new)
         .transpose()?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
+    let listeners =
+        server::bind_reuseport(config.listen, config.accept_loops).map_err(|source| {
+            Error::Bind {
+                addr: config.listen,
+                source,
+            }
         })?;
-    let local = listener
+    let local = listeners[0]
         .local_addr()
         .context("cannot read the bound address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -145,7 +152,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let _ = tls_stopped.await;
         }))
     });
-    server::run(listener, store, config.server, tls, shutdown_signal()).await;
+    server::run_listeners(listeners, store, config.server, tls, shutdown_signal()).await;
     let _ = stop_watch.send(());
     let _ = stop_tls.send(());
     let _ = watcher.await;

@@ -54,7 +54,7 @@ pub struct Config {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read Prosody config {path}: {source}")]
+    #[error("cannot read Prosody config {path}")]
     Read {
         /// The file.
         path: PathBuf,

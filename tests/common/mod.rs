@@ -288,7 +288,9 @@ impl Server {
                         .take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c))
                         .collect();
                     let addr: SocketAddr = addr_text.parse().unwrap();
+                    sink.lock().unwrap().push(line);
                     let _ = tx.send(addr);
+                    continue;
                 }
                 sink.lock().unwrap().push(line);
             }
