@@ -71,6 +71,10 @@ fn start_watcher(
             Ok(ev) if ev.need_rescan() => {
                 warn!("file watcher queue overflowed; rescanning the whole key directory")
             }
+            // Reads (ours included: a rescan opens every directory) change
+            // nothing; reacting to them would rescan forever. A close after
+            // writing is kept: it ends an in-place write.
+            Ok(ev) if is_read_only(&ev.kind) => return,
             Ok(_) => {}
             Err(e) => warn!(error = %e, "file watcher error; rescanning"),
         }
@@ -79,6 +83,12 @@ fn start_watcher(
     })?;
     watcher.watch(root, RecursiveMode::Recursive)?;
     Ok(watcher)
+}
+
+/// Whether an event only reports that something was read.
+fn is_read_only(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    matches!(kind, EventKind::Access(a) if !matches!(a, AccessKind::Close(AccessMode::Write)))
 }
 
 /// Watches the scanner's directory and reloads `store` until `shutdown` completes.

@@ -227,3 +227,42 @@ fn stable_keys_never_fail_or_tear_while_others_churn() {
         assert!(r.join().expect("reader saw a failure") > 0);
     }
 }
+
+#[test]
+fn an_idle_server_does_not_rescan() {
+    // A rescan reads every directory; those reads must not trigger the next rescan.
+    let (_t, dir) = keydir();
+    for i in 0..20 {
+        write(dir.join(format!("d{}/k{i}.pem", i % 4)), &key(i % 4).spki);
+    }
+    let server = Server::start(&dir, &[]);
+    server.wait_log("watching the key directory for changes");
+    let reloads = |s: &Server| -> u64 {
+        s.get("/metrics")
+            .text()
+            .lines()
+            .find(|l| l.starts_with("asap_keyserver_reloads_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap()
+    };
+    // Let the start-up rescan settle, then nothing may happen while nothing changes.
+    wait_until("start-up rescans settle", || {
+        let before = reloads(&server);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        reloads(&server) == before
+    });
+    let before = reloads(&server);
+    for _ in 0..20 {
+        assert_eq!(server.status(&key_path("d1/k1")), 200);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        reloads(&server),
+        before,
+        "the server rescanned with nothing changed"
+    );
+    // A real change still counts.
+    write(dir.join("d0/new.pem"), &key(0).spki);
+    server.wait_key("d0/new", key(0));
+    assert!(reloads(&server) > before);
+}
