@@ -718,59 +718,6 @@ fn verify_agrees_with_pyjwt_on_tokens_mint_made() {
     }
 }
 
-/// A CA and a server certificate for `san`, made with openssl at test time.
-fn test_pki(dir: &std::path::Path, san: &str) -> (String, String, String) {
-    let p = |n: &str| path_str(&dir.join(n));
-    openssl(&[
-        "req",
-        "-x509",
-        "-new",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        &p("ca.key"),
-        "-out",
-        &p("ca.pem"),
-        "-subj",
-        "/CN=asap-keyserver test CA",
-        "-days",
-        "1",
-    ]);
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        &p("srv.key"),
-        "-out",
-        &p("srv.csr"),
-        "-subj",
-        "/CN=test server",
-    ]);
-    std::fs::write(dir.join("ext.cnf"), format!("subjectAltName={san}\n")).unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("srv.csr"),
-        "-CA",
-        &p("ca.pem"),
-        "-CAkey",
-        &p("ca.key"),
-        "-CAcreateserial",
-        "-out",
-        &p("srv.pem"),
-        "-days",
-        "1",
-        "-extfile",
-        &p("ext.cnf"),
-    ]);
-    (p("ca.pem"), p("srv.pem"), p("srv.key"))
-}
-
 #[test]
 fn https_key_servers_are_checked_with_the_system_store_or_a_given_ca() {
     let t = tempdir();
@@ -782,6 +729,7 @@ fn https_key_servers_are_checked_with_the_system_store_or_a_given_ca() {
     )
     .unwrap();
     let token = token_with(&hdr("jitsi/k"), &good_claims(), &key(0).pkcs8);
+    let pki = TestPki::new();
     for (san, trusted, expect_ok, needle) in [
         ("IP:127.0.0.1", true, true, "HTTP 200, SPKI public key"),
         ("IP:127.0.0.1", false, false, "TLS with 127.0.0.1 failed"),
@@ -792,9 +740,8 @@ fn https_key_servers_are_checked_with_the_system_store_or_a_given_ca() {
             "TLS with 127.0.0.1 failed",
         ),
     ] {
-        let pki = t.path().join(san.replace([':', '.'], "_"));
-        std::fs::create_dir_all(&pki).unwrap();
-        let (ca, cert, key_file) = test_pki(&pki, san);
+        let (cert, key_file) = pki.issue_for(&san.replace([':', '.'], "_"), "test server", san);
+        let (cert, key_file, ca) = (path_str(&cert), path_str(&key_file), path_str(&pki.ca));
         let mut child = std::process::Command::new("python3")
             .arg(peers_dir().join("https_static.py"))
             .args([path_str(&root), cert, key_file])

@@ -706,6 +706,11 @@ impl TestPki {
 
     /// Issues (or re-issues) `<name>.pem` / `<name>.key` for IP:127.0.0.1 with CN `cn`.
     pub fn issue(&self, name: &str, cn: &str) -> (PathBuf, PathBuf) {
+        self.issue_for(name, cn, "IP:127.0.0.1")
+    }
+
+    /// Issues `<name>.pem` / `<name>.key` with CN `cn` and subjectAltName `san`.
+    pub fn issue_for(&self, name: &str, cn: &str, san: &str) -> (PathBuf, PathBuf) {
         let s = |n: String| path_str(&self.dir.path().join(n));
         openssl(&[
             "req",
@@ -722,7 +727,7 @@ impl TestPki {
         ]);
         std::fs::write(
             self.dir.path().join("ext.cnf"),
-            "subjectAltName=IP:127.0.0.1\n",
+            format!("subjectAltName={san}\n"),
         )
         .unwrap();
         openssl(&[
