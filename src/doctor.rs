@@ -162,7 +162,7 @@ pub fn check_server(dir: &Path, url: &str, options: &fetch::Options) -> Vec<Find
             options: options.clone(),
         };
         let got = keysource::obtain(&source, &k.kid);
-        let ours = (crate::keys::rsa_components(k.body.as_ref()).ok()).map(|(_, n, e, _)| (n, e));
+        let ours = Some((k.n.to_vec(), k.e.to_vec()));
         let theirs = got.key.as_ref().map(|f| (f.n.clone(), f.e.clone()));
         let f = match (&got.problem, theirs) {
             (Some((why, fix)), _) => finding(Status::Fail, &k.kid, format!("{} ({}): {why}", got.location, got.summary), Some(fix.as_str())),

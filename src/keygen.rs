@@ -4,7 +4,7 @@
 //! reuse a kid: `create` refuses an existing one, `rotate` picks the next
 //! free dated kid, and `prune` only ever removes older keys of an issuer.
 
-use crate::error::{Error, KeyError};
+use crate::error::Error;
 use crate::keys;
 use crate::keystore::{KeySet, Scanner};
 use crate::kid;
@@ -164,12 +164,6 @@ pub fn prune(plan: &PrunePlan) -> Result<(), Error> {
     Ok(())
 }
 
-impl From<KeyError> for Error {
-    fn from(e: KeyError) -> Self {
-        Error::Keygen(e)
-    }
-}
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `yyyy-mm-dd` (UTC) for a time.
@@ -194,6 +188,7 @@ pub fn utc_date(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::KeyError;
     use std::time::Duration;
 
     #[test]

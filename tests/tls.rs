@@ -17,13 +17,7 @@ fn served_cn(addr: std::net::SocketAddr) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn tls_server(
-    dir: &std::path::Path,
-    pki: &TestPki,
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Server {
-    let _ = pki;
+fn tls_server(dir: &std::path::Path, cert: &std::path::Path, key: &std::path::Path) -> Server {
     Server::start(
         dir,
         &["--tls-cert", &path_str(cert), "--tls-key", &path_str(key)],
@@ -35,7 +29,7 @@ fn keys_are_served_over_tls_12_and_13() {
     let (_t, dir) = keydir();
     write(dir.join("jitsi/k.pem"), &key(0).pkcs8);
     let pki = TestPki::new();
-    let server = tls_server(&dir, &pki, &pki.cert, &pki.key);
+    let server = tls_server(&dir, &pki.cert, &pki.key);
     assert!(server.has_log(&format!("listening on https://{}", server.addr)));
     let url = format!(
         "https://127.0.0.1:{}{}",
@@ -139,7 +133,7 @@ fn bad_certificates_are_clear_errors_at_start_and_ignored_at_reload() {
     let live_key = t.path().join("live.key");
     std::fs::copy(&pki.cert, &live_cert).unwrap();
     std::fs::copy(&pki.key, &live_key).unwrap();
-    let server = tls_server(&dir, &pki, &live_cert, &live_key);
+    let server = tls_server(&dir, &live_cert, &live_key);
     std::fs::write(
         &live_cert,
         "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n",
@@ -163,7 +157,7 @@ fn a_certificate_swapped_under_load_fails_no_request() {
     let live_key = t.path().join("live.key");
     std::fs::copy(&pki.cert, &live_cert).unwrap();
     std::fs::copy(&pki.key, &live_key).unwrap();
-    let server = tls_server(&dir, &pki, &live_cert, &live_key);
+    let server = tls_server(&dir, &live_cert, &live_key);
     assert!(
         served_cn(server.addr).contains("CN = first"),
         "{}",

@@ -6,6 +6,7 @@ mod export;
 mod keys;
 mod list;
 mod mint;
+mod probe;
 mod serve;
 mod verify;
 
@@ -24,22 +25,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(*args),
         Command::Doctor(args) => doctor::run(args),
         Command::Export(args) => export::run(args),
-        Command::Probe(args) => {
-            let options = crate::fetch::Options {
-                timeout: args.fetch.timeout,
-                ca_file: args.fetch.ca_file,
-            };
-            match crate::fetch::get(&args.url, &options) {
-                Ok(r) if r.status == 200 => Ok(ExitCode::SUCCESS),
-                Ok(r) => {
-                    eprintln!("{}: HTTP {}", args.url, r.status);
-                    Ok(ExitCode::FAILURE)
-                }
-                Err(e) => {
-                    eprintln!("{}: {e}", args.url);
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
+        Command::Probe(args) => probe::run(args),
     }
 }
