@@ -6,9 +6,9 @@
 //! cargo bench --bench mint
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use asap_keyserver::claims::TokenSpec;
-use asap_keyserver::keygen;
-use asap_keyserver::mint::Minter;
+use asap_keyserver::keydir::keygen;
+use asap_keyserver::token::claims::TokenSpec;
+use asap_keyserver::token::mint::Minter;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

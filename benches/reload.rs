@@ -4,8 +4,8 @@
 //! cargo bench --bench reload
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
+use asap_keyserver::keydir::Scanner;
 use asap_keyserver::keys;
-use asap_keyserver::scan::Scanner;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::time::Duration;
 

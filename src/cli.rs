@@ -1,10 +1,22 @@
 //! Command-line interface (clap derive). The `///` comments are the help
 //! text; daemon flags can also be set through `ASAP_*` environment variables.
 
+use crate::check::fetch;
+use crate::check::verify::Settings;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The exit status every command follows, shown under `--help`.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0  accepted / no problems (verify: Prosody would accept; doctor: no problems)
+  1  rejected / problems found (verify: Prosody would reject; doctor: problems;
+     probe: the URL did not answer 200)
+  2  an error: a bad flag, an unreadable file or config, a key directory that
+     cannot be read, a key that cannot be written
+A closed output pipe (asap-keyserver list | head -1) is not an error.";
 
 /// A public-key server and token minter for Jitsi Meet and ASAP consumers.
 ///
@@ -12,7 +24,12 @@ use std::time::Duration;
 /// `<asap_key_server>/<sha256(kid)>.pem`; `serve` answers exactly that from a
 /// directory of key files, where the kid is the file's path minus `.pem`.
 #[derive(Debug, Parser)]
-#[command(name = "asap-keyserver", version, propagate_version = true)]
+#[command(
+    name = "asap-keyserver",
+    version,
+    propagate_version = true,
+    after_help = EXIT_STATUS
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -34,6 +51,7 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[command(after_help = EXIT_STATUS)]
 pub enum Command {
     /// Serve the public half of every key in the key directory at /<sha256(kid)>.pem.
     Serve(ServeArgs),
@@ -249,8 +267,8 @@ pub struct MintArgs {
     pub issuer: Option<String>,
 
     /// Consumer shape: jitsi (self-hosted Prosody), jaas (8x8), asap (Atlassian ASAP rules).
-    #[arg(long, value_enum, default_value_t = crate::claims::Profile::Jitsi)]
-    pub profile: crate::claims::Profile,
+    #[arg(long, value_enum, default_value_t = crate::token::claims::Profile::Jitsi)]
+    pub profile: crate::token::claims::Profile,
 
     /// `iss` [default: the kid's first segment]: must be in Prosody's asap_accepted_issuers.
     #[arg(long)]
@@ -333,6 +351,15 @@ pub struct FetchArgs {
     pub timeout: Duration,
 }
 
+impl From<&FetchArgs> for fetch::Options {
+    fn from(a: &FetchArgs) -> Self {
+        fetch::Options {
+            timeout: a.timeout,
+            ca_file: a.ca_file.clone(),
+        }
+    }
+}
+
 /// Flags of `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -363,6 +390,18 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "VHOST", requires = "prosody_config")]
     pub host: Option<String>,
 
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub settings: SettingsArgs,
+
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prosody's token options given as flags; they win over `--prosody-config`.
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
     /// Prosody's app_id (the default accepted issuer).
     #[arg(long)]
     pub app_id: Option<String>,
@@ -398,10 +437,33 @@ pub struct VerifyArgs {
     /// The room being joined, to check room.
     #[arg(long)]
     pub room: Option<String>,
+}
 
-    /// Print the checks as JSON.
-    #[arg(long)]
-    pub json: bool,
+impl SettingsArgs {
+    /// Sets in `settings` every option given as a flag.
+    pub fn apply(&self, settings: &mut Settings) {
+        if let Some(v) = &self.app_id {
+            settings.app_id = Some(v.clone());
+        }
+        if let Some(v) = &self.accepted_issuers {
+            settings.accepted_issuers = Some(v.clone());
+        }
+        if let Some(v) = &self.accepted_audiences {
+            settings.accepted_audiences = v.clone();
+        }
+        if let Some(v) = &self.algorithm {
+            settings.algorithm = v.clone();
+        }
+        if self.no_room_claim {
+            settings.require_room = false;
+        }
+        if self.no_domain_verification {
+            settings.domain_verification = false;
+        }
+        settings.domain.clone_from(&self.domain);
+        settings.tenant.clone_from(&self.tenant);
+        settings.room.clone_from(&self.room);
+    }
 }
 
 /// Flags of `doctor`.
@@ -447,8 +509,8 @@ pub struct ExportArgs {
     pub dir: KeyDirArg,
 
     /// Which files to write.
-    #[arg(long, value_enum, default_value_t = crate::export::Layout::All)]
-    pub layout: crate::export::Layout,
+    #[arg(long, value_enum, default_value_t = crate::keydir::export::Layout::All)]
+    pub layout: crate::keydir::export::Layout,
 }
 
 /// Flags of `probe`.
@@ -463,13 +525,14 @@ pub struct ProbeArgs {
     pub fetch: FetchArgs,
 }
 
-/// Parses `--bits`: 2048, 3072 or 4096.
+/// Parses `--bits`: the sizes key generation offers (2048, 3072, 4096, 8192).
 pub fn parse_bits(s: &str) -> Result<usize, String> {
     match s.trim() {
         "2048" => Ok(2048),
         "3072" => Ok(3072),
         "4096" => Ok(4096),
-        _ => Err("choose 2048, 3072 or 4096".to_owned()),
+        "8192" => Ok(8192),
+        _ => Err("choose 2048, 3072, 4096 or 8192".to_owned()),
     }
 }
 

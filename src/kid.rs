@@ -6,7 +6,7 @@
 //! rules so the same directory can later be served in the ASAP `/<kid>` layout.
 
 use sha2::{Digest, Sha256};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// Why a string is not an acceptable kid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,10 +118,22 @@ pub fn issuer(kid: &str) -> &str {
     kid.split('/').next().unwrap_or(kid)
 }
 
+/// Whether `kid` sits directly under `issuer`: `ISSUER/NAME`, one level deep,
+/// the kids `rotate` makes and `mint --issuer` picks from.
+pub fn in_issuer(kid: &str, issuer: &str) -> bool {
+    kid.strip_prefix(issuer)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+/// The file that holds `kid` in the key directory `dir`: `<dir>/<kid>.pem`.
+pub fn file_path(dir: &Path, kid: &str) -> PathBuf {
+    dir.join(format!("{kid}.pem"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     #[test]
     fn accepts_asap_kids() {
@@ -167,5 +179,9 @@ mod tests {
         assert!(prosody_path("x").ends_with(".pem"));
         assert_eq!(issuer("jitsi/2026"), "jitsi");
         assert_eq!(issuer("solo"), "solo");
+        assert!(in_issuer("jitsi/2026", "jitsi"));
+        assert!(!in_issuer("jitsi/a/b", "jitsi"));
+        assert!(!in_issuer("jitsix/a", "jitsi"));
+        assert!(!in_issuer("jitsi", "jitsi"));
     }
 }

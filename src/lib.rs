@@ -4,53 +4,49 @@
 //! Prosody takes the `kid` from a token header and fetches
 //! `<asap_key_server>/<lowercase hex sha256(kid)>.pem`, caching the answer by
 //! kid forever. This crate serves a watched directory of key files at exactly
-//! those paths, always as SPKI public keys.
+//! those paths, always as SPKI public keys, mints tokens Prosody accepts, and
+//! says in words why Prosody would reject one.
 //!
 //! # Layout
-//! - [`claims`]: typed Jitsi/JaaS/ASAP claims and their defaults.
-//! - [`cli`]: clap definitions of the subcommands and their flags.
-//! - [`cmd`]: the subcommands, turning checked flags into work and output.
-//! - [`doctor`]: what is wrong with a key directory, a key server and a Prosody config.
-//! - [`error`]: typed errors that name the file or kid and the fix.
-//! - [`export`]: the public keys as static files, published atomically.
-//! - [`fetch`]: GET a key exactly as Prosody does (no redirects, 200/204 only).
+//! This list is the one module map of the project; open the folder that
+//! does what you are after.
+//!
 //! - [`kid`]: kid rules, file path → kid, kid → `<sha256>.pem`.
-//! - [`keygen`]: keygen, rotate and prune on the key directory.
-//! - [`keys`]: PEM decoding to the public half, key generation, safe writes.
-//! - [`keysource`]: where verify gets a key, judged as luaossl would.
-//! - [`keystore`]: directory scan into an immutable [`keystore::KeySet`],
-//!   swapped atomically in a [`keystore::KeyStore`].
-//! - [`tls`]: rustls configuration from PEM files, reloaded when they change.
-//! - [`verify`]: Prosody's token checks as data, in Prosody's order.
-//! - [`watch`]: notify or polling → rescan → swap.
-//! - [`metrics`]: request and reload counters, Prometheus text.
-//! - [`mint`]: the Minter: cached signing keys, RS256 tokens.
-//! - [`prosody`]: the Prosody configuration lines to paste.
-//! - [`prosody_config`]: reads the token options from a real Prosody `*.cfg.lua`.
-//! - [`scan`]: the directory walk with its stat cache and last-good retention.
-//! - [`server`]: the pure request handler and the accept loop.
+//! - [`keys`]: RSA key material: PEM decoding to the public half, key
+//!   generation, safe 0600 writes, [`keys::KeyError`].
+//! - [`keydir`]: the key directory: [`keydir::Scanner`] walks it into an
+//!   immutable [`keydir::KeySet`] (served keys, JWKS, skipped files);
+//!   `keygen` (keygen, rotate, prune) and `export` (static files).
+//! - [`serve`]: everything `serve` runs: the [`serve::KeyStore`] swapped on
+//!   reload, the watcher, the pure request handler and accept loops,
+//!   metrics, TLS.
+//! - [`token`]: typed Jitsi/JaaS/ASAP claims and the Minter that signs them.
+//! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
+//!   checks as data) and `doctor`, the key source and the Prosody-faithful
+//!   HTTP fetch.
+//! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
+//!   sandbox) and the lines to paste into it.
+//! - [`error`]: the errors that stop a command, naming the file or kid and
+//!   the fix.
+//! - [`cli`]: clap definitions of the subcommands and their flags.
+//! - [`cmd`]: the subcommands, turning checked flags into work and output,
+//!   and the exit codes.
+//!
+//! Dependencies point down this list's spirit: `cmd` uses everything;
+//! `check` uses `keydir`, `keys` and `prosody`; `serve` and `token` use
+//! `keydir`; `keydir` uses `keys`, `kid` and `error`; no two top-level
+//! modules import each other.
 
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
+// Lints (unsafe_code forbidden, missing_docs denied, clippy) are set once,
+// for every target, in Cargo.toml's [lints].
 
-pub mod claims;
+pub mod check;
 pub mod cli;
 pub mod cmd;
-pub mod doctor;
 pub mod error;
-pub mod export;
-pub mod fetch;
-pub mod keygen;
+pub mod keydir;
 pub mod keys;
-pub mod keysource;
-pub mod keystore;
 pub mod kid;
-pub mod metrics;
-pub mod mint;
 pub mod prosody;
-pub mod prosody_config;
-pub mod scan;
-pub mod server;
-pub mod tls;
-pub mod verify;
-pub mod watch;
+pub mod serve;
+pub mod token;

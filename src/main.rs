@@ -1,6 +1,7 @@
 //! The `asap-keyserver` binary: parse flags, start logging, run, report.
 
 use asap_keyserver::cli::LogFormat;
+use asap_keyserver::cmd;
 use clap::Parser as _;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -18,11 +19,12 @@ fn main() -> ExitCode {
         LogFormat::Json => logs.json().flatten_event(true).init(),
         LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
     }
-    match asap_keyserver::cmd::run(cli.command) {
+    match cmd::run(cli.command) {
         Ok(code) => code,
+        Err(e) if cmd::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(cmd::ERROR)
         }
     }
 }

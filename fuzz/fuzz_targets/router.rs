@@ -1,28 +1,28 @@
 //! The request path router: any method, path and validators against a real key set.
 #![no_main]
 
-use asap_keyserver::keystore::KeySet;
-use asap_keyserver::metrics::Metrics;
-use asap_keyserver::scan::Scanner;
-use asap_keyserver::server::{handle, Config, Prebuilt};
+use asap_keyserver::keydir::KeySet;
+use asap_keyserver::serve::metrics::Requests;
+use asap_keyserver::serve::server::{handle, Config, Prebuilt};
+use asap_keyserver::serve::store::Reloads;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-fn fixture() -> &'static (KeySet, Prebuilt, Metrics) {
-    static F: OnceLock<(KeySet, Prebuilt, Metrics)> = OnceLock::new();
+fn fixture() -> &'static (KeySet, Prebuilt, Requests, Reloads) {
+    static F: OnceLock<(KeySet, Prebuilt, Requests, Reloads)> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         std::fs::create_dir_all(dir.join("jitsi")).unwrap();
         let pem = asap_keyserver::keys::generate_pkcs8_pem(2048).unwrap();
         std::fs::write(dir.join("jitsi/k.pem"), pem).unwrap();
-        let set = Scanner::new(&dir).scan().unwrap().unwrap();
+        let set = KeySet::load(&dir).unwrap();
         let config = Config { base_path: "/keys".into(), ..Config::default() };
-        (set, Prebuilt::new(&config), Metrics::default())
+        (set, Prebuilt::new(&config), Requests::default(), Reloads::default())
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (set, pre, metrics) = fixture();
+    let (set, pre, requests, reloads) = fixture();
     let text = String::from_utf8_lossy(data);
     let mut parts = text.splitn(3, '\n');
     let method = parts.next().unwrap_or("GET");
@@ -38,6 +38,6 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let (res, _) = handle(&req, set, pre, metrics);
+    let (res, _) = handle(&req, set, pre, requests, reloads);
     assert!([200, 304, 404, 405, 503].contains(&res.status().as_u16()));
 });

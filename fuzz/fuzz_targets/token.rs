@@ -1,8 +1,8 @@
 //! The token parser behind `verify`: any text, against a real key file.
 #![no_main]
 
-use asap_keyserver::keysource::KeySource;
-use asap_keyserver::verify::{verify, Settings};
+use asap_keyserver::check::keysource::KeySource;
+use asap_keyserver::check::verify::{verify, Settings};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

@@ -1,41 +1,40 @@
 //! `asap-keyserver doctor`: findings grouped by what was looked at.
 
+use crate::check::{self, doctor, Diagnostic, Layout, Tally};
 use crate::cli::DoctorArgs;
-use crate::doctor::{self, Finding};
-use crate::fetch;
-use crate::prosody_config::{Config, Read, TokenOptions};
-use crate::verify::Status;
+use crate::keydir::KeySet;
+use crate::prosody::config::{Config, TokenOptions};
 use std::io::Write as _;
 use std::process::ExitCode;
 
 pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     let dir = &a.dir.path;
-    let mut sections: Vec<(String, Vec<Finding>)> = Vec::new();
+    let mut sections: Vec<(String, Vec<Diagnostic>)> = Vec::new();
+    let loaded = KeySet::load(dir);
+    let empty = KeySet::empty();
+    let set = loaded.as_ref().unwrap_or(&empty);
+
     let state = a.state.clone().or_else(|| doctor::default_state_path(dir));
     let mut seen = state.as_deref().map(doctor::load_state).unwrap_or_default();
-    let mut keys = doctor::check_keys(dir, &mut seen);
+    let mut keys = doctor::check_keys(dir, &loaded, &mut seen);
     if let Some(path) = &state {
         if let Err(e) = doctor::save_state(path, &seen) {
-            keys.push(Finding {
-                status: Status::Warn,
-                subject: path.display().to_string(),
-                message: format!("cannot remember fingerprints for the next run: {e}"),
-                fix: Some("pass --state FILE in a writable place".into()),
-            });
+            keys.push(
+                Diagnostic::warn(
+                    path.display().to_string(),
+                    format!("cannot remember fingerprints for the next run: {e}"),
+                )
+                .fix("pass --state FILE in a writable place"),
+            );
         }
     }
     sections.push((format!("Key directory {}", dir.display()), keys));
 
-    let options = fetch::Options {
-        timeout: a.fetch.timeout,
-        ca_file: a.fetch.ca_file.clone(),
-    };
     let mut key_server = a.url.clone();
     let mut paste = None;
     if let Some(path) = &a.prosody_config {
         let config = Config::load(path)?;
         let o = TokenOptions::read(&config, a.host.as_deref())?;
-        let set = crate::keygen::scan_or_empty(dir)?;
         let mut issuers: Vec<String> = set
             .keys()
             .map(|k| crate::kid::issuer(&k.kid).to_owned())
@@ -49,61 +48,57 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             ),
             doctor::check_prosody(&o, &issuers),
         ));
-        if let (None, Read::Set(url)) = (&key_server, &o.asap_key_server) {
-            key_server = Some(url.clone());
+        if key_server.is_none() {
+            key_server = o.asap_key_server.value().cloned();
         }
-        let issuer = issuers.first().cloned().unwrap_or_else(|| "jitsi".into());
-        let server = key_server
-            .clone()
-            .unwrap_or_else(|| "https://keys.example.com".into());
-        paste = Some(crate::prosody::config_lines(&issuer, &server));
+        let issuer = issuers.first().map_or("jitsi", String::as_str);
+        let server = key_server.as_deref().unwrap_or("https://keys.example.com");
+        paste = Some(crate::prosody::config_lines(issuer, server));
     }
     if let Some(url) = &key_server {
         sections.push((
             format!("Key server {url}"),
-            doctor::check_server(dir, url, &options),
+            doctor::check_server(set, url, &(&a.fetch).into()),
         ));
     }
 
-    let all: Vec<&Finding> = sections.iter().flat_map(|(_, f)| f).collect();
-    let failures = all.iter().filter(|f| f.status == Status::Fail).count();
-    let warnings = all.iter().filter(|f| f.status == Status::Warn).count();
+    let tally = Tally::of(sections.iter().flat_map(|(_, f)| f));
     let mut out = std::io::stdout().lock();
     if a.json {
         let doc = serde_json::json!({
-            "ok": failures == 0,
-            "failures": failures,
-            "warnings": warnings,
-            "sections": sections.iter().map(|(t, f)| serde_json::json!({"title": t, "findings": f})).collect::<Vec<_>>(),
+            "ok": tally.failures == 0,
+            "failures": tally.failures,
+            "warnings": tally.warnings,
+            "sections": sections.iter().map(|(t, f)| serde_json::json!({"title": t, "findings": check::to_json(f)})).collect::<Vec<_>>(),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
+        let layout = Layout {
+            indent: "  ",
+            width: 0,
+        };
         for (title, findings) in &sections {
             writeln!(out, "{title}")?;
-            for f in findings {
-                writeln!(out, "  {} {}  {}", f.status.symbol(), f.subject, f.message)?;
-                if let (Some(fix), false) = (&f.fix, f.status == Status::Pass) {
-                    writeln!(out, "      fix: {fix}")?;
-                }
-            }
+            check::write_text(&mut out, findings, layout)?;
             writeln!(out)?;
         }
         if let Some(lines) = &paste {
             writeln!(out, "Lines for the token VirtualHost:\n{lines}")?;
         }
-        let verdict = if failures == 0 {
+        let verdict = if tally.failures == 0 {
             "no problems"
         } else {
             "PROBLEMS FOUND"
         };
         writeln!(
             out,
-            "{verdict}: {failures} problem(s), {warnings} warning(s)"
+            "{verdict}: {} problem(s), {} warning(s)",
+            tally.failures, tally.warnings
         )?;
     }
-    Ok(if failures == 0 {
-        ExitCode::SUCCESS
+    Ok(if tally.failures == 0 {
+        super::ACCEPTED
     } else {
-        ExitCode::from(1)
+        super::REJECTED
     })
 }

@@ -1,14 +1,12 @@
 //! `asap-keyserver list`: what `serve` would serve from a key directory.
 
 use crate::cli::ListArgs;
-use crate::keystore::{KeySet, Scanner};
+use crate::keydir::KeySet;
 use std::io::Write as _;
 use std::process::ExitCode;
 
 pub(super) fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let set = Scanner::new(&args.dir.path)
-        .scan()?
-        .unwrap_or_else(KeySet::empty);
+    let set = KeySet::load(&args.dir.path)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &as_json(&set))?;

@@ -1,8 +1,8 @@
 //! `asap-keyserver mint`: a token on stdout, warnings on stderr.
 
-use crate::claims::{TokenSpec, User};
 use crate::cli::MintArgs;
-use crate::mint::Minter;
+use crate::token::claims::{TokenSpec, User};
+use crate::token::mint::Minter;
 use anyhow::{bail, Context as _};
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;

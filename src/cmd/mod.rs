@@ -1,9 +1,14 @@
 //! The subcommands: each turns checked arguments into work and output.
 //! This is the presentation layer; the modules it calls only log.
+//!
+//! Exit status, as ripgrep's: [`ACCEPTED`] (0) for accepted / no problems,
+//! [`REJECTED`] (1) for rejected / problems found, and 2 for any error
+//! (`main` maps every `Err` to it, except a closed stdout pipe, which is
+//! success).
 
 mod doctor;
 mod export;
-mod keys;
+mod keygen;
 mod list;
 mod mint;
 mod probe;
@@ -13,18 +18,41 @@ mod verify;
 use crate::cli::Command;
 use std::process::ExitCode;
 
+/// Accepted, or no problems found.
+pub const ACCEPTED: ExitCode = ExitCode::SUCCESS;
+/// Rejected, or problems found.
+pub const REJECTED: ExitCode = ExitCode::FAILURE;
+/// Exit status for any error.
+pub const ERROR: u8 = 2;
+
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve::run(args),
         Command::List(args) => list::run(args),
-        Command::Keygen(args) => keys::keygen(args),
-        Command::Rotate(args) => keys::rotate(args),
-        Command::Prune(args) => keys::prune(args),
+        Command::Keygen(args) => keygen::keygen(args),
+        Command::Rotate(args) => keygen::rotate(args),
+        Command::Prune(args) => keygen::prune(args),
         Command::Mint(args) => mint::run(*args),
         Command::Verify(args) => verify::run(*args),
         Command::Doctor(args) => doctor::run(args),
         Command::Export(args) => export::run(args),
         Command::Probe(args) => probe::run(args),
     }
+}
+
+/// Whether `error` comes from writing to a closed pipe (`... | head -1`),
+/// which ends the output early but is no failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -1,22 +1,21 @@
 //! `asap-keyserver probe [URL]`: a health check for images without curl.
+//! Any answer but 200, and no answer, is "unhealthy" (exit 1, as Docker's
+//! HEALTHCHECK expects; it reserves 2).
 
+use crate::check::fetch;
 use crate::cli::ProbeArgs;
 use std::process::ExitCode;
 
 pub(super) fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    let options = crate::fetch::Options {
-        timeout: args.fetch.timeout,
-        ca_file: args.fetch.ca_file,
-    };
-    match crate::fetch::get(&args.url, &options) {
-        Ok(r) if r.status == 200 => Ok(ExitCode::SUCCESS),
+    match fetch::get(&args.url, &(&args.fetch).into()) {
+        Ok(r) if r.status == 200 => Ok(super::ACCEPTED),
         Ok(r) => {
             eprintln!("{}: HTTP {}", args.url, r.status);
-            Ok(ExitCode::FAILURE)
+            Ok(super::REJECTED)
         }
         Err(e) => {
             eprintln!("{}: {e}", args.url);
-            Ok(ExitCode::FAILURE)
+            Ok(super::REJECTED)
         }
     }
 }

@@ -3,14 +3,14 @@
 
 use crate::cli::ServeArgs;
 use crate::error::Error;
-use crate::keygen::utc_date;
-use crate::keystore::{KeySet, KeyStore, Scanner};
-use crate::{keys, kid, server, watch};
+use crate::keydir::{keygen, Scanner};
+use crate::kid;
+use crate::serve::{server, tls, watch, KeyStore};
 use anyhow::Context as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tracing::info;
 
 /// Validated settings of `serve`.
@@ -20,7 +20,7 @@ struct ServeConfig {
     watch: watch::Mode,
     init: bool,
     server: server::Config,
-    tls: Option<crate::tls::TlsFiles>,
+    tls: Option<tls::TlsFiles>,
     accept_loops: usize,
 }
 
@@ -77,7 +77,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             tls: a
                 .tls_cert
                 .zip(a.tls_key)
-                .map(|(cert, key)| crate::tls::TlsFiles { cert, key }),
+                .map(|(cert, key)| tls::TlsFiles { cert, key }),
         })
     }
 }
@@ -105,22 +105,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         info!(dir = %dir.display(), "created key directory");
     }
     let mut scanner = Scanner::new(dir);
-    let mut set = scanner.scan()?.unwrap_or_else(KeySet::empty);
+    let mut set = scanner.scan()?.unwrap_or_default();
     let mut created = None;
     if set.is_empty() && config.init {
-        let kid = create_first_key(dir)?;
-        set = scanner.scan()?.unwrap_or_else(KeySet::empty);
-        created = Some(kid);
+        let key = keygen::create_first(dir)?;
+        info!(kid = %key.kid, path = %key.path.display(), url_path = %format!("/{}", key.url_path),
+            "no key found: created a 2048-bit RSA signing key (mode 0600)");
+        set = scanner.scan()?.unwrap_or_default();
+        created = Some(key.kid);
     }
     let store = Arc::new(KeyStore::new());
     let key_count = set.len();
     store.store(set);
 
-    let tls = config
-        .tls
-        .clone()
-        .map(crate::tls::TlsState::new)
-        .transpose()?;
+    let tls = config.tls.clone().map(tls::TlsState::new).transpose()?;
     let listeners =
         server::bind_reuseport(config.listen, config.accept_loops).map_err(|source| {
             Error::Bind {
@@ -152,7 +150,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let _ = tls_stopped.await;
         }))
     });
-    server::run_listeners(listeners, store, config.server, tls, shutdown_signal()).await;
+    server::run(listeners, store, config.server, tls, shutdown_signal()).await;
     let _ = stop_watch.send(());
     let _ = stop_tls.send(());
     let _ = watcher.await;
@@ -161,20 +159,6 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
-}
-
-/// Creates `jitsi/<today>` so that a fresh clone serves something at once.
-fn create_first_key(dir: &Path) -> anyhow::Result<String> {
-    let kid = format!("jitsi/{}", utc_date(SystemTime::now()));
-    let path = dir.join(format!("{kid}.pem"));
-    let pem = keys::generate_pkcs8_pem(2048)?;
-    keys::write_new_private_key(&path, &pem).map_err(|source| Error::WriteKey {
-        path: path.clone(),
-        source,
-    })?;
-    info!(kid = %kid, path = %path.display(), url_path = %format!("/{}", kid::prosody_path(&kid)),
-        "no key found: created a 2048-bit RSA signing key (mode 0600)");
-    Ok(kid)
 }
 
 fn print_first_run_help(kid: &str, addr: std::net::SocketAddr) {

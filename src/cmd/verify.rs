@@ -1,10 +1,10 @@
 //! `asap-keyserver verify`: one line per check, then the verdict.
 
+use crate::check::keysource::KeySource;
+use crate::check::verify::{self, Settings};
+use crate::check::{self, Layout};
 use crate::cli::VerifyArgs;
-use crate::fetch;
-use crate::keysource::KeySource;
-use crate::prosody_config::{Config, Read, TokenOptions};
-use crate::verify::{self, Settings, Status};
+use crate::prosody::config::{Config, TokenOptions};
 use anyhow::Context as _;
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -47,62 +47,21 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 "! could not read {name} ({text}); using Prosody's default or your flags"
             ));
         }
-        if let Read::Set(v) = &o.app_id {
-            settings.app_id = Some(v.clone());
-        }
-        if let Read::Set(v) = &o.accepted_issuers {
-            settings.accepted_issuers = Some(v.clone());
-        }
-        if let Read::Set(v) = &o.accepted_audiences {
-            settings.accepted_audiences = v.clone();
-        }
-        if let Read::Set(v) = &o.signature_algorithm {
-            settings.algorithm = v.clone();
-        }
-        if let Read::Set(v) = o.require_room_claim {
-            settings.require_room = v;
-        }
-        if let Read::Set(v) = o.enable_domain_verification {
-            settings.domain_verification = v;
-        }
-        if let Read::Set(v) = &o.asap_key_server {
-            config_server = Some(v.clone());
-        }
+        settings.overlay(&o);
+        config_server = o.asap_key_server.value().cloned();
     }
-    if let Some(v) = a.app_id {
-        settings.app_id = Some(v);
-    }
-    if let Some(v) = a.accepted_issuers {
-        settings.accepted_issuers = Some(v);
-    }
-    if let Some(v) = a.accepted_audiences {
-        settings.accepted_audiences = v;
-    }
-    if let Some(v) = a.algorithm {
-        settings.algorithm = v;
-    }
-    if a.no_room_claim {
-        settings.require_room = false;
-    }
-    if a.no_domain_verification {
-        settings.domain_verification = false;
-    }
-    settings.domain = a.domain;
-    settings.tenant = a.tenant;
-    settings.room = a.room;
+    a.settings.apply(&mut settings);
 
-    let options = fetch::Options {
-        timeout: a.fetch.timeout,
-        ca_file: a.fetch.ca_file,
-    };
     let source = match (a.key_server.or(config_server), a.keys, a.key) {
         (_, Some(dir), _) => KeySource::Dir(dir),
         (_, _, Some(file)) => KeySource::File(file),
-        (Some(base), _, _) => KeySource::Server { base, options },
-        (None, None, None) => {
-            eprintln!("error: say where the key comes from: --key-server URL, --keys DIR, --key FILE, or --prosody-config with asap_key_server");
-            return Ok(ExitCode::from(2));
-        }
+        (Some(base), _, _) => KeySource::Server {
+            base,
+            options: (&a.fetch).into(),
+        },
+        (None, None, None) => anyhow::bail!(
+            "say where the key comes from: --key-server URL, --keys DIR, --key FILE, or --prosody-config with asap_key_server"
+        ),
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -114,34 +73,25 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         let doc = serde_json::json!({
             "accepted": report.accepted(),
             "verdict": report.verdict(),
-            "first_failure": report.first_failure().map(|c| c.check),
-            "checks": report.checks,
+            "first_failure": report.first_failure().map(|c| &c.check),
+            "checks": check::to_json(&report.checks),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         for n in &notes {
             writeln!(out, "{n}")?;
         }
-        for c in &report.checks {
-            writeln!(out, "{} {:<17} {}", c.status.symbol(), c.check, c.seen)?;
-            if let Some(why) = &c.why {
-                writeln!(out, "  {:<17} {why}", "")?;
-            }
-            if let Some(fix) = &c.fix {
-                if c.status != Status::Pass {
-                    writeln!(out, "  {:<17} fix: {fix}", "")?;
-                }
-            }
-            if let (Some(p), Status::Fail) = (c.prosody_says, c.status) {
-                writeln!(out, "  {:<17} Prosody says: {p}", "")?;
-            }
-        }
+        let layout = Layout {
+            indent: "",
+            width: 16,
+        };
+        check::write_text(&mut out, &report.checks, layout)?;
         writeln!(out, "{}", report.verdict())?;
     }
     Ok(if report.accepted() {
-        ExitCode::SUCCESS
+        super::ACCEPTED
     } else {
-        ExitCode::from(1)
+        super::REJECTED
     })
 }
 

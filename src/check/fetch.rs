@@ -1,0 +1,308 @@
+//! Fetching a key the way Prosody's token plugin does: `GET base + "/" +
+//! sha256hex(kid) + ".pem"` (plain concatenation, so a trailing slash in the
+//! base gives `//`), no redirects, and only status 200 or 204 counts; the
+//! body is used as is, whatever its Content-Type.
+//!
+//! The HTTP work is ureq's (blocking, which fits the one-shot `verify`,
+//! `doctor` and `probe`), over rustls with the aws-lc provider and the
+//! system's CA store plus `--ca-file`. What is ours is only what Prosody
+//! does differently from a browser: the URL is built by concatenation and
+//! sent as is, redirects are returned rather than followed, every status is
+//! an answer rather than an error, and the body is neither decompressed nor
+//! decoded.
+
+use crate::kid;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+/// Most of a response body we read.
+const MAX_RESPONSE: u64 = 1024 * 1024;
+
+/// What a fetch returned.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The URL requested.
+    pub url: String,
+    /// HTTP status.
+    pub status: u16,
+    /// `Location`, for redirects (which Prosody does not follow).
+    pub location: Option<String>,
+    /// The body, as sent (de-chunked, never decompressed).
+    pub body: Vec<u8>,
+}
+
+/// Why a fetch failed before any HTTP status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// Not an http(s) URL we can use, or a `--ca-file` we cannot use.
+    #[error("{0}")]
+    BadUrl(String),
+    /// Name resolution or TCP connect failed.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect {
+        /// host:port
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TLS handshake or certificate check failed.
+    #[error("TLS with {host} failed: {reason}")]
+    Tls {
+        /// The host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// No complete answer within the timeout.
+    #[error(
+        "no answer within {0:?} (Prosody waits 30 s per attempt, 4 attempts, blocking that login)"
+    )]
+    Timeout(Duration),
+    /// Not an HTTP response, or one we do not read.
+    #[error("not an HTTP response: {0}")]
+    Protocol(String),
+}
+
+/// Fetch settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Connect and read timeout.
+    pub timeout: Duration,
+    /// Extra trusted CA certificates (PEM), beside the system store.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(10),
+            ca_file: None,
+        }
+    }
+}
+
+/// The URL Prosody requests for `kid` with `asap_key_server = base`.
+pub fn key_url(base: &str, kid: &str) -> String {
+    format!("{base}/{}", kid::prosody_path(kid))
+}
+
+/// The system's CA certificates and those of `--ca-file`.
+fn root_certs(opts: &Options) -> Result<RootCerts, FetchError> {
+    let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = &opts.ca_file {
+        let bad =
+            |what: String| FetchError::BadUrl(format!("--ca-file {}: {what}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let before = certs.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {
+                certs.push(c);
+            }
+        }
+        if certs.len() == before {
+            return Err(bad("no BEGIN CERTIFICATE block".into()));
+        }
+    }
+    Ok(RootCerts::from(certs))
+}
+
+/// An agent that behaves like Prosody's `net.http`: one attempt, no
+/// redirects, any status is an answer, the body untouched.
+fn agent(opts: &Options) -> Result<ureq::Agent, FetchError> {
+    let tls = TlsConfig::builder()
+        .root_certs(root_certs(opts)?)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .build();
+    let config = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .http_status_as_error(false)
+        .timeout_global(Some(opts.timeout))
+        .user_agent("asap-keyserver (checking as Prosody would)")
+        .tls_config(tls)
+        .build();
+    Ok(config.into())
+}
+
+/// `host:port` of `url`, for messages.
+fn authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+fn host(url: &str) -> String {
+    let a = authority(url);
+    match a.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h.to_owned(),
+        _ => a,
+    }
+}
+
+/// Names what went wrong, in the terms of [`FetchError`].
+fn classify(url: &str, opts: &Options, e: ureq::Error) -> FetchError {
+    use ureq::Error as U;
+    match e {
+        U::Timeout(_) => FetchError::Timeout(opts.timeout),
+        U::HostNotFound => FetchError::Connect {
+            addr: authority(url),
+            reason: "host not found".into(),
+        },
+        U::ConnectionFailed => FetchError::Connect {
+            addr: authority(url),
+            reason: "connection failed".into(),
+        },
+        U::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => FetchError::Timeout(opts.timeout),
+        // ureq hands rustls' verdicts on as I/O errors.
+        U::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            FetchError::Tls {
+                host: host(url),
+                reason: io.to_string(),
+            }
+        }
+        U::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            FetchError::Connect {
+                addr: authority(url),
+                reason: io.to_string(),
+            }
+        }
+        U::Rustls(r) => FetchError::Tls {
+            host: host(url),
+            reason: r.to_string(),
+        },
+        U::Tls(r) => FetchError::Tls {
+            host: host(url),
+            reason: r.to_owned(),
+        },
+        U::BadUri(r) => FetchError::BadUrl(format!("{url:?}: {r}")),
+        U::Http(r) => FetchError::BadUrl(format!("{url:?}: {r}")),
+        other => FetchError::Protocol(other.to_string()),
+    }
+}
+
+/// `GET url` once, as Prosody would: no redirects followed.
+pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(FetchError::BadUrl(format!(
+            "{url:?} is not an http:// or https:// URL"
+        )));
+    }
+    let agent = agent(opts)?;
+    let mut res = agent.get(url).call().map_err(|e| classify(url, opts, e))?;
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = res
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE)
+        .read_to_vec()
+        .map_err(|e| classify(url, opts, e))?;
+    Ok(Fetched {
+        url: url.to_owned(),
+        status,
+        location,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead as _, BufReader, Write as _};
+
+    #[test]
+    fn urls_join_like_prosody() {
+        let hex = kid::sha256_hex("jitsi/k");
+        assert_eq!(
+            key_url("https://keys.example.com", "jitsi/k"),
+            format!("https://keys.example.com/{hex}.pem")
+        );
+        assert_eq!(
+            key_url("http://h/keys/", "jitsi/k"),
+            format!("http://h/keys//{hex}.pem")
+        );
+        assert!(get("file:///etc/keys", &Options::default()).is_err());
+        assert_eq!(authority("https://[::1]:8443/a/b.pem"), "[::1]:8443");
+        assert_eq!(host("http://keys:80/x"), "keys");
+    }
+
+    /// A one-shot HTTP/1.1 server on 127.0.0.1 that records the request
+    /// line and answers with `response`.
+    fn answer_once(response: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            stream.write_all(response).unwrap();
+            first
+        });
+        (base, handle)
+    }
+
+    #[test]
+    fn the_path_is_sent_as_built_and_redirects_are_answers() {
+        let (base, seen) =
+            answer_once(b"HTTP/1.1 301 Moved\r\nLocation: https://x/\r\nContent-Length: 0\r\n\r\n");
+        let url = key_url(&format!("{base}/keys/"), "jitsi/k");
+        let r = get(&url, &Options::default()).unwrap();
+        assert_eq!((r.status, r.location.as_deref()), (301, Some("https://x/")));
+        let line = seen.join().unwrap();
+        assert_eq!(
+            line.trim_end(),
+            format!("GET /keys//{}.pem HTTP/1.1", kid::sha256_hex("jitsi/k"))
+        );
+    }
+
+    #[test]
+    fn chunked_bodies_arrive_whole_and_errors_have_status() {
+        let (base, _seen) = answer_once(
+            b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        );
+        let r = get(&format!("{base}/x.pem"), &Options::default()).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (500, &b"abcde"[..]));
+    }
+
+    #[test]
+    fn refused_connections_and_garbage_are_named() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = get(&format!("http://127.0.0.1:{port}/x"), &Options::default()).unwrap_err();
+        assert!(matches!(e, FetchError::Connect { .. }), "{e:?}");
+        let (base, _seen) = answer_once(b"garbage\r\n\r\n");
+        let e = get(&format!("{base}/x"), &Options::default()).unwrap_err();
+        assert!(matches!(e, FetchError::Protocol(_)), "{e:?}");
+    }
+}

@@ -1,0 +1,252 @@
+//! The claim checks: `exp` and `nbf` (luajwtjitsi, zero leeway), `iss`,
+//! `aud` and `room` (token/util.lib.lua), `sub` and `room` against the room
+//! being joined (`verify_room`), and what Jitsi reads from `context`.
+
+use super::{brief, Checks, Settings};
+use crate::check::Diagnostic;
+use serde_json::{Map, Value};
+use std::time::{Duration, UNIX_EPOCH};
+
+fn when(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs.min(253_402_300_799)))
+        .to_string()
+}
+
+fn span(secs: u64) -> String {
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+pub(super) fn time_checks(c: &mut Checks, claims: &Map<String, Value>, now: u64) {
+    const MS: u64 = 100_000_000_000; // 5138 AD in seconds; any later value is milliseconds
+    match claims.get("exp") {
+        None => c.push(
+            Diagnostic::warn("exp", "missing")
+                .why("Prosody accepts a token without exp, and it never expires")
+                .fix("always set exp (asap-keyserver mint sets 1h by default)"),
+        ),
+        Some(v) => match v.as_f64() {
+            None => c.push(
+                Diagnostic::fail("exp", brief(v))
+                    .prosody_says("exp must be number")
+                    .why("exp must be a JSON number of seconds")
+                    .fix("set exp to seconds since 1970"),
+            ),
+            Some(exp) => {
+                let exp = exp as u64;
+                if exp >= MS {
+                    c.push(Diagnostic::warn("exp", format!("{exp} (milliseconds?)")).why("exp looks like milliseconds: Prosody reads seconds, so this token is valid for millennia").fix("divide by 1000: exp is seconds since 1970"));
+                } else if now >= exp {
+                    c.push(
+                        Diagnostic::fail("exp", format!("{} ({} ago)", when(exp), span(now - exp)))
+                            .prosody_says("Not acceptable by exp")
+                            .why("the token has expired; Prosody allows no clock skew")
+                            .fix("mint a new token, with a ttl that covers the whole meeting"),
+                    );
+                } else {
+                    c.push(Diagnostic::pass(
+                        "exp",
+                        format!("{} (valid for {} more)", when(exp), span(exp - now)),
+                    ));
+                }
+            }
+        },
+    }
+    match claims.get("nbf") {
+        None => c.push(Diagnostic::pass("nbf", "not set")),
+        Some(v) => match v.as_f64() {
+            None => c.push(
+                Diagnostic::fail("nbf", brief(v))
+                    .prosody_says("nbf must be number")
+                    .why("nbf must be a JSON number of seconds")
+                    .fix("set nbf to seconds since 1970"),
+            ),
+            Some(nbf) => {
+                let nbf = nbf as u64;
+                if now < nbf {
+                    let ms = nbf >= MS;
+                    c.push(Diagnostic::fail("nbf", format!("{}{}", when(nbf), if ms { " (milliseconds?)" } else { "" })).prosody_says("Not acceptable by nbf").why(if ms { "nbf looks like milliseconds, which Prosody reads as seconds far in the future".to_owned() } else { format!("the token is not valid for {} more; Prosody allows no clock skew", span(nbf - now)) }).fix(if ms { "divide by 1000: nbf is seconds since 1970" } else { "set nbf a little in the past (mint --nbf-skew 30s) and keep clocks in sync" }));
+                } else {
+                    c.push(Diagnostic::pass("nbf", when(nbf)));
+                }
+            }
+        },
+    }
+}
+
+fn listed(list: &[String]) -> String {
+    format!(
+        "{{ {} }}",
+        list.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Settings) {
+    // iss: asap_accepted_issuers, default { app_id }.
+    let default_issuers = s.accepted_issuers.is_none();
+    let issuers: Option<Vec<String>> = s
+        .accepted_issuers
+        .clone()
+        .or_else(|| s.app_id.clone().map(|a| vec![a]));
+    match (claims.get("iss"), &issuers) {
+        (None, _) => c.push(Diagnostic::fail("iss", "missing").prosody_says("'iss' claim is missing").why("Prosody requires iss").fix("set iss to your app_id (or one of asap_accepted_issuers)")),
+        (Some(v), None) => c.push(Diagnostic::warn("iss", brief(v)).why("not checked: Prosody accepts only asap_accepted_issuers, by default just app_id").fix("pass --app-id or --accepted-issuers (or --prosody-config)")),
+        (Some(v), Some(list)) => {
+            let ok = list
+                .iter()
+                .any(|i| i == "*" || Some(i.as_str()) == v.as_str());
+            let default = if default_issuers {
+                " (the default: app_id alone)"
+            } else {
+                ""
+            };
+            if ok {
+                c.push(Diagnostic::pass("iss", format!(
+                        "{} in asap_accepted_issuers {}{default}",
+                        brief(v),
+                        listed(list)
+                    )));
+            } else {
+                c.push(Diagnostic::fail("iss", brief(v)).prosody_says("invalid 'iss' claim").why(format!("not in asap_accepted_issuers {}{default}", listed(list))).fix(format!(
+                        "mint with iss {:?}, or add {} to asap_accepted_issuers",
+                        list[0],
+                        brief(v)
+                    )));
+            }
+        }
+    }
+    // aud: asap_accepted_audiences, default { "*" }, compared as a string.
+    let any = s.accepted_audiences.iter().any(|a| a == "*");
+    match claims.get("aud") {
+        None => c.push(Diagnostic::fail("aud", "missing").prosody_says("'aud' claim is missing").why("Prosody requires aud").fix("set aud, e.g. \"jitsi\"")),
+        Some(Value::String(a)) if any || s.accepted_audiences.contains(a) => {
+            c.push(Diagnostic::pass("aud", format!("{a:?} in asap_accepted_audiences {}", listed(&s.accepted_audiences))))
+        }
+        Some(Value::String(a)) => c.push(Diagnostic::fail("aud", format!("{a:?}")).prosody_says("invalid 'aud' claim").why(format!("not in asap_accepted_audiences {}", listed(&s.accepted_audiences))).fix(format!("mint with aud {:?}, or add {a:?} to asap_accepted_audiences", s.accepted_audiences.first().cloned().unwrap_or_default()))),
+        Some(v) if any => c.push(Diagnostic::warn("aud", brief(v)).why("aud is not a string: it passes only because asap_accepted_audiences contains \"*\"").fix("make aud one string")),
+        Some(v) => c.push(Diagnostic::fail("aud", brief(v)).prosody_says("invalid 'aud' claim").why("aud is an array or not a string: Prosody compares aud as a string, so it never matches").fix("make aud one string that is in asap_accepted_audiences")),
+    }
+    // room: required unless asap_require_room_claim = false; matched on MUC join.
+    match claims.get("room") {
+        None if s.require_room => c.push(Diagnostic::fail("room", "missing").prosody_says("'room' claim is missing").why("Prosody requires room (and its 0.12 plugin then crashes the SASL reply, so the client just disconnects)").fix("set room to the room name, or \"*\" for any room")),
+        None => c.push(Diagnostic::pass("room", "not required (asap_require_room_claim = false)")),
+        Some(Value::String(r)) if r == "*" => c.push(Diagnostic::pass("room", "\"*\": any room")),
+        Some(Value::String(r)) if r.contains('@') || r.contains('/') => c.push(Diagnostic::warn("room", format!("{r:?}")).why("room must be the bare room name, not a JID or URL: the MUC join will not match").fix("set room to the name after the last '/' of the meeting URL")),
+        Some(Value::String(r)) => match &s.room {
+            Some(joining) if r.to_lowercase() != joining.to_lowercase() => c.push(Diagnostic::fail("room", format!("{r:?}, joining {joining:?}")).prosody_says("room join refused (verify_room)").why("the room claim does not name the room being joined").fix(format!("mint with room {:?} or \"*\"", joining.to_lowercase()))),
+            _ if r.chars().any(char::is_uppercase) => c.push(Diagnostic::warn("room", format!("{r:?}")).why("Prosody compares lower-cased: this matches the room in lower case only").fix("mint the room name in lower case")),
+            _ => c.push(Diagnostic::pass("room", format!("{r:?}"))),
+        },
+        Some(v) => c.push(Diagnostic::fail("room", brief(v)).prosody_says("room join refused (verify_room)").why("room must be a string").fix("set room to the room name, or \"*\"")),
+    }
+    // sub: checked on MUC join when domain verification is on.
+    let sub = claims.get("sub");
+    match (sub, s.domain_verification, &s.domain, &s.tenant) {
+        (None, _, _, _) => c.push(
+            Diagnostic::warn("sub", "missing")
+                .why(
+                    "current Jitsi requires sub at login, and domain verification needs it on join",
+                )
+                .fix("set sub to the tenant or domain, or \"*\""),
+        ),
+        (Some(v), false, _, _) => c.push(Diagnostic::pass(
+            "sub",
+            format!(
+                "{} (enable_domain_verification = false: not checked)",
+                brief(v)
+            ),
+        )),
+        (Some(Value::String(v)), true, _, _) if v == "*" => {
+            c.push(Diagnostic::pass("sub", "\"*\": any domain or tenant"))
+        }
+        (Some(v), true, None, None) => c.push(
+            Diagnostic::warn("sub", brief(v))
+                .why("not checked: pass --domain (and --tenant for multi-tenant URLs) to check it")
+                .fix("with domain verification on, sub must be the tenant or the domain, or \"*\""),
+        ),
+        (Some(v), true, domain, tenant) => {
+            let want = tenant
+                .as_ref()
+                .or(domain.as_ref())
+                .map(|w| w.to_lowercase())
+                .unwrap_or_default();
+            match v.as_str() {
+                Some(got) if got.to_lowercase() == want => c.push(Diagnostic::pass(
+                    "sub",
+                    format!(
+                        "{got:?} matches the {}",
+                        if tenant.is_some() { "tenant" } else { "domain" }
+                    ),
+                )),
+                _ => c.push(
+                    Diagnostic::fail("sub", brief(v))
+                        .prosody_says("room join refused (verify_room)")
+                        .why(format!(
+                            "with domain verification, sub must be the {} {want:?} or \"*\"",
+                            if tenant.is_some() { "tenant" } else { "domain" }
+                        ))
+                        .fix(format!("mint with sub {want:?}")),
+                ),
+            }
+        }
+    }
+}
+
+pub(super) fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Settings) {
+    let context = claims.get("context").and_then(Value::as_object);
+    let user = context
+        .and_then(|ctx| ctx.get("user"))
+        .and_then(Value::as_object);
+    if let Some(user) = user {
+        let odd: Vec<_> = user
+            .iter()
+            .filter(|(_, v)| !v.is_string())
+            .map(|(k, v)| format!("{k}={}", brief(v)))
+            .collect();
+        if odd.is_empty() {
+            c.push(Diagnostic::pass(
+                "context.user",
+                format!("{} field(s), all strings", user.len()),
+            ));
+        } else {
+            c.push(Diagnostic::warn("context.user", odd.join(", ")).why("context.user fields should be strings: Jitsi components compare them as strings").fix("quote the values (\"true\", \"123\")"));
+        }
+    }
+    let moderator = user.and_then(|u| u.get("moderator"));
+    if let Some(top) = claims.get("moderator") {
+        c.push(
+            Diagnostic::warn("moderator", format!("top-level moderator={}", brief(top)))
+                .why("Jitsi ignores a top-level moderator claim")
+                .fix("move it to context.user.moderator = \"true\""),
+        );
+    } else if let Some(m) = moderator {
+        if m.is_string() {
+            c.push(Diagnostic::pass(
+                "moderator",
+                format!("context.user.moderator = {}", brief(m)),
+            ));
+        } else {
+            c.push(Diagnostic::warn("moderator", format!("context.user.moderator = {}", brief(m))).why("a non-string moderator is ignored by older Jitsi code, which compares with \"true\"").fix("write \"true\" or \"false\" as strings"));
+        }
+    }
+    if let Some(features) = context.and_then(|ctx| ctx.get("features")) {
+        if moderator.is_none() && claims.get("moderator").is_none() {
+            c.push(Diagnostic::warn("features", brief(features)).why("features are set but the user is not a moderator: recording, streaming and the like need a moderator to start them").fix("add context.user.moderator = \"true\" for the user who should use them"));
+        } else {
+            c.push(Diagnostic::pass("features", brief(features)));
+        }
+    }
+    if let Some(group) = context.and_then(|ctx| ctx.get("group")) {
+        if s.tenant.is_none() {
+            c.push(
+                Diagnostic::warn("group", brief(group))
+                    .why("context.group is read only in multi-tenant setups")
+                    .fix("drop it unless your deployment uses groups"),
+            );
+        } else {
+            c.push(Diagnostic::pass("group", brief(group)));
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Prosody's token rules as data: each check of the Jitsi token plugin
+//! (`token/util.lib.lua`, luajwtjitsi, `verify_room`), applied in the order
+//! Prosody applies them, gives pass / fail / warning with the value seen,
+//! why, the fix in one sentence, and the error Prosody would log.
+//!
+//! The first failing check is what Prosody would reject the login with.
+//! Warnings are things Prosody accepts but that will bite later (a token
+//! that never expires, a moderator flag Jitsi ignores). Never reported:
+//! the whole signature or any key material.
+
+use super::keysource::{self, KeySource, Obtained};
+use super::{Diagnostic, Status};
+use crate::prosody::config::TokenOptions;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+mod claims;
+
+/// What Prosody is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `app_id`.
+    pub app_id: Option<String>,
+    /// `asap_accepted_issuers`; `None` = Prosody's default, `{ app_id }`.
+    pub accepted_issuers: Option<Vec<String>>,
+    /// `asap_accepted_audiences` (default `{ "*" }`).
+    pub accepted_audiences: Vec<String>,
+    /// `signature_algorithm` (default RS256 with asap_key_server).
+    pub algorithm: String,
+    /// `asap_require_room_claim` (default true).
+    pub require_room: bool,
+    /// `enable_domain_verification` (default true in current Jitsi).
+    pub domain_verification: bool,
+    /// The meeting domain, to check `sub`.
+    pub domain: Option<String>,
+    /// The tenant (`https://domain/<tenant>/room`), to check `sub`.
+    pub tenant: Option<String>,
+    /// The room being joined, to check `room`.
+    pub room: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            app_id: None,
+            accepted_issuers: None,
+            accepted_audiences: vec!["*".into()],
+            algorithm: "RS256".into(),
+            require_room: true,
+            domain_verification: true,
+            domain: None,
+            tenant: None,
+            room: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Takes every option `options` sets (read from a Prosody config);
+    /// options it leaves unset or could not read keep their value.
+    pub fn overlay(&mut self, options: &TokenOptions) {
+        let o = options;
+        if let Some(v) = o.app_id.value() {
+            self.app_id = Some(v.clone());
+        }
+        if let Some(v) = o.accepted_issuers.value() {
+            self.accepted_issuers = Some(v.clone());
+        }
+        if let Some(v) = o.accepted_audiences.value() {
+            self.accepted_audiences = v.clone();
+        }
+        if let Some(v) = o.signature_algorithm.value() {
+            self.algorithm = v.clone();
+        }
+        if let Some(v) = o.require_room_claim.value() {
+            self.require_room = *v;
+        }
+        if let Some(v) = o.enable_domain_verification.value() {
+            self.domain_verification = *v;
+        }
+    }
+}
+
+/// All checks, in Prosody's order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The checks.
+    pub checks: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// The check Prosody would reject with, if any.
+    pub fn first_failure(&self) -> Option<&Diagnostic> {
+        self.checks.iter().find(|c| c.status == Status::Fail)
+    }
+
+    /// Whether Prosody would accept the token.
+    pub fn accepted(&self) -> bool {
+        self.first_failure().is_none()
+    }
+
+    /// The last line: the verdict.
+    pub fn verdict(&self) -> String {
+        match self.first_failure() {
+            None => "Prosody would ACCEPT this token".into(),
+            Some(c) => format!(
+                "Prosody would REJECT this token: {}{}",
+                c.check,
+                c.prosody_says
+                    .as_ref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// The checks made so far, in Prosody's order.
+type Checks = Vec<Diagnostic>;
+
+/// A short rendering of a JSON value.
+fn brief(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn decode_part(part: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// Applies Prosody's checks to `token` at `now` (seconds since the epoch).
+pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) -> Report {
+    let mut c = Checks::new();
+    let token = token.trim();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header = parts.first().and_then(|p| decode_part(p));
+    let payload = parts.get(1).and_then(|p| decode_part(p));
+    match (&header, &payload) {
+        _ if parts.len() != 3 => c.push(
+            Diagnostic::fail("token shape", format!("{} part(s)", parts.len()))
+                .prosody_says(if parts.len() == 1 {
+                    "Invalid token"
+                } else {
+                    "bad token format"
+                })
+                .why("a JWT is three base64url parts, header.payload.signature")
+                .fix("pass the whole token, without quotes, spaces or a 'Bearer ' prefix"),
+        ),
+        (None, _) => c.push(
+            Diagnostic::fail("token shape", "the header is not base64url JSON")
+                .prosody_says("bad token format")
+                .why("Prosody decodes the first part as base64url JSON")
+                .fix("mint the token with a JWT library, or asap-keyserver mint"),
+        ),
+        (_, None) => c.push(
+            Diagnostic::fail("token shape", "the payload is not base64url JSON")
+                .prosody_says("Invalid body")
+                .why("the second part must be a base64url JSON object")
+                .fix("mint the token with a JWT library, or asap-keyserver mint"),
+        ),
+        _ => c.push(Diagnostic::pass(
+            "token shape",
+            "three base64url parts, header and payload are JSON objects",
+        )),
+    }
+    let Some(header) = header else {
+        return Report { checks: c };
+    };
+
+    // token/util.lib.lua: kid, then the RS family, then the key fetch.
+    let kid = match header.get("kid") {
+        Some(Value::String(k)) if !k.is_empty() => {
+            if let Err(e) = crate::kid::validate(k) {
+                c.push(
+                    Diagnostic::warn("kid", format!("{k:?}"))
+                        .why(format!(
+                        "Prosody accepts any kid, but ASAP tools and asap-keyserver do not: {e}"
+                    ))
+                        .fix("use kids like issuer/2026-11-27"),
+                );
+            } else {
+                c.push(Diagnostic::pass("kid", format!("{k:?}")));
+            }
+            Some(k.clone())
+        }
+        other => {
+            c.push(Diagnostic::fail("kid", other.map_or("missing".into(), brief)).prosody_says("'kid' claim is missing").why("Prosody finds the key by the header's kid").fix("mint with the kid of a key the key server publishes (asap-keyserver mint --kid ...)"));
+            None
+        }
+    };
+    let alg = header.get("alg").and_then(Value::as_str).map(str::to_owned);
+    match &alg {
+        None => c.push(Diagnostic::fail("alg", "missing").prosody_says("'alg' claim is missing").why("the header must name the algorithm").fix("sign with RS256")),
+        Some(a) if !a.starts_with("RS") => c.push(Diagnostic::fail("alg", format!("{a:?}")).prosody_says("'kid' claim only support with RS family").why(if a.starts_with("HS") { "an HMAC (app_secret) token, but with asap_key_server set Prosody verifies RS* signatures with the fetched public key" } else { "with asap_key_server, Prosody verifies RS* (RSA) signatures only" }).fix("sign with RS256 using the private key whose public half the key server publishes")),
+        Some(a) => c.push(Diagnostic::pass("alg", format!("{a:?} (RSA family)"))),
+    }
+
+    let obtained = match (&kid, alg.as_deref().is_some_and(|a| a.starts_with("RS"))) {
+        (Some(kid), true) => Some(keysource::obtain(source, kid)),
+        _ => None,
+    };
+    key_checks(&mut c, obtained.as_ref(), source);
+
+    // luajwtjitsi: typ, alg, signature, exp, nbf.
+    match header.get("typ") {
+        Some(Value::String(t)) if t == "JWT" => c.push(Diagnostic::pass("typ", "\"JWT\"")),
+        other => c.push(
+            Diagnostic::fail("typ", other.map_or("missing".into(), brief))
+                .prosody_says("Invalid typ")
+                .why("luajwtjitsi requires the header typ to be exactly \"JWT\"")
+                .fix("set the header typ to \"JWT\" (asap-keyserver mint always does)"),
+        ),
+    }
+    match &alg {
+        Some(a) if *a == settings.algorithm => c.push(Diagnostic::pass(
+            "alg = configured",
+            format!("{a} (signature_algorithm {})", settings.algorithm),
+        )),
+        Some(a) => c.push(
+            Diagnostic::fail(
+                "alg = configured",
+                format!("{a:?}, configured {}", settings.algorithm),
+            )
+            .prosody_says("Invalid or incorrect alg")
+            .why(format!(
+                "Prosody accepts only signature_algorithm = {:?}",
+                settings.algorithm
+            ))
+            .fix(format!(
+                "sign with {} or set signature_algorithm = \"{a}\" on the VirtualHost",
+                settings.algorithm
+            )),
+        ),
+        None => c.push(Diagnostic::skip("alg = configured", "no alg")),
+    }
+    signature_check(&mut c, &parts, alg.as_deref(), obtained.as_ref());
+
+    let Some(claims) = payload else {
+        return Report { checks: c };
+    };
+    claims::time_checks(&mut c, &claims, now);
+    claims::claim_checks(&mut c, &claims, settings);
+    claims::context_checks(&mut c, &claims, settings);
+    Report { checks: c }
+}
+
+fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: &KeySource) {
+    let Some(o) = obtained else {
+        c.push(Diagnostic::skip("key", "not fetched: no usable kid or alg"));
+        return;
+    };
+    if let KeySource::Server { base, .. } = source {
+        if base.ends_with('/') {
+            c.push(Diagnostic::warn("key URL", &o.location).why("asap_key_server ends in '/', so Prosody requests a path with '//'; asap-keyserver answers it, other servers may not").fix("remove the trailing slash from asap_key_server"));
+        } else {
+            c.push(Diagnostic::pass("key URL", &o.location));
+        }
+    } else {
+        c.push(Diagnostic::pass("key file", &o.location));
+    }
+    match (&o.problem, &o.warning) {
+        (Some((why, fix)), _) => c.push(
+            Diagnostic::fail("key", &o.summary)
+                .prosody_says("could not obtain public key")
+                .why(why.clone())
+                .fix(fix.clone()),
+        ),
+        (None, Some(w)) => c.push(
+            Diagnostic::warn("key", &o.summary)
+                .why(w.clone())
+                .fix("serve only SPKI public keys of 2048 bits or more"),
+        ),
+        (None, None) => c.push(Diagnostic::pass("key", &o.summary)),
+    }
+}
+
+fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: Option<&Obtained>) {
+    let Some(key) = obtained.and_then(|o| o.key.as_ref()) else {
+        c.push(Diagnostic::skip("signature", "no key to check it with"));
+        return;
+    };
+    let algorithm = match alg {
+        Some("RS256") => jsonwebtoken::Algorithm::RS256,
+        Some("RS384") => jsonwebtoken::Algorithm::RS384,
+        Some("RS512") => jsonwebtoken::Algorithm::RS512,
+        other => {
+            c.push(Diagnostic::skip(
+                "signature",
+                format!("cannot check {other:?}"),
+            ));
+            return;
+        }
+    };
+    if parts.len() != 3 {
+        c.push(Diagnostic::skip("signature", "no signature part"));
+        return;
+    }
+    let message = format!("{}.{}", parts[0], parts[1]);
+    let dk = jsonwebtoken::DecodingKey::from_rsa_raw_components(&key.n, &key.e);
+    let sig = parts[2];
+    let shown = format!(
+        "{}… with the RSA-{} key",
+        sig.chars().take(8).collect::<String>(),
+        key.bits
+    );
+    match jsonwebtoken::crypto::verify(sig, message.as_bytes(), &dk, algorithm) {
+        Ok(true) => c.push(Diagnostic::pass("signature", format!("valid: {shown}"))),
+        _ => c.push(Diagnostic::fail("signature", format!("invalid: {shown}")).prosody_says("Invalid signature").why("the token was not signed by the private key of this kid, or was changed after signing (or the key was replaced under the same kid: Prosody keeps the first key it fetched until restart)").fix("sign with the private key of this kid; after replacing a key, use a new kid")),
+    }
+}

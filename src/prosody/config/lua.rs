@@ -1,0 +1,526 @@
+//! Reading a Prosody config the way Prosody does: by running it as Lua.
+//!
+//! Prosody's `configmanager` runs `prosody.cfg.lua` in an environment whose
+//! globals are the config itself: `name = value` sets an option on the
+//! current section, reading a name gives that option back (or, failing
+//! that, a Lua global such as `os` or `string`), `ENV_NAME` reads the
+//! environment variable `NAME`, and `VirtualHost`, `Component` and
+//! `Include` are functions. We do the same with mlua's vendored Lua 5.4, so
+//! `app_id = "a" .. "b"`, `os.getenv("KEYS")` and `Include "conf.d/*.cfg.lua"`
+//! read as they do in Prosody.
+//!
+//! The sandbox: only the `string`, `table`, `math` and `utf8` libraries, and
+//! of `os` only `getenv`, `time`, `date` and `clock`; no `io`, no `require`,
+//! no `load`/`dofile`; a memory limit and an instruction budget, so a config
+//! that loops or allocates without end fails with a message instead of
+//! hanging. Files are read only where the config names them (`Include`,
+//! `FileContents`), as Prosody would read them.
+
+use super::{Config, ConfigError, Section, Value};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, VmState};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Memory the Lua state may use.
+const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+/// Instructions between two looks at the budget.
+const HOOK_EVERY: u32 = 10_000;
+/// Hook calls before the budget is spent (50 million instructions).
+const INSTRUCTION_BUDGET: u32 = 5_000;
+/// How deep `Include` may nest (a file including itself stops here).
+const MAX_INCLUDE_DEPTH: usize = 16;
+/// Largest file `Include` or `FileContents` reads.
+const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+/// A section as the config sets it: `VirtualHost "name"` (`virtual_host`),
+/// `Component "name"`, or the global one (`header` is `None`).
+struct RawSection {
+    header: Option<(bool, String)>,
+    /// Options in the order they were set, as Lua values.
+    options: Vec<(String, mlua::Value)>,
+}
+
+/// What running the config has set so far.
+struct State {
+    /// The main config's folder, for relative paths in `Include`.
+    dir: PathBuf,
+    /// Index 0 is the global section.
+    sections: Vec<RawSection>,
+    /// Where `name = value` goes now.
+    current: usize,
+    /// How deep in `Include`s we are.
+    depth: usize,
+}
+
+impl State {
+    fn get(&self, index: usize, name: &str) -> Option<mlua::Value> {
+        self.sections[index]
+            .options
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// What reading `name` gives in the current section: its own option,
+    /// else the global one.
+    fn lookup(&self, name: &str) -> Option<mlua::Value> {
+        self.get(self.current, name).or_else(|| self.get(0, name))
+    }
+
+    fn set(&mut self, name: String, value: mlua::Value) {
+        let current = self.current;
+        self.sections[current].options.push((name, value));
+    }
+
+    fn open(&mut self, virtual_host: bool, name: String) -> usize {
+        self.sections.push(RawSection {
+            header: Some((virtual_host, name)),
+            options: Vec::new(),
+        });
+        self.current = self.sections.len() - 1;
+        self.current
+    }
+}
+
+type Shared = Rc<RefCell<State>>;
+
+/// Runs `text` (from `path`) and returns the options it sets.
+pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let lua_error = |e: mlua::Error| lua_to_config_error(path, &e);
+    let lua = Lua::new_with(
+        StdLib::STRING | StdLib::TABLE | StdLib::MATH | StdLib::UTF8 | StdLib::OS,
+        LuaOptions::default(),
+    )
+    .map_err(lua_error)?;
+    lua.set_memory_limit(MEMORY_LIMIT).map_err(lua_error)?;
+    let spent = std::cell::Cell::new(0u32);
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |_, _| {
+            spent.set(spent.get() + 1);
+            if spent.get() > INSTRUCTION_BUDGET {
+                return Err(mlua::Error::runtime(
+                    "the config runs too long (an endless loop?); Prosody would hang on it too",
+                ));
+            }
+            Ok(VmState::Continue)
+        },
+    )
+    .map_err(lua_error)?;
+    let state: Shared = Rc::new(RefCell::new(State {
+        dir: path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned(),
+        sections: vec![RawSection {
+            header: None,
+            options: Vec::new(),
+        }],
+        current: 0,
+        depth: 0,
+    }));
+    let globals = safe_globals(&lua).map_err(lua_error)?;
+    let result = run_file(&lua, &state, &globals, path, text);
+    // Take the values out before `lua` goes: the closures hold `state`.
+    let state = std::mem::replace(
+        &mut *state.borrow_mut(),
+        State {
+            dir: PathBuf::new(),
+            sections: Vec::new(),
+            current: 0,
+            depth: 0,
+        },
+    );
+    result.map_err(lua_error)?;
+    let mut config = Config {
+        path: path.to_owned(),
+        ..Config::default()
+    };
+    for RawSection { header, options } in state.sections {
+        let options = options
+            .into_iter()
+            .map(|(n, v)| (n, to_value(&v, 0)))
+            .collect();
+        match header {
+            None => config.global = options,
+            Some((virtual_host, name)) => config.sections.push(Section {
+                virtual_host,
+                name,
+                options,
+            }),
+        }
+    }
+    Ok(config)
+}
+
+/// The globals a config may reach through the fallback and `Lua`: pure
+/// functions and libraries, and a trimmed `os`.
+fn safe_globals(lua: &Lua) -> mlua::Result<Table> {
+    let g = lua.globals();
+    let safe = lua.create_table()?;
+    for name in [
+        "assert",
+        "error",
+        "ipairs",
+        "next",
+        "pairs",
+        "pcall",
+        "select",
+        "tonumber",
+        "tostring",
+        "type",
+        "xpcall",
+        "rawequal",
+        "rawget",
+        "rawlen",
+        "setmetatable",
+        "getmetatable",
+        "string",
+        "table",
+        "math",
+        "utf8",
+        "_VERSION",
+    ] {
+        safe.raw_set(name, g.raw_get::<mlua::Value>(name)?)?;
+    }
+    let os: Table = g.raw_get("os")?;
+    let trimmed = lua.create_table()?;
+    for name in ["getenv", "time", "date", "clock"] {
+        trimmed.raw_set(name, os.raw_get::<mlua::Value>(name)?)?;
+    }
+    safe.raw_set("os", trimmed)?;
+    Ok(safe)
+}
+
+/// Runs one file (the main one or an included one) in a fresh environment
+/// that starts in the global section, as Prosody's `Include` does.
+fn run_file(
+    lua: &Lua,
+    state: &Shared,
+    globals: &Table,
+    path: &Path,
+    text: &str,
+) -> mlua::Result<()> {
+    {
+        let mut s = state.borrow_mut();
+        s.current = 0;
+    }
+    let env = environment(lua, state, globals)?;
+    lua.load(text)
+        .set_name(format!("@{}", path.display()))
+        .set_environment(env)
+        .exec()
+}
+
+fn environment(lua: &Lua, state: &Shared, globals: &Table) -> mlua::Result<Table> {
+    let env = lua.create_table()?;
+    env.raw_set("VirtualHost", section_function(lua, state, true)?)?;
+    env.raw_set("Host", section_function(lua, state, true)?)?;
+    env.raw_set("host", section_function(lua, state, true)?)?;
+    env.raw_set("Component", section_function(lua, state, false)?)?;
+    env.raw_set("component", section_function(lua, state, false)?)?;
+    env.raw_set("Include", include_function(lua, state, globals)?)?;
+    env.raw_set("include", include_function(lua, state, globals)?)?;
+    env.raw_set("RunScript", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    env.raw_set(
+        "FileContents",
+        file_function(lua, state, FileRead::Contents)?,
+    )?;
+    env.raw_set("FileLine", file_function(lua, state, FileRead::Line)?)?;
+    env.raw_set("FileLines", file_function(lua, state, FileRead::Lines)?)?;
+
+    let meta = lua.create_table()?;
+    let (read_state, read_globals) = (Rc::clone(state), globals.clone());
+    meta.raw_set(
+        "__index",
+        lua.create_function(move |lua, (_, key): (Table, mlua::Value)| {
+            let mlua::Value::String(key) = key else {
+                return Ok(mlua::Value::Nil);
+            };
+            let key = key.to_string_lossy();
+            if let Some(var) = key.strip_prefix("ENV_") {
+                return match std::env::var(var) {
+                    Ok(v) => lua.create_string(v).map(mlua::Value::String),
+                    Err(_) => Ok(mlua::Value::Nil),
+                };
+            }
+            if key == "Lua" {
+                return Ok(mlua::Value::Table(read_globals.clone()));
+            }
+            match read_state.borrow().lookup(&key) {
+                Some(v) => Ok(v),
+                None => read_globals.raw_get(key),
+            }
+        })?,
+    )?;
+    let write_state = Rc::clone(state);
+    meta.raw_set(
+        "__newindex",
+        lua.create_function(
+            move |_, (_, key, value): (Table, mlua::Value, mlua::Value)| {
+                let key = match key {
+                    mlua::Value::String(s) => s.to_string_lossy(),
+                    other => other.to_string()?,
+                };
+                write_state.borrow_mut().set(key, value);
+                Ok(())
+            },
+        )?,
+    )?;
+    env.set_metatable(Some(meta))?;
+    Ok(env)
+}
+
+/// `VirtualHost "name"` / `Component "name" "module"`: opens a section;
+/// the result can also take a table of options (`VirtualHost "x" { ... }`).
+fn section_function(lua: &Lua, state: &Shared, virtual_host: bool) -> mlua::Result<Function> {
+    let state = Rc::clone(state);
+    lua.create_function(move |lua, name: mlua::Value| {
+        let name = match name {
+            mlua::Value::String(s) => s.to_string_lossy(),
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "{} needs a name in quotes, got {}",
+                    if virtual_host {
+                        "VirtualHost"
+                    } else {
+                        "Component"
+                    },
+                    other.type_name()
+                )))
+            }
+        };
+        let index = state.borrow_mut().open(virtual_host, name);
+        options_function(lua, &state, index, !virtual_host)
+    })
+}
+
+/// What `VirtualHost "x"` returns: takes `{ options }`, or for a component
+/// first the module name.
+fn options_function(
+    lua: &Lua,
+    state: &Shared,
+    index: usize,
+    takes_module: bool,
+) -> mlua::Result<Function> {
+    let state = Rc::clone(state);
+    lua.create_function(move |lua, arg: mlua::Value| match arg {
+        mlua::Value::String(module) if takes_module => {
+            let mut s = state.borrow_mut();
+            s.sections[index]
+                .options
+                .push(("component_module".into(), mlua::Value::String(module)));
+            drop(s);
+            options_function(lua, &state, index, false).map(mlua::Value::Function)
+        }
+        mlua::Value::Table(options) => {
+            let mut s = state.borrow_mut();
+            for pair in options.pairs::<mlua::Value, mlua::Value>() {
+                let (k, v) = pair?;
+                let k = match k {
+                    mlua::Value::String(k) => k.to_string_lossy(),
+                    other => other.to_string()?,
+                };
+                s.sections[index].options.push((k, v));
+            }
+            Ok(mlua::Value::Nil)
+        }
+        other => Err(mlua::Error::runtime(format!(
+            "expected a table of options, got {}",
+            other.type_name()
+        ))),
+    })
+}
+
+/// `Include "file"` and `Include "dir/*.cfg.lua"`: relative to the main
+/// config's folder; a wildcard takes the matching non-hidden files, in name
+/// order.
+fn include_function(lua: &Lua, state: &Shared, globals: &Table) -> mlua::Result<Function> {
+    let (state, globals) = (Rc::clone(state), globals.clone());
+    lua.create_function(move |lua, file: String| {
+        let (dir, depth, current) = {
+            let s = state.borrow();
+            (s.dir.clone(), s.depth, s.current)
+        };
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(mlua::Error::runtime(format!(
+                "Include {file:?}: included files nest more than {MAX_INCLUDE_DEPTH} deep (a file including itself?)"
+            )));
+        }
+        let target = dir.join(&file);
+        let files = if file.contains(['*', '?']) {
+            matching_files(&target)?
+        } else {
+            vec![target]
+        };
+        for f in files {
+            let text = read_limited(&f)
+                .map_err(|e| mlua::Error::runtime(format!("Error loading included {}: {e}", f.display())))?;
+            state.borrow_mut().depth += 1;
+            let result = run_file(lua, &state, &globals, &f, &text);
+            let mut s = state.borrow_mut();
+            s.depth -= 1;
+            s.current = current;
+            drop(s);
+            result?;
+        }
+        Ok(())
+    })
+}
+
+/// The files a wildcard `Include` names: its folder's non-hidden entries
+/// whose names match the last path component.
+fn matching_files(target: &Path) -> mlua::Result<Vec<PathBuf>> {
+    let (folder, name) = (
+        target.parent().unwrap_or(Path::new(".")),
+        target
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+    );
+    let pattern = glob::Pattern::new(&name)
+        .map_err(|e| mlua::Error::runtime(format!("Include {}: {e}", target.display())))?;
+    let entries = std::fs::read_dir(folder).map_err(|e| {
+        mlua::Error::runtime(format!("Error loading included {}: {e}", folder.display()))
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && pattern.matches(n))
+        .map(|n| folder.join(n))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn read_limited(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// What `FileContents`, `FileLine` and `FileLines` return.
+#[derive(Clone, Copy)]
+enum FileRead {
+    Contents,
+    Line,
+    Lines,
+}
+
+fn file_function(lua: &Lua, state: &Shared, what: FileRead) -> mlua::Result<Function> {
+    let state = Rc::clone(state);
+    lua.create_function(move |lua, file: String| {
+        let path = state.borrow().dir.join(&file);
+        let text = read_limited(&path)
+            .map_err(|e| mlua::Error::runtime(format!("cannot read {}: {e}", path.display())))?;
+        Ok(match what {
+            FileRead::Contents => mlua::Value::String(lua.create_string(&text)?),
+            FileRead::Line => {
+                let line = text.lines().next().unwrap_or_default();
+                mlua::Value::String(lua.create_string(line)?)
+            }
+            FileRead::Lines => mlua::Value::Table(lua.create_sequence_from(text.lines())?),
+        })
+    })
+}
+
+/// A Lua value as a config [`Value`]; tables become lists of their
+/// sequence, then their other values in key order.
+fn to_value(v: &mlua::Value, depth: usize) -> Value {
+    match v {
+        mlua::Value::Nil => Value::Nil,
+        mlua::Value::Boolean(b) => Value::Bool(*b),
+        mlua::Value::Integer(i) => Value::Num(*i as f64),
+        mlua::Value::Number(n) => Value::Num(*n),
+        mlua::Value::String(s) => Value::Str(s.to_string_lossy()),
+        mlua::Value::Table(t) if depth < 8 => {
+            let mut items = Vec::new();
+            let n = t.raw_len();
+            for i in 1..=n {
+                items.push(to_value(
+                    &t.raw_get(i).unwrap_or(mlua::Value::Nil),
+                    depth + 1,
+                ));
+            }
+            let mut rest: Vec<(String, Value)> = t
+                .pairs::<mlua::Value, mlua::Value>()
+                .filter_map(Result::ok)
+                .filter(
+                    |(k, _)| !matches!(k, mlua::Value::Integer(i) if *i >= 1 && (*i as usize) <= n),
+                )
+                .map(|(k, v)| (k.to_string().unwrap_or_default(), to_value(&v, depth + 1)))
+                .collect();
+            rest.sort_by(|a, b| a.0.cmp(&b.0));
+            items.extend(rest.into_iter().map(|(_, v)| v));
+            Value::List(items)
+        }
+        other => Value::Unreadable(format!("a {} value", other.type_name())),
+    }
+}
+
+/// The innermost message of a Lua error, as Prosody would print it.
+fn lua_to_config_error(path: &Path, e: &mlua::Error) -> ConfigError {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => lua_to_config_error(path, cause),
+        mlua::Error::WithContext { cause, .. } => lua_to_config_error(path, cause),
+        mlua::Error::SyntaxError { message, .. } => syntax_error(path, message),
+        mlua::Error::RuntimeError(message) => syntax_error(path, message),
+        mlua::Error::MemoryError(_) => ConfigError::Lua {
+            path: path.to_owned(),
+            message: format!(
+                "the config uses more than {} MiB of memory",
+                MEMORY_LIMIT >> 20
+            ),
+        },
+        other => ConfigError::Lua {
+            path: path.to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// `file:LINE: what` as [`ConfigError::Syntax`] when the message says where;
+/// anything else as [`ConfigError::Lua`].
+fn syntax_error(path: &Path, message: &str) -> ConfigError {
+    let first = message.lines().next().unwrap_or(message);
+    // "<file>:<line>: <what>", the file being the main config or an included one.
+    let located = first
+        .rsplit_once(".lua:")
+        .map(|(f, r)| (format!("{f}.lua"), r));
+    let parsed = first
+        .split_once(':')
+        .and_then(|(file, rest)| {
+            let (line, what) = rest.split_once(": ")?;
+            Some((
+                PathBuf::from(file),
+                line.parse::<usize>().ok()?,
+                what.to_owned(),
+            ))
+        })
+        .or_else(|| {
+            let (file, rest) = located?;
+            let (line, what) = rest.split_once(": ")?;
+            Some((
+                PathBuf::from(file),
+                line.parse::<usize>().ok()?,
+                what.to_owned(),
+            ))
+        });
+    match parsed {
+        Some((file, line, what)) => ConfigError::Syntax {
+            path: file,
+            line,
+            what,
+        },
+        None => ConfigError::Lua {
+            path: path.to_owned(),
+            message: first.to_owned(),
+        },
+    }
+}

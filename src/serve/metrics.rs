@@ -1,0 +1,137 @@
+//! Request counters, and the `/metrics` text in Prometheus format.
+//!
+//! Requests are counted in a fixed table of atomics (route × status), so
+//! the request path stays lock- and allocation-free; the text is rendered
+//! only when `/metrics` is scraped, together with what the current key set
+//! says (keys loaded, files skipped by reason) and the reload counters of
+//! the [`KeyStore`](super::store::KeyStore).
+
+use super::store::Reloads;
+use crate::keydir::KeySet;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/<sha256(kid)>.pem`
+    Prosody,
+    /// `/<kid>`
+    Asap,
+    /// The JWKS.
+    Jwks,
+    /// `/healthz`
+    Health,
+    /// `/readyz`
+    Ready,
+    /// `/metrics`
+    Metrics,
+    /// Anything else.
+    Unknown,
+}
+
+const ROUTES: [(Route, &str); 7] = [
+    (Route::Prosody, "prosody_pem"),
+    (Route::Asap, "asap"),
+    (Route::Jwks, "jwks"),
+    (Route::Health, "healthz"),
+    (Route::Ready, "readyz"),
+    (Route::Metrics, "metrics"),
+    (Route::Unknown, "unknown"),
+];
+const STATUSES: [u16; 6] = [200, 304, 404, 405, 503, 0];
+
+/// Requests answered, by route and status.
+#[derive(Debug)]
+pub struct Requests {
+    counts: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
+}
+
+impl Default for Requests {
+    fn default() -> Self {
+        Requests {
+            counts: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+        }
+    }
+}
+
+impl Requests {
+    /// Counts one answered request.
+    pub fn record(&self, route: Route, status: u16) {
+        let r = ROUTES
+            .iter()
+            .position(|(x, _)| *x == route)
+            .unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES
+            .iter()
+            .position(|x| *x == status)
+            .unwrap_or(STATUSES.len() - 1);
+        self.counts[r][s].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition text: these counters, the key set and the reloads.
+    pub fn render(&self, keys: &KeySet, reloads: &Reloads) -> String {
+        let mut out = String::with_capacity(2048);
+        let _ = writeln!(
+            out,
+            "# HELP asap_keyserver_requests_total HTTP requests answered, by route and status."
+        );
+        let _ = writeln!(out, "# TYPE asap_keyserver_requests_total counter");
+        for (r, (_, route)) in ROUTES.iter().enumerate() {
+            for (s, status) in STATUSES.iter().enumerate() {
+                let n = self.counts[r][s].load(Ordering::Relaxed);
+                if n > 0 {
+                    let status = if *status == 0 {
+                        "other".to_owned()
+                    } else {
+                        status.to_string()
+                    };
+                    let _ = writeln!(out, "asap_keyserver_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                }
+            }
+        }
+        let _ = writeln!(out, "# HELP asap_keyserver_keys Keys currently served.");
+        let _ = writeln!(out, "# TYPE asap_keyserver_keys gauge");
+        let _ = writeln!(out, "asap_keyserver_keys {}", keys.len());
+        let _ = writeln!(
+            out,
+            "# HELP asap_keyserver_skipped_files Files in the key directory not served, by reason."
+        );
+        let _ = writeln!(out, "# TYPE asap_keyserver_skipped_files gauge");
+        let mut by_reason = std::collections::BTreeMap::new();
+        for s in keys.skipped() {
+            *by_reason.entry(s.reason.label()).or_insert(0u64) += 1;
+        }
+        for (reason, n) in by_reason {
+            let _ = writeln!(
+                out,
+                "asap_keyserver_skipped_files{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP asap_keyserver_reloads_total Rescans of the key directory that succeeded."
+        );
+        let _ = writeln!(out, "# TYPE asap_keyserver_reloads_total counter");
+        let _ = writeln!(out, "asap_keyserver_reloads_total {}", reloads.successes());
+        let _ = writeln!(out, "# HELP asap_keyserver_reload_errors_total Rescans that failed (the last good set stays served).");
+        let _ = writeln!(out, "# TYPE asap_keyserver_reload_errors_total counter");
+        let _ = writeln!(
+            out,
+            "asap_keyserver_reload_errors_total {}",
+            reloads.failures()
+        );
+        let _ = writeln!(out, "# HELP asap_keyserver_seconds_since_last_reload Seconds since the last successful rescan.");
+        let _ = writeln!(out, "# TYPE asap_keyserver_seconds_since_last_reload gauge");
+        let since = reloads.seconds_since_success();
+        let _ = writeln!(out, "asap_keyserver_seconds_since_last_reload {since}");
+        let _ = writeln!(out, "# HELP asap_keyserver_build_info Build information.");
+        let _ = writeln!(out, "# TYPE asap_keyserver_build_info gauge");
+        let _ = writeln!(
+            out,
+            "asap_keyserver_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+}

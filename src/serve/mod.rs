@@ -1,0 +1,17 @@
+//! Serving the key directory over HTTP(S): everything `serve` runs.
+//!
+//! - [`store`]: the live [`KeySet`](crate::keydir::KeySet), swapped
+//!   atomically, with its reload counters.
+//! - [`watch`]: notify or polling → rescan → swap.
+//! - [`server`]: the pure request handler and the accept loops.
+//! - [`metrics`]: request counters and the `/metrics` text.
+//! - [`tls`]: rustls from PEM files, reloaded when they change.
+
+pub mod metrics;
+pub mod server;
+pub mod store;
+pub mod tls;
+pub mod watch;
+
+pub use server::{run, Config};
+pub use store::KeyStore;

@@ -1,0 +1,485 @@
+//! The HTTP side: a pure [`handle`] that answers from a [`KeySet`], and
+//! [`run`], the accept loop around it.
+//!
+//! A request is one hash lookup in the current key set and a response built
+//! from prebuilt parts; no request ever touches the filesystem. Connections
+//! are bounded, headers must arrive within a timeout, and shutdown stops
+//! accepting, lets in-flight requests finish, then returns.
+
+use super::metrics::{Requests, Route};
+use super::store::KeyStore;
+use super::tls::TlsState;
+use crate::keydir::KeySet;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{debug, error, info, warn};
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `max-age` sent with keys, in seconds.
+    pub cache_max_age: u64,
+    /// Time a client has to send a complete request head (also the keep-alive idle limit).
+    pub header_timeout: Duration,
+    /// Open connections at most; further clients wait in the accept queue.
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+    /// Prefix under which every route is mounted (`/keys` -> `/keys/<hex>.pem`).
+    pub base_path: String,
+    /// Path of the JWKS document.
+    pub jwks_path: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cache_max_age: 300,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            drain_timeout: Duration::from_secs(10),
+            base_path: String::new(),
+            jwks_path: "/.well-known/jwks.json".into(),
+        }
+    }
+}
+
+/// Response parts that depend only on the configuration, built once.
+#[derive(Debug, Clone)]
+pub struct Prebuilt {
+    cache_control: HeaderValue,
+    base_path: String,
+    jwks_path: String,
+}
+
+/// `/a//b/` -> `a/b/`: no leading slash, single slashes.
+fn trim_path(path: &str) -> String {
+    normalize(path).trim_end_matches('/').to_owned()
+}
+
+impl Prebuilt {
+    /// Builds the shared parts for `config`.
+    pub fn new(config: &Config) -> Self {
+        let cache_control =
+            HeaderValue::try_from(format!("public, max-age={}", config.cache_max_age))
+                .unwrap_or(HeaderValue::from_static("public, max-age=300"));
+        let base = trim_path(&config.base_path);
+        Prebuilt {
+            cache_control,
+            base_path: if base.is_empty() {
+                base
+            } else {
+                format!("{base}/")
+            },
+            jwks_path: trim_path(&config.jwks_path),
+        }
+    }
+}
+
+const PEM: HeaderValue = HeaderValue::from_static("application/x-pem-file");
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const PROMETHEUS: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, TEXT);
+    res
+}
+
+/// Collapses runs of `/` (Prosody sends `//<hex>.pem` when `asap_key_server`
+/// ends in a slash) and drops the leading one.
+fn normalize(path: &str) -> Cow<'_, str> {
+    let trimmed = path.trim_start_matches('/');
+    if !trimmed.contains("//") {
+        return Cow::Borrowed(trimmed);
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for c in trimmed.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// Whether an `If-None-Match` value matches `etag` (weak comparison, RFC 9110 §13.1.2).
+fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(list) = if_none_match.to_str() else {
+        return false;
+    };
+    let ours = etag.as_bytes();
+    list.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    text(
+        StatusCode::NOT_FOUND,
+        "not found: no key at this path (Prosody: /<sha256(kid) in lowercase hex>.pem, ASAP: /<kid>)\n",
+    )
+}
+
+/// Whether the request's validators match (`If-None-Match` first, as RFC 9110 says).
+fn not_modified<B>(req: &Request<B>, etag: &HeaderValue, modified_secs: u64) -> bool {
+    let headers = req.headers();
+    match headers.get(header::IF_NONE_MATCH) {
+        Some(inm) => etag_matches(inm, etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .is_some_and(|since| modified_secs <= since.as_secs()),
+    }
+}
+
+/// A cacheable response from prebuilt parts, or a 304.
+fn cacheable<B>(
+    req: &Request<B>,
+    pre: &Prebuilt,
+    body: &Bytes,
+    content_type: HeaderValue,
+    etag: &HeaderValue,
+    last_modified: &HeaderValue,
+    modified_secs: u64,
+) -> Response<Full<Bytes>> {
+    let mut res = if not_modified(req, etag, modified_secs) {
+        let mut res = Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(Full::new(body.clone()));
+        res.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, etag.clone());
+    h.insert(header::LAST_MODIFIED, last_modified.clone());
+    h.insert(header::CACHE_CONTROL, pre.cache_control.clone());
+    res
+}
+
+/// Answers one request from `keys`. Pure: no I/O, no clock. `/metrics`
+/// renders `requests` and `reloads`. Returns the response and the route it
+/// matched, for the request counters.
+pub fn handle<B>(
+    req: &Request<B>,
+    keys: &KeySet,
+    pre: &Prebuilt,
+    requests: &Requests,
+    reloads: &super::store::Reloads,
+) -> (Response<Full<Bytes>>, Route) {
+    let method = req.method();
+    if method != Method::GET && method != Method::HEAD {
+        let mut res = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: use GET or HEAD\n",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return (res, Route::Unknown);
+    }
+    let full = normalize(req.uri().path());
+    let Some(path) = full.strip_prefix(pre.base_path.as_str()) else {
+        return (not_found(), Route::Unknown);
+    };
+    match path {
+        "healthz" => return (text(StatusCode::OK, "ok\n"), Route::Health),
+        "readyz" if keys.is_ready() => return (text(StatusCode::OK, "ready\n"), Route::Ready),
+        "readyz" => {
+            let res = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: first key scan not finished\n",
+            );
+            return (res, Route::Ready);
+        }
+        "metrics" => {
+            let mut res = Response::new(Full::new(Bytes::from(requests.render(keys, reloads))));
+            res.headers_mut().insert(header::CONTENT_TYPE, PROMETHEUS);
+            return (res, Route::Metrics);
+        }
+        p if p == pre.jwks_path => {
+            let doc = keys.jwks();
+            let res = cacheable(
+                req,
+                pre,
+                &doc.body,
+                JSON,
+                &doc.etag,
+                &doc.last_modified,
+                doc.modified_secs,
+            );
+            return (res, Route::Jwks);
+        }
+        _ => {}
+    }
+    match keys.lookup(path) {
+        Some((entry, asap)) => {
+            let res = cacheable(
+                req,
+                pre,
+                &entry.body,
+                PEM,
+                &entry.etag,
+                &entry.last_modified,
+                entry.modified_secs,
+            );
+            (res, if asap { Route::Asap } else { Route::Prosody })
+        }
+        None => (not_found(), Route::Unknown),
+    }
+}
+
+/// Serves one accepted connection (plain or TLS) until it closes.
+async fn serve_connection<I>(
+    http: hyper::server::conn::http1::Builder,
+    io: I,
+    answer: Arc<Answer>,
+    peer: std::net::SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let s = &answer;
+        let (res, route) = handle(
+            &req,
+            &s.store.load(),
+            &s.pre,
+            &s.requests,
+            s.store.reloads(),
+        );
+        let status = res.status().as_u16();
+        s.requests.record(route, status);
+        debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status, route = ?route, "request");
+        std::future::ready(Ok::<_, Infallible>(res))
+    });
+    if let Err(e) = watcher
+        .watch(http.serve_connection(TokioIo::new(io), service))
+        .await
+    {
+        debug!(peer = %peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// What answering a request needs, shared by every connection.
+struct Answer {
+    store: Arc<KeyStore>,
+    requests: Requests,
+    pre: Prebuilt,
+}
+
+/// What every accept loop shares.
+struct Shared {
+    answer: Arc<Answer>,
+    http: hyper::server::conn::http1::Builder,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    limit: Arc<Semaphore>,
+    tls: Option<Arc<TlsState>>,
+    config: Config,
+}
+
+/// Binds `count` listeners on `addr` with `SO_REUSEPORT`, so the kernel
+/// spreads new connections over one accept loop each (port 0: the first
+/// listener picks the port, the others share it).
+pub fn bind_reuseport(
+    addr: std::net::SocketAddr,
+    count: usize,
+) -> std::io::Result<Vec<TcpListener>> {
+    // A plain bind first: SO_REUSEPORT would otherwise let a second server
+    // (same user) silently share the port and answer from other keys.
+    let probe = std::net::TcpListener::bind(addr)?;
+    let mut addr = probe.local_addr()?;
+    drop(probe);
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.set_nodelay(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(4096)?;
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// Serves `store` on `listeners`, one accept loop each (see
+/// [`bind_reuseport`]), until `shutdown` completes; then stops accepting,
+/// waits up to `config.drain_timeout` for open requests, and returns. With
+/// `tls`, every connection is HTTPS.
+pub async fn run(
+    listeners: Vec<TcpListener>,
+    store: Arc<KeyStore>,
+    config: Config,
+    tls: Option<Arc<TlsState>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(16 * 1024);
+    let shared = Arc::new(Shared {
+        answer: Arc::new(Answer {
+            store,
+            requests: Requests::default(),
+            pre: Prebuilt::new(&config),
+        }),
+        http,
+        graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+        limit: Arc::new(Semaphore::new(config.max_connections.max(1))),
+        tls,
+        config,
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&shared), stopped.clone())))
+        .collect();
+    shutdown.await;
+    let _ = stop.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    let Ok(shared) = Arc::try_unwrap(shared) else {
+        error!("an accept loop outlived shutdown");
+        return;
+    };
+    info!(
+        open_connections = shared.graceful.count(),
+        "shutting down: no longer accepting, finishing open requests"
+    );
+    tokio::select! {
+        () = shared.graceful.shutdown() => info!("all connections closed"),
+        () = tokio::time::sleep(shared.config.drain_timeout) => warn!("drain timeout reached; closing remaining connections"),
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let config = &shared.config;
+    let mut at_limit_logged = false;
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        // Accept first, then take a slot: with one listener per loop
+        // (SO_REUSEPORT), a loop must not sit on a slot while clients queue
+        // on another listener. A loop waiting for a slot accepts nothing more.
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => { backoff = Duration::from_millis(5); conn }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    error!(error = %e, "accept failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let permit = match Arc::clone(&shared.limit).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                p = Arc::clone(&shared.limit).acquire_owned() => p.expect("semaphore never closed"),
+                _ = stopped.changed() => break,
+            },
+        };
+        if shared.limit.available_permits() == 0 && !at_limit_logged {
+            warn!(max_connections = config.max_connections,
+                "connection limit reached; new clients wait until a connection closes (raise --max-connections)");
+            at_limit_logged = true;
+        } else if shared.limit.available_permits() > config.max_connections / 2 {
+            at_limit_logged = false;
+        }
+        let _ = stream.set_nodelay(true);
+        let (answer, http) = (Arc::clone(&shared.answer), shared.http.clone());
+        let watcher = shared.graceful.watcher();
+        let handshake = shared.tls.as_ref().map(|t| t.acceptor());
+        let handshake_timeout = config.header_timeout;
+        tokio::spawn(async move {
+            match handshake {
+                None => serve_connection(http, stream, answer, peer, watcher).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            serve_connection(http, tls_stream, answer, peer, watcher).await
+                        }
+                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                        Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slashes_collapse() {
+        assert_eq!(normalize("/abc.pem"), "abc.pem");
+        assert_eq!(normalize("//abc.pem"), "abc.pem");
+        assert_eq!(normalize("/keys//x///y.pem"), "keys/x/y.pem");
+    }
+
+    #[test]
+    fn etags_compare_weakly_and_in_lists() {
+        let ours = HeaderValue::from_static("\"abc\"");
+        for hit in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
+            assert!(etag_matches(&HeaderValue::from_static(hit), &ours), "{hit}");
+        }
+        assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &ours));
+    }
+
+    #[test]
+    fn empty_set_is_not_ready_and_methods_are_limited() {
+        let set = KeySet::empty();
+        let pre = Prebuilt::new(&Config::default());
+        let (requests, reloads) = (Requests::default(), crate::serve::store::Reloads::default());
+        let req = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap();
+        let handle = |r: &Request<()>, set: &KeySet, pre: &Prebuilt| {
+            handle(r, set, pre, &requests, &reloads).0
+        };
+        assert_eq!(
+            handle(&req(Method::GET, "/readyz"), &set, &pre).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            handle(&req(Method::GET, "/healthz"), &set, &pre).status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            handle(&req(Method::GET, "/x.pem"), &set, &pre).status(),
+            StatusCode::NOT_FOUND
+        );
+        let res = handle(&req(Method::POST, "/x.pem"), &set, &pre);
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()[header::ALLOW], "GET, HEAD");
+    }
+}

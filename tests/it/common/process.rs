@@ -1,0 +1,118 @@
+//! Running things: the real binary (one-shot commands), openssl, signals,
+//! and waiting on a condition with a deadline (never bare sleeps).
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Generous deadline for anything the server does "at once".
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_asap-keyserver")
+}
+
+/// Runs a command and returns stdout, failing the test with stderr on error.
+pub fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {cmd:?}: {e} (scripts/test installs the test peers)")
+    });
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+pub fn openssl(args: &[&str]) -> Vec<u8> {
+    run(Command::new("openssl").args(args))
+}
+
+pub fn openssl_stdin(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl is installed (scripts/test installs it)");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    run(Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string()));
+}
+
+/// Runs the binary with `args`, returning (exit code, stdout, stderr).
+pub fn cli(args: &[&str]) -> (i32, String, String) {
+    cli_stdin(args, None)
+}
+
+pub fn cli_stdin(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("ASAP_KEYS_DIR")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    (code, stdout, stderr)
+}
+
+/// Runs the binary and expects success; returns stdout.
+pub fn cli_ok(args: &[&str]) -> String {
+    let (code, out, err) = cli(args);
+    assert_eq!(code, 0, "{args:?} failed: {err}");
+    out
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Today's UTC date as `date -u +%F` prints it.
+pub fn today() -> String {
+    String::from_utf8(run(Command::new("date").args(["-u", "+%F"])))
+        .unwrap()
+        .trim()
+        .to_owned()
+}

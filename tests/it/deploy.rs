@@ -1,0 +1,233 @@
+//! The files in deploy/, checked with the tools that consume them:
+//! systemd-analyze, kubernetes-validate, nginx -t, and our own doctor.
+
+use crate::common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn deploy(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(rel)
+}
+
+fn output(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/test installs it)"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn systemd_unit_verifies_and_is_hardened() {
+    let unit = std::fs::read_to_string(deploy("systemd/asap-keyserver.service")).unwrap();
+    let t = tempdir();
+    // systemd-analyze checks that ExecStart exists: point it at the binary under test.
+    let local = t.path().join("asap-keyserver.service");
+    std::fs::write(&local, unit.replace("/usr/local/bin/asap-keyserver", bin())).unwrap();
+    let (ok, out) = output(Command::new("systemd-analyze").arg("verify").arg(&local));
+    assert!(ok && out.trim().is_empty(), "systemd-analyze verify: {out}");
+    for directive in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "ReadOnlyPaths=/etc/asap-keyserver",
+        "NoNewPrivileges=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "CapabilityBoundingSet=\n",
+        "--no-init",
+        "MemoryDenyWriteExecute=yes",
+    ] {
+        assert!(unit.contains(directive), "unit lacks {directive:?}");
+    }
+    // And a broken copy fails, so the check above means something.
+    std::fs::write(
+        &local,
+        unit.replace(
+            "/usr/local/bin/asap-keyserver",
+            "/nonexistent/asap-keyserver",
+        ),
+    )
+    .unwrap();
+    let (ok, out) = output(Command::new("systemd-analyze").arg("verify").arg(&local));
+    assert!(
+        !ok || !out.trim().is_empty(),
+        "a missing ExecStart must be reported"
+    );
+}
+
+#[test]
+fn kubernetes_manifests_validate_and_mount_the_secret_whole() {
+    let files: Vec<PathBuf> = [
+        "deployment.yaml",
+        "service.yaml",
+        "pdb.yaml",
+        "secret-example.yaml",
+    ]
+    .iter()
+    .map(|f| deploy(&format!("kubernetes/{f}")))
+    .collect();
+    let (ok, out) = output(
+        Command::new("python3")
+            .args(["-m", "kubernetes_validate", "-k", "1.31.0", "--strict"])
+            .args(&files),
+    );
+    assert!(ok, "kubernetes-validate: {out}");
+    assert_eq!(out.matches("passed").count(), 4, "{out}");
+    let json = String::from_utf8(run(Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(&files[0])))
+    .unwrap();
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(d["spec"]["replicas"].as_u64().unwrap() >= 2);
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert!(c["resources"]["requests"]["memory"].is_string());
+    assert!(
+        c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.get("subPath").is_none()),
+        "no subPath: rotation must reach the pods"
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"],
+        "asap-keyserver-keys"
+    );
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    // A broken manifest is refused, so the check above means something.
+    let t = tempdir();
+    let bad = t.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&files[0])
+            .unwrap()
+            .replace("replicas: 2", "replicas: two"),
+    )
+    .unwrap();
+    assert!(
+        !output(
+            Command::new("python3")
+                .args(["-m", "kubernetes_validate", "-k", "1.31.0"])
+                .arg(&bad)
+        )
+        .0
+    );
+}
+
+#[test]
+fn nginx_configs_pass_nginx_t() {
+    let pki = TestPki::new();
+    let t = tempdir();
+    let mut http = String::new();
+    for (file, port) in [
+        ("nginx/tls-proxy.conf", free_port()),
+        ("nginx/static-export.conf", free_port()),
+    ] {
+        let conf = std::fs::read_to_string(deploy(file))
+            .unwrap()
+            .replace(
+                "/etc/ssl/keys.example.com/fullchain.pem",
+                &path_str(&pki.cert),
+            )
+            .replace("/etc/ssl/keys.example.com/privkey.pem", &path_str(&pki.key))
+            .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
+            .replace("listen [::]:443 ssl;", "");
+        http.push_str(&conf);
+    }
+    let main = t.path().join("nginx.conf");
+    std::fs::write(
+        &main,
+        format!(
+            "events {{}}\npid {0}/nginx.pid;\nerror_log stderr;\nhttp {{\n{http}\n}}\n",
+            path_str(t.path())
+        ),
+    )
+    .unwrap();
+    let (ok, out) = output(
+        Command::new("nginx")
+            .arg("-t")
+            .arg("-c")
+            .arg(&main)
+            .arg("-p")
+            .arg(t.path()),
+    );
+    assert!(ok && out.contains("test is successful"), "{out}");
+}
+
+#[test]
+fn the_prosody_snippet_passes_doctor_and_the_docker_env_names_a_key_server() {
+    let (t, dir) = keydir();
+    write_private(dir.join("jitsi/2026-11-27.pem"), &key(0).pkcs8);
+    let server = Server::start(&dir, &[]);
+    let (code, out, err) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--state",
+        &path_str(&t.path().join("s")),
+        "--prosody-config",
+        &path_str(&deploy("prosody/token-vhost.cfg.lua")),
+        "--url",
+        &format!("http://{}", server.addr),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("✓ asap_key_server  \"https://keys.example.com\""),
+        "{out}"
+    );
+    let env = std::fs::read_to_string(deploy("prosody/docker-jitsi-meet.env")).unwrap();
+    let vars: std::collections::HashMap<_, _> = env
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .collect();
+    assert_eq!(vars.get("AUTH_TYPE"), Some(&"jwt"));
+    assert!(
+        vars["JWT_ASAP_KEYSERVER"].starts_with("https://")
+            && !vars["JWT_ASAP_KEYSERVER"].ends_with('/')
+    );
+    assert!(
+        !vars.contains_key("JWT_APP_SECRET"),
+        "a secret beside a key server is ignored"
+    );
+    assert_eq!(vars.get("JWT_ACCEPTED_ISSUERS"), vars.get("JWT_APP_ID"));
+}
+
+#[test]
+fn probe_is_the_container_health_check() {
+    let dockerfile = std::fs::read_to_string(deploy("docker/Dockerfile")).unwrap();
+    assert!(dockerfile.contains(
+        r#"CMD ["/usr/local/bin/asap-keyserver", "probe", "http://127.0.0.1:8085/readyz"]"#
+    ));
+    assert!(dockerfile.contains("USER nonroot") && dockerfile.contains("ASAP_NO_INIT=true"));
+    let (_t, dir) = keydir();
+    let server = Server::start(&dir, &[]);
+    assert_eq!(
+        cli(&["probe", &format!("http://{}/readyz", server.addr)]).0,
+        0
+    );
+    let (code, _, err) = cli(&["probe", &format!("http://{}/nope", server.addr)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("HTTP 404"), "{err}");
+    let closed = free_port();
+    let (code, _, err) = cli(&[
+        "probe",
+        &format!("http://127.0.0.1:{closed}/readyz"),
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot connect"), "{err}");
+}

@@ -1,0 +1,26 @@
+//! Every integration test, in one crate (one link step on a 2-core
+//! machine, as ripgrep's `tests/tests.rs`). Each module tests one behaviour
+//! against the real binary on 127.0.0.1:0, real files and real peers;
+//! `common` is the harness, split by concern.
+
+mod common;
+
+mod churn;
+mod consumers;
+mod deploy;
+mod doctor;
+mod export;
+mod faults;
+mod files;
+mod keygen;
+mod layouts;
+mod lifecycle;
+mod mint;
+mod overflow;
+mod prosody_config;
+mod reload;
+mod serve;
+mod slow_clients;
+mod tls;
+mod verifiers;
+mod verify;

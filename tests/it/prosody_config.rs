@@ -1,0 +1,337 @@
+//! `verify --prosody-config` and `doctor --prosody-config` on real-shaped
+//! Prosody configurations (tests/fixtures/prosody, see its README).
+
+use crate::common::*;
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> String {
+    path_str(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/prosody")
+            .join(name),
+    )
+}
+
+fn hdr(kid: &str) -> Value {
+    json!({"alg": "RS256", "typ": "JWT", "kid": kid})
+}
+
+fn claims(changes: Value) -> Value {
+    let mut c = good_claims();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+/// `verify TOKEN --prosody-config FILE --keys DIR ARGS` -> (code, first failure, text)
+fn verify(
+    token: &str,
+    config: &str,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (i32, Option<String>, String) {
+    let mut args = vec![
+        "verify",
+        token,
+        "--prosody-config",
+        config,
+        "--keys",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (code, text, err) = cli(&args);
+    args.push("--json");
+    let (_, json, _) = cli(&args);
+    let json: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}{err}"));
+    (
+        code,
+        json["first_failure"].as_str().map(str::to_owned),
+        text,
+    )
+}
+
+fn keys() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    write(dir.join("other/k.pem"), &key(1).pkcs8);
+    write(dir.join("beta/k.pem"), &key(2).pkcs8);
+    (t, dir)
+}
+
+#[test]
+fn debian_layout() {
+    let (_t, dir) = keys();
+    let config = fixture("debian-jitsi-meet.cfg.lua");
+    let ok = token_with(&hdr("jitsi/k"), &good_claims(), &key(0).pkcs8);
+    let (code, _, text) = verify(&ok, &config, &dir, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("VirtualHost \"meet.example.com\""),
+        "the token host, not guest or auth: {text}"
+    );
+    assert!(
+        text.contains("asap_accepted_audiences { \"jitsi\" }"),
+        "single quotes read: {text}"
+    );
+    // Audiences come from the config.
+    let wrong_aud = token_with(
+        &hdr("jitsi/k"),
+        &claims(json!({"aud": "other"})),
+        &key(0).pkcs8,
+    );
+    assert_eq!(
+        verify(&wrong_aud, &config, &dir, &[]).1.as_deref(),
+        Some("aud")
+    );
+    // Issuers too: "other" is not accepted here.
+    let other = token_with(
+        &hdr("other/k"),
+        &claims(json!({"iss": "other"})),
+        &key(1).pkcs8,
+    );
+    assert_eq!(verify(&other, &config, &dir, &[]).1.as_deref(), Some("iss"));
+    // Flags override the config.
+    assert_eq!(
+        verify(&other, &config, &dir, &["--accepted-issuers", "other"]).0,
+        0
+    );
+    // Domain verification is on by default here: sub must match the domain.
+    let sub = token_with(
+        &hdr("jitsi/k"),
+        &claims(json!({"sub": "elsewhere.example"})),
+        &key(0).pkcs8,
+    );
+    assert_eq!(
+        verify(&sub, &config, &dir, &["--domain", "meet.example.com"])
+            .1
+            .as_deref(),
+        Some("sub")
+    );
+}
+
+#[test]
+fn docker_jitsi_meet_layout() {
+    let (_t, dir) = keys();
+    let config = fixture("docker-jitsi-meet.cfg.lua");
+    // Global issuers { "jitsi","other" } apply to the host.
+    let other = token_with(
+        &hdr("other/k"),
+        &claims(json!({"iss": "other", "sub": "whatever"})),
+        &key(1).pkcs8,
+    );
+    let (code, _, text) = verify(&other, &config, &dir, &["--domain", "meet.jitsi"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("enable_domain_verification = false"),
+        "{text}"
+    );
+    let stranger = token_with(
+        &hdr("jitsi/k"),
+        &claims(json!({"iss": "stranger"})),
+        &key(0).pkcs8,
+    );
+    assert_eq!(
+        verify(&stranger, &config, &dir, &[]).1.as_deref(),
+        Some("iss")
+    );
+}
+
+#[test]
+fn multi_domain_needs_a_host_and_evaluates_expressions() {
+    let (_t, dir) = keys();
+    let config = fixture("multi-domain.cfg.lua");
+    let token = token_with(
+        &hdr("beta/k"),
+        &claims(json!({"iss": "shared", "room": null})),
+        &key(2).pkcs8,
+    );
+    let (code, _, err) = cli(&[
+        "verify",
+        &token,
+        "--prosody-config",
+        &config,
+        "--keys",
+        &path_str(&dir),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("2 VirtualHosts use authentication = \"token\" (meet.alpha.example, meet.beta.example); choose one with --host"), "{err}");
+    let (code, _, text) = verify(&token, &config, &dir, &["--host", "meet.beta.example"]);
+    assert_eq!(code, 0, "beta accepts iss shared and needs no room: {text}");
+    // `os.getenv("BETA_KEY_SERVER") or "https://..."` runs as in Prosody.
+    assert!(!text.contains("could not read"), "{text}");
+    let (code, first, _) = verify(&token, &config, &dir, &["--host", "meet.alpha.example"]);
+    assert_eq!((code, first.as_deref()), (1, Some("iss")));
+    let (code, _, err) = cli(&[
+        "verify",
+        &token,
+        "--prosody-config",
+        &config,
+        "--host",
+        "nope",
+        "--keys",
+        &path_str(&dir),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no VirtualHost \"nope\"")
+            && err.contains("meet.alpha.example, meet.beta.example"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&[
+        "verify",
+        &token,
+        "--prosody-config",
+        "/nonexistent.cfg.lua",
+        "--keys",
+        &path_str(&dir),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("cannot read Prosody config /nonexistent.cfg.lua"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verify_fetches_from_the_configured_key_server() {
+    let (t, dir) = keys();
+    let server = Server::start(&dir, &[]);
+    let config = t.path().join("prosody.cfg.lua");
+    std::fs::write(&config, format!(
+        "VirtualHost \"meet.example.com\"\n    authentication = \"token\"\n    app_id = \"jitsi\"\n    asap_key_server = \"http://{}\"\n",
+        server.addr
+    )).unwrap();
+    let token = token_with(&hdr("jitsi/k"), &good_claims(), &key(0).pkcs8);
+    let (code, text, _) = cli(&["verify", &token, "--prosody-config", &path_str(&config)]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("http://{}{}", server.addr, key_path("jitsi/k"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn doctor_checks_the_prosody_side() {
+    // Every URL doctor fetches here is on loopback: our server, or a closed port.
+    let (t, dir) = keys();
+    for kid in ["jitsi/k", "other/k", "beta/k"] {
+        std::fs::set_permissions(
+            dir.join(format!("{kid}.pem")),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let server = Server::start(&dir, &[]);
+    let url = format!("http://{}", server.addr);
+    let state = path_str(&t.path().join("state.json"));
+    let (code, out, _) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--state",
+        &state,
+        "--url",
+        &url,
+        "--prosody-config",
+        &fixture("debian-jitsi-meet.cfg.lua"),
+    ]);
+    assert!(
+        out.contains("✓ asap_key_server  \"https://keys.example.com\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("issuer \"other\" has keys here but is not accepted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Lines for the token VirtualHost:")
+            && out.contains(&format!("asap_key_server = \"{url}\"")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Key server {url}")) && out.contains("served identically"),
+        "{out}"
+    );
+    assert_eq!(code, 0, "warnings only: {out}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for (body, needle, code) in [
+        (
+            "asap_key_server = \"file:///etc/keys\"\napp_id = \"jitsi\"",
+            "Prosody fetches keys over HTTP(S) only",
+            1,
+        ),
+        (
+            "asap_key_server = \"http://SERVER/\"\napp_id = \"jitsi\"",
+            "ends in '/'",
+            0,
+        ),
+        (
+            "asap_key_server = \"http://SERVER\"\napp_id = \"jitsi\"",
+            "is plain http",
+            0,
+        ),
+        (
+            "app_secret = \"placeholder\"\nasap_key_server = \"SERVER\"\napp_id = \"jitsi\"",
+            "is not an http:// or https:// URL",
+            1,
+        ),
+        (
+            "app_secret = \"placeholder\"\nasap_key_server = \"http://SERVER\"\napp_id = \"jitsi\"",
+            "set beside asap_key_server: it is ignored",
+            0,
+        ),
+        (
+            "app_secret = \"placeholder\"\napp_id = \"jitsi\"",
+            "asap_key_server  not set",
+            1,
+        ),
+        (
+            "asap_key_server = os.getenv(\"ASAP_KEYSERVER_TEST_UNSET\")\napp_id = \"jitsi\"",
+            "asap_key_server  not set",
+            1,
+        ),
+        (
+            "asap_key_server = { url = function() end }\napp_id = \"jitsi\"",
+            "could not read its value (a function value)",
+            1,
+        ),
+        ("asap_key_server = \"http://SERVER\"", "app_id  not set", 1),
+        (
+            "asap_key_server = \"http://CLOSED\"\napp_id = \"jitsi\"",
+            "cannot connect",
+            1,
+        ),
+    ] {
+        let body = body
+            .replace("SERVER", &server.addr.to_string())
+            .replace("CLOSED", &closed.to_string());
+        let config = t.path().join("c.cfg.lua");
+        std::fs::write(
+            &config,
+            format!("VirtualHost \"m\"\n    authentication = \"token\"\n{body}\n"),
+        )
+        .unwrap();
+        let (got, out, err) = cli(&[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &state,
+            "--prosody-config",
+            &path_str(&config),
+            "--timeout",
+            "2s",
+        ]);
+        assert!(out.contains(needle), "{body}: no {needle:?} in {out}{err}");
+        assert_eq!(got, code, "{body}: {out}");
+    }
+}
