@@ -51,27 +51,36 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[command(after_help = EXIT_STATUS)]
 pub enum Command {
     /// Serve the public half of every key in the key directory at /<sha256(kid)>.pem.
+    #[command(after_help = EXIT_STATUS)]
     Serve(ServeArgs),
     /// List the keys in the key directory (kid, URL path, kind, bits, file) and the files skipped.
+    #[command(after_help = EXIT_STATUS)]
     List(ListArgs),
     /// Create a new RSA signing key for KID (PKCS#8, mode 0600).
+    #[command(after_help = EXIT_STATUS)]
     Keygen(KeygenArgs),
     /// Create the next dated key of ISSUER (ISSUER/<yyyy-mm-dd>) and say what to do next.
+    #[command(after_help = EXIT_STATUS)]
     Rotate(RotateArgs),
     /// Remove older private keys of ISSUER, keeping the newest N (dry run unless --yes).
+    #[command(after_help = EXIT_STATUS)]
     Prune(PruneArgs),
     /// Sign a token with a key from the key directory, with the claims Jitsi expects.
+    #[command(after_help = EXIT_STATUS)]
     Mint(Box<MintArgs>),
     /// Say whether Prosody would accept a token, check by check, and why not.
+    #[command(after_help = EXIT_STATUS)]
     Verify(Box<VerifyArgs>),
     /// Find what is wrong with a key directory, a running key server and a Prosody config.
+    #[command(after_help = EXIT_STATUS)]
     Doctor(DoctorArgs),
     /// Write the public keys as static files (Prosody, ASAP and JWKS layouts) for nginx, S3 or a CDN.
+    #[command(after_help = EXIT_STATUS)]
     Export(ExportArgs),
     /// Exit 0 if URL answers 200 (a health check for images without curl).
+    #[command(after_help = EXIT_STATUS)]
     Probe(ProbeArgs),
 }
 

@@ -63,23 +63,29 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     }
 
     let tally = Tally::of(sections.iter().flat_map(|(_, f)| f));
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        let doc = serde_json::json!({
-            "ok": tally.failures == 0,
-            "failures": tally.failures,
-            "warnings": tally.warnings,
-            "sections": sections.iter().map(|(t, f)| serde_json::json!({"title": t, "findings": check::to_json(f)})).collect::<Vec<_>>(),
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    let code = if tally.failures == 0 {
+        super::ACCEPTED
     } else {
+        super::REJECTED
+    };
+    super::report(code, |out| {
+        if a.json {
+            let doc = serde_json::json!({
+                "ok": tally.failures == 0,
+                "failures": tally.failures,
+                "warnings": tally.warnings,
+                "sections": sections.iter().map(|(t, f)| serde_json::json!({"title": t, "findings": check::to_json(f)})).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+            return Ok(());
+        }
         let layout = Layout {
             indent: "  ",
             width: 0,
         };
         for (title, findings) in &sections {
             writeln!(out, "{title}")?;
-            check::write_text(&mut out, findings, layout)?;
+            check::write_text(out, findings, layout)?;
             writeln!(out)?;
         }
         if let Some(lines) = &paste {
@@ -95,10 +101,6 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             "{verdict}: {} problem(s), {} warning(s)",
             tally.failures, tally.warnings
         )?;
-    }
-    Ok(if tally.failures == 0 {
-        super::ACCEPTED
-    } else {
-        super::REJECTED
+        Ok(())
     })
 }

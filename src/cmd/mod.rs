@@ -41,6 +41,19 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Writes a command's report to stdout, then exits with `code`, the
+/// verdict, which a reader that stopped early (`| grep -q`, `| head -1`)
+/// does not change.
+fn report(
+    code: ExitCode,
+    write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    match write(&mut std::io::stdout().lock()) {
+        Err(e) if !is_broken_pipe(&e) => Err(e),
+        _ => Ok(code),
+    }
+}
+
 /// Whether `error` comes from writing to a closed pipe (`... | head -1`),
 /// which ends the output early but is no failure.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {

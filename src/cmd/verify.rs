@@ -68,30 +68,32 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         .context("clock before 1970")?
         .as_secs();
     let report = verify::verify(&token, &settings, &source, now);
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        let doc = serde_json::json!({
-            "accepted": report.accepted(),
-            "verdict": report.verdict(),
-            "first_failure": report.first_failure().map(|c| &c.check),
-            "checks": check::to_json(&report.checks),
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-    } else {
-        for n in &notes {
-            writeln!(out, "{n}")?;
-        }
-        let layout = Layout {
-            indent: "",
-            width: 16,
-        };
-        check::write_text(&mut out, &report.checks, layout)?;
-        writeln!(out, "{}", report.verdict())?;
-    }
-    Ok(if report.accepted() {
+    let code = if report.accepted() {
         super::ACCEPTED
     } else {
         super::REJECTED
+    };
+    super::report(code, |out| {
+        if a.json {
+            let doc = serde_json::json!({
+                "accepted": report.accepted(),
+                "verdict": report.verdict(),
+                "first_failure": report.first_failure().map(|c| &c.check),
+                "checks": check::to_json(&report.checks),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        } else {
+            for n in &notes {
+                writeln!(out, "{n}")?;
+            }
+            let layout = Layout {
+                indent: "",
+                width: 16,
+            };
+            check::write_text(out, &report.checks, layout)?;
+            writeln!(out, "{}", report.verdict())?;
+        }
+        Ok(())
     })
 }
 

@@ -22,15 +22,7 @@ fn a_file_turned_unreadable_keeps_its_last_good_key() {
     write(dir.join("k.pem"), &key(0).spki);
     write(dir.join("later.pem"), &key(1).spki);
     chmod(&dir.join("later.pem"), 0o000);
-    let args = [
-        "serve",
-        "--keys",
-        dir.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--no-init",
-    ];
-    let server = Server::spawn_wrapped(&["unshare", "-U"], &args, None);
+    let server = Server::spawn_wrapped(&["unshare", "-U"], &serve_args(&dir, &[]), None);
     assert_eq!(server.key("k").as_deref(), Some(key(0).spki.as_str()));
     server.wait_log("later.pem reason=unreadable: Permission denied");
     assert_eq!(server.status(&key_path("later")), 404);

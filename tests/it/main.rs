@@ -9,6 +9,7 @@ mod churn;
 mod consumers;
 mod deploy;
 mod doctor;
+mod exit_codes;
 mod export;
 mod faults;
 mod files;

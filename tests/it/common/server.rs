@@ -19,6 +19,20 @@ use std::time::{Duration, Instant};
 /// Held for writing while a test changes how new inotify instances behave.
 pub static INOTIFY: RwLock<()> = RwLock::new(());
 
+/// `serve --keys DIR --listen 127.0.0.1:0 --no-init EXTRA...`
+pub fn serve_args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "serve",
+        "--keys",
+        dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--no-init",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The real binary, serving a directory on 127.0.0.1:0.
 pub struct Server {
     pub child: Child,
@@ -29,30 +43,12 @@ pub struct Server {
 impl Server {
     /// `serve --keys DIR --listen 127.0.0.1:0 --no-init EXTRA...`
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut args = vec![
-            "serve",
-            "--keys",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--no-init",
-        ];
-        args.extend_from_slice(extra);
-        Server::spawn(&args, None)
+        Server::spawn(&serve_args(dir, extra), None)
     }
 
     /// Like `start`, for the test that holds [`INOTIFY`] for writing itself.
     pub fn start_holding_inotify(dir: &Path, extra: &[&str]) -> Server {
-        let mut args = vec![
-            "serve",
-            "--keys",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--no-init",
-        ];
-        args.extend_from_slice(extra);
-        Server::launch(&[], &args, None)
+        Server::launch(&[], &serve_args(dir, extra), None)
     }
 
     /// Spawns the binary with exactly these args (in `cwd` if given).
