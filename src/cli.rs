@@ -1,7 +1,11 @@
 //! Command-line interface (clap derive). The `///` comments are the help
 //! text; daemon flags can also be set through `ASAP_*` environment variables.
 
+// The `///` comments are --help text, where <DIR> and <kid> are placeholders, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 use crate::check::fetch;
+use crate::check::generation::Generation;
 use crate::check::verify::Settings;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -140,6 +144,17 @@ pub struct ServeArgs {
         value_name = "SECONDS"
     )]
     pub cache_max_age: u64,
+
+    /// `Cache-Control: max-age` sent with the JWKS, in seconds. Prosody's
+    /// `cache_keys_url` (token plugin 2025-11 and later) refreshes every
+    /// max-age - 60 s: the default 360 makes it 5 minutes.
+    #[arg(
+        long,
+        env = "ASAP_JWKS_MAX_AGE",
+        default_value_t = crate::serve::server::DEFAULT_JWKS_MAX_AGE,
+        value_name = "SECONDS"
+    )]
+    pub jwks_max_age: u64,
 
     /// Time a client has to send a complete request head; idle keep-alive
     /// connections are closed after it too.
@@ -339,6 +354,11 @@ pub struct MintArgs {
     #[arg(long, value_name = "FILE|-")]
     pub claims: Option<PathBuf>,
 
+    /// Let --claims drop sub or room (set them to null): Prosody rejects such
+    /// tokens by default (sub since the token plugin of 2026-05).
+    #[arg(long, requires = "claims")]
+    pub allow_missing_claims: bool,
+
     /// Print `<URL>/<room>?jwt=<token>` instead of the bare token.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
@@ -403,6 +423,11 @@ pub struct VerifyArgs {
     #[allow(missing_docs)]
     pub settings: SettingsArgs,
 
+    /// Check as the Jitsi token plugin of this month, e.g. 2025-10 [default:
+    /// detected from --prosody-config's plugin_paths, else the newest known].
+    #[arg(long, value_name = "YYYY-MM", value_parser = Generation::at)]
+    pub jitsi: Option<&'static Generation>,
+
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
@@ -446,6 +471,11 @@ pub struct SettingsArgs {
     /// The room being joined, to check room.
     #[arg(long)]
     pub room: Option<String>,
+
+    /// cache_keys_url: look the kid up in this JWKS first, as the token
+    /// plugin of 2025-11 and later does, then fall back to the key server.
+    #[arg(long, value_name = "URL")]
+    pub cache_keys_url: Option<String>,
 }
 
 impl SettingsArgs {
@@ -472,6 +502,9 @@ impl SettingsArgs {
         settings.domain.clone_from(&self.domain);
         settings.tenant.clone_from(&self.tenant);
         settings.room.clone_from(&self.room);
+        if let Some(url) = &self.cache_keys_url {
+            settings.cache_keys_url = Some(url.clone());
+        }
     }
 }
 

@@ -22,8 +22,9 @@
 //!   metrics, TLS.
 //! - [`token`]: typed Jitsi/JaaS/ASAP claims and the Minter that signs them.
 //! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
-//!   checks as data) and `doctor`, the key source and the Prosody-faithful
-//!   HTTP fetch.
+//!   checks as data) and `doctor`; the token plugin's generations as a table
+//!   (`generation`), the key source (`asap_key_server`, the JWKS at
+//!   `cache_keys_url`, a directory, a file) and the Prosody-faithful fetch.
 //! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
 //!   sandbox) and the lines to paste into it.
 //! - [`error`]: the errors that stop a command, naming the file or kid and

@@ -5,6 +5,7 @@
 //! server compared with it kid by kid, and the Prosody configuration that
 //! should point at it.
 
+use super::generation::{self, Generation};
 use super::{fetch, keysource, Diagnostic, Status};
 use crate::error::Error;
 use crate::keydir::{KeySet, SkipReason};
@@ -212,6 +213,154 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
                 .fix("remove signature_algorithm to use RS256"),
             );
         }
+    }
+    out
+}
+
+/// The JWKS path `serve` answers, for the lines doctor suggests.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Which token plugin the Prosody config loads, and whether its
+/// `cache_keys_url` set-up fits it. `config_dir` resolves relative
+/// `plugin_paths`; `key_server` is the URL suggested for the JWKS line;
+/// `options` fetch `cache_keys_url` where what it serves matters (G1).
+pub fn check_plugin(
+    o: &TokenOptions,
+    config_dir: &Path,
+    key_server: Option<&str>,
+    options: &fetch::Options,
+) -> (Vec<Diagnostic>, Option<&'static Generation>) {
+    let mut out = Vec::new();
+    let paths = o.plugin_paths.value().cloned().unwrap_or_default();
+    let generation = match generation::detect(&paths, config_dir) {
+        Ok(found) => {
+            out.push(Diagnostic::pass(
+                "token plugin",
+                format!(
+                    "{}, detected from {}",
+                    found.generation.describe(),
+                    found.file.display()
+                ),
+            ));
+            Some(found.generation)
+        }
+        Err(e) => {
+            out.push(
+                Diagnostic::warn("token plugin", format!("cannot tell which one Prosody runs: {e}"))
+                    .fix("set plugin_paths to the folder holding token/util.lib.lua (Debian: /usr/share/jitsi-meet/prosody-plugins/)"),
+            );
+            None
+        }
+    };
+    let jwks_since = Generation::jwks_since().unwrap_or("a later version");
+    let has_asap = matches!(o.asap_key_server, Read::Set(_));
+    match (&o.cache_keys_url, generation) {
+        (Read::Set(url), Some(g)) if !g.jwks && keysource::read_jwks(url, options).is_err() => out.push(
+            Diagnostic::warn(
+                "cache_keys_url",
+                format!(
+                    "{url:?} is not a JWKS: {} reads it as a JSON map of kid to certificate, which asap-keyserver does not serve",
+                    g.describe()
+                ),
+            )
+            .fix("make sure it serves that map, or remove it and rely on asap_key_server"),
+        ),
+        (Read::Set(url), Some(g)) if !g.jwks => out.push(
+            Diagnostic::fail(
+                "cache_keys_url",
+                format!(
+                    "{url:?}: {} reads it as a map of certificates, not a JWKS; its refresh fails on every run (\"attempt to call a nil value (method 'sub')\")",
+                    g.describe()
+                ),
+            )
+            .fix(format!("remove cache_keys_url, or upgrade the Jitsi token plugin to {jwks_since} or later")),
+        ),
+        (Read::Set(_), _) if !has_asap => out.push(
+            Diagnostic::fail(
+                "cache_keys_url",
+                "set without asap_key_server: a kid that is not in the JWKS is not handled safely",
+            )
+            .fix("set asap_key_server too (the same server's base URL)"),
+        ),
+        (Read::Set(url), _) => out.push(Diagnostic::pass(
+            "cache_keys_url",
+            format!("{url:?}: kids are looked up in this JWKS first; a key replaced under the same kid is picked up at the next refresh"),
+        )),
+        (Read::Unset, Some(g)) if g.jwks => {
+            let base = key_server
+                .or(o.asap_key_server.value().map(String::as_str))
+                .unwrap_or("https://keys.example.com")
+                .trim_end_matches('/');
+            out.push(
+                Diagnostic::warn(
+                    "cache_keys_url",
+                    "not set: Prosody caches every key fetched from asap_key_server until it restarts, so rotating needs a new kid and removing a key revokes nothing",
+                )
+                .fix(format!(
+                    "add to the VirtualHost: cache_keys_url = \"{base}{JWKS_PATH}\" (this plugin reads the JWKS asap-keyserver serves, refreshed by its Cache-Control)"
+                )),
+            )
+        }
+        _ => {}
+    }
+    (out, generation)
+}
+
+/// Fetches the JWKS at `url` as Prosody's `cache_keys_url` refresh does and
+/// compares it kid by kid with `set`; says how often Prosody refreshes it
+/// and how long a removed kid keeps working. `configured`: Prosody's
+/// `cache_keys_url` points here (an unreadable JWKS is then a problem, not
+/// a warning).
+pub fn check_jwks(
+    set: &KeySet,
+    url: &str,
+    options: &fetch::Options,
+    configured: bool,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let jwks = match keysource::read_jwks(url, options) {
+        Ok(j) => j,
+        Err(p) if configured => {
+            out.push(Diagnostic::fail(url, p.why).fix(p.fix));
+            return out;
+        }
+        Err(p) => {
+            out.push(
+                Diagnostic::warn(
+                    url,
+                    format!("{}: this server cannot be Prosody's cache_keys_url", p.why),
+                )
+                .fix(p.fix),
+            );
+            return out;
+        }
+    };
+    let refresh = fetch::prosody_refresh_secs(jwks.cache_control.as_deref());
+    let shown =
+        |secs: u64| humantime::format_duration(std::time::Duration::from_secs(secs)).to_string();
+    out.push(Diagnostic::pass(
+        "refresh",
+        format!(
+            "Cache-Control {:?}: Prosody reads it every {}; a replaced key is live within {}, a removed kid keeps working up to {} (refresh + 90 min)",
+            jwks.cache_control.as_deref().unwrap_or("(none: 6 h)"),
+            shown(refresh),
+            shown(refresh),
+            shown(refresh + 90 * 60)
+        ),
+    ));
+    for k in set.keys() {
+        let d = match jwks.get(&k.kid) {
+            None => Diagnostic::warn(&k.kid, format!("not in the JWKS at {url}"))
+                .fix("Prosody falls back to asap_key_server for it, and caches it until restart: serve the JWKS from this key directory"),
+            Some(Err(why)) => Diagnostic::fail(&k.kid, format!("the JWKS entry is {why}"))
+                .fix("publish RSA n and e for it (asap-keyserver serve does)"),
+            Some(Ok(found)) if found.n != *k.n || found.e != *k.e => {
+                Diagnostic::fail(&k.kid, format!("the JWKS holds a DIFFERENT key than {}", k.source.display()))
+                    .fix("serve the JWKS from this key directory (the .pem routes and the JWKS must agree)")
+            }
+            Some(Ok(_)) => Diagnostic::pass(&k.kid, "in the JWKS with the same key as its .pem route"),
+        };
+        out.push(d);
     }
     out
 }

@@ -29,6 +29,8 @@ pub struct Fetched {
     pub status: u16,
     /// `Location`, for redirects (which Prosody does not follow).
     pub location: Option<String>,
+    /// `Cache-Control` (Prosody times its `cache_keys_url` refresh by it).
+    pub cache_control: Option<String>,
     /// The body, as sent (de-chunked, never decompressed).
     pub body: Vec<u8>,
 }
@@ -81,6 +83,27 @@ impl Default for Options {
             timeout: Duration::from_secs(10),
             ca_file: None,
         }
+    }
+}
+
+/// `max-age` of a `Cache-Control` value, in seconds.
+pub fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control.split(',').find_map(|d| {
+        let (k, v) = d.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| v.trim().trim_matches('"').parse().ok())?
+    })
+}
+
+/// How often Prosody refreshes `cache_keys_url`, in seconds, given the
+/// response's `Cache-Control`: `max-age - 60` when `max-age` is over 60,
+/// `max-age` itself otherwise, and 6 hours without one.
+pub fn prosody_refresh_secs(cache_control: Option<&str>) -> u64 {
+    match cache_control.and_then(max_age) {
+        Some(age) if age > 60 => age - 60,
+        Some(age) => age,
+        None => 6 * 3600,
     }
 }
 
@@ -209,11 +232,13 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
     let agent = agent(opts)?;
     let mut res = agent.get(url).call().map_err(|e| classify(url, opts, e))?;
     let status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (location, cache_control) = (header("location"), header("cache-control"));
     let body = res
         .body_mut()
         .with_config()
@@ -224,6 +249,7 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
         url: url.to_owned(),
         status,
         location,
+        cache_control,
         body,
     })
 }
@@ -247,6 +273,15 @@ mod tests {
         assert!(get("file:///etc/keys", &Options::default()).is_err());
         assert_eq!(authority("https://[::1]:8443/a/b.pem"), "[::1]:8443");
         assert_eq!(host("http://keys:80/x"), "keys");
+    }
+
+    #[test]
+    fn refresh_follows_max_age_as_prosody_does() {
+        assert_eq!(max_age("public, max-age=360"), Some(360));
+        assert_eq!(max_age("no-store"), None);
+        assert_eq!(prosody_refresh_secs(Some("public, max-age=360")), 300);
+        assert_eq!(prosody_refresh_secs(Some("max-age=5")), 5);
+        assert_eq!(prosody_refresh_secs(None), 21_600);
     }
 
     /// A one-shot HTTP/1.1 server on 127.0.0.1 that records the request

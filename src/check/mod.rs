@@ -3,11 +3,15 @@
 //! and [`doctor`] (a key directory, a running key server, a Prosody config).
 //!
 //! Both speak in [`Diagnostic`]s, printed by one text and one JSON renderer
-//! ([`write_text`], [`to_json`]). [`keysource`] gets a token's key and judges
-//! the bytes as Prosody's luaossl would; [`fetch`] GETs it as Prosody does.
+//! ([`write_text`], [`to_json`]). [`generation`] is the table of Jitsi token
+//! plugin generations the checks read their differences from. [`keysource`]
+//! gets a token's key (the JWKS at `cache_keys_url` first, then
+//! `asap_key_server`) and judges the bytes as Prosody's luaossl would;
+//! [`fetch`] GETs as Prosody does.
 
 pub mod doctor;
 pub mod fetch;
+pub mod generation;
 pub mod keysource;
 pub mod verify;
 

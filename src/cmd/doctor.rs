@@ -31,6 +31,7 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     sections.push((format!("Key directory {}", dir.display()), keys));
 
     let mut key_server = a.url.clone();
+    let mut cache_keys_url = None;
     let mut paste = None;
     if let Some(path) = &a.prosody_config {
         let config = Config::load(path)?;
@@ -40,25 +41,55 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             .map(|k| crate::kid::issuer(&k.kid).to_owned())
             .collect();
         issuers.dedup();
+        let config_dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let mut findings = doctor::check_prosody(&o, &issuers);
+        let (plugin, generation) =
+            doctor::check_plugin(&o, config_dir, a.url.as_deref(), &(&a.fetch).into());
+        findings.extend(plugin);
         sections.push((
             format!(
                 "Prosody config {} (VirtualHost {:?})",
                 path.display(),
                 o.host
             ),
-            doctor::check_prosody(&o, &issuers),
+            findings,
         ));
         if key_server.is_none() {
             key_server = o.asap_key_server.value().cloned();
         }
+        // A plugin from before 2025-11 reads cache_keys_url as something
+        // else than a JWKS: then there is no JWKS of Prosody's to check.
+        let jwks_lines = generation.is_none_or(|g| g.jwks);
+        if jwks_lines {
+            cache_keys_url = o.cache_keys_url.value().cloned();
+        }
         let issuer = issuers.first().map_or("jitsi", String::as_str);
         let server = key_server.as_deref().unwrap_or("https://keys.example.com");
-        paste = Some(crate::prosody::config_lines(issuer, server));
+        paste = Some(if jwks_lines {
+            crate::prosody::config_lines_with_jwks(issuer, server)
+        } else {
+            crate::prosody::config_lines(issuer, server)
+        });
     }
+    let options = (&a.fetch).into();
     if let Some(url) = &key_server {
         sections.push((
             format!("Key server {url}"),
-            doctor::check_server(set, url, &(&a.fetch).into()),
+            doctor::check_server(set, url, &options),
+        ));
+    }
+    let jwks = match (&cache_keys_url, &a.url) {
+        (Some(url), _) => Some((url.clone(), true)),
+        (None, Some(url)) => Some((
+            format!("{}{}", url.trim_end_matches('/'), doctor::JWKS_PATH),
+            false,
+        )),
+        (None, None) => None,
+    };
+    if let Some((url, configured)) = jwks {
+        sections.push((
+            format!("JWKS {url}"),
+            doctor::check_jwks(set, &url, &options, configured),
         ));
     }
 

@@ -9,6 +9,16 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+/// What removing a key means for Prosody, under each set-up.
+const REVOCATION: &str = "\
+     With asap_key_server alone (any token plugin): Prosody caches each key by kid until it
+     restarts, so a removed key keeps working there until then; restart Prosody if it leaked.
+     With cache_keys_url at this server's JWKS (token plugin 2025-11 and later): a removed kid
+     stops working about 90 minutes after Prosody's next JWKS refresh (every 5 minutes by
+     default), unless that Prosody had also fetched it through asap_key_server.
+     Never reuse a kid for another key.
+";
+
 fn created(out: &mut impl std::io::Write, key: &NewKey) -> std::io::Result<()> {
     writeln!(
         out,
@@ -89,11 +99,7 @@ pub(super) fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
             "  3. Then: asap-keyserver prune {} --keep 1 --yes",
             args.issuer
         )?;
-        writeln!(out, "     Prosody caches keys by kid until it restarts: removing a key revokes nothing for a")?;
-        writeln!(
-            out,
-            "     Prosody that already fetched it. Never reuse a kid for another key."
-        )?;
+        write!(out, "{}", REVOCATION)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -121,11 +127,7 @@ pub(super) fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{verb}  {}  {}", k.kid, k.source.display())?;
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "Note: a Prosody that already fetched a removed key keeps trusting it until it restarts;\n\
-         restart Prosody if a removed key may have leaked."
-    )?;
+    write!(out, "Note:\n{REVOCATION}")?;
     if !args.yes {
         writeln!(out, "Dry run: nothing was removed. Add --yes to remove.")?;
     }

@@ -58,6 +58,7 @@ pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
         features: a.features,
         group: a.group,
         merge,
+        allow_missing: a.allow_missing_claims,
     };
     let minter = Minter::load(&a.dir.path)?;
     let key = minter.choose(a.kid.as_deref(), a.issuer.as_deref())?;
@@ -67,17 +68,17 @@ pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
         .as_secs();
     let minted = minter.mint(&key, &spec, now)?;
     let claims = &minted.built.claims;
-    let url = match &a.url {
-        Some(_) if claims.room == "*" => {
-            bail!("--url needs --room NAME: room \"*\" lets the token into any room, but a meeting URL names one")
+    let url = match (&a.url, claims.room.as_deref()) {
+        (Some(_), None | Some("*")) => {
+            bail!("--url needs --room NAME: a meeting URL names one room, the token names none or \"*\"")
         }
-        Some(base) => Some(format!(
+        (Some(base), Some(room)) => Some(format!(
             "{}/{}?jwt={}",
             base.trim_end_matches('/'),
-            encode_segment(&claims.room),
+            encode_segment(room),
             minted.token
         )),
-        None => None,
+        (None, _) => None,
     };
     let mut err = std::io::stderr().lock();
     for w in &minted.built.warnings {

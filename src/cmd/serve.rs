@@ -1,6 +1,8 @@
 //! `asap-keyserver serve`: check the flags, make sure there is a key,
 //! then run the watcher and the HTTP server until SIGTERM or Ctrl-C.
 
+use crate::check::fetch;
+use crate::check::generation::Generation;
 use crate::cli::ServeArgs;
 use crate::error::Error;
 use crate::keydir::{keygen, Scanner};
@@ -63,6 +65,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             init: !a.no_init,
             server: server::Config {
                 cache_max_age: a.cache_max_age,
+                jwks_max_age: a.jwks_max_age,
                 header_timeout: a.header_timeout,
                 max_connections: a.max_connections,
                 base_path: a.base_path,
@@ -131,8 +134,18 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .context("cannot read the bound address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(addr = %local, keys = key_count, dir = %dir.display(), "listening on {scheme}://{local}");
+    let urls = Urls::new(scheme, local, &config.server);
+    let since = Generation::jwks_since().unwrap_or("a later version");
+    let refresh =
+        fetch::prosody_refresh_secs(Some(&format!("max-age={}", config.server.jwks_max_age)));
+    info!(asap_key_server = %urls.base,
+        "Prosody set-up 1, any Jitsi token plugin: asap_key_server = \"{}\"; each key is cached by kid until Prosody restarts, so rotate with a new kid",
+        urls.base);
+    info!(cache_keys_url = %urls.jwks,
+        "Prosody set-up 2, token plugin {since} or later: add cache_keys_url = \"{}\"; Prosody reads it every {refresh} s, so a key replaced under its kid is live within {refresh} s and a removed kid stops within {refresh} s + 90 min",
+        urls.jwks);
     if let Some(kid) = created {
-        print_first_run_help(&kid, local);
+        print_first_run_help(&kid, &urls);
     }
 
     let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -161,12 +174,38 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_first_run_help(kid: &str, addr: std::net::SocketAddr) {
+/// Where Prosody finds this server: the `asap_key_server` base and the JWKS.
+struct Urls {
+    base: String,
+    jwks: String,
+}
+
+impl Urls {
+    fn new(scheme: &str, addr: std::net::SocketAddr, server: &server::Config) -> Urls {
+        let prefix = server.base_path.trim_matches('/');
+        let base = if prefix.is_empty() {
+            format!("{scheme}://{addr}")
+        } else {
+            format!("{scheme}://{addr}/{prefix}")
+        };
+        let jwks = format!("{base}/{}", server.jwks_path.trim_start_matches('/'));
+        Urls { base, jwks }
+    }
+}
+
+fn print_first_run_help(kid: &str, urls: &Urls) {
+    let issuer = kid::issuer(kid);
     eprintln!(
-        "\nPoint Prosody's token VirtualHost at this server (no trailing slash):\n\n{}\n\
-         Tokens must carry the header kid \"{kid}\"; Prosody will fetch http://{addr}/{}\n\
+        "\nPoint Prosody's token VirtualHost at this server (no trailing slash).\n\
+         \nAny Jitsi token plugin:\n{}\n\
+         Token plugin {} or later (docker-jitsi-meet and the Debian packages since then) also reads\n\
+         the JWKS, so a key replaced under its kid is picked up without restarting Prosody:\n{}\n\
+         Tokens must carry the header kid \"{kid}\"; Prosody will fetch {}/{}\n\
          Mint one:  asap-keyserver mint --kid {kid} --room <room>\n",
-        crate::prosody::config_lines(kid::issuer(kid), &format!("http://{addr}")),
+        crate::prosody::config_lines(issuer, &urls.base),
+        Generation::jwks_since().unwrap_or("a later version"),
+        crate::prosody::config_lines_with_jwks_at(issuer, &urls.base, &urls.jwks),
+        urls.base,
         kid::prosody_path(kid)
     );
 }

@@ -1,5 +1,6 @@
 //! `asap-keyserver verify`: one line per check, then the verdict.
 
+use crate::check::generation;
 use crate::check::keysource::KeySource;
 use crate::check::verify::{self, Settings};
 use crate::check::{self, Layout};
@@ -31,9 +32,13 @@ fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
 
 pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let token = token_text(a.token.as_deref())?;
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        fetch: (&a.fetch).into(),
+        ..Settings::default()
+    };
     let mut config_server = None;
     let mut notes = Vec::new();
+    let mut checked_as = "the newest known; --jitsi YYYY-MM for another".to_owned();
     if let Some(path) = &a.prosody_config {
         let config = Config::load(path)?;
         let o = TokenOptions::read(&config, a.host.as_deref())?;
@@ -49,8 +54,30 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         settings.overlay(&o);
         config_server = o.asap_key_server.value().cloned();
+        let plugin_paths = o.plugin_paths.value().cloned().unwrap_or_default();
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        match generation::detect(&plugin_paths, base) {
+            Ok(found) => {
+                settings.generation = found.generation;
+                checked_as = format!("detected from {}", found.file.display());
+            }
+            Err(e) => notes.push(format!(
+                "! cannot tell which token plugin Prosody runs: {e}; checking as the newest known"
+            )),
+        }
     }
     a.settings.apply(&mut settings);
+    if let Some(generation) = a.jitsi {
+        settings.generation = generation;
+        checked_as = "as --jitsi says".into();
+    }
+    notes.insert(
+        0,
+        format!(
+            "checked as {} ({checked_as})",
+            settings.generation.describe()
+        ),
+    );
 
     let source = match (a.key_server.or(config_server), a.keys, a.key) {
         (_, Some(dir), _) => KeySource::Dir(dir),
@@ -59,8 +86,9 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             base,
             options: (&a.fetch).into(),
         },
+        (None, None, None) if settings.cache_keys_url.is_some() => KeySource::Unset,
         (None, None, None) => anyhow::bail!(
-            "say where the key comes from: --key-server URL, --keys DIR, --key FILE, or --prosody-config with asap_key_server"
+            "say where the key comes from: --key-server URL, --keys DIR, --key FILE, --cache-keys-url URL, or --prosody-config with asap_key_server"
         ),
     };
     let now = std::time::SystemTime::now()
@@ -79,6 +107,11 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 "accepted": report.accepted(),
                 "verdict": report.verdict(),
                 "first_failure": report.first_failure().map(|c| &c.check),
+                "plugin": {
+                    "generation": report.generation.name,
+                    "since": report.generation.since,
+                    "checked_as": notes.first(),
+                },
                 "checks": check::to_json(&report.checks),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;

@@ -375,8 +375,9 @@ impl Scanner {
                     .insert(entry.kid.clone(), entry.public.fingerprint);
                 if previous.is_some_and(|fp| fp != entry.public.fingerprint) {
                     warn!(kid = %entry.kid, path = %shown,
-                        "key material changed under an existing kid: Prosody caches keys by kid with no expiry, \
-                         so running Prosodys keep the old key until they restart; rotate by adding a new kid instead");
+                        "key material changed under an existing kid: a Prosody that fetched it through asap_key_server \
+                         keeps the old key until it restarts (one with cache_keys_url at our JWKS, token plugin 2025-11 \
+                         and later, picks the new key up at its next refresh); to be safe everywhere, rotate by adding a new kid");
                 } else {
                     info!(kid = %entry.kid, path = %shown, url_path = %format!("/{}", entry.url_path()),
                         form = %entry.public.form, bits = entry.public.bits,

@@ -85,6 +85,8 @@ pub enum KeyForm {
     SpkiPublic,
     /// `BEGIN RSA PUBLIC KEY` (PKCS#1).
     Pkcs1Public,
+    /// An RSA JWK (`n`, `e`), as in a JWKS.
+    Jwk,
 }
 
 impl KeyForm {
@@ -110,6 +112,7 @@ impl fmt::Display for KeyForm {
             KeyForm::Pkcs1Private => "PKCS#1 private key",
             KeyForm::SpkiPublic => "SPKI public key",
             KeyForm::Pkcs1Public => "PKCS#1 public key",
+            KeyForm::Jwk => "RSA JWK",
         })
     }
 }
@@ -218,6 +221,25 @@ fn decode_any_size(data: &[u8]) -> Result<(KeyForm, RsaPublicKey), KeyError> {
     let public = RsaPublicKey::new_with_max_size(n, e, MAX_BITS)
         .map_err(|err| KeyError::Malformed(format!("RSA public key: {err}")))?;
     Ok((form, public))
+}
+
+/// The RSA public key of a JWK's base64url `n` and `e`: the big-endian
+/// modulus and exponent, and the modulus size in bits.
+pub fn jwk_components(n: &str, e: &str) -> Result<(Vec<u8>, Vec<u8>, usize), KeyError> {
+    use base64::Engine as _;
+    let decode = |name: &str, v: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(v.trim_end_matches('='))
+            .map_err(|err| KeyError::Malformed(format!("JWK {name} is not base64url: {err}")))
+    };
+    let public =
+        RsaPublicKey::new_with_max_size(uint(&decode("n", n)?), uint(&decode("e", e)?), MAX_BITS)
+            .map_err(|err| KeyError::Malformed(format!("JWK RSA key: {err}")))?;
+    Ok((
+        public.n().to_bytes_be(),
+        public.e().to_bytes_be(),
+        public.n().bits(),
+    ))
 }
 
 /// The DER of a private key file, for signing: PKCS#8 or PKCS#1.

@@ -16,6 +16,23 @@ pub fn config_lines(issuer: &str, key_server: &str) -> String {
     )
 }
 
+/// Like [`config_lines`], plus `cache_keys_url` at the server's JWKS, for
+/// the token plugin of 2025-11 and later: keys are looked up there first and
+/// refreshed by its Cache-Control, so a key replaced under the same kid is
+/// picked up without restarting Prosody.
+pub fn config_lines_with_jwks(issuer: &str, key_server: &str) -> String {
+    let jwks = format!("{}/.well-known/jwks.json", key_server.trim_end_matches('/'));
+    config_lines_with_jwks_at(issuer, key_server, &jwks)
+}
+
+/// Like [`config_lines_with_jwks`], with the JWKS at `jwks_url`.
+pub fn config_lines_with_jwks_at(issuer: &str, key_server: &str, jwks_url: &str) -> String {
+    format!(
+        "{}\x20   cache_keys_url = \"{jwks_url}\"\n",
+        config_lines(issuer, key_server)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -26,5 +43,12 @@ mod tests {
             "{lines}"
         );
         assert!(lines.contains("asap_accepted_issuers = { \"jitsi\" }"));
+        let jwks = super::config_lines_with_jwks("jitsi", "https://keys.example.com/");
+        assert!(
+            jwks.ends_with(
+                "    cache_keys_url = \"https://keys.example.com/.well-known/jwks.json\"\n"
+            ),
+            "{jwks}"
+        );
     }
 }

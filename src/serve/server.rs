@@ -24,11 +24,18 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
 
+/// The JWKS `max-age` by default: Prosody refreshes `cache_keys_url` every
+/// `max-age - 60` s, so every 5 minutes.
+pub const DEFAULT_JWKS_MAX_AGE: u64 = 360;
+
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `max-age` sent with keys, in seconds.
     pub cache_max_age: u64,
+    /// `max-age` sent with the JWKS: Prosody's `cache_keys_url` refresh
+    /// runs every `max-age - 60` seconds.
+    pub jwks_max_age: u64,
     /// Time a client has to send a complete request head (also the keep-alive idle limit).
     pub header_timeout: Duration,
     /// Open connections at most; further clients wait in the accept queue.
@@ -45,6 +52,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             cache_max_age: 300,
+            jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
             drain_timeout: Duration::from_secs(10),
@@ -58,6 +66,7 @@ impl Default for Config {
 #[derive(Debug, Clone)]
 pub struct Prebuilt {
     cache_control: HeaderValue,
+    jwks_cache_control: HeaderValue,
     base_path: String,
     jwks_path: String,
 }
@@ -70,12 +79,16 @@ fn trim_path(path: &str) -> String {
 impl Prebuilt {
     /// Builds the shared parts for `config`.
     pub fn new(config: &Config) -> Self {
-        let cache_control =
-            HeaderValue::try_from(format!("public, max-age={}", config.cache_max_age))
-                .unwrap_or(HeaderValue::from_static("public, max-age=300"));
+        let max_age = |secs: u64| {
+            HeaderValue::try_from(format!("public, max-age={secs}"))
+                .unwrap_or(HeaderValue::from_static("public, max-age=300"))
+        };
+        let (cache_control, jwks_cache_control) =
+            (max_age(config.cache_max_age), max_age(config.jwks_max_age));
         let base = trim_path(&config.base_path);
         Prebuilt {
             cache_control,
+            jwks_cache_control,
             base_path: if base.is_empty() {
                 base
             } else {
@@ -148,16 +161,27 @@ fn not_modified<B>(req: &Request<B>, etag: &HeaderValue, modified_secs: u64) -> 
     }
 }
 
+/// A prebuilt body with its validators.
+struct Part<'a> {
+    body: &'a Bytes,
+    etag: &'a HeaderValue,
+    last_modified: &'a HeaderValue,
+    modified_secs: u64,
+}
+
 /// A cacheable response from prebuilt parts, or a 304.
 fn cacheable<B>(
     req: &Request<B>,
-    pre: &Prebuilt,
-    body: &Bytes,
+    part: Part<'_>,
     content_type: HeaderValue,
-    etag: &HeaderValue,
-    last_modified: &HeaderValue,
-    modified_secs: u64,
+    cache_control: &HeaderValue,
 ) -> Response<Full<Bytes>> {
+    let Part {
+        body,
+        etag,
+        last_modified,
+        modified_secs,
+    } = part;
     let mut res = if not_modified(req, etag, modified_secs) {
         let mut res = Response::new(Full::new(Bytes::new()));
         *res.status_mut() = StatusCode::NOT_MODIFIED;
@@ -170,7 +194,7 @@ fn cacheable<B>(
     let h = res.headers_mut();
     h.insert(header::ETAG, etag.clone());
     h.insert(header::LAST_MODIFIED, last_modified.clone());
-    h.insert(header::CACHE_CONTROL, pre.cache_control.clone());
+    h.insert(header::CACHE_CONTROL, cache_control.clone());
     res
 }
 
@@ -215,30 +239,26 @@ pub fn handle<B>(
         }
         p if p == pre.jwks_path => {
             let doc = keys.jwks();
-            let res = cacheable(
-                req,
-                pre,
-                &doc.body,
-                JSON,
-                &doc.etag,
-                &doc.last_modified,
-                doc.modified_secs,
-            );
+            let part = Part {
+                body: &doc.body,
+                etag: &doc.etag,
+                last_modified: &doc.last_modified,
+                modified_secs: doc.modified_secs,
+            };
+            let res = cacheable(req, part, JSON, &pre.jwks_cache_control);
             return (res, Route::Jwks);
         }
         _ => {}
     }
     match keys.lookup(path) {
         Some((entry, asap)) => {
-            let res = cacheable(
-                req,
-                pre,
-                &entry.body,
-                PEM,
-                &entry.etag,
-                &entry.last_modified,
-                entry.modified_secs,
-            );
+            let part = Part {
+                body: &entry.body,
+                etag: &entry.etag,
+                last_modified: &entry.last_modified,
+                modified_secs: entry.modified_secs,
+            };
+            let res = cacheable(req, part, PEM, &pre.cache_control);
             (res, if asap { Route::Asap } else { Route::Prosody })
         }
         None => (not_found(), Route::Unknown),

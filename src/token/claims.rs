@@ -88,10 +88,12 @@ pub struct Claims {
     pub iss: String,
     /// Audience, a string: must be in `asap_accepted_audiences`.
     pub aud: String,
-    /// Tenant or domain, or `*`.
-    pub sub: String,
-    /// Room name, or `*` for any room.
-    pub room: String,
+    /// Tenant or domain, or `*` (absent only with `--allow-missing-claims`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Room name, or `*` for any room (absent only with `--allow-missing-claims`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// Issued at (seconds).
     pub iat: u64,
     /// Not before (seconds).
@@ -141,6 +143,9 @@ pub enum ClaimsError {
     /// A zero lifetime.
     #[error("--ttl must be more than 0s")]
     ZeroTtl,
+    /// `--claims` drops `sub` or `room`.
+    #[error("--claims sets {0} to null: {why}; keep it, or pass --allow-missing-claims to mint such a token anyway", why = missing_why(.0))]
+    Missing(&'static str),
 }
 
 /// What to mint: every field optional, defaults filled in by [`TokenSpec::build`].
@@ -170,6 +175,8 @@ pub struct TokenSpec {
     pub group: Option<String>,
     /// A JSON object merged under the explicit fields (over the defaults).
     pub merge: Option<Value>,
+    /// Let `merge` drop `sub` or `room` (by setting them to null).
+    pub allow_missing: bool,
 }
 
 /// Default lifetime.
@@ -184,6 +191,13 @@ pub struct Built {
     pub claims: Claims,
     /// Things that will probably not do what was meant.
     pub warnings: Vec<String>,
+}
+
+fn missing_why(claim: &str) -> &'static str {
+    match claim {
+        "sub" => "the Jitsi token plugin of 2026-05 and later rejects a token without sub (\"sub claim is missing\")",
+        _ => "Prosody rejects a token without room unless asap_require_room_claim = false (before 2026-05 its reply even crashes)",
+    }
 }
 
 /// Recursively overlays `top` onto `base` (objects merge, anything else replaces).
@@ -256,9 +270,19 @@ impl TokenSpec {
             merge(&mut doc, extra.clone());
         }
         merge(&mut doc, self.explicit(ttl, now)?);
+        for claim in ["sub", "room"] {
+            if doc[claim].is_null() {
+                if !self.allow_missing {
+                    return Err(ClaimsError::Missing(claim));
+                }
+                if let Some(map) = doc.as_object_mut() {
+                    map.remove(claim);
+                }
+            }
+        }
         let mut claims: Claims = serde_json::from_value(doc).map_err(shape_error)?;
-        if self.profile == Profile::Asap && self.sub.is_none() {
-            claims.sub = claims.iss.clone();
+        if self.profile == Profile::Asap && self.sub.is_none() && claims.sub.is_some() {
+            claims.sub = Some(claims.iss.clone());
         }
         self.normalise_flags(&mut claims);
         let warnings = self.warnings(kid, &claims, ttl);
@@ -392,8 +416,8 @@ mod tests {
             (
                 c.iss.as_str(),
                 c.aud.as_str(),
-                c.sub.as_str(),
-                c.room.as_str()
+                c.sub.as_deref().unwrap_or_default(),
+                c.room.as_deref().unwrap_or_default()
             ),
             ("jitsi", "jitsi", "*", "*")
         );
@@ -417,8 +441,8 @@ mod tests {
             ..TokenSpec::default()
         };
         let c = build(&spec, "jitsi/k").unwrap().claims;
-        assert_eq!(c.room, "flag-room");
-        assert_eq!(c.sub, "file-sub");
+        assert_eq!(c.room.as_deref(), Some("flag-room"));
+        assert_eq!(c.sub.as_deref(), Some("file-sub"));
         assert_eq!(c.extra["x"], 1);
         let user = c.context.unwrap().user.unwrap();
         assert_eq!(user.name.as_deref(), Some("File Name"));
@@ -452,7 +476,11 @@ mod tests {
             .unwrap()
             .claims;
         assert_eq!(
-            (c.iss.as_str(), c.aud.as_str(), c.sub.as_str()),
+            (
+                c.iss.as_str(),
+                c.aud.as_str(),
+                c.sub.as_deref().unwrap_or_default()
+            ),
             ("chat", "jitsi", "vpaas-magic-cookie-abc123")
         );
         let ctx = c.context.unwrap();
@@ -474,7 +502,7 @@ mod tests {
             ..TokenSpec::default()
         };
         let c = build(&asap, "svc/key1").unwrap().claims;
-        assert_eq!(c.sub, "svc");
+        assert_eq!(c.sub.as_deref(), Some("svc"));
         let long = TokenSpec {
             profile: Profile::Asap,
             ttl: Some(Duration::from_secs(7200)),
@@ -509,5 +537,21 @@ mod tests {
             ..TokenSpec::default()
         };
         assert!(build(&long, "jitsi/k").unwrap().warnings[0].contains("over 24 hours"));
+    }
+
+    #[test]
+    fn claims_files_may_not_drop_sub_or_room_unless_allowed() {
+        for claim in ["sub", "room"] {
+            let mut spec = TokenSpec {
+                merge: Some(serde_json::json!({ claim: null })),
+                ..TokenSpec::default()
+            };
+            let err = build(&spec, "jitsi/k").unwrap_err();
+            assert_eq!(err, ClaimsError::Missing(claim));
+            assert!(err.to_string().contains("--allow-missing-claims"), "{err}");
+            spec.allow_missing = true;
+            let doc = serde_json::to_value(build(&spec, "jitsi/k").unwrap().claims).unwrap();
+            assert!(doc.get(claim).is_none(), "{doc}");
+        }
     }
 }

@@ -231,3 +231,31 @@ fn probe_is_the_container_health_check() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot connect"), "{err}");
 }
+
+#[test]
+fn the_docker_jitsi_meet_jwks_snippet_adds_cache_keys_url_to_the_env_made_host() {
+    use asap_keyserver::prosody::config::{Config, Read, TokenOptions};
+    // The image's layout: prosody.cfg.lua includes conf.d/*.cfg.lua, where
+    // the generated jitsi-meet.cfg.lua and our snippet sit side by side.
+    let t = tempdir();
+    let conf_d = t.path().join("conf.d");
+    std::fs::create_dir(&conf_d).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/prosody/docker-jitsi-meet.cfg.lua");
+    std::fs::copy(&fixture, conf_d.join("jitsi-meet.cfg.lua")).unwrap();
+    std::fs::copy(
+        deploy("prosody/docker-jitsi-meet-jwks.cfg.lua"),
+        conf_d.join("asap-jwks.cfg.lua"),
+    )
+    .unwrap();
+    let main = t.path().join("prosody.cfg.lua");
+    std::fs::write(&main, "Include \"conf.d/*.cfg.lua\"\n").unwrap();
+    let config = Config::load(&main).unwrap();
+    let o = TokenOptions::read(&config, Some("meet.jitsi")).unwrap();
+    assert_eq!(
+        o.cache_keys_url,
+        Read::Set("https://keys.example.com/.well-known/jwks.json".into())
+    );
+    assert_eq!(o.asap_key_server, Read::Set("https://keys.internal".into()));
+    assert_eq!(o.app_id, Read::Set("jitsi".into()));
+}

@@ -158,8 +158,15 @@ fn the_running_key_server_is_compared_kid_by_kid() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    // The .pem routes: one different key, one missing; the JWKS: the same
+    // different key (the missing one is only a warning there).
     assert_eq!(
         (v["ok"].as_bool(), v["failures"].as_u64()),
-        (Some(false), Some(2))
+        (Some(false), Some(3))
     );
+    let jwks = &v["sections"][2];
+    assert_eq!(jwks["title"], format!("JWKS {url}/.well-known/jwks.json"));
+    let text = jwks["findings"].to_string();
+    assert!(text.contains("the JWKS holds a DIFFERENT key"), "{text}");
+    assert!(text.contains("Prosody reads it every 5m"), "{text}");
 }

@@ -443,3 +443,36 @@ fn bad_flag_values_are_usage_errors() {
         assert!(out.is_empty());
     }
 }
+
+#[test]
+fn claims_files_that_drop_sub_or_room_are_refused_unless_allowed() {
+    let (t, dir) = one_key();
+    let d = path_str(&dir);
+    for (claim, why) in [
+        (
+            "sub",
+            "rejects a token without sub (\"sub claim is missing\")",
+        ),
+        (
+            "room",
+            "rejects a token without room unless asap_require_room_claim = false",
+        ),
+    ] {
+        let file = t.path().join(format!("drop-{claim}.json"));
+        std::fs::write(&file, format!("{{\"{claim}\": null}}")).unwrap();
+        let f = path_str(&file);
+        let (code, out, err) = cli(&["mint", "--keys", &d, "--claims", &f]);
+        assert_eq!((code, out.as_str()), (2, ""), "{err}");
+        assert!(
+            err.contains(&format!("--claims sets {claim} to null")) && err.contains(why),
+            "{err}"
+        );
+        assert!(err.contains("--allow-missing-claims"), "{err}");
+        let (token, _) = mint(&dir, &["--claims", &f, "--allow-missing-claims"]);
+        let (_, claims) = decode(&token);
+        assert!(claims.get(claim).is_none(), "{claims}");
+    }
+    let (code, _, err) = cli(&["mint", "--keys", &d, "--allow-missing-claims"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--claims"), "{err}");
+}

@@ -35,7 +35,7 @@ fn replacing_a_key_under_its_kid_is_served_and_warns_about_prosodys_cache() {
     // In place.
     write(dir.join("jitsi/k.pem"), &key(1).pkcs8);
     server.wait_key("jitsi/k", key(1));
-    server.wait_log("Prosody caches keys by kid with no expiry");
+    server.wait_log("keeps the old key until it restarts (one with cache_keys_url at our JWKS");
     // By rename over the old file.
     write_atomic(dir.join("jitsi/k.pem"), &key(2).pkcs1);
     server.wait_key("jitsi/k", key(2));

@@ -278,7 +278,7 @@ fn each_check_fails_on_the_token_built_to_trip_it() {
             ),
             vec![],
             Some("room"),
-            vec!["'room' claim is missing"],
+            vec!["claim is missing"],
         ),
         (
             "room not required",
@@ -436,11 +436,117 @@ fn each_check_fails_on_the_token_built_to_trip_it() {
         ),
     ];
     let mut names = std::collections::HashSet::new();
+    let mut compared = 0;
     for (name, token, extra, first_failure, needles) in cases {
         assert!(names.insert(name), "duplicate case {name}");
-        let mut args = vec!["--key-server", base.as_str()];
-        args.extend(extra.iter().copied());
-        let out = verify(&token, &args);
+        for (month, generation) in GENERATIONS {
+            let mut args = vec!["--key-server", base.as_str(), "--jitsi", month];
+            args.extend(extra.iter().copied());
+            let out = verify(&token, &args);
+            assert_case(name, generation, &token, &out, first_failure, &needles);
+            compared += usize::from(assert_plugin_agrees(name, generation, &token, &extra, &out));
+        }
+    }
+    assert!(
+        compared >= 60,
+        "the Lua plugin check judged only {compared} cases"
+    );
+}
+
+/// The months that select each generation of the token plugin.
+const GENERATIONS: [(&str, &str); 3] = [("2025-10", "G1"), ("2026-01", "G2"), ("2026-07", "G3")];
+
+/// What Prosody's login path (luajwtjitsi order, then iss, aud, room and,
+/// from G3, sub) says, as the Lua peer on luaossl checks it; `None` when the
+/// case turns on something that peer does not model (key fetch, MUC join).
+fn plugin_says(generation: &str, token: &str, extra: &[&str], out: &Outcome) -> Option<bool> {
+    let login_checks = [
+        "typ",
+        "alg = configured",
+        "signature",
+        "exp",
+        "nbf",
+        "iss",
+        "aud",
+        "room",
+        "sub",
+    ];
+    if let Some(f) = &out.first_failure {
+        if !login_checks.contains(&f.as_str()) {
+            return None;
+        }
+    }
+    let join_flags = ["--room", "--domain", "--tenant"];
+    if extra.iter().any(|a| join_flags.contains(a)) {
+        return None;
+    }
+    let flag = |name: &str| {
+        extra
+            .iter()
+            .position(|a| *a == name)
+            .map(|i| extra[i + 1].to_owned())
+    };
+    let issuers = flag("--accepted-issuers")
+        .or_else(|| flag("--app-id"))
+        .unwrap_or("*".into());
+    let audiences = flag("--accepted-audiences").unwrap_or("*".into());
+    let alg = flag("--algorithm").unwrap_or("RS256".into());
+    let mut args = vec![
+        "--plugin",
+        generation,
+        "--issuers",
+        &issuers,
+        "--audiences",
+        &audiences,
+        "--alg",
+        &alg,
+    ];
+    if extra.contains(&"--no-room-claim") {
+        args.push("--no-room");
+    }
+    Some(lua_plugin_check(token, &key(0).spki, &args).is_ok())
+}
+
+/// Whether the Lua plugin check could judge this case (and then agreed).
+fn assert_plugin_agrees(
+    name: &str,
+    generation: &str,
+    token: &str,
+    extra: &[&str],
+    out: &Outcome,
+) -> bool {
+    let Some(accepted) = plugin_says(generation, token, extra, out) else {
+        return false;
+    };
+    assert_eq!(
+        accepted,
+        out.code == 0,
+        "{name} ({generation}): the Lua plugin check and verify disagree:\n{}",
+        out.text
+    );
+    true
+}
+
+fn assert_case(
+    name: &str,
+    generation: &str,
+    token: &str,
+    out: &Outcome,
+    first_failure: Option<&str>,
+    needles: &[&str],
+) {
+    let name = format!("{name} ({generation})");
+    {
+        assert!(
+            out.text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .contains(&format!("({generation})")),
+            "{name}: says which plugin it checked as:\n{}",
+            out.text
+        );
+        assert_eq!(out.json["plugin"]["generation"], generation, "{name}");
         assert_eq!(
             out.first_failure.as_deref(),
             first_failure,
@@ -452,7 +558,7 @@ fn each_check_fails_on_the_token_built_to_trip_it() {
             if first_failure.is_some() { 1 } else { 0 },
             "{name}"
         );
-        for needle in needles {
+        for needle in needles.iter().copied() {
             assert!(
                 out.text.contains(needle),
                 "{name}: no {needle:?} in\n{}",
@@ -491,6 +597,129 @@ fn each_check_fails_on_the_token_built_to_trip_it() {
         }
         assert!(!out.text.contains("BEGIN"), "{name} printed key material");
     }
+}
+
+/// Tokens the generations of the plugin disagree on: the verdict and the
+/// words under each, and the Lua plugin check agreeing with each.
+#[test]
+fn generations_disagree_where_upstream_changed() {
+    let (_t, _dir, server) = setup();
+    let base = format!("http://{}", server.addr);
+    let k0 = key(0).pkcs8.as_str();
+    let good = good_claims();
+    let no_sub = token_with(
+        &hdr("jitsi/k"),
+        &with(good.clone(), json!({"sub": null})),
+        k0,
+    );
+    let no_room = token_with(
+        &hdr("jitsi/k"),
+        &with(good.clone(), json!({"room": null})),
+        k0,
+    );
+    let mut expired = with(good.clone(), json!({"exp": now() - 100}));
+    expired["iat"] = json!(now() - 3700);
+    let expired = token_with(&hdr("jitsi/k"), &expired, k0);
+    type Row<'a> = (&'a str, &'a String, [(Option<&'a str>, &'a [&'a str]); 3]);
+    let rows: Vec<Row> = vec![
+        (
+            "no sub",
+            &no_sub,
+            [
+                (
+                    None,
+                    &[
+                        "accepted by the Jitsi token plugin from before 2025-11 (G1)",
+                        "rejected since 2026-05",
+                    ],
+                ),
+                (
+                    None,
+                    &["accepted by the Jitsi token plugin of 2025-11 to before 2026-05 (G2)"],
+                ),
+                (
+                    Some("sub"),
+                    &[
+                        "sub claim is missing",
+                        "answers not-authorized",
+                        "rejected since 2026-05; accepted before",
+                    ],
+                ),
+            ],
+        ),
+        (
+            "no room",
+            &no_room,
+            [
+                (
+                    Some("room"),
+                    &[
+                        "'room' claim is missing",
+                        "client just disconnects",
+                        "gives a clean error",
+                    ],
+                ),
+                (
+                    Some("room"),
+                    &["'room' claim is missing", "client just disconnects"],
+                ),
+                (
+                    Some("room"),
+                    &[
+                        "Prosody says: room claim is missing",
+                        "answers not-authorized",
+                        "gives no answer to the client",
+                    ],
+                ),
+            ],
+        ),
+        (
+            "expired",
+            &expired,
+            [
+                (Some("exp"), &["Prosody says: Not acceptable by exp\n"]),
+                (Some("exp"), &["Prosody says: Not acceptable by exp\n"]),
+                (Some("exp"), &["sec since expired, valid for:3600 sec)"]),
+            ],
+        ),
+    ];
+    for (name, token, expected) in rows {
+        for ((month, generation), (first_failure, needles)) in GENERATIONS.iter().zip(expected) {
+            let args = ["--key-server", base.as_str(), "--jitsi", month];
+            let out = verify(token, &args);
+            assert_case(name, generation, token, &out, first_failure, needles);
+            // The same token as an Authorization header value: the same verdict.
+            let bearer = verify(&format!("Bearer {token}"), &args);
+            assert_eq!(
+                bearer.first_failure, out.first_failure,
+                "{name} ({generation})"
+            );
+            assert!(
+                assert_plugin_agrees(name, generation, token, &[], &out),
+                "{name}"
+            );
+        }
+    }
+    // Without --jitsi: the newest known, said so.
+    let out = verify(&no_sub, &["--key-server", &base]);
+    assert!(
+        out.text.starts_with(
+            "checked as the Jitsi token plugin of 2026-05 and later (G3) (the newest known"
+        ),
+        "{}",
+        out.text
+    );
+    assert_eq!(out.first_failure.as_deref(), Some("sub"));
+    let (code, _, err) = cli(&[
+        "verify",
+        &no_sub,
+        "--key-server",
+        &base,
+        "--jitsi",
+        "2026-13",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("write YYYY-MM"), "{err}");
 }
 
 #[test]

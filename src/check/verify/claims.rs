@@ -3,6 +3,7 @@
 //! being joined (`verify_room`), and what Jitsi reads from `context`.
 
 use super::{brief, Checks, Settings};
+use crate::check::generation::Generation;
 use crate::check::Diagnostic;
 use serde_json::{Map, Value};
 use std::time::{Duration, UNIX_EPOCH};
@@ -16,7 +17,29 @@ fn span(secs: u64) -> String {
     humantime::format_duration(Duration::from_secs(secs)).to_string()
 }
 
-pub(super) fn time_checks(c: &mut Checks, claims: &Map<String, Value>, now: u64) {
+/// What the plugin says about an expired token: since 2026-05 with how long
+/// ago and, given `iat`, for how long it was valid.
+fn exp_text(generation: &Generation, claims: &Map<String, Value>, exp: u64, now: u64) -> String {
+    if !generation.exp_detail {
+        return "Not acceptable by exp".into();
+    }
+    let valid = claims
+        .get("iat")
+        .and_then(Value::as_f64)
+        .map(|iat| format!(", valid for:{} sec", exp as i64 - iat as i64))
+        .unwrap_or_default();
+    format!(
+        "Not acceptable by exp ({} sec since expired{valid})",
+        now - exp
+    )
+}
+
+pub(super) fn time_checks(
+    c: &mut Checks,
+    claims: &Map<String, Value>,
+    now: u64,
+    generation: &Generation,
+) {
     const MS: u64 = 100_000_000_000; // 5138 AD in seconds; any later value is milliseconds
     match claims.get("exp") {
         None => c.push(
@@ -38,7 +61,7 @@ pub(super) fn time_checks(c: &mut Checks, claims: &Map<String, Value>, now: u64)
                 } else if now >= exp {
                     c.push(
                         Diagnostic::fail("exp", format!("{} ({} ago)", when(exp), span(now - exp)))
-                            .prosody_says("Not acceptable by exp")
+                            .prosody_says(exp_text(generation, claims, exp, now))
                             .why("the token has expired; Prosody allows no clock skew")
                             .fix("mint a new token, with a ttl that covers the whole meeting"),
                     );
@@ -81,6 +104,23 @@ fn listed(list: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
+}
+
+/// `; the plugin of 2026-05 and later gives a clean error` when other
+/// generations treat this case differently from `generation` (as `how`
+/// describes each); empty when they all agree.
+fn disagreement(generation: &Generation, how: impl Fn(&Generation) -> &'static str) -> String {
+    let mine = how(generation);
+    let others: Vec<String> = crate::check::generation::GENERATIONS
+        .iter()
+        .filter(|g| how(g) != mine)
+        .map(|g| format!("{} gives {}", g.describe(), how(g)))
+        .collect();
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", others.join(", "))
+    }
 }
 
 pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Settings) {
@@ -130,7 +170,23 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
     }
     // room: required unless asap_require_room_claim = false; matched on MUC join.
     match claims.get("room") {
-        None if s.require_room => c.push(Diagnostic::fail("room", "missing").prosody_says("'room' claim is missing").why("Prosody requires room (and its 0.12 plugin then crashes the SASL reply, so the client just disconnects)").fix("set room to the room name, or \"*\" for any room")),
+        None if s.require_room => {
+            let r = &s.generation.missing_room;
+            let why = if r.answered {
+                format!("Prosody requires room and answers {}", r.condition)
+            } else {
+                "Prosody requires room, and this plugin then crashes the SASL reply, so the client just disconnects".into()
+            };
+            let others = disagreement(s.generation, |g| {
+                if g.missing_room.answered { "a clean error" } else { "no answer to the client" }
+            });
+            c.push(
+                Diagnostic::fail("room", "missing")
+                    .prosody_says(r.text)
+                    .why(format!("{why}{others}"))
+                    .fix("set room to the room name, or \"*\" for any room"),
+            )
+        }
         None => c.push(Diagnostic::pass("room", "not required (asap_require_room_claim = false)")),
         Some(Value::String(r)) if r == "*" => c.push(Diagnostic::pass("room", "\"*\": any room")),
         Some(Value::String(r)) if r.contains('@') || r.contains('/') => c.push(Diagnostic::warn("room", format!("{r:?}")).why("room must be the bare room name, not a JID or URL: the MUC join will not match").fix("set room to the name after the last '/' of the meeting URL")),
@@ -144,13 +200,30 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
     // sub: checked on MUC join when domain verification is on.
     let sub = claims.get("sub");
     match (sub, s.domain_verification, &s.domain, &s.tenant) {
-        (None, _, _, _) => c.push(
-            Diagnostic::warn("sub", "missing")
-                .why(
-                    "current Jitsi requires sub at login, and domain verification needs it on join",
-                )
-                .fix("set sub to the tenant or domain, or \"*\""),
-        ),
+        (None, _, _, _) => {
+            let fix = "set sub to the tenant or domain, or \"*\" (asap-keyserver mint always does)";
+            let since = Generation::sub_required_since().unwrap_or("a later version");
+            match &s.generation.sub_required {
+                Some(r) => c.push(
+                    Diagnostic::fail("sub", "missing")
+                        .prosody_says(r.text)
+                        .why(format!(
+                            "{} requires sub at login and answers {}: rejected since {since}; accepted before",
+                            s.generation.describe(),
+                            r.condition
+                        ))
+                        .fix(fix),
+                ),
+                None => c.push(
+                    Diagnostic::warn("sub", "missing")
+                        .why(format!(
+                            "accepted by {}, but rejected since {since} (\"sub claim is missing\"), and domain verification needs it on join",
+                            s.generation.describe()
+                        ))
+                        .fix(fix),
+                ),
+            }
+        }
         (Some(v), false, _, _) => c.push(Diagnostic::pass(
             "sub",
             format!(

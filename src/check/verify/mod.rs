@@ -3,13 +3,20 @@
 //! Prosody applies them, gives pass / fail / warning with the value seen,
 //! why, the fix in one sentence, and the error Prosody would log.
 //!
+//! Which plugin: the generation in [`Settings::generation`] (the newest by
+//! default) decides the checks that changed upstream (`sub` required since
+//! 2026-05, the missing-room error, the `exp` text, whether
+//! `cache_keys_url` may be a JWKS); where generations disagree on a token,
+//! the check says so.
+//!
 //! The first failing check is what Prosody would reject the login with.
 //! Warnings are things Prosody accepts but that will bite later (a token
 //! that never expires, a moderator flag Jitsi ignores). Never reported:
 //! the whole signature or any key material.
 
+use super::generation::Generation;
 use super::keysource::{self, KeySource, Obtained};
-use super::{Diagnostic, Status};
+use super::{fetch, Diagnostic, Status};
 use crate::prosody::config::TokenOptions;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -39,6 +46,12 @@ pub struct Settings {
     pub tenant: Option<String>,
     /// The room being joined, to check `room`.
     pub room: Option<String>,
+    /// The token plugin to check as (default: the newest known).
+    pub generation: &'static Generation,
+    /// `cache_keys_url`: the JWKS Prosody looks a kid up in first.
+    pub cache_keys_url: Option<String>,
+    /// How to fetch `cache_keys_url`.
+    pub fetch: fetch::Options,
 }
 
 impl Default for Settings {
@@ -53,6 +66,9 @@ impl Default for Settings {
             domain: None,
             tenant: None,
             room: None,
+            generation: Generation::newest(),
+            cache_keys_url: None,
+            fetch: fetch::Options::default(),
         }
     }
 }
@@ -80,6 +96,9 @@ impl Settings {
         if let Some(v) = o.enable_domain_verification.value() {
             self.domain_verification = *v;
         }
+        if let Some(v) = o.cache_keys_url.value() {
+            self.cache_keys_url = Some(v.clone());
+        }
     }
 }
 
@@ -88,6 +107,9 @@ impl Settings {
 pub struct Report {
     /// The checks.
     pub checks: Vec<Diagnostic>,
+    /// The plugin generation checked as.
+    #[serde(skip)]
+    pub generation: &'static Generation,
 }
 
 impl Report {
@@ -174,7 +196,10 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
         )),
     }
     let Some(header) = header else {
-        return Report { checks: c };
+        return Report {
+            checks: c,
+            generation: settings.generation,
+        };
     };
 
     // token/util.lib.lua: kid, then the RS family, then the key fetch.
@@ -205,11 +230,18 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
         Some(a) => c.push(Diagnostic::pass("alg", format!("{a:?} (RSA family)"))),
     }
 
-    let obtained = match (&kid, alg.as_deref().is_some_and(|a| a.starts_with("RS"))) {
-        (Some(kid), true) => Some(keysource::obtain(source, kid)),
-        _ => None,
+    let (obtained, from_jwks) = match (&kid, alg.as_deref().is_some_and(|a| a.starts_with("RS"))) {
+        (Some(kid), true) => {
+            let (o, jwks) = find_key(&mut c, settings, source, kid);
+            (Some(o), jwks)
+        }
+        _ => (None, false),
     };
-    key_checks(&mut c, obtained.as_ref(), source);
+    key_checks(
+        &mut c,
+        obtained.as_ref(),
+        if from_jwks { None } else { Some(source) },
+    );
 
     // luajwtjitsi: typ, alg, signature, exp, nbf.
     match header.get("typ") {
@@ -246,25 +278,103 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
     signature_check(&mut c, &parts, alg.as_deref(), obtained.as_ref());
 
     let Some(claims) = payload else {
-        return Report { checks: c };
+        return Report {
+            checks: c,
+            generation: settings.generation,
+        };
     };
-    claims::time_checks(&mut c, &claims, now);
+    claims::time_checks(&mut c, &claims, now, settings.generation);
     claims::claim_checks(&mut c, &claims, settings);
     claims::context_checks(&mut c, &claims, settings);
-    Report { checks: c }
+    Report {
+        checks: c,
+        generation: settings.generation,
+    }
 }
 
-fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: &KeySource) {
+/// The key for `kid` where Prosody looks: the JWKS at `cache_keys_url`
+/// first (token plugin 2025-11 and later), then `source` (`asap_key_server`).
+/// Says which gave it, in a `cache_keys_url` check, when one is configured.
+fn find_key(
+    c: &mut Checks,
+    settings: &Settings,
+    source: &KeySource,
+    kid: &str,
+) -> (Obtained, bool) {
+    let Some(url) = &settings.cache_keys_url else {
+        return (keysource::obtain(source, kid), false);
+    };
+    let generation = settings.generation;
+    let fallback = match source {
+        KeySource::Unset => "and asap_key_server is not set, so the login fails",
+        _ => "so Prosody falls back to asap_key_server",
+    };
+    if !generation.jwks {
+        c.push(
+            Diagnostic::warn("cache_keys_url", url)
+                .why(format!(
+                    "{} reads cache_keys_url as a map of certificates, not a JWKS: its refresh fails \
+                     (\"attempt to call a nil value (method 'sub')\" in the log) and keys come from asap_key_server only",
+                    generation.describe()
+                ))
+                .fix(format!(
+                    "upgrade the Jitsi token plugin ({} or later), or remove cache_keys_url",
+                    Generation::jwks_since().unwrap_or("a newer version")
+                )),
+        );
+        return (keysource::obtain(source, kid), false);
+    }
+    match keysource::read_jwks(url, &settings.fetch) {
+        Err(problem) => {
+            c.push(
+                Diagnostic::warn("cache_keys_url", url)
+                    .why(format!(
+                        "{}: Prosody logs an error, keeps the keys it had (none after a restart) and tries again in 30 s; {fallback}",
+                        problem.why
+                    ))
+                    .fix(problem.fix),
+            );
+            (keysource::obtain(source, kid), false)
+        }
+        Ok(jwks) => match keysource::from_jwks(&jwks, kid) {
+            Some(found) => {
+                c.push(Diagnostic::pass(
+                    "cache_keys_url",
+                    format!("kid listed in the JWKS at {url} ({} key(s)): Prosody takes the key from there", jwks.keys.len()),
+                ));
+                (found, true)
+            }
+            None => {
+                c.push(Diagnostic::pass(
+                    "cache_keys_url",
+                    format!(
+                        "kid not in the JWKS at {url} ({} key(s)), {fallback}",
+                        jwks.keys.len()
+                    ),
+                ));
+                (keysource::obtain(source, kid), false)
+            }
+        },
+    }
+}
+
+/// The key URL (or file) and the key; `source` is `None` when the key came
+/// from the JWKS.
+fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySource>) {
     let Some(o) = obtained else {
         c.push(Diagnostic::skip("key", "not fetched: no usable kid or alg"));
         return;
     };
-    if let KeySource::Server { base, .. } = source {
+    if source.is_none() {
+        c.push(Diagnostic::pass("key JWKS", &o.location));
+    } else if let Some(KeySource::Server { base, .. }) = source {
         if base.ends_with('/') {
             c.push(Diagnostic::warn("key URL", &o.location).why("asap_key_server ends in '/', so Prosody requests a path with '//'; asap-keyserver answers it, other servers may not").fix("remove the trailing slash from asap_key_server"));
         } else {
             c.push(Diagnostic::pass("key URL", &o.location));
         }
+    } else if let Some(KeySource::Unset) = source {
+        c.push(Diagnostic::skip("key URL", "asap_key_server is not set"));
     } else {
         c.push(Diagnostic::pass("key file", &o.location));
     }

@@ -1,6 +1,6 @@
 //! Reads the options of Prosody's token plugin from a real `*.cfg.lua`.
 //!
-//! The file is run as Prosody runs it, as Lua in a sandbox (see [`lua`]),
+//! The file is run as Prosody runs it, as Lua in a sandbox (see `lua.rs`),
 //! so expressions, `os.getenv(...)` and `Include` give what Prosody sees.
 //! Options set before the first section are global and apply to every host
 //! that does not set them itself, as in Prosody.
@@ -111,13 +111,15 @@ impl Config {
         lua::parse(path, text)
     }
 
-    /// The VirtualHost names.
+    /// The VirtualHost names, each once, in the order they first appear.
     pub fn hosts(&self) -> Vec<String> {
-        self.sections
-            .iter()
-            .filter(|s| s.virtual_host)
-            .map(|s| s.name.clone())
-            .collect()
+        let mut hosts: Vec<String> = Vec::new();
+        for s in self.sections.iter().filter(|s| s.virtual_host) {
+            if !hosts.contains(&s.name) {
+                hosts.push(s.name.clone());
+            }
+        }
+        hosts
     }
 
     fn section(&self, host: &str) -> Option<&Section> {
@@ -127,13 +129,18 @@ impl Config {
             .find(|s| s.virtual_host && s.name == host)
     }
 
-    /// An option as Prosody sees it on `host`: the host's own, else the global one.
+    /// An option as Prosody sees it on `host`: the host's own (the last one
+    /// set, in any of the `VirtualHost` blocks of that name, as a
+    /// `conf.d` file may reopen a host), else the global one.
     pub fn option(&self, host: &str, name: &str) -> Option<&Value> {
         fn last<'a>(opts: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
             opts.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
         }
-        self.section(host)
-            .and_then(|s| last(&s.options, name))
+        self.sections
+            .iter()
+            .rev()
+            .filter(|s| s.virtual_host && s.name == host)
+            .find_map(|s| last(&s.options, name))
             .or_else(|| last(&self.global, name))
     }
 
@@ -319,6 +326,14 @@ VirtualHost("guest.meet.example.com")
         for text in ["x = {", "x = { \"a\",", "x = {{{", "x = ", "x = { y = "] {
             assert!(Config::parse(Path::new("t"), text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_reopened_virtual_host_keeps_its_options() {
+        let c = parse("VirtualHost \"m\"\n authentication = \"token\"\n app_id = \"a\"\nVirtualHost \"m\"\n cache_keys_url = \"https://k/jwks.json\"\n");
+        let o = TokenOptions::read(&c, None).unwrap();
+        assert_eq!(o.app_id, Read::Set("a".into()));
+        assert_eq!(o.cache_keys_url, Read::Set("https://k/jwks.json".into()));
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub struct TokenOptions {
     pub enable_domain_verification: Read<bool>,
     /// `signature_algorithm`.
     pub signature_algorithm: Read<String>,
+    /// `cache_keys_url`: a JWKS (plugin 2025-11 and later) looked up before `asap_key_server`.
+    pub cache_keys_url: Read<String>,
+    /// `plugin_paths` (global): where Prosody finds the token plugin.
+    pub plugin_paths: Read<Vec<String>>,
 }
 
 impl TokenOptions {
@@ -115,6 +119,8 @@ impl TokenOptions {
             require_room_claim: as_bool(opt("asap_require_room_claim")),
             enable_domain_verification: as_bool(opt("enable_domain_verification")),
             signature_algorithm: as_string(opt("signature_algorithm")),
+            cache_keys_url: as_string(opt("cache_keys_url")),
+            plugin_paths: as_list(opt("plugin_paths")),
             host,
         })
     }
@@ -158,6 +164,8 @@ impl TokenOptions {
             b(&self.enable_domain_verification),
         );
         add("signature_algorithm", s(&self.signature_algorithm));
+        add("cache_keys_url", s(&self.cache_keys_url));
+        add("plugin_paths", l(&self.plugin_paths));
         out
     }
 }

@@ -207,3 +207,31 @@ pub fn peer(
         Err(format!("{stdout} {stderr}"))
     }
 }
+
+/// The Lua peer on luaossl checking `token` against `pem` in the token
+/// plugin's login order, with `args` (`--plugin G3 --issuers ...`):
+/// Ok(()) when it accepts, Err(reason) when it rejects.
+pub fn lua_plugin_check(token: &str, pem: &str, args: &[&str]) -> Result<(), String> {
+    let work = tempdir();
+    let (token_file, key_file) = (work.path().join("token"), work.path().join("key.pem"));
+    std::fs::write(&token_file, token).unwrap();
+    std::fs::write(&key_file, pem).unwrap();
+    let out = Command::new("lua5.4")
+        .arg(peers_dir().join("luaossl_verify.lua"))
+        .arg(&token_file)
+        .arg(&key_file)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("lua5.4 is not installed ({e}); run scripts/test"));
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("module 'openssl") && !stderr.contains("unknown option"),
+        "the Lua peer failed: {stderr}"
+    );
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{stdout} {stderr}"))
+    }
+}

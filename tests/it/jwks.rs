@@ -1,0 +1,405 @@
+//! Current Jitsi: the JWKS at `cache_keys_url` (token plugin 2025-11 and
+//! later), the plugin generation read from the installed files, and what
+//! `serve`, `verify` and `doctor` make of both.
+
+use crate::common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+fn hdr(kid: &str) -> serde_json::Value {
+    json!({"alg": "RS256", "typ": "JWT", "kid": kid})
+}
+
+/// Runs a peer script that prints a PEM for `kid` of the JWKS in `file`.
+fn jwk_pem(program: &str, script: &str, file: &Path, kid: &str) -> String {
+    let out = std::process::Command::new(program)
+        .arg(peers_dir().join(script))
+        .arg(file)
+        .arg(kid)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} missing ({e}); run scripts/test"));
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_jwks_gives_luaossl_and_jose_the_key_of_the_pem_route() {
+    let (t, dir) = keydir();
+    write_private(dir.join("jitsi/a.pem"), &key(0).pkcs8);
+    write(dir.join("jitsi/b.pem"), &key(1).pkcs1_public);
+    let server = Server::start(&dir, &[]);
+    let jwks = t.path().join("jwks.json");
+    std::fs::write(&jwks, server.get("/.well-known/jwks.json").body).unwrap();
+    for kid in ["jitsi/a", "jitsi/b"] {
+        let served = server.key(kid).unwrap();
+        assert_eq!(
+            jwk_pem("lua5.4", "luaossl_jwk_pem.lua", &jwks, kid),
+            served,
+            "luaossl, {kid}"
+        );
+        assert_eq!(
+            jwk_pem("node", "jose_jwk_pem.mjs", &jwks, kid),
+            served,
+            "jose, {kid}"
+        );
+    }
+}
+
+struct Verdict {
+    code: i32,
+    text: String,
+}
+
+fn verify(token: &str, args: &[&str]) -> Verdict {
+    let mut all = vec!["verify", token, "--timeout", "3s"];
+    all.extend_from_slice(args);
+    let (code, text, err) = cli(&all);
+    assert!(err.is_empty(), "{args:?}: {err}");
+    Verdict { code, text }
+}
+
+fn assert_says(v: &Verdict, code: i32, needles: &[&str]) {
+    assert_eq!(v.code, code, "{}", v.text);
+    for n in needles {
+        assert!(v.text.contains(n), "no {n:?} in\n{}", v.text);
+    }
+}
+
+#[test]
+fn verify_looks_the_kid_up_in_cache_keys_url_first() {
+    // Server A publishes jitsi/k = key 0 (and jitsi/other); server B has
+    // replaced jitsi/k by key 1, the same-kid rotation Prosody picks up
+    // only through cache_keys_url.
+    let (_ta, a_dir) = keydir();
+    write(a_dir.join("jitsi/k.pem"), &key(0).spki);
+    write(a_dir.join("jitsi/other.pem"), &key(2).spki);
+    let (_tb, b_dir) = keydir();
+    write(b_dir.join("jitsi/k.pem"), &key(1).spki);
+    let (a, b) = (Server::start(&a_dir, &[]), Server::start(&b_dir, &[]));
+    let a_url = format!("http://{}", a.addr);
+    let b_jwks = format!("http://{}/.well-known/jwks.json", b.addr);
+    let rotated = token_with(&hdr("jitsi/k"), &good_claims(), &key(1).pkcs8);
+
+    let v = verify(
+        &rotated,
+        &["--key-server", &a_url, "--cache-keys-url", &b_jwks],
+    );
+    assert_says(
+        &v,
+        0,
+        &[
+            "✓ cache_keys_url    kid listed in the JWKS",
+            "✓ key JWKS",
+            "JWKS entry, RSA-2048",
+        ],
+    );
+    // The plugin before 2025-11 cannot read a JWKS: the old key is used.
+    let v = verify(
+        &rotated,
+        &[
+            "--key-server",
+            &a_url,
+            "--cache-keys-url",
+            &b_jwks,
+            "--jitsi",
+            "2025-10",
+        ],
+    );
+    assert_says(
+        &v,
+        1,
+        &[
+            "! cache_keys_url",
+            "attempt to call a nil value (method 'sub')",
+            "Prosody would REJECT this token: signature",
+        ],
+    );
+    // Without cache_keys_url the key server's (old) key decides.
+    let v = verify(&rotated, &["--key-server", &a_url]);
+    assert_says(&v, 1, &["Prosody would REJECT this token: signature"]);
+
+    // A kid that is not in the JWKS falls back to asap_key_server.
+    let other = token_with(&hdr("jitsi/other"), &good_claims(), &key(2).pkcs8);
+    let v = verify(
+        &other,
+        &["--key-server", &a_url, "--cache-keys-url", &b_jwks],
+    );
+    assert_says(
+        &v,
+        0,
+        &[
+            "kid not in the JWKS",
+            "so Prosody falls back to asap_key_server",
+            "✓ key URL",
+        ],
+    );
+    // ... and with no asap_key_server, nowhere.
+    let v = verify(&other, &["--cache-keys-url", &b_jwks]);
+    assert_says(
+        &v,
+        1,
+        &[
+            "and asap_key_server is not set, so the login fails",
+            "Prosody would REJECT this token: key",
+        ],
+    );
+}
+
+#[test]
+fn a_cache_keys_url_that_is_no_jwks_is_named_and_the_key_server_still_used() {
+    let (_ta, a_dir) = keydir();
+    write(a_dir.join("jitsi/k.pem"), &key(0).spki);
+    let a = Server::start(&a_dir, &[]);
+    let a_url = format!("http://{}", a.addr);
+    let token = token_with(&hdr("jitsi/k"), &good_claims(), &key(0).pkcs8);
+    let www = tempdir();
+    std::fs::write(www.path().join("notjson.json"), "<html>not json</html>").unwrap();
+    std::fs::write(www.path().join("nokeys.json"), "{\"kid\": \"x\"}").unwrap();
+    std::fs::create_dir(www.path().join("dir")).unwrap();
+    let web = StaticServer::start(www.path());
+    let closed = format!("http://127.0.0.1:{}/jwks.json", free_port());
+    for (url, needle) in [
+        (format!("{}/notjson.json", web.url), "not JSON"),
+        (
+            format!("{}/nokeys.json", web.url),
+            "without a \"keys\" array",
+        ),
+        (format!("{}/dir", web.url), "redirect to"),
+        (
+            format!("{}/missing.json", web.url),
+            "HTTP 404: Prosody needs 200",
+        ),
+        (closed, "cannot fetch it"),
+    ] {
+        let v = verify(&token, &["--key-server", &a_url, "--cache-keys-url", &url]);
+        assert_says(
+            &v,
+            0,
+            &[
+                "! cache_keys_url",
+                needle,
+                "tries again in 30 s; so Prosody falls back to asap_key_server",
+                "Prosody would ACCEPT",
+            ],
+        );
+    }
+}
+
+/// A Prosody config dir whose `plugins/token/` holds only the marker files
+/// that tell the generations apart (never Jitsi's code).
+fn plugin_dir(generation: &str) -> tempfile::TempDir {
+    let t = tempdir();
+    let token = t.path().join("plugins/token");
+    std::fs::create_dir_all(&token).unwrap();
+    let util = match generation {
+        "G1" => "-- marker: a token plugin from before 2025-11\n",
+        "G2" => "-- marker\nlocal jwk = require \"token/jwk\";\n",
+        _ => "-- marker\nlocal jwk = require \"token/jwk\";\n-- \"sub claim is missing\"\n",
+    };
+    std::fs::write(token.join("util.lib.lua"), util).unwrap();
+    if generation != "G1" {
+        std::fs::write(token.join("jwk.lib.lua"), "-- marker\n").unwrap();
+    }
+    t
+}
+
+fn config(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("prosody.cfg.lua");
+    std::fs::write(
+        &path,
+        format!(
+            "plugin_paths = {{ \"plugins\" }}\nVirtualHost \"meet.example.com\"\n    authentication = \"token\"\n    app_id = \"jitsi\"\n    asap_accepted_issuers = {{ \"jitsi\" }}\n{body}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn verify_reads_the_generation_from_the_installed_plugin() {
+    let (_t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).spki);
+    let no_sub = {
+        let mut c = good_claims();
+        c.as_object_mut().unwrap().remove("sub");
+        token_with(&hdr("jitsi/k"), &c, &key(0).pkcs8)
+    };
+    for (generation, code) in [("G1", 0), ("G2", 0), ("G3", 1)] {
+        let t = plugin_dir(generation);
+        let cfg = config(t.path(), "");
+        let util = t.path().join("plugins/token/util.lib.lua");
+        let args = [
+            "--prosody-config",
+            &path_str(&cfg),
+            "--keys",
+            &path_str(&dir),
+        ];
+        let v = verify(&no_sub, &args);
+        assert_says(
+            &v,
+            code,
+            &[&format!(
+                "({generation}) (detected from {})",
+                util.display()
+            )],
+        );
+        // --jitsi overrides what was detected.
+        let mut args = args.to_vec();
+        args.extend(["--jitsi", "2025-10"]);
+        assert_says(&verify(&no_sub, &args), 0, &["(G1) (as --jitsi says)"]);
+    }
+    // Where the plugin cannot be found, say so and check as the newest.
+    let t = plugin_dir("G3");
+    std::fs::remove_file(t.path().join("plugins/token/util.lib.lua")).unwrap();
+    std::fs::create_dir(t.path().join("plugins/token/util.lib.lua")).unwrap();
+    let cfg = config(t.path(), "");
+    let v = verify(
+        &no_sub,
+        &[
+            "--prosody-config",
+            &path_str(&cfg),
+            "--keys",
+            &path_str(&dir),
+        ],
+    );
+    assert_says(
+        &v,
+        1,
+        &[
+            "! cannot tell which token plugin Prosody runs: cannot read",
+            "checking as the newest known",
+        ],
+    );
+}
+
+fn doctor(dir: &Path, cfg: &Path, state: &Path) -> (i32, String) {
+    let (code, out, err) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(dir),
+        "--state",
+        &path_str(state),
+        "--prosody-config",
+        &path_str(cfg),
+        "--timeout",
+        "3s",
+    ]);
+    (code, format!("{out}{err}"))
+}
+
+#[test]
+fn doctor_names_the_plugin_and_fits_cache_keys_url_to_it() {
+    let (t, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let server = Server::start(&dir, &[]);
+    let url = format!("http://{}", server.addr);
+    let jwks = format!("{url}/.well-known/jwks.json");
+    let state = t.path().join("state.json");
+    let asap = format!("    asap_key_server = \"{url}\"");
+    let both = format!("{asap}\n    cache_keys_url = \"{jwks}\"");
+    let only_jwks = format!("    cache_keys_url = \"{jwks}\"");
+    let www = tempdir();
+    std::fs::write(
+        www.path().join("certs.json"),
+        "{\"jitsi/k\": \"-----BEGIN CERTIFICATE-----\"}",
+    )
+    .unwrap();
+    let web = StaticServer::start(www.path());
+    let cert_map = format!("{asap}\n    cache_keys_url = \"{}/certs.json\"", web.url);
+    let cases: [(&str, &str, i32, &[&str]); 7] = [
+        (
+            "G3",
+            &asap,
+            0,
+            &[
+                "✓ token plugin  the Jitsi token plugin of 2026-05 and later (G3), detected from",
+                "! cache_keys_url  not set: Prosody caches every key",
+                &format!("fix: add to the VirtualHost: cache_keys_url = \"{jwks}\""),
+                &format!("    cache_keys_url = \"{jwks}\"\n"),
+            ],
+        ),
+        (
+            "G2",
+            &both,
+            0,
+            &[
+                "(G2), detected from",
+                "✓ cache_keys_url",
+                &format!("JWKS {jwks}"),
+                "✓ jitsi/k  in the JWKS with the same key as its .pem route",
+                "Prosody reads it every 5m",
+                "a removed kid keeps working up to 1h 35m",
+            ],
+        ),
+        (
+            "G1",
+            &both,
+            1,
+            &[
+                "(G1), detected from",
+                "✗ cache_keys_url",
+                "reads it as a map of certificates",
+                "upgrade the Jitsi token plugin to 2025-11 or later",
+            ],
+        ),
+        (
+            "G1",
+            &asap,
+            0,
+            &["(G1), detected from"],
+        ),
+        (
+            "G1",
+            &cert_map,
+            0,
+            &["! cache_keys_url", "is not a JWKS", "a JSON map of kid to certificate"],
+        ),
+        (
+            "G3",
+            &only_jwks,
+            1,
+            &["✗ cache_keys_url  set without asap_key_server"],
+        ),
+        ("none", &asap, 0, &["! token plugin  cannot tell which one Prosody runs: no token/util.lib.lua under plugin_paths (plugins)"]),
+    ];
+    for (generation, body, code, needles) in cases {
+        let t = plugin_dir(generation);
+        if generation == "none" {
+            std::fs::remove_dir_all(t.path().join("plugins")).unwrap();
+        }
+        let cfg = config(t.path(), body);
+        let (got, out) = doctor(&dir, &cfg, &state);
+        assert_eq!(got, code, "{generation} {body}: {out}");
+        for n in needles {
+            assert!(out.contains(n), "{generation} {body}: no {n:?} in\n{out}");
+        }
+        if generation == "G1" {
+            assert!(
+                !out.contains("cache_keys_url = \""),
+                "no JWKS line for G1:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn serve_prints_both_set_ups_and_times_the_jwks_for_prosody() {
+    let (_t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).spki);
+    let server = Server::start(&dir, &["--jwks-max-age", "120", "--base-path", "/keys"]);
+    let base = format!("http://{}/keys", server.addr);
+    server.wait_log(&format!(
+        "Prosody set-up 1, any Jitsi token plugin: asap_key_server = \"{base}\""
+    ));
+    server.wait_log(&format!(
+        "Prosody set-up 2, token plugin 2025-11 or later: add cache_keys_url = \"{base}/.well-known/jwks.json\"; Prosody reads it every 60 s"
+    ));
+    let jwks = server.get("/keys/.well-known/jwks.json");
+    assert_eq!(jwks.header("cache-control"), Some("public, max-age=120"));
+    let pem = server.get(&format!("/keys{}", key_path("jitsi/k")));
+    assert_eq!(pem.header("cache-control"), Some("public, max-age=300"));
+}
