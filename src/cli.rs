@@ -191,14 +191,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_ACCEPT_LOOPS", value_name = "N")]
     pub accept_loops: Option<usize>,
 
-    /// Open connections at most; more clients wait in the kernel's accept queue.
-    #[arg(
-        long,
-        env = "ASAP_MAX_CONNECTIONS",
-        default_value_t = 4096,
-        value_name = "N"
-    )]
-    pub max_connections: usize,
+    /// Open connections at most; more clients wait in the kernel's accept
+    /// queue [default: 4096, or fewer to leave 64 file descriptors of the
+    /// open-file limit (raised to its hard limit at start) for rescans].
+    #[arg(long, env = "ASAP_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// Flags of `list`.

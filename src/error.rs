@@ -53,6 +53,12 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// An output file that is already there.
+    #[error("{path} already exists: nothing was written; choose another file or remove it")]
+    OutputExists {
+        /// The file.
+        path: PathBuf,
+    },
     /// A key file that does not decode.
     #[error("{path}")]
     Key {

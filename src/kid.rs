@@ -30,6 +30,9 @@ pub enum KidError {
     /// A path component is not valid UTF-8.
     #[error("the file name is not valid UTF-8")]
     NotUtf8,
+    /// An issuer with more than one segment.
+    #[error("an issuer is one kid segment, without '/'")]
+    IssuerSegment,
 }
 
 /// Checks `kid` against ASAP's rules: `[A-Za-z0-9_.+/-]`, not empty, no
@@ -126,9 +129,12 @@ pub fn in_issuer(kid: &str, issuer: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
-/// The file that holds `kid` in the key directory `dir`: `<dir>/<kid>.pem`.
-pub fn file_path(dir: &Path, kid: &str) -> PathBuf {
-    dir.join(format!("{kid}.pem"))
+/// The file that holds `kid` in the key directory `dir`: `<dir>/<kid>.pem`,
+/// for a kid that follows the rules only: a kid from a token or a flag
+/// (`../../elsewhere`) never reaches the filesystem unchecked.
+pub fn file_path(dir: &Path, kid: &str) -> Result<PathBuf, KidError> {
+    validate(kid)?;
+    Ok(dir.join(format!("{kid}.pem")))
 }
 
 #[cfg(test)]
@@ -183,5 +189,13 @@ mod tests {
         assert!(!in_issuer("jitsi/a/b", "jitsi"));
         assert!(!in_issuer("jitsix/a", "jitsi"));
         assert!(!in_issuer("jitsi", "jitsi"));
+        assert_eq!(
+            file_path(Path::new("keys"), "jitsi/k"),
+            Ok(PathBuf::from("keys/jitsi/k.pem"))
+        );
+        assert_eq!(
+            file_path(Path::new("keys"), "../../evil"),
+            Err(KidError::DotSegment(".."))
+        );
     }
 }

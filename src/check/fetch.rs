@@ -328,6 +328,34 @@ mod tests {
     }
 
     #[test]
+    fn a_server_that_keeps_the_connection_open_is_read_to_content_length() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .unwrap();
+            // Keep the connection open until the client is done.
+            let _ = held.recv();
+        });
+        let opts = Options {
+            timeout: Duration::from_secs(5),
+            ..Options::default()
+        };
+        let r = get(&format!("{base}/k.pem"), &opts).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
+        drop(hold);
+        server.join().unwrap();
+    }
+
+    #[test]
     fn refused_connections_and_garbage_are_named() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

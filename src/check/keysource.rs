@@ -127,7 +127,17 @@ pub fn obtain(source: &KeySource, kid: &str) -> Obtained {
     match source {
         KeySource::Server { base, options } => from_server(base, options, kid),
         KeySource::Dir(dir) => {
-            let path = crate::kid::file_path(dir, kid);
+            let path = match crate::kid::file_path(dir, kid) {
+                Ok(path) => path,
+                Err(e) => {
+                    return Obtained::failed(
+                        format!("{} (not looked up)", dir.display()),
+                        format!("kid {kid:?} breaks the kid rules: {e}"),
+                        "no key server built on this key directory serves such a kid, so Prosody finds no key".into(),
+                        "sign with a kid like issuer/2026-11-27 that names a key in the directory".into(),
+                    )
+                }
+            };
             match std::fs::read(&path) {
                 Ok(bytes) => judge(path.display().to_string(), "", &bytes, false),
                 Err(e) => Obtained::failed(

@@ -15,6 +15,7 @@ pub mod generation;
 pub mod keysource;
 pub mod verify;
 
+use crate::keydir::escape_controls;
 use serde::Serialize;
 use std::io::Write;
 
@@ -160,13 +161,8 @@ pub fn write_text(
 ) -> std::io::Result<()> {
     let Layout { indent, width } = layout;
     for d in items {
-        writeln!(
-            out,
-            "{indent}{} {:<width$}  {}",
-            d.status.symbol(),
-            d.check,
-            d.seen
-        )?;
+        let (check, seen) = (escape_controls(&d.check), escape_controls(&d.seen));
+        writeln!(out, "{indent}{} {check:<width$}  {seen}", d.status.symbol())?;
         let mut detail = |text: &str| writeln!(out, "{indent}  {:<width$}  {text}", "");
         if let Some(why) = &d.why {
             detail(why)?;

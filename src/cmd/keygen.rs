@@ -47,15 +47,24 @@ fn describe(out: &mut impl std::io::Write, key: &NewKey, key_server: &str) -> st
 }
 
 pub(super) fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
+    // Every output is checked before anything is written.
+    if let Some(path) = &args.public_out {
+        if path.symlink_metadata().is_ok() {
+            return Err(Error::OutputExists { path: path.clone() }.into());
+        }
+    }
     let key = keygen::create(&args.dir.path, &args.kid, args.bits)?;
     let mut out = std::io::stdout().lock();
     if let Some(path) = &args.public_out {
-        keys::write_new_file(path, key.public_pem.as_bytes(), 0o644).map_err(|source| {
-            Error::WriteKey {
+        if let Err(source) = keys::write_new_file(path, key.public_pem.as_bytes(), 0o644) {
+            // All or nothing: take the new private key back out.
+            let _ = std::fs::remove_file(&key.path);
+            return Err(Error::WriteKey {
                 path: path.clone(),
                 source,
             }
-        })?;
+            .into());
+        }
         writeln!(out, "wrote public key {}", path.display())?;
     }
     describe(&mut out, &key, &args.public_url)?;

@@ -1,7 +1,7 @@
 //! `asap-keyserver list`: what `serve` would serve from a key directory.
 
 use crate::cli::ListArgs;
-use crate::keydir::KeySet;
+use crate::keydir::{shown, KeySet};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -30,7 +30,7 @@ pub(super) fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                 k.url_path(),
                 k.public.form.kind(),
                 k.public.bits,
-                k.source.display()
+                shown(&k.source)
             )?;
         }
     }
@@ -40,7 +40,7 @@ pub(super) fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
         } else {
             ""
         };
-        writeln!(out, "skipped  {}: {}{last}", s.path.display(), s.reason)?;
+        writeln!(out, "skipped  {}: {}{last}", shown(&s.path), s.reason)?;
     }
     Ok(ExitCode::SUCCESS)
 }

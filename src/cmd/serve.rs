@@ -41,7 +41,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             "--header-timeout must be more than 0s"
         );
         anyhow::ensure!(
-            a.max_connections > 0,
+            a.max_connections != Some(0),
             "--max-connections must be at least 1"
         );
         for (flag, value) in [("--base-path", &a.base_path), ("--jwks-path", &a.jwks_path)] {
@@ -67,7 +67,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 cache_max_age: a.cache_max_age,
                 jwks_max_age: a.jwks_max_age,
                 header_timeout: a.header_timeout,
-                max_connections: a.max_connections,
+                max_connections: a.max_connections.unwrap_or_else(default_max_connections),
                 base_path: a.base_path,
                 jwks_path: a.jwks_path,
                 ..server::Config::default()
@@ -91,11 +91,18 @@ pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))?;
+    let result = runtime.block_on(serve(config));
+    // A rescan stuck in the kernel (a dead NFS server) must not keep a
+    // stopped server alive.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // Before anything is announced, so a SIGHUP never meets the default action.
+    let hup_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot handle SIGHUP")?;
     let dir = &config.keys;
     if !dir.exists() {
         if !config.init {
@@ -107,7 +114,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         })?;
         info!(dir = %dir.display(), "created key directory");
     }
-    let mut scanner = Scanner::new(dir);
+    let mut scanner = Scanner::new(dir).reserving(&config.server.jwks_path);
     let mut set = scanner.scan()?.unwrap_or_default();
     let mut created = None;
     if set.is_empty() && config.init {
@@ -149,10 +156,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
 
     let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (full_rescan, full_rescans) = tokio::sync::mpsc::channel::<()>(1);
+    let hup = tokio::spawn(on_sighup(hup_signal, full_rescan, tls.clone()));
     let watcher = tokio::spawn(watch::run(
         scanner,
         Arc::clone(&store),
         config.watch,
+        full_rescans,
         async {
             let _ = watch_stopped.await;
         },
@@ -164,6 +174,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }))
     });
     server::run(listeners, store, config.server, tls, shutdown_signal()).await;
+    hup.abort();
     let _ = stop_watch.send(());
     let _ = stop_tls.send(());
     let _ = watcher.await;
@@ -172,6 +183,37 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// File descriptors kept free of connections: the watcher, a rescan's
+/// directory walk and open key file, TLS files, logs.
+const FD_HEADROOM: u64 = 64;
+
+/// The default connection bound: 4096, or what the open-file limit leaves
+/// after [`FD_HEADROOM`], once the soft limit is raised to the hard one (as
+/// nginx and systemd-run daemons do). Without it, idle clients can take every
+/// descriptor and rescans fail with "Too many open files".
+fn default_max_connections() -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit = raised;
+        }
+    }
+    let bound = match limit.current {
+        None => 4096,
+        Some(n) => n.saturating_sub(FD_HEADROOM).clamp(1, 4096) as usize,
+    };
+    if bound < 4096 {
+        tracing::warn!(open_files = ?limit.current, max_connections = bound,
+            "the open-file limit is low: at most {bound} connections (raise LimitNOFILE / ulimit -n, or set --max-connections)");
+    }
+    bound
 }
 
 /// Where Prosody finds this server: the `asap_key_server` base and the JWKS.
@@ -208,6 +250,23 @@ fn print_first_run_help(kid: &str, urls: &Urls) {
         urls.base,
         kid::prosody_path(kid)
     );
+}
+
+/// SIGHUP, as nginx users expect: rescan every key file and reload the TLS
+/// certificate, instead of the default (the process dies).
+async fn on_sighup(
+    mut hup: tokio::signal::unix::Signal,
+    full_rescan: tokio::sync::mpsc::Sender<()>,
+    tls: Option<Arc<tls::TlsState>>,
+) {
+    while hup.recv().await.is_some() {
+        info!("received SIGHUP: rescanning the key directory and reloading TLS");
+        let _ = full_rescan.try_send(());
+        if let Some(t) = &tls {
+            let t = Arc::clone(t);
+            let _ = tokio::task::spawn_blocking(move || t.reload()).await;
+        }
+    }
 }
 
 async fn shutdown_signal() {

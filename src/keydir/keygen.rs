@@ -30,11 +30,10 @@ pub struct NewKey {
 /// Generates an RSA key of `bits` and writes it as `<dir>/<kid>.pem`
 /// (PKCS#8, mode 0600, atomically). Refuses an existing kid.
 pub fn create(dir: &Path, kid: &str, bits: usize) -> Result<NewKey, Error> {
-    kid::validate(kid).map_err(|source| Error::BadKid {
+    let path = kid::file_path(dir, kid).map_err(|source| Error::BadKid {
         kid: kid.to_owned(),
         source,
     })?;
-    let path = kid::file_path(dir, kid);
     let exists = |path: &Path| Error::KidExists {
         kid: kid.to_owned(),
         path: path.to_owned(),
@@ -63,15 +62,30 @@ pub fn create(dir: &Path, kid: &str, bits: usize) -> Result<NewKey, Error> {
     })
 }
 
+/// An issuer is one kid segment: `jitsi`, never `a/b` or `..`.
+fn check_issuer(issuer: &str) -> Result<(), Error> {
+    let bad = |source| Error::BadKid {
+        kid: issuer.to_owned(),
+        source,
+    };
+    kid::validate(issuer).map_err(bad)?;
+    if issuer.contains('/') {
+        return Err(bad(kid::KidError::IssuerSegment));
+    }
+    Ok(())
+}
+
 /// The kid `rotate` would create for `issuer` on `date`: `ISSUER/DATE`, or
 /// `ISSUER/DATE.02`, `.03`, ... when taken, so kid sort order stays age order.
 pub fn next_kid(dir: &Path, issuer: &str, date: &str) -> Result<String, Error> {
+    check_issuer(issuer)?;
     let base = format!("{issuer}/{date}");
     kid::validate(&base).map_err(|source| Error::BadKid {
         kid: base.clone(),
         source,
     })?;
-    let free = |kid: &str| kid::file_path(dir, kid).symlink_metadata().is_err();
+    let free =
+        |kid: &str| kid::file_path(dir, kid).is_ok_and(|path| path.symlink_metadata().is_err());
     if free(&base) {
         return Ok(base);
     }
@@ -98,6 +112,7 @@ pub fn prune_plan(dir: &Path, issuer: &str, keep: usize) -> Result<PrunePlan, Er
     if keep == 0 {
         return Err(Error::PruneKeepZero);
     }
+    check_issuer(issuer)?;
     let set = KeySet::load(dir)?;
     let mut all: Vec<_> = set.issuer_keys(issuer).cloned().collect();
     if all.is_empty() {

@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub mod export;
 pub mod keygen;
 mod scan;
-pub use scan::{Scanner, MAX_FILE_SIZE};
+pub use scan::{escape_controls, shown, Scanner, MAX_DEPTH, MAX_FILE_SIZE, RESERVED_KIDS};
 
 /// One servable key: its kid, where it came from, and its prebuilt response parts.
 #[derive(Debug)]
@@ -136,6 +136,10 @@ pub enum SkipReason {
     BadKid(KidError),
     /// The content is not a usable key.
     BadKey(KeyError),
+    /// A folder [`scan::MAX_DEPTH`] or more levels deep (its keys are not read).
+    TooDeep,
+    /// A kid the server's own routes or a Prosody path would shadow, and why.
+    Shadowed(String),
 }
 
 impl SkipReason {
@@ -153,6 +157,8 @@ impl SkipReason {
             SkipReason::SymlinkLoop => "symlink_loop",
             SkipReason::BadKid(_) => "bad_kid",
             SkipReason::BadKey(_) => "bad_key",
+            SkipReason::TooDeep => "too_deep",
+            SkipReason::Shadowed(_) => "shadowed",
         }
     }
 }
@@ -182,6 +188,12 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::BadKid(e) => write!(f, "bad kid: {e}; rename the file"),
             SkipReason::BadKey(e) => write!(f, "{e}"),
+            SkipReason::TooDeep => write!(
+                f,
+                "folder {} or more levels below the key directory: its keys are not read; move them up",
+                scan::MAX_DEPTH
+            ),
+            SkipReason::Shadowed(why) => write!(f, "kid refused: {why}; rename the file"),
         }
     }
 }

@@ -23,8 +23,12 @@ use tracing::{debug, error, info, warn};
 
 /// Key files larger than this are not keys (an RSA-16384 private key is ~12 KiB).
 pub const MAX_FILE_SIZE: u64 = 64 * 1024;
-/// How deep subdirectories are followed.
-const MAX_DEPTH: usize = 32;
+/// How deep subdirectories are followed: a key in a folder 32 levels
+/// below the key directory, or deeper, is skipped with [`SkipReason::TooDeep`].
+pub const MAX_DEPTH: usize = 32;
+
+/// Paths the server answers itself; a kid equal to one would be shadowed.
+pub const RESERVED_KIDS: [&str; 4] = ["healthz", "readyz", "metrics", ".well-known/jwks.json"];
 
 /// What identifies a version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,8 @@ pub struct Scanner {
     seen: HashMap<String, [u8; 32]>,
     /// Whether a scan has completed (the first one always yields a set).
     scanned: bool,
+    /// Kids the server's own routes would shadow.
+    reserved: Vec<String>,
 }
 
 /// Work state of one scan.
@@ -88,6 +94,24 @@ impl Scanner {
             cache: HashMap::new(),
             seen: HashMap::new(),
             scanned: false,
+            reserved: RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    /// Also refuses kids equal to `path` (a `--jwks-path` the server answers).
+    pub fn reserving(mut self, path: &str) -> Self {
+        let path = path.trim_matches('/');
+        if !path.is_empty() && !self.reserved.iter().any(|r| r == path) {
+            self.reserved.push(path.to_owned());
+        }
+        self
+    }
+
+    /// Makes the next scan read every file again, as if all had changed
+    /// (SIGHUP); what is served meanwhile stays.
+    pub fn forget_stamps(&mut self) {
+        for cached in self.cache.values_mut() {
+            cached.stamp = None;
         }
     }
 
@@ -136,10 +160,10 @@ impl Scanner {
             if !walk.next.contains_key(path) {
                 walk.changed = true;
                 if let Outcome::Key(entry) = &old.outcome {
-                    info!(kid = %entry.kid, path = %path.display(),
+                    info!(kid = %entry.kid, path = %shown(path),
                         "key removed; a Prosody that already fetched it keeps trusting it until restart");
                 } else if let Some(entry) = &old.last_good {
-                    info!(kid = %entry.kid, path = %path.display(), "key removed");
+                    info!(kid = %entry.kid, path = %shown(path), "key removed");
                 }
             }
         }
@@ -239,6 +263,7 @@ impl Scanner {
                     continue;
                 }
                 if depth + 1 >= MAX_DEPTH {
+                    self.record(walk, path, None, Outcome::Skip(SkipReason::TooDeep));
                     continue;
                 }
                 let canon = if file_type.is_symlink() {
@@ -254,12 +279,27 @@ impl Scanner {
                 }
                 match fs::read_dir(&path) {
                     Ok(sub) => self.walk_entries(sub, &path, &rel_path, depth + 1, walk),
-                    Err(e) => self.record(
-                        walk,
-                        path,
-                        None,
-                        Outcome::Skip(SkipReason::Unreadable(e.to_string())),
-                    ),
+                    Err(e) => {
+                        // As for an unreadable file: the keys last read in
+                        // this folder stay served until it can be read again.
+                        let kept: Vec<_> = self
+                            .cache
+                            .iter()
+                            .filter(|(p, _)| p.starts_with(&path) && **p != path)
+                            .map(|(p, c)| (p.clone(), c.clone()))
+                            .collect();
+                        if !kept.is_empty() && !self.cache.contains_key(&path) {
+                            error!(dir = %shown(&path), error = %e, keys = kept.len(),
+                                "folder no longer readable; still serving the keys last read in it");
+                        }
+                        walk.next.extend(kept);
+                        self.record(
+                            walk,
+                            path,
+                            None,
+                            Outcome::Skip(SkipReason::Unreadable(e.to_string())),
+                        );
+                    }
                 }
                 continue;
             }
@@ -273,6 +313,18 @@ impl Scanner {
             let outcome = self.examine(&path, &rel_path, hidden, &meta);
             self.record(walk, path, Some(stamp), outcome);
         }
+    }
+
+    /// Why `kid` cannot be served at its ASAP route `/<kid>`, if it cannot:
+    /// it is one of the server's own paths, or it looks like a Prosody
+    /// `<sha256>.pem` path and would answer for another kid.
+    fn shadowed(&self, kid: &str) -> Option<String> {
+        if let Some(r) = self.reserved.iter().find(|r| *r == kid) {
+            return Some(format!("/{r} is a route of the server itself"));
+        }
+        let hex = kid.strip_suffix(".pem")?;
+        (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| format!("/{kid} is the path Prosody requests for the kid hashing to {hex}"))
     }
 
     /// Decides what a (new or changed) file is, reading it if it may be a key.
@@ -294,6 +346,9 @@ impl Scanner {
             Some(Err(e)) => return Outcome::Skip(SkipReason::BadKid(e)),
             Some(Ok(kid)) => kid,
         };
+        if let Some(why) = self.shadowed(&kid) {
+            return Outcome::Skip(SkipReason::Shadowed(why));
+        }
         if meta.len() > MAX_FILE_SIZE {
             return Outcome::Skip(SkipReason::TooLarge(meta.len()));
         }
@@ -301,10 +356,10 @@ impl Scanner {
             return Outcome::Skip(SkipReason::Empty);
         }
         let mut data = Vec::with_capacity(meta.len() as usize);
-        let read =
-            fs::File::open(path).and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut data));
-        if let Err(e) = read {
-            return Outcome::Skip(SkipReason::Unreadable(e.to_string()));
+        match read_regular(path, &mut data) {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Skip(SkipReason::NotRegularFile),
+            Err(e) => return Outcome::Skip(SkipReason::Unreadable(e.to_string())),
         }
         if data.len() as u64 > MAX_FILE_SIZE {
             return Outcome::Skip(SkipReason::TooLarge(data.len() as u64));
@@ -367,7 +422,7 @@ impl Scanner {
         last_good: Option<&Arc<KeyEntry>>,
         existed: bool,
     ) {
-        let shown = path.display();
+        let shown = shown(path);
         match outcome {
             Outcome::Key(entry) => {
                 let previous = self
@@ -403,6 +458,45 @@ impl Scanner {
             },
         }
     }
+}
+
+/// `text` with control characters escaped (`\n` for a newline in a file
+/// name), so one thing is one log line, one `list` row, one finding.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// A path for a human-readable line, control characters escaped.
+pub fn shown(path: &Path) -> String {
+    escape_controls(&path.display().to_string()).into_owned()
+}
+
+/// Reads at most `MAX_FILE_SIZE + 1` bytes of `path` into `data` if it is a
+/// regular file when opened; `Ok(false)` when it is not. The open never
+/// blocks: a FIFO swapped in after the `stat` would otherwise hang the
+/// rescan until someone writes to it.
+fn read_regular(path: &Path, data: &mut Vec<u8>) -> std::io::Result<bool> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Ok(false);
+    }
+    file.take(MAX_FILE_SIZE + 1).read_to_end(data)?;
+    Ok(true)
 }
 
 #[cfg(test)]

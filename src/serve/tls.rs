@@ -130,6 +130,11 @@ impl TlsState {
             }
             *seen = now;
         }
+        self.reload()
+    }
+
+    /// Reloads the files now (SIGHUP); keeps the old configuration on error.
+    pub fn reload(&self) -> bool {
         match load(&self.files) {
             Ok(config) => {
                 self.current.store(Arc::new(config));

@@ -8,12 +8,20 @@
 //! other change. `--poll-interval` replaces notifications by a timer for NFS
 //! and volumes that send none. If the directory disappears, the last good
 //! set keeps being served and the directory is polled until it returns.
+//!
+//! A watch sits on an inode, not a path: when the key directory is replaced
+//! at the same path (`rm -rf keys && mkdir keys`, `mv keys keys.old`, a
+//! `--keys` symlink pointed at a new release), the old watch hears nothing
+//! of the new one. So the path's device and inode are checked every
+//! [`ROOT_CHECK`] (one `stat`), and a change re-establishes the watch and
+//! rescans. A full rescan request (SIGHUP) re-reads every file.
 
 use super::store::KeyStore;
 use crate::error::Error;
 use crate::keydir::Scanner;
 use notify::{RecursiveMode, Watcher as _};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -23,6 +31,32 @@ use tracing::{error, info, warn};
 const SETTLE: Duration = Duration::from_millis(25);
 /// How often to look for a vanished key directory.
 const MISSING_POLL: Duration = Duration::from_millis(500);
+/// How often to check that the watched directory is still the one at the path.
+pub const ROOT_CHECK: Duration = Duration::from_millis(250);
+/// Longest wait before retrying a rescan that failed (e.g. out of file descriptors).
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Device and inode of the directory at `root` (symlinks followed).
+fn identity(root: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(root).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// An error with its causes, for log lines (`cannot read key directory
+/// keys: Too many open files (os error 24)`).
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
 
 /// How changes are noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +97,28 @@ pub async fn rescan(mut scanner: Scanner, store: &KeyStore) -> (Scanner, Result<
     }
 }
 
+/// Watches `root`; every change sends on `tx`, and the root itself going
+/// away (deleted or moved: the watch then hears nothing of what replaces it
+/// at the path) also sets `gone`.
 fn start_watcher(
     root: &std::path::Path,
     tx: mpsc::Sender<()>,
+    gone: Arc<AtomicBool>,
 ) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::event::{EventKind, ModifyKind};
+    let watched = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         match event {
             Ok(ev) if ev.need_rescan() => {
                 warn!("file watcher queue overflowed; rescanning the whole key directory")
+            }
+            Ok(ev)
+                if matches!(
+                    ev.kind,
+                    EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+                ) && ev.paths.contains(&watched) =>
+            {
+                gone.store(true, Ordering::Relaxed);
             }
             // Reads (ours included: a rescan opens every directory) change
             // nothing; reacting to them would rescan forever. A close after
@@ -92,28 +140,34 @@ fn is_read_only(kind: &notify::EventKind) -> bool {
     matches!(kind, EventKind::Access(a) if !matches!(a, AccessKind::Close(AccessMode::Write)))
 }
 
-/// Watches the scanner's directory and reloads `store` until `shutdown` completes.
+/// Watches the scanner's directory and reloads `store` until `shutdown`
+/// completes; each message on `full_rescans` re-reads every file.
 pub async fn run(
     mut scanner: Scanner,
     store: Arc<KeyStore>,
     mode: Mode,
+    mut full_rescans: mpsc::Receiver<()>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let mut watcher = None;
+    let mut watched = None;
     let mut poll = match mode {
         Mode::Poll(every) => Some(every),
         Mode::Notify => None,
     };
     let mut missing = false;
     let mut watch_failed = false;
+    let mut retry: Option<Duration> = None;
+    let gone = Arc::new(AtomicBool::new(false));
     loop {
         if mode == Mode::Notify && watcher.is_none() && !missing && !watch_failed {
-            match start_watcher(scanner.root(), tx.clone()) {
+            match start_watcher(scanner.root(), tx.clone(), Arc::clone(&gone)) {
                 Ok(w) => {
                     info!(dir = %scanner.root().display(), "watching the key directory for changes");
                     watcher = Some(w);
+                    watched = identity(scanner.root());
                     poll = None;
                     // Catch what changed while no watch was in place.
                     let _ = tx.try_send(());
@@ -126,17 +180,50 @@ pub async fn run(
                 }
             }
         }
-        let tick = if missing { Some(MISSING_POLL) } else { poll };
+        let checking_root = watcher.is_some() && !missing;
+        let tick = match (missing, retry, poll) {
+            (true, _, _) => Some(MISSING_POLL),
+            (false, Some(r), _) => Some(r),
+            (false, None, Some(p)) => Some(p),
+            (false, None, None) if checking_root => Some(ROOT_CHECK),
+            _ => None,
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             Some(()) = rx.recv() => {
                 tokio::time::sleep(SETTLE).await;
                 while rx.try_recv().is_ok() {}
+                if gone.swap(false, Ordering::Relaxed) {
+                    info!(dir = %scanner.root().display(),
+                        "the key directory was replaced at its path; watching the new one");
+                    watcher = None;
+                }
             }
-            _ = sleep_opt(tick) => {}
+            Some(()) = full_rescans.recv() => {
+                info!(dir = %scanner.root().display(), "full rescan requested (SIGHUP): reading every file again");
+                scanner.forget_stamps();
+            }
+            _ = sleep_opt(tick) => {
+                if checking_root && retry.is_none() && poll.is_none() {
+                    let now = identity(scanner.root());
+                    if now == watched {
+                        continue;
+                    }
+                    info!(dir = %scanner.root().display(),
+                        "the key directory was replaced at its path; watching the new one");
+                    watcher = None;
+                    continue;
+                }
+            }
         }
         let result;
-        (scanner, result) = rescan(scanner, &store).await;
+        tokio::select! {
+            _ = &mut shutdown => break,
+            r = rescan(scanner, &store) => (scanner, result) = r,
+        }
+        if result.is_ok() {
+            retry = None;
+        }
         match result {
             Ok(()) => {
                 if missing {
@@ -148,13 +235,18 @@ pub async fn run(
             }
             Err(e @ (Error::KeyDirMissing { .. } | Error::KeyDirNotDirectory { .. })) => {
                 if !missing {
-                    error!(error = %e, keys = store.load().len(),
+                    error!(error = %Chain(&e), keys = store.load().len(),
                         "key directory is gone; still serving the last good key set until it returns");
                 }
                 missing = true;
                 watcher = None;
             }
-            Err(e) => error!(error = %e, "rescan failed; still serving the last good key set"),
+            Err(e) => {
+                let next = retry.map_or(Duration::from_millis(100), |r| (r * 2).min(RETRY_MAX));
+                error!(error = %Chain(&e), retry_in = ?next,
+                    "rescan failed; still serving the last good key set");
+                retry = Some(next);
+            }
         }
     }
     drop(watcher);

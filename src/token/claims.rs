@@ -143,6 +143,9 @@ pub enum ClaimsError {
     /// A zero lifetime.
     #[error("--ttl must be more than 0s")]
     ZeroTtl,
+    /// A lifetime past [`MAX_TTL`].
+    #[error("--ttl {0} is longer than the 366-day maximum: a token cannot be revoked, so keep it short (1h by default)")]
+    TtlTooLong(String),
     /// `--claims` drops `sub` or `room`.
     #[error("--claims sets {0} to null: {why}; keep it, or pass --allow-missing-claims to mint such a token anyway", why = missing_why(.0))]
     Missing(&'static str),
@@ -181,6 +184,8 @@ pub struct TokenSpec {
 
 /// Default lifetime.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+/// The longest lifetime minted (and the most `nbf` may lie in the past).
+pub const MAX_TTL: Duration = Duration::from_secs(366 * 86_400);
 /// Default `nbf` offset into the past.
 pub const DEFAULT_NBF_SKEW: Duration = Duration::from_secs(30);
 
@@ -234,7 +239,12 @@ impl TokenSpec {
         if ttl.is_zero() {
             return Err(ClaimsError::ZeroTtl);
         }
-        let skew = self.nbf_skew.unwrap_or(DEFAULT_NBF_SKEW);
+        if ttl > MAX_TTL {
+            return Err(ClaimsError::TtlTooLong(
+                humantime::format_duration(ttl).to_string(),
+            ));
+        }
+        let skew = self.nbf_skew.unwrap_or(DEFAULT_NBF_SKEW).min(MAX_TTL);
         let issuer = crate::kid::issuer(kid).to_owned();
         let (default_iss, default_sub) = match self.profile {
             Profile::Jitsi => (issuer.clone(), "*".to_owned()),

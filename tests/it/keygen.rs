@@ -84,7 +84,8 @@ fn keygen_public_out_writes_the_spki_key() {
         &path_str(&public),
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("File exists"), "{err}");
+    assert!(err.contains("already exists: nothing was written"), "{err}");
+    assert!(!dir.join("jitsi/k2.pem").exists(), "and no private key either");
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod exit_codes;
 mod export;
 mod faults;
 mod files;
+mod hardening;
 mod jwks;
 mod keygen;
 mod layouts;

@@ -337,6 +337,24 @@ VirtualHost("guest.meet.example.com")
     }
 
     #[test]
+    fn deep_nesting_and_long_garbage_end_quickly_with_an_error() {
+        // Found by an adversarial pass on the old hand-written reader: a
+        // stack overflow at 100,000 nested '{', 34 s for 40,000 unclosed.
+        let nested = format!("x = {}{}", "{".repeat(100_000), "}".repeat(100_000));
+        let err = Config::parse(Path::new("n.cfg.lua"), &nested)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("n.cfg.lua") && err.contains("stack overflow"),
+            "{err}"
+        );
+        let unclosed = format!("x = {}", "{".repeat(40_000));
+        assert!(Config::parse(Path::new("u"), &unclosed).is_err());
+        let calls = format!("x = {}1{}", "f(".repeat(50_000), ")".repeat(50_000));
+        assert!(Config::parse(Path::new("c"), &calls).is_err());
+    }
+
+    #[test]
     fn host_choice_errors() {
         let c = parse("VirtualHost \"a\"\n authentication = \"token\"\nVirtualHost \"b\"\n authentication = \"token\"\n");
         assert!(c
