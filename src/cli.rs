@@ -404,6 +404,16 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE", group = "source")]
     pub key: Option<PathBuf>,
 
+    /// Prosody without a key server: check HS256 (or --algorithm HS384/HS512)
+    /// tokens with this app_secret, as the token plugin does. Visible in `ps`:
+    /// prefer --app-secret-file.
+    #[arg(long, value_name = "SECRET", group = "source")]
+    pub app_secret: Option<String>,
+
+    /// Like --app-secret, read from FILE (a trailing newline is dropped).
+    #[arg(long, value_name = "FILE", group = "source")]
+    pub app_secret_file: Option<PathBuf>,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub fetch: FetchArgs,

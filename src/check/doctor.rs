@@ -162,6 +162,22 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
         );
     }
     match &o.asap_key_server {
+        Read::Unset if o.app_secret_set => {
+            let app = o.app_id.value().map_or("jitsi", String::as_str);
+            out.push(
+                Diagnostic::warn(
+                    "asap_key_server",
+                    format!("not set on {host}: it verifies HS256 tokens with app_secret, one shared secret that signs every token and cannot be rotated without changing Prosody and every minter at once"),
+                )
+                .fix(format!(
+                    "to move to a key server: 1. asap-keyserver rotate {app} (a key pair, kid {app}/<date>); \
+                     2. asap-keyserver serve where Prosody can reach it (or export to static hosting); \
+                     3. on this VirtualHost set asap_key_server = \"https://<that server>\" and asap_accepted_issuers = {{ \"{app}\" }}, remove app_secret, restart Prosody; \
+                     4. mint RS256 tokens: asap-keyserver mint --issuer {app} (tokens signed with the secret stop working at that restart); \
+                     5. check one: asap-keyserver verify TOKEN --prosody-config <this file>"
+                )),
+            )
+        }
         Read::Unset => out.push(Diagnostic::fail("asap_key_server", format!("not set on {host}")).fix("set asap_key_server = \"https://<this key server>\"")),
         Read::Set(url) if url.starts_with("file:") => out.push(Diagnostic::fail("asap_key_server", format!("{url:?}: Prosody fetches keys over HTTP(S) only")).fix("serve the keys and use the http(s) URL")),
         Read::Set(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
@@ -172,7 +188,7 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
         Read::Set(url) => out.push(Diagnostic::pass("asap_key_server", format!("{url:?}"))),
         Read::Unreadable(_) => {}
     }
-    if o.app_secret_set {
+    if o.app_secret_set && matches!(o.asap_key_server, Read::Set(_)) {
         out.push(Diagnostic::warn("app_secret", "set beside asap_key_server: it is ignored (tokens are verified with fetched RSA keys), and it suggests HS256 tokens that will fail").fix("remove app_secret from the VirtualHost"));
     }
     if let Read::Unset = o.app_id {

@@ -67,6 +67,23 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     a.settings.apply(&mut settings);
+    let secret = match (&a.app_secret, &a.app_secret_file) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--app-secret-file {}: cannot read it", path.display()))?;
+            Some(text.strip_suffix('\n').unwrap_or(&text).to_owned())
+        }
+        (None, None) => None,
+    };
+    if let Some(secret) = secret {
+        settings.app_secret = Some(secret);
+        if a.settings.algorithm.is_none() {
+            // The plugin's default without asap_key_server.
+            settings.algorithm = "HS256".into();
+        }
+        config_server = None;
+    }
     if let Some(generation) = a.jitsi {
         settings.generation = generation;
         checked_as = "as --jitsi says".into();
@@ -86,7 +103,9 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             base,
             options: (&a.fetch).into(),
         },
-        (None, None, None) if settings.cache_keys_url.is_some() => KeySource::Unset,
+        (None, None, None) if settings.cache_keys_url.is_some() || settings.app_secret.is_some() => {
+            KeySource::Unset
+        }
         (None, None, None) => anyhow::bail!(
             "say where the key comes from: --key-server URL, --keys DIR, --key FILE, --cache-keys-url URL, or --prosody-config with asap_key_server"
         ),

@@ -85,7 +85,10 @@ fn keygen_public_out_writes_the_spki_key() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("already exists: nothing was written"), "{err}");
-    assert!(!dir.join("jitsi/k2.pem").exists(), "and no private key either");
+    assert!(
+        !dir.join("jitsi/k2.pem").exists(),
+        "and no private key either"
+    );
 }
 
 #[test]

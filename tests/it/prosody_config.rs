@@ -291,8 +291,8 @@ fn doctor_checks_the_prosody_side() {
         ),
         (
             "app_secret = \"placeholder\"\napp_id = \"jitsi\"",
-            "asap_key_server  not set",
-            1,
+            "to move to a key server: 1. asap-keyserver rotate jitsi",
+            0,
         ),
         (
             "asap_key_server = os.getenv(\"ASAP_KEYSERVER_TEST_UNSET\")\napp_id = \"jitsi\"",

@@ -999,3 +999,68 @@ fn https_key_servers_are_checked_with_the_system_store_or_a_given_ca() {
         );
     }
 }
+
+#[test]
+fn app_secret_tokens_are_checked_as_the_plugin_does_without_a_key_server() {
+    let t = tempdir();
+    let secret = "s3cret-shared";
+    let hs = |alg: &str, secret: &str| {
+        token_with(&json!({"alg": alg, "typ": "JWT"}), &good_claims(), secret)
+    };
+    let file = t.path().join("secret");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let f = path_str(&file);
+    let cases: Vec<(String, Vec<&str>, Option<&str>, &str)> = vec![
+        (
+            hs("HS256", secret),
+            vec!["--app-secret", secret],
+            None,
+            "valid: ",
+        ),
+        (
+            hs("HS256", secret),
+            vec!["--app-secret-file", &f],
+            None,
+            "no kid needed",
+        ),
+        (
+            hs("HS256", "other"),
+            vec!["--app-secret", secret],
+            Some("signature"),
+            "not signed with this app_secret",
+        ),
+        (
+            hs("HS512", secret),
+            vec!["--app-secret", secret],
+            Some("alg = configured"),
+            "signature_algorithm = \"HS256\"",
+        ),
+        (
+            hs("HS512", secret),
+            vec!["--app-secret", secret, "--algorithm", "HS512"],
+            None,
+            "HS512 (signature_algorithm HS512)",
+        ),
+        (
+            token_with(&hdr("jitsi/k"), &good_claims(), &key(0).pkcs8),
+            vec!["--app-secret", secret],
+            Some("alg = configured"),
+            "an RSA token, but without asap_key_server",
+        ),
+    ];
+    for (token, args, first_failure, needle) in cases {
+        let out = verify(&token, &args);
+        assert_eq!(
+            out.first_failure.as_deref(),
+            first_failure,
+            "{args:?}:\n{}",
+            out.text
+        );
+        assert!(
+            out.text.contains(needle),
+            "{args:?}: no {needle:?} in\n{}",
+            out.text
+        );
+        assert!(!out.text.contains(secret), "the secret is never printed");
+    }
+}

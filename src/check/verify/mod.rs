@@ -52,6 +52,9 @@ pub struct Settings {
     pub cache_keys_url: Option<String>,
     /// How to fetch `cache_keys_url`.
     pub fetch: fetch::Options,
+    /// `app_secret` without `asap_key_server`: HMAC (HS256 by default)
+    /// tokens checked with this shared secret, no kid, no key fetch.
+    pub app_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             generation: Generation::newest(),
             cache_keys_url: None,
             fetch: fetch::Options::default(),
+            app_secret: None,
         }
     }
 }
@@ -202,6 +206,11 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
         };
     };
 
+    if let Some(secret) = &settings.app_secret {
+        secret_checks(&mut c, &header, &parts, settings, secret);
+        return claim_stage(c, payload, settings, now);
+    }
+
     // token/util.lib.lua: kid, then the RS family, then the key fetch.
     let kid = match header.get("kid") {
         Some(Value::String(k)) if !k.is_empty() => {
@@ -277,18 +286,106 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
     }
     signature_check(&mut c, &parts, alg.as_deref(), obtained.as_ref());
 
-    let Some(claims) = payload else {
-        return Report {
-            checks: c,
-            generation: settings.generation,
-        };
-    };
-    claims::time_checks(&mut c, &claims, now, settings.generation);
-    claims::claim_checks(&mut c, &claims, settings);
-    claims::context_checks(&mut c, &claims, settings);
+    claim_stage(c, payload, settings, now)
+}
+
+/// exp/nbf, then the claim checks, then what Jitsi reads from `context`.
+fn claim_stage(
+    mut c: Checks,
+    payload: Option<Map<String, Value>>,
+    settings: &Settings,
+    now: u64,
+) -> Report {
+    if let Some(claims) = payload {
+        claims::time_checks(&mut c, &claims, now, settings.generation);
+        claims::claim_checks(&mut c, &claims, settings);
+        claims::context_checks(&mut c, &claims, settings);
+    }
     Report {
         checks: c,
         generation: settings.generation,
+    }
+}
+
+/// The plugin with `app_secret` and no `asap_key_server`: luajwtjitsi's
+/// typ and alg checks, then an HMAC over header.payload with the secret.
+fn secret_checks(
+    c: &mut Checks,
+    header: &Map<String, Value>,
+    parts: &[&str],
+    settings: &Settings,
+    secret: &str,
+) {
+    c.push(Diagnostic::pass(
+        "key",
+        "app_secret (no asap_key_server): HMAC tokens, no kid needed",
+    ));
+    match header.get("typ") {
+        Some(Value::String(t)) if t == "JWT" => c.push(Diagnostic::pass("typ", "\"JWT\"")),
+        other => c.push(
+            Diagnostic::fail("typ", other.map_or("missing".into(), brief))
+                .prosody_says("Invalid typ")
+                .why("luajwtjitsi requires the header typ to be exactly \"JWT\"")
+                .fix("set the header typ to \"JWT\""),
+        ),
+    }
+    let alg = header.get("alg").and_then(Value::as_str);
+    let algorithm = match alg {
+        Some("HS256") => Some(jsonwebtoken::Algorithm::HS256),
+        Some("HS384") => Some(jsonwebtoken::Algorithm::HS384),
+        Some("HS512") => Some(jsonwebtoken::Algorithm::HS512),
+        _ => None,
+    };
+    match alg {
+        Some(a) if a == settings.algorithm => c.push(Diagnostic::pass(
+            "alg = configured",
+            format!("{a} (signature_algorithm {})", settings.algorithm),
+        )),
+        Some(a) => c.push(
+            Diagnostic::fail(
+                "alg = configured",
+                format!("{a:?}, configured {}", settings.algorithm),
+            )
+            .prosody_says("Invalid or incorrect alg")
+            .why(if a.starts_with("RS") {
+                "an RSA token, but without asap_key_server Prosody checks an HMAC with app_secret"
+                    .to_owned()
+            } else {
+                format!(
+                    "Prosody accepts only signature_algorithm = {:?}",
+                    settings.algorithm
+                )
+            })
+            .fix(format!(
+                "sign with {} and the app_secret",
+                settings.algorithm
+            )),
+        ),
+        None => c.push(
+            Diagnostic::fail("alg = configured", "missing")
+                .prosody_says("Invalid or incorrect alg")
+                .why("the header must name the algorithm")
+                .fix("sign with HS256"),
+        ),
+    }
+    let (Some(algorithm), [h, p, sig]) = (algorithm, parts) else {
+        c.push(Diagnostic::skip("signature", "not an HMAC token"));
+        return;
+    };
+    let message = format!("{h}.{p}");
+    let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
+    let shown = format!(
+        "{}… with the app_secret",
+        sig.chars().take(8).collect::<String>()
+    );
+    match jsonwebtoken::crypto::verify(sig, message.as_bytes(), &key, algorithm) {
+        Ok(true) => c.push(Diagnostic::pass("signature", format!("valid: {shown}"))),
+        _ => c.push(
+            Diagnostic::fail("signature", format!("invalid: {shown}"))
+                .prosody_says("Invalid signature")
+                .why("the token was not signed with this app_secret, or was changed after signing")
+                .fix("sign with the same secret as Prosody's app_secret (no trailing newline)"),
+        ),
     }
 }
 
