@@ -77,6 +77,10 @@ pub enum Command {
     /// Say whether Prosody would accept a token, check by check, and why not.
     #[command(after_help = EXIT_STATUS)]
     Verify(Box<VerifyArgs>),
+    /// Log in to Prosody with a token as Jitsi's client does (WebSocket or
+    /// BOSH, SASL, join the room) and show Prosody's own answer at each step.
+    #[command(after_help = EXIT_STATUS)]
+    Login(Box<LoginArgs>),
     /// Find what is wrong with a key directory, a running key server and a Prosody config.
     #[command(after_help = EXIT_STATUS)]
     Doctor(DoctorArgs),
@@ -513,6 +517,59 @@ impl SettingsArgs {
             settings.cache_keys_url = Some(url.clone());
         }
     }
+}
+
+/// Flags of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The token, a meeting URL with ?jwt= (https://meet.example.com/[tenant/]room?jwt=...),
+    /// or `-` for stdin [default: stdin].
+    pub token: Option<String>,
+
+    /// Prosody's WebSocket endpoint, e.g. wss://meet.example.com/xmpp-websocket
+    /// [default: from the meeting URL, as the client derives it].
+    #[arg(long, value_name = "URL", conflicts_with = "bosh")]
+    pub websocket: Option<String>,
+
+    /// Use BOSH at this URL instead, e.g. https://meet.example.com/http-bind.
+    #[arg(long, value_name = "URL")]
+    pub bosh: Option<String>,
+
+    /// The XMPP domain (config.js hosts.domain) [default: the meeting URL's host].
+    #[arg(long)]
+    pub domain: Option<String>,
+
+    /// The MUC domain (config.js hosts.muc) [default: conference.<domain>].
+    #[arg(long)]
+    pub muc_domain: Option<String>,
+
+    /// The focus component (jicofo) [default: focus.<domain>].
+    #[arg(long)]
+    pub focus: Option<String>,
+
+    /// The room to join [default: the meeting URL's].
+    #[arg(long)]
+    pub room: Option<String>,
+
+    /// Stop after the login (SASL and bind); do not join a room.
+    #[arg(long)]
+    pub no_join: bool,
+
+    /// The nickname in the room.
+    #[arg(long, default_value = "asap-keyserver-login")]
+    pub nick: String,
+
+    /// Extra CA certificates (PEM) to trust for wss:// and https://.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Longest wait of every step.
+    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Print the steps as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `doctor`.

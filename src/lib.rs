@@ -24,7 +24,8 @@
 //! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
 //!   checks as data) and `doctor`; the token plugin's generations as a table
 //!   (`generation`), the key source (`asap_key_server`, the JWKS at
-//!   `cache_keys_url`, a directory, a file) and the Prosody-faithful fetch.
+//!   `cache_keys_url`, a directory, a file), the Prosody-faithful fetch, and
+//!   `login`, an XMPP client (WebSocket, BOSH) that asks the real Prosody.
 //! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
 //!   sandbox) and the lines to paste into it.
 //! - [`error`]: the errors that stop a command, naming the file or kid and

@@ -136,9 +136,29 @@ fn root_certs(opts: &Options) -> Result<RootCerts, FetchError> {
     Ok(RootCerts::from(certs))
 }
 
+/// A rustls client configuration with the same trust as [`get`]: the
+/// system's CAs and `--ca-file` (for `login`'s `wss://`).
+pub fn rustls_client_config(opts: &Options) -> Result<rustls::ClientConfig, FetchError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let RootCerts::Specific(certs) = root_certs(opts)? {
+        for c in certs.iter() {
+            let _ = roots.add(rustls::pki_types::CertificateDer::from(c.der().to_vec()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| FetchError::BadUrl(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// An agent that behaves like Prosody's `net.http`: one attempt, no
 /// redirects, any status is an answer, the body untouched.
-fn agent(opts: &Options) -> Result<ureq::Agent, FetchError> {
+pub(crate) fn agent(opts: &Options) -> Result<ureq::Agent, FetchError> {
     let tls = TlsConfig::builder()
         .root_certs(root_certs(opts)?)
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
@@ -169,10 +189,10 @@ fn host(url: &str) -> String {
 }
 
 /// Names what went wrong, in the terms of [`FetchError`].
-fn classify(url: &str, opts: &Options, e: ureq::Error) -> FetchError {
+pub(crate) fn classify(url: &str, timeout: Duration, e: ureq::Error) -> FetchError {
     use ureq::Error as U;
     match e {
-        U::Timeout(_) => FetchError::Timeout(opts.timeout),
+        U::Timeout(_) => FetchError::Timeout(timeout),
         U::HostNotFound => FetchError::Connect {
             addr: authority(url),
             reason: "host not found".into(),
@@ -181,7 +201,7 @@ fn classify(url: &str, opts: &Options, e: ureq::Error) -> FetchError {
             addr: authority(url),
             reason: "connection failed".into(),
         },
-        U::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => FetchError::Timeout(opts.timeout),
+        U::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => FetchError::Timeout(timeout),
         // ureq hands rustls' verdicts on as I/O errors.
         U::Io(io)
             if io
@@ -230,7 +250,10 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
         )));
     }
     let agent = agent(opts)?;
-    let mut res = agent.get(url).call().map_err(|e| classify(url, opts, e))?;
+    let mut res = agent
+        .get(url)
+        .call()
+        .map_err(|e| classify(url, opts.timeout, e))?;
     let status = res.status().as_u16();
     let header = |name: &str| {
         res.headers()
@@ -244,7 +267,7 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
         .with_config()
         .limit(MAX_RESPONSE)
         .read_to_vec()
-        .map_err(|e| classify(url, opts, e))?;
+        .map_err(|e| classify(url, opts.timeout, e))?;
     Ok(Fetched {
         url: url.to_owned(),
         status,

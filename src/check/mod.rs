@@ -1,6 +1,7 @@
 //! Telling a person, in words, whether things will work and why not:
-//! [`verify`] (a token, check by check, as Prosody's token plugin does it)
-//! and [`doctor`] (a key directory, a running key server, a Prosody config).
+//! [`verify`] (a token, check by check, as Prosody's token plugin does it),
+//! [`doctor`] (a key directory, a running key server, a Prosody config) and
+//! [`login`] (the real Prosody's own answer, step by step).
 //!
 //! Both speak in [`Diagnostic`]s, printed by one text and one JSON renderer
 //! ([`write_text`], [`to_json`]). [`generation`] is the table of Jitsi token
@@ -13,6 +14,7 @@ pub mod doctor;
 pub mod fetch;
 pub mod generation;
 pub mod keysource;
+pub mod login;
 pub mod verify;
 
 use crate::keydir::escape_controls;

@@ -10,6 +10,7 @@ mod doctor;
 mod export;
 mod keygen;
 mod list;
+mod login;
 mod mint;
 mod probe;
 mod serve;
@@ -36,6 +37,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Mint(args) => mint::run(*args),
         Command::Verify(args) => verify::run(*args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Login(args) => login::run(*args),
         Command::Export(args) => export::run(args),
         Command::Probe(args) => probe::run(args),
     }

@@ -11,7 +11,7 @@ use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 
 /// The token from an argument, a meeting URL, or stdin.
-fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
+pub(super) fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
     let raw = match arg {
         None | Some("-") => {
             let mut s = String::new();

@@ -18,6 +18,7 @@ mod jwks;
 mod keygen;
 mod layouts;
 mod lifecycle;
+mod login;
 mod mint;
 mod overflow;
 mod prosody_config;

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod peers;
 pub mod pki;
 pub mod process;
+pub mod prosody;
 pub mod server;
 
 pub use http::*;
@@ -13,4 +14,5 @@ pub use keys::*;
 pub use peers::*;
 pub use pki::*;
 pub use process::*;
+pub use prosody::*;
 pub use server::*;

@@ -1,0 +1,121 @@
+//! Debian's real Prosody on 127.0.0.1, with a config, data and log folder
+//! of its own, and the test-only modules of `tests/fixtures/prosody/login/`.
+
+use super::http::free_port;
+use super::keys::{path_str, tempdir};
+use super::process::wait_until;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// How the Prosody under test behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct ProsodySetup {
+    /// `g1`: no SASL answer for a missing room; `g3`: sub required.
+    pub mode: &'static str,
+    /// Run the focus stand-in (rooms can be created).
+    pub focus: bool,
+    /// Also serve HTTPS with this certificate and key.
+    pub tls: Option<(&'static str, &'static str)>,
+}
+
+/// A running Prosody.
+pub struct Prosody {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:<port>`
+    pub http: String,
+    /// `https://127.0.0.1:<port>`, when TLS was asked for.
+    pub https: Option<String>,
+}
+
+fn modules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prosody/login")
+}
+
+impl Prosody {
+    /// Starts Prosody; `tls` files are paths under `cert_dir`.
+    pub fn start(setup: ProsodySetup, cert_dir: Option<&Path>) -> Prosody {
+        let dir = tempdir();
+        let d = |n: &str| path_str(&dir.path().join(n));
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let (http_port, https_port) = (free_port(), free_port());
+        let tls = match (setup.tls, cert_dir) {
+            (Some((cert, key)), Some(base)) => format!(
+                "https_ports = {{ {https_port} }}\nhttps_interfaces = {{ \"127.0.0.1\" }}\nhttps_ssl = {{ certificate = \"{}\", key = \"{}\" }}\n",
+                path_str(&base.join(cert)),
+                path_str(&base.join(key))
+            ),
+            _ => "https_ports = { }\n".to_owned(),
+        };
+        let focus = if setup.focus {
+            "Component \"focus.meet.test\" \"test_focus\"\n"
+        } else {
+            ""
+        };
+        let config = format!(
+            "run_as_root = true\ndaemonize = false\npidfile = \"{pid}\"\ndata_path = \"{data}\"\n\
+             plugin_paths = {{ \"{modules}\" }}\n\
+             log = {{ {{ levels = {{ min = \"debug\" }}, to = \"file\", filename = \"{log}\" }} }}\n\
+             interfaces = {{ \"127.0.0.1\" }}\nc2s_ports = {{ }}\ns2s_ports = {{ }}\ncomponent_ports = {{ }}\n\
+             c2s_direct_tls_ports = {{ }}\nlegacy_ssl_ports = {{ }}\n\
+             http_ports = {{ {http_port} }}\nhttp_interfaces = {{ \"127.0.0.1\" }}\n{tls}\
+             modules_enabled = {{ \"bosh\", \"websocket\", \"saslauth\", \"disco\", \"ping\" }}\n\
+             modules_disabled = {{ \"s2s\" }}\n\
+             consider_bosh_secure = true\nconsider_websocket_secure = true\nc2s_require_encryption = false\n\
+             VirtualHost \"meet.test\"\n    authentication = \"test_token\"\n    test_token_mode = \"{mode}\"\n\
+             Component \"conference.meet.test\" \"muc\"\n    modules_enabled = {{ \"test_token_verification\" }}\n\
+             {focus}",
+            pid = d("prosody.pid"),
+            data = d("data"),
+            modules = path_str(&modules()),
+            log = d("prosody.log"),
+            mode = setup.mode,
+        );
+        std::fs::write(dir.path().join("prosody.cfg.lua"), config).unwrap();
+        let child = Command::new("prosody")
+            .arg("--config")
+            .arg(dir.path().join("prosody.cfg.lua"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prosody is installed (scripts/test installs Debian's prosody)");
+        let prosody = Prosody {
+            child,
+            http: format!("http://127.0.0.1:{http_port}"),
+            https: setup.tls.map(|_| format!("https://127.0.0.1:{https_port}")),
+            dir,
+        };
+        let ports: Vec<u16> = std::iter::once(http_port)
+            .chain(setup.tls.map(|_| https_port))
+            .collect();
+        wait_until("Prosody listens", || {
+            ports
+                .iter()
+                .all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        });
+        prosody
+    }
+
+    /// Prosody's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
+    }
+
+    /// `ws://127.0.0.1:<port>/xmpp-websocket`
+    pub fn websocket(&self) -> String {
+        format!("{}/xmpp-websocket", self.http.replacen("http", "ws", 1))
+    }
+
+    /// `http://127.0.0.1:<port>/http-bind`
+    pub fn bosh(&self) -> String {
+        format!("{}/http-bind", self.http)
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

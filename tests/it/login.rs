@@ -1,0 +1,401 @@
+//! `login` against Debian's real Prosody (with the test-only modules of
+//! tests/fixtures/prosody/login/): Prosody's own answers over WebSocket and
+//! BOSH, every wait bounded, and bad endpoints named.
+
+use crate::common::*;
+use serde_json::json;
+use std::io::{Read as _, Write as _};
+
+fn token(changes: serde_json::Value) -> String {
+    let mut claims = good_claims();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    token_with(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": "jitsi/k"}),
+        &claims,
+        &key(0).pkcs8,
+    )
+}
+
+fn login(args: &[&str]) -> (i32, String) {
+    let mut all = vec!["login", "--timeout", "3s"];
+    all.extend_from_slice(args);
+    let (code, out, err) = cli(&all);
+    (code, format!("{out}{err}"))
+}
+
+fn expect(args: &[&str], code: i32, needles: &[&str]) -> String {
+    let (got, out) = login(args);
+    assert_eq!(got, code, "{args:?}:\n{out}");
+    for n in needles {
+        assert!(out.contains(n), "{args:?}: no {n:?} in\n{out}");
+    }
+    out
+}
+
+const G3: ProsodySetup = ProsodySetup {
+    mode: "g3",
+    focus: true,
+    tls: None,
+};
+
+#[test]
+fn prosodys_own_answers_over_websocket_and_bosh() {
+    let prosody = Prosody::start(G3, None);
+    let good = token(json!({"room": "standup"}));
+    for (flag, url) in [
+        ("--websocket", prosody.websocket()),
+        ("--bosh", prosody.bosh()),
+    ] {
+        let base = [flag, url.as_str(), "--domain", "meet.test"];
+        let with = |extra: &[&'static str]| -> Vec<&str> {
+            base.iter().copied().chain(extra.iter().copied()).collect()
+        };
+        let mut args = with(&["--room", "standup"]);
+        args.insert(0, &good);
+        expect(
+            &args,
+            0,
+            &[
+                "✓ SASL      ANONYMOUS with the token: success",
+                "✓ focus     focus.meet.test answered the conference request for standup@conference.meet.test",
+                "✓ join      joined standup@conference.meet.test",
+                "Prosody ACCEPTED the login and the join",
+            ],
+        );
+        // Refused at the login, in Prosody's words, explained offline.
+        let no_sub = token(json!({"room": "standup", "sub": null}));
+        let mut args = with(&["--room", "standup"]);
+        args.insert(0, &no_sub);
+        expect(
+            &args,
+            1,
+            &[
+                "✗ SASL      not-authorized: sub claim is missing",
+                "Offline checks of the token",
+                "✗ sub",
+                "Prosody REFUSED at SASL: not-authorized (sub claim is missing)",
+            ],
+        );
+        let expired = token(json!({"room": "standup", "exp": now() - 10}));
+        let mut args = with(&["--room", "standup"]);
+        args.insert(0, &expired);
+        expect(
+            &args,
+            1,
+            &["✗ SASL      not-allowed: Not acceptable by exp", "✗ exp"],
+        );
+        // Logged in, then refused at the join: "connects, then disconnects".
+        let mut args = with(&["--room", "elsewhere"]);
+        args.insert(0, &good);
+        expect(
+            &args,
+            1,
+            &[
+                "✓ SASL",
+                "✗ join      elsewhere@conference.meet.test: not-allowed (Room and token mismatched)",
+                "✗ room claim      \"standup\", joining \"elsewhere\"",
+                "Prosody REFUSED at join: not-allowed",
+            ],
+        );
+        // --no-join stops after bind.
+        let mut args = with(&["--no-join"]);
+        args.insert(0, &good);
+        let out = expect(&args, 0, &["✓ bind      bound as "]);
+        assert!(!out.contains("join "), "{out}");
+    }
+    // The same as data.
+    let (code, out) = login(&[
+        &good,
+        "--websocket",
+        &prosody.websocket(),
+        "--domain",
+        "meet.test",
+        "--room",
+        "elsewhere",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "refused");
+    assert_eq!(v["steps"][4]["check"], "join");
+    assert_eq!(v["explain"][0]["status"], "fail");
+}
+
+#[test]
+fn without_the_focus_the_room_does_not_exist() {
+    let prosody = Prosody::start(ProsodySetup { focus: false, ..G3 }, None);
+    let good = token(json!({"room": "standup"}));
+    expect(
+        &[
+            &good,
+            "--websocket",
+            &prosody.websocket(),
+            "--domain",
+            "meet.test",
+            "--room",
+            "standup",
+        ],
+        1,
+        &[
+            "! focus     focus.meet.test refused the conference request",
+            "✗ join      standup@conference.meet.test: item-not-found (room does not exist",
+        ],
+    );
+}
+
+#[test]
+fn the_2024_plugin_gives_no_sasl_answer_and_login_does_not_hang() {
+    let prosody = Prosody::start(ProsodySetup { mode: "g1", ..G3 }, None);
+    let no_room = token(json!({"room": null}));
+    for (flag, url) in [
+        ("--websocket", prosody.websocket()),
+        ("--bosh", prosody.bosh()),
+    ] {
+        expect(
+            &[
+                &no_room,
+                flag,
+                &url,
+                "--domain",
+                "meet.test",
+                "--room",
+                "standup",
+            ],
+            1,
+            &[
+                "✗ SASL      no answer from Prosody within 3s",
+                "crashes its SASL reply when the token has no room claim",
+                "✗ room",
+                "Prosody REFUSED at SASL: no answer within 3s",
+            ],
+        );
+    }
+    assert!(prosody
+        .log()
+        .contains("the token plugin's missing-room reply crashes here"));
+}
+
+#[test]
+fn a_meeting_url_is_read_as_the_client_reads_it_with_config_js() {
+    let prosody = Prosody::start(G3, None);
+    let www = tempdir();
+    std::fs::write(
+        www.path().join("config.js"),
+        format!(
+            "var config = {{\n    hosts: {{\n        domain: 'meet.test',\n        muc: 'conference.meet.test'\n    }},\n    websocket: '{}',\n}};\n",
+            prosody.websocket()
+        ),
+    )
+    .unwrap();
+    let web = StaticServer::start(www.path());
+    let good = token(json!({"room": "standup"}));
+    let url = format!("{}/Standup?jwt={good}", web.url);
+    expect(
+        &[&url],
+        0,
+        &[
+            &format!("read {}/config.js", web.url),
+            &format!("✓ connect   WebSocket {}", prosody.websocket()),
+            "Prosody ACCEPTED the login and the join",
+        ],
+    );
+}
+
+#[test]
+fn wss_with_a_test_ca() {
+    let pki = TestPki::new();
+    let (cert, key) = pki.issue("prosody", "127.0.0.1");
+    let cert_name: &'static str = Box::leak(
+        cert.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+            .into_boxed_str(),
+    );
+    let key_name: &'static str = Box::leak(
+        key.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+            .into_boxed_str(),
+    );
+    let prosody = Prosody::start(
+        ProsodySetup {
+            tls: Some((cert_name, key_name)),
+            ..G3
+        },
+        Some(pki.dir.path()),
+    );
+    let wss = format!(
+        "{}/xmpp-websocket",
+        prosody.https.as_ref().unwrap().replacen("https", "wss", 1)
+    );
+    let good = token(json!({"room": "standup"}));
+    let ca = path_str(&pki.ca);
+    expect(
+        &[
+            &good,
+            "--websocket",
+            &wss,
+            "--domain",
+            "meet.test",
+            "--room",
+            "standup",
+            "--ca-file",
+            &ca,
+        ],
+        0,
+        &["Prosody ACCEPTED the login and the join"],
+    );
+    expect(
+        &[
+            &good,
+            "--websocket",
+            &wss,
+            "--domain",
+            "meet.test",
+            "--room",
+            "standup",
+        ],
+        2,
+        &["✗ connect   TLS failed", "UnknownIssuer"],
+    );
+}
+
+/// A TCP server on 127.0.0.1 that answers every connection with `reply`
+/// (or, with `None`, says nothing and keeps it open).
+fn fake_server(reply: Option<&'static [u8]>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(8) {
+            let Ok(mut s) = stream else { break };
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            match reply {
+                Some(r) => {
+                    let _ = s.write_all(r);
+                }
+                None => held.push(s),
+            }
+        }
+    });
+    format!("127.0.0.1:{}", addr.port())
+}
+
+#[test]
+fn unreachable_garbage_silent_and_redirecting_endpoints_are_errors() {
+    let good = token(json!({"room": "standup"}));
+    let closed = format!("ws://127.0.0.1:{}/xmpp-websocket", free_port());
+    expect(
+        &[
+            &good,
+            "--websocket",
+            &closed,
+            "--domain",
+            "meet.test",
+            "--room",
+            "r",
+        ],
+        2,
+        &["✗ connect   cannot connect"],
+    );
+    let garbage = fake_server(Some(b"garbage garbage\r\n\r\n"));
+    for url in [
+        format!("ws://{garbage}/xmpp-websocket"),
+        format!("http://{garbage}/http-bind"),
+    ] {
+        let flag = if url.starts_with("ws") {
+            "--websocket"
+        } else {
+            "--bosh"
+        };
+        expect(
+            &[&good, flag, &url, "--domain", "meet.test", "--room", "r"],
+            2,
+            &["✗ connect   not XMPP"],
+        );
+    }
+    let silent = fake_server(None);
+    expect(
+        &[
+            &good,
+            "--websocket",
+            &format!("ws://{silent}/xmpp-websocket"),
+            "--domain",
+            "meet.test",
+            "--room",
+            "r",
+        ],
+        2,
+        &["✗ connect   no answer within 3s"],
+    );
+    let redirect = fake_server(Some(
+        b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://meet.example.com/xmpp-websocket\r\nContent-Length: 0\r\n\r\n",
+    ));
+    for url in [
+        format!("ws://{redirect}/xmpp-websocket"),
+        format!("http://{redirect}/http-bind"),
+    ] {
+        let flag = if url.starts_with("ws") {
+            "--websocket"
+        } else {
+            "--bosh"
+        };
+        expect(
+            &[&good, flag, &url, "--domain", "meet.test", "--room", "r"],
+            2,
+            &[
+                "HTTP 301, a redirect to https://meet.example.com/xmpp-websocket",
+                "use the final URL",
+            ],
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let good = token(json!({"room": "standup"}));
+    expect(
+        &[
+            "not-a-jwt",
+            "--websocket",
+            "ws://127.0.0.1:1/x",
+            "--domain",
+            "d",
+            "--room",
+            "r",
+        ],
+        2,
+        &["not a JWT"],
+    );
+    expect(
+        &["https://meet.example.com/?jwt=a.b.c"],
+        2,
+        &["names no room"],
+    );
+    expect(
+        &["https://meet.example.com/room"],
+        2,
+        &["has no ?jwt= token"],
+    );
+    expect(
+        &[&good, "--websocket", "ws://127.0.0.1:1/x", "--domain", "d"],
+        2,
+        &["--room NAME"],
+    );
+    expect(
+        &[&good, "--room", "r"],
+        2,
+        &["--websocket URL or --bosh URL"],
+    );
+}
