@@ -253,6 +253,15 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
     );
 
     // luajwtjitsi: typ, alg, signature, exp, nbf.
+    header_checks(&mut c, &header, settings, false);
+    signature_check(&mut c, &parts, alg.as_deref(), obtained.as_ref());
+
+    claim_stage(c, payload, settings, now)
+}
+
+/// luajwtjitsi's header checks: `typ` exactly `JWT`, `alg` exactly
+/// `signature_algorithm`; `secret`: the plugin verifies with `app_secret`.
+fn header_checks(c: &mut Checks, header: &Map<String, Value>, settings: &Settings, secret: bool) {
     match header.get("typ") {
         Some(Value::String(t)) if t == "JWT" => c.push(Diagnostic::pass("typ", "\"JWT\"")),
         other => c.push(
@@ -262,31 +271,47 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
                 .fix("set the header typ to \"JWT\" (asap-keyserver mint always does)"),
         ),
     }
-    match &alg {
-        Some(a) if *a == settings.algorithm => c.push(Diagnostic::pass(
+    let configured = &settings.algorithm;
+    match header.get("alg").and_then(Value::as_str) {
+        Some(a) if a == configured => c.push(Diagnostic::pass(
             "alg = configured",
-            format!("{a} (signature_algorithm {})", settings.algorithm),
+            format!("{a} (signature_algorithm {configured})"),
         )),
-        Some(a) => c.push(
-            Diagnostic::fail(
-                "alg = configured",
-                format!("{a:?}, configured {}", settings.algorithm),
+        Some(a) => {
+            let (why, fix) = if secret && a.starts_with("RS") {
+                (
+                    "an RSA token, but without asap_key_server Prosody checks an HMAC with app_secret".to_owned(),
+                    format!("sign with {configured} and the app_secret"),
+                )
+            } else if secret {
+                (
+                    format!("Prosody accepts only signature_algorithm = {configured:?}"),
+                    format!("sign with {configured} and the app_secret"),
+                )
+            } else {
+                (
+                    format!("Prosody accepts only signature_algorithm = {configured:?}"),
+                    format!("sign with {configured} or set signature_algorithm = \"{a}\" on the VirtualHost"),
+                )
+            };
+            c.push(
+                Diagnostic::fail(
+                    "alg = configured",
+                    format!("{a:?}, configured {configured}"),
+                )
+                .prosody_says("Invalid or incorrect alg")
+                .why(why)
+                .fix(fix),
             )
-            .prosody_says("Invalid or incorrect alg")
-            .why(format!(
-                "Prosody accepts only signature_algorithm = {:?}",
-                settings.algorithm
-            ))
-            .fix(format!(
-                "sign with {} or set signature_algorithm = \"{a}\" on the VirtualHost",
-                settings.algorithm
-            )),
+        }
+        None if secret => c.push(
+            Diagnostic::fail("alg = configured", "missing")
+                .prosody_says("Invalid or incorrect alg")
+                .why("the header must name the algorithm")
+                .fix(format!("sign with {configured}")),
         ),
         None => c.push(Diagnostic::skip("alg = configured", "no alg")),
     }
-    signature_check(&mut c, &parts, alg.as_deref(), obtained.as_ref());
-
-    claim_stage(c, payload, settings, now)
 }
 
 /// exp/nbf, then the claim checks, then what Jitsi reads from `context`.
@@ -320,15 +345,7 @@ fn secret_checks(
         "key",
         "app_secret (no asap_key_server): HMAC tokens, no kid needed",
     ));
-    match header.get("typ") {
-        Some(Value::String(t)) if t == "JWT" => c.push(Diagnostic::pass("typ", "\"JWT\"")),
-        other => c.push(
-            Diagnostic::fail("typ", other.map_or("missing".into(), brief))
-                .prosody_says("Invalid typ")
-                .why("luajwtjitsi requires the header typ to be exactly \"JWT\"")
-                .fix("set the header typ to \"JWT\""),
-        ),
-    }
+    header_checks(c, header, settings, true);
     let alg = header.get("alg").and_then(Value::as_str);
     let algorithm = match alg {
         Some("HS256") => Some(jsonwebtoken::Algorithm::HS256),
@@ -336,38 +353,6 @@ fn secret_checks(
         Some("HS512") => Some(jsonwebtoken::Algorithm::HS512),
         _ => None,
     };
-    match alg {
-        Some(a) if a == settings.algorithm => c.push(Diagnostic::pass(
-            "alg = configured",
-            format!("{a} (signature_algorithm {})", settings.algorithm),
-        )),
-        Some(a) => c.push(
-            Diagnostic::fail(
-                "alg = configured",
-                format!("{a:?}, configured {}", settings.algorithm),
-            )
-            .prosody_says("Invalid or incorrect alg")
-            .why(if a.starts_with("RS") {
-                "an RSA token, but without asap_key_server Prosody checks an HMAC with app_secret"
-                    .to_owned()
-            } else {
-                format!(
-                    "Prosody accepts only signature_algorithm = {:?}",
-                    settings.algorithm
-                )
-            })
-            .fix(format!(
-                "sign with {} and the app_secret",
-                settings.algorithm
-            )),
-        ),
-        None => c.push(
-            Diagnostic::fail("alg = configured", "missing")
-                .prosody_says("Invalid or incorrect alg")
-                .why("the header must name the algorithm")
-                .fix("sign with HS256"),
-        ),
-    }
     let (Some(algorithm), [h, p, sig]) = (algorithm, parts) else {
         c.push(Diagnostic::skip("signature", "not an HMAC token"));
         return;
