@@ -12,9 +12,12 @@
 //! A watch sits on an inode, not a path: when the key directory is replaced
 //! at the same path (`rm -rf keys && mkdir keys`, `mv keys keys.old`, a
 //! `--keys` symlink pointed at a new release), the old watch hears nothing
-//! of the new one. So the path's device and inode are checked every
-//! [`ROOT_CHECK`] (one `stat`), and a change re-establishes the watch and
-//! rescans. A full rescan request (SIGHUP) re-reads every file.
+//! of the new one. So the root's own delete and move events, and a change of
+//! the path's device and inode (checked every [`ROOT_CHECK`] with one
+//! `stat`: a retargeted symlink sends no event at all), re-establish the
+//! watch and rescan; the events matter because a directory deleted and
+//! made again often gets the same inode number back. A full rescan request
+//! (SIGHUP) re-reads every file.
 
 use super::store::KeyStore;
 use crate::error::Error;
