@@ -84,7 +84,21 @@ struct Walk {
     next: HashMap<PathBuf, Cached>,
     visited_dirs: HashSet<PathBuf>,
     changed: bool,
+    /// New or changed files, read and parsed after the walk, in parallel.
+    pending: Vec<Pending>,
 }
+
+/// A file to read and parse: new, or changed since the last scan.
+struct Pending {
+    path: PathBuf,
+    rel: PathBuf,
+    hidden: bool,
+    meta: fs::Metadata,
+    stamp: Stamp,
+}
+
+/// Below this many files to parse, one thread does it.
+const PARALLEL_FROM: usize = 64;
 
 impl Scanner {
     /// A scanner for the directory `root`.
@@ -148,6 +162,7 @@ impl Scanner {
             root_canon,
             next: HashMap::with_capacity(self.cache.len()),
             changed: !self.scanned,
+            pending: Vec::new(),
         };
         let root = self.root.clone();
         let entries = fs::read_dir(&root).map_err(|source| Error::KeyDirUnreadable {
@@ -155,6 +170,11 @@ impl Scanner {
             source,
         })?;
         self.walk_entries(entries, &root, Path::new(""), 0, &mut walk);
+        let pending = std::mem::take(&mut walk.pending);
+        let outcomes = self.examine_all(&pending);
+        for (p, outcome) in pending.into_iter().zip(outcomes) {
+            self.record(&mut walk, p.path, Some(p.stamp), outcome);
+        }
 
         for (path, old) in &self.cache {
             if !walk.next.contains_key(path) {
@@ -310,9 +330,35 @@ impl Scanner {
                     continue;
                 }
             }
-            let outcome = self.examine(&path, &rel_path, hidden, &meta);
-            self.record(walk, path, Some(stamp), outcome);
+            walk.pending.push(Pending {
+                path,
+                rel: rel_path,
+                hidden,
+                meta,
+                stamp,
+            });
         }
+    }
+
+    /// Reads and parses `pending` on every core (RSA parsing is most of a
+    /// cold scan's time), keeping their order.
+    fn examine_all(&self, pending: &[Pending]) -> Vec<Outcome> {
+        let one = |p: &Pending| self.examine(&p.path, &p.rel, p.hidden, &p.meta);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        if pending.len() < PARALLEL_FROM || threads < 2 {
+            return pending.iter().map(one).collect();
+        }
+        let chunk = pending.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = pending
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
     }
 
     /// Why `kid` cannot be served at its ASAP route `/<kid>`, if it cannot:
