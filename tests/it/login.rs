@@ -292,6 +292,20 @@ fn fake_server(reply: Option<&'static [u8]>) -> String {
     format!("127.0.0.1:{}", addr.port())
 }
 
+/// `login` to `addr` over WebSocket and BOSH: no verdict (exit 2), `needles` said.
+fn both_transports(token: &str, addr: &str, needles: &[&str]) {
+    for (flag, url) in [
+        ("--websocket", format!("ws://{addr}/xmpp-websocket")),
+        ("--bosh", format!("http://{addr}/http-bind")),
+    ] {
+        expect(
+            &[token, flag, &url, "--domain", "meet.test", "--room", "r"],
+            2,
+            needles,
+        );
+    }
+}
+
 #[test]
 fn unreachable_garbage_silent_and_redirecting_endpoints_are_errors() {
     let good = token(json!({"room": "standup"}));
@@ -310,21 +324,7 @@ fn unreachable_garbage_silent_and_redirecting_endpoints_are_errors() {
         &["✗ connect   cannot connect"],
     );
     let garbage = fake_server(Some(b"garbage garbage\r\n\r\n"));
-    for url in [
-        format!("ws://{garbage}/xmpp-websocket"),
-        format!("http://{garbage}/http-bind"),
-    ] {
-        let flag = if url.starts_with("ws") {
-            "--websocket"
-        } else {
-            "--bosh"
-        };
-        expect(
-            &[&good, flag, &url, "--domain", "meet.test", "--room", "r"],
-            2,
-            &["✗ connect   not XMPP"],
-        );
-    }
+    both_transports(&good, &garbage, &["✗ connect   not XMPP"]);
     let silent = fake_server(None);
     expect(
         &[
@@ -342,24 +342,14 @@ fn unreachable_garbage_silent_and_redirecting_endpoints_are_errors() {
     let redirect = fake_server(Some(
         b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://meet.example.com/xmpp-websocket\r\nContent-Length: 0\r\n\r\n",
     ));
-    for url in [
-        format!("ws://{redirect}/xmpp-websocket"),
-        format!("http://{redirect}/http-bind"),
-    ] {
-        let flag = if url.starts_with("ws") {
-            "--websocket"
-        } else {
-            "--bosh"
-        };
-        expect(
-            &[&good, flag, &url, "--domain", "meet.test", "--room", "r"],
-            2,
-            &[
-                "HTTP 301, a redirect to https://meet.example.com/xmpp-websocket",
-                "use the final URL",
-            ],
-        );
-    }
+    both_transports(
+        &good,
+        &redirect,
+        &[
+            "HTTP 301, a redirect to https://meet.example.com/xmpp-websocket",
+            "use the final URL",
+        ],
+    );
 }
 
 #[test]
