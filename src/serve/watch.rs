@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 /// How long to gather a burst of events before rescanning.
-const SETTLE: Duration = Duration::from_millis(25);
+const SETTLE: Duration = Duration::from_millis(5);
 /// How often to look for a vanished key directory.
 const MISSING_POLL: Duration = Duration::from_millis(500);
 /// How often to check that the watched directory is still the one at the path.
