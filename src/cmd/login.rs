@@ -6,7 +6,6 @@ use crate::check::login::{self, Endpoint, Meeting, Outcome, Target};
 use crate::check::verify::{self, Settings};
 use crate::check::{self, Diagnostic, Layout, Status};
 use crate::cli::LoginArgs;
-use base64::Engine as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -134,12 +133,7 @@ fn claims(token: &str) -> serde_json::Map<String, serde_json::Value> {
     token
         .split('.')
         .nth(1)
-        .and_then(|p| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p.trim_end_matches('='))
-                .ok()
-        })
-        .and_then(|b| serde_json::from_slice(&b).ok())
+        .and_then(verify::decode_part)
         .unwrap_or_default()
 }
 

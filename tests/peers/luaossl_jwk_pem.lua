@@ -8,21 +8,7 @@ local cjson = require "cjson.safe"
 
 local function slurp(p) local f = assert(io.open(p, "rb")); local s = f:read("a"); f:close(); return s end
 
-local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-local value = {}
-for i = 1, #alphabet do value[alphabet:sub(i, i)] = i - 1 end
-local function b64url_decode(s)
-  local out, bits, nbits = {}, 0, 0
-  for c in s:gmatch(".") do
-    bits = (bits << 6) | assert(value[c], "not base64url")
-    nbits = nbits + 6
-    if nbits >= 8 then
-      nbits = nbits - 8
-      out[#out + 1] = string.char((bits >> nbits) & 0xff)
-    end
-  end
-  return table.concat(out)
-end
+local b64url_decode = dofile((arg[0]:match("^(.*/)") or "./") .. "b64url.lua")
 
 -- DER: tag, length, content.
 local function der(tag, content)
@@ -46,7 +32,7 @@ local jwks = assert(cjson.decode(slurp(arg[1])), "not JSON")
 for _, k in ipairs(jwks.keys) do
   if k.kid == arg[2] then
     assert(k.kty == "RSA", "not an RSA key")
-    local rsa_key = der(0x30, integer(b64url_decode(k.n)) .. integer(b64url_decode(k.e)))
+    local rsa_key = der(0x30, integer(assert(b64url_decode(k.n), "n is not base64url")) .. integer(assert(b64url_decode(k.e), "e is not base64url")))
     local algorithm = der(0x30, der(0x06, "\42\134\72\134\247\13\1\1\1") .. der(0x05, ""))
     local spki = der(0x30, algorithm .. der(0x03, "\0" .. rsa_key))
     io.write(pkey.new(spki, "DER"):toPEM("public"))

@@ -15,23 +15,7 @@ local cjson = require "cjson.safe"
 local function slurp(p) local f = assert(io.open(p, "rb")); local s = f:read("a"); f:close(); return s end
 local function fail(why) print("REJECTED: " .. why); os.exit(1) end
 
-local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-local value = {}
-for i = 1, #alphabet do value[alphabet:sub(i, i)] = i - 1 end
-local function b64url_decode(s)
-  local out, bits, nbits = {}, 0, 0
-  for c in s:gmatch(".") do
-    local v = value[c]
-    if v == nil then return nil end
-    bits = (bits << 6) | v
-    nbits = nbits + 6
-    if nbits >= 8 then
-      nbits = nbits - 8
-      out[#out + 1] = string.char((bits >> nbits) & 0xff)
-    end
-  end
-  return table.concat(out)
-end
+local b64url_decode = dofile((arg[0]:match("^(.*/)") or "./") .. "b64url.lua")
 
 local opts = { issuers = { "*" }, audiences = { "*" }, room = true, alg = "RS256" }
 local function split(v) local t = {}; for x in v:gmatch("[^,]+") do t[#t + 1] = x end; return t end

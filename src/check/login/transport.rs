@@ -252,8 +252,7 @@ impl Transport for WebSocket {
                     return Err(Failure::Protocol("a frame over 1 MiB".into()));
                 }
                 let elems = xml::parse(&text).map_err(Failure::Protocol)?;
-                if let Some(close) = elems.iter().find(|e| e.name == "close") {
-                    let _ = close;
+                if elems.iter().any(|e| e.name == "close") {
                     return Err(Failure::Protocol("Prosody closed the stream".into()));
                 }
                 Ok(elems)

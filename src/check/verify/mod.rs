@@ -156,7 +156,8 @@ fn brief(v: &Value) -> String {
     }
 }
 
-fn decode_part(part: &str) -> Option<Map<String, Value>> {
+/// A JWT part (header or payload) as a JSON object, unverified.
+pub fn decode_part(part: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
         Value::Object(m) => Some(m),
