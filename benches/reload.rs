@@ -13,7 +13,7 @@ fn reload(c: &mut Criterion) {
     let pems: Vec<String> = (0..8)
         .map(|_| {
             let private = keys::generate_pkcs8_pem(2048).unwrap();
-            keys::decode_public(private.as_bytes()).unwrap().spki_pem
+            keys::decode_public(private.as_bytes()).unwrap().spki_pem()
         })
         .collect();
     let mut g = c.benchmark_group("reload");

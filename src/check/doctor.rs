@@ -78,7 +78,7 @@ pub fn check_keys(dir: &Path, loaded: &Result<KeySet, Error>, seen: &mut Seen) -
             k.public.form.kind(),
             k.public.bits,
             k.mode,
-            k.source.display()
+            k.source().display()
         );
         match seen.insert(k.kid.clone(), fp.clone()) {
             Some(old) if old != fp => out.push(Diagnostic::fail(&k.kid, format!("{line}: this kid now holds a DIFFERENT key than at the last doctor run")).fix("Prosody caches keys by kid until restart: put the new key under a new kid, restore the old one, or restart every Prosody")),
@@ -90,7 +90,7 @@ pub fn check_keys(dir: &Path, loaded: &Result<KeySet, Error>, seen: &mut Seen) -
                     &k.kid,
                     format!(
                         "private key {} is readable by group or others (mode {:04o})",
-                        k.source.display(),
+                        k.source().display(),
                         k.mode
                     ),
                 )
@@ -133,11 +133,11 @@ pub fn check_server(set: &KeySet, url: &str, options: &fetch::Options) -> Vec<Di
             options: options.clone(),
         };
         let got = keysource::obtain(&source, &k.kid);
-        let ours = Some((k.n.to_vec(), k.e.to_vec()));
+        let ours = Some((k.n().to_vec(), k.e().to_vec()));
         let theirs = got.key.as_ref().map(|f| (f.n.clone(), f.e.clone()));
         let f = match (&got.problem, theirs) {
             (Some((why, fix)), _) => Diagnostic::fail(&k.kid, format!("{} ({}): {why}", got.location, got.summary)).fix(fix),
-            (None, Some(t)) if Some(&t) != ours.as_ref() => Diagnostic::fail(&k.kid, format!("{} serves a DIFFERENT key than {}", got.location, k.source.display())).fix("Prosody verifies with the served key: make the server serve this directory, or restart it"),
+            (None, Some(t)) if Some(&t) != ours.as_ref() => Diagnostic::fail(&k.kid, format!("{} serves a DIFFERENT key than {}", got.location, k.source().display())).fix("Prosody verifies with the served key: make the server serve this directory, or restart it"),
             (None, _) if got.key.as_ref().is_some_and(|f| f.form.is_private()) => Diagnostic::fail(&k.kid, format!("{} serves PRIVATE key material", got.location)).fix("serve only public keys (asap-keyserver serve re-encodes them as SPKI), rotate to a new kid"),
             _ => Diagnostic::pass(&k.kid, format!("served identically at {}", got.location)),
         };
@@ -370,8 +370,8 @@ pub fn check_jwks(
                 .fix("Prosody falls back to asap_key_server for it, and caches it until restart: serve the JWKS from this key directory"),
             Some(Err(why)) => Diagnostic::fail(&k.kid, format!("the JWKS entry is {why}"))
                 .fix("publish RSA n and e for it (asap-keyserver serve does)"),
-            Some(Ok(found)) if found.n != *k.n || found.e != *k.e => {
-                Diagnostic::fail(&k.kid, format!("the JWKS holds a DIFFERENT key than {}", k.source.display()))
+            Some(Ok(found)) if found.n != *k.n() || found.e != *k.e() => {
+                Diagnostic::fail(&k.kid, format!("the JWKS holds a DIFFERENT key than {}", k.source().display()))
                     .fix("serve the JWKS from this key directory (the .pem routes and the JWKS must agree)")
             }
             Some(Ok(_)) => Diagnostic::pass(&k.kid, "in the JWKS with the same key as its .pem route"),

@@ -117,7 +117,7 @@ pub(super) fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let plan = keygen::prune_plan(&args.dir.path, &args.issuer, args.keep)?;
     let mut out = std::io::stdout().lock();
     for k in &plan.keep {
-        writeln!(out, "keep    {}  {}", k.kid, k.source.display())?;
+        writeln!(out, "keep    {}  {}", k.kid, k.source().display())?;
     }
     if plan.remove.is_empty() {
         writeln!(
@@ -133,7 +133,7 @@ pub(super) fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
         keygen::prune(&plan)?;
     }
     for k in &plan.remove {
-        writeln!(out, "{verb}  {}  {}", k.kid, k.source.display())?;
+        writeln!(out, "{verb}  {}  {}", k.kid, k.source().display())?;
     }
     writeln!(out)?;
     write!(out, "Note:\n{REVOCATION}")?;

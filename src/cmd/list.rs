@@ -30,7 +30,7 @@ pub(super) fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                 k.url_path(),
                 k.public.form.kind(),
                 k.public.bits,
-                shown(&k.source)
+                shown(&k.source())
             )?;
         }
     }
@@ -55,7 +55,7 @@ fn as_json(set: &KeySet) -> serde_json::Value {
                 "kind": k.public.form.kind(),
                 "form": k.public.form,
                 "bits": k.public.bits,
-                "file": k.source,
+                "file": k.source(),
                 "mode": format!("{:04o}", k.mode),
                 "fingerprint": hex::encode(k.public.fingerprint),
             })

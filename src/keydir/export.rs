@@ -85,7 +85,7 @@ fn write_version(
     let mut conflicts = Vec::new();
     if matches!(layout, Layout::Jitsi | Layout::All) {
         for k in set.keys() {
-            write_file(&version.join(k.url_path()), &k.body)?;
+            write_file(&version.join(k.url_path()), &k.pem())?;
             files += 1;
         }
     }
@@ -105,12 +105,12 @@ fn write_version(
                 conflicts.push(k.kid.clone());
                 continue;
             }
-            write_file(&path, &k.body)?;
+            write_file(&path, &k.pem())?;
             files += 1;
         }
     }
     if matches!(layout, Layout::Jwks | Layout::All) {
-        write_file(&version.join(".well-known/jwks.json"), &set.jwks().body)?;
+        write_file(&version.join(".well-known/jwks.json"), &set.jwks_document(&crate::keydir::Scope::All))?;
         files += 1;
     }
     Ok((files, conflicts))

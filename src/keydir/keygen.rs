@@ -58,7 +58,7 @@ pub fn create(dir: &Path, kid: &str, bits: usize) -> Result<NewKey, Error> {
         kid: kid.to_owned(),
         path,
         bits: public.bits,
-        public_pem: public.spki_pem,
+        public_pem: public.spki_pem(),
     })
 }
 
@@ -129,8 +129,8 @@ pub fn prune_plan(dir: &Path, issuer: &str, keep: usize) -> Result<PrunePlan, Er
 /// Removes the files of `plan.remove`.
 pub fn prune(plan: &PrunePlan) -> Result<(), Error> {
     for key in &plan.remove {
-        std::fs::remove_file(&key.source).map_err(|source| Error::WriteKey {
-            path: key.source.clone(),
+        std::fs::remove_file(&key.source()).map_err(|source| Error::WriteKey {
+            path: key.source().clone(),
             source,
         })?;
     }

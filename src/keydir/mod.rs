@@ -12,7 +12,6 @@ use crate::kid::KidError;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 use sha2::Digest as _;
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,33 +20,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub mod export;
 pub mod keygen;
 mod scan;
+mod set;
+pub use set::{JwksCursor, JwksInfo, KeySet, Scope, SHARDS};
 pub use scan::{escape_controls, shown, Scanner, MAX_DEPTH, MAX_FILE_SIZE, RESERVED_KIDS};
 
-/// One servable key: its kid, where it came from, and its prebuilt response parts.
+/// One servable key: its kid, where it came from, and the one form its
+/// responses are made from (the SPKI DER).
 #[derive(Debug)]
 pub struct KeyEntry {
     /// The key id (file path under the key directory, minus `.pem`).
     pub kid: String,
     /// SHA-256 of the kid: Prosody requests `/<hex of this>.pem`.
     pub kid_hash: [u8; 32],
-    /// The file the key was read from, as found under the key directory.
-    pub source: PathBuf,
-    /// What the key is (form, size, fingerprint); its bytes are in `body`, `n` and `e`.
+    /// The key directory, shared by every key read from it.
+    root: Arc<Path>,
+    /// What the key is (form, size, fingerprint).
     pub public: KeyInfo,
     /// Permission bits of the file (after following symlinks).
     pub mode: u32,
     /// The file's mtime in whole seconds since the epoch.
     pub modified_secs: u64,
-    /// Response body: the SPKI PEM.
-    pub body: Bytes,
-    /// Strong ETag derived from the key material.
-    pub etag: HeaderValue,
-    /// `Last-Modified`, from the file's mtime.
-    pub last_modified: HeaderValue,
-    /// RSA modulus, big-endian (for the JWKS).
-    pub n: Box<[u8]>,
-    /// RSA public exponent, big-endian (for the JWKS).
-    pub e: Box<[u8]>,
+    /// The SPKI DER (and, if they could not be found in it, `n` and `e`).
+    der: Box<[u8]>,
+    der_len: u16,
+    n_at: (u16, u16),
+    e_at: (u16, u16),
 }
 
 /// What a served key is, without its bytes.
@@ -61,10 +58,16 @@ pub struct KeyInfo {
     pub fingerprint: [u8; 32],
 }
 
+/// Where `part` sits in `der`, as (offset, length).
+fn find(der: &[u8], from: usize, part: &[u8]) -> Option<(u16, u16)> {
+    let at = from + der.get(from..)?.windows(part.len().max(1)).position(|w| w == part)?;
+    Some((u16::try_from(at).ok()?, u16::try_from(part.len()).ok()?))
+}
+
 impl KeyEntry {
     pub(crate) fn new(
         kid: String,
-        source: PathBuf,
+        root: Arc<Path>,
         public: PublicKey,
         mode: u32,
         mtime: SystemTime,
@@ -73,28 +76,81 @@ impl KeyEntry {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let etag = format!("\"{}\"", hex::encode(&public.fingerprint[..16]));
-        let last_modified =
-            httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(modified_secs));
+        let mut der = public.spki_der;
+        let der_len = der.len();
+        // The modulus and exponent are in the DER; keep only their place.
+        let (n_at, e_at) = match find(&der, 0, &public.n).and_then(|n| {
+            let after = usize::from(n.0) + usize::from(n.1);
+            Some((n, find(&der, after, &public.e)?))
+        }) {
+            Some(places) if der_len <= usize::from(u16::MAX) => places,
+            _ => {
+                let n_at = (der.len() as u16, public.n.len() as u16);
+                der.extend_from_slice(&public.n);
+                let e_at = (der.len() as u16, public.e.len() as u16);
+                der.extend_from_slice(&public.e);
+                (n_at, e_at)
+            }
+        };
         KeyEntry {
             kid_hash: sha2::Sha256::digest(kid.as_bytes()).into(),
-
             kid,
-            source,
-            body: Bytes::from(public.spki_pem),
+            root,
             public: KeyInfo {
                 form: public.form,
                 bits: public.bits,
                 fingerprint: public.fingerprint,
             },
-            n: public.n.into_boxed_slice(),
-            e: public.e.into_boxed_slice(),
             mode,
             modified_secs,
-            etag: HeaderValue::try_from(etag).unwrap_or(HeaderValue::from_static("\"0\"")),
-            last_modified: HeaderValue::try_from(last_modified)
-                .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+            der: der.into_boxed_slice(),
+            der_len: der_len as u16,
+            n_at,
+            e_at,
         }
+    }
+
+    /// The file the key was read from: `<key directory>/<kid>.pem`.
+    pub fn source(&self) -> PathBuf {
+        self.root.join(format!("{}.pem", self.kid))
+    }
+
+    /// The public key as SPKI DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der[..usize::from(self.der_len)]
+    }
+
+    /// RSA modulus, big-endian (for the JWKS).
+    pub fn n(&self) -> &[u8] {
+        let (at, len) = (usize::from(self.n_at.0), usize::from(self.n_at.1));
+        &self.der[at..at + len]
+    }
+
+    /// RSA public exponent, big-endian (for the JWKS).
+    pub fn e(&self) -> &[u8] {
+        let (at, len) = (usize::from(self.e_at.0), usize::from(self.e_at.1));
+        &self.der[at..at + len]
+    }
+
+    /// The response body: the SPKI PEM (`BEGIN PUBLIC KEY`), made from the
+    /// DER when asked for (under a microsecond; keeping it would cost ~450
+    /// bytes per key).
+    pub fn pem(&self) -> Bytes {
+        Bytes::from(crate::keys::pem_encode("PUBLIC KEY", self.der()))
+    }
+
+    /// Strong ETag, from the key material.
+    pub fn etag(&self) -> HeaderValue {
+        let mut tag = [0u8; 34];
+        tag[0] = b'"';
+        tag[33] = b'"';
+        let _ = hex::encode_to_slice(&self.public.fingerprint[..16], &mut tag[1..33]);
+        HeaderValue::from_bytes(&tag).unwrap_or(HeaderValue::from_static("\"0\""))
+    }
+
+    /// `Last-Modified`, from the file's mtime.
+    pub fn last_modified(&self) -> HeaderValue {
+        http_date(self.modified_secs)
     }
 
     /// `<sha256(kid) hex>.pem`, the path Prosody requests (no leading slash).
@@ -210,7 +266,7 @@ pub struct Skipped {
 }
 
 /// The hash in a Prosody key path: 64 lowercase hex digits, then `.pem`.
-fn prosody_hash(path: &str) -> Option<[u8; 32]> {
+pub(crate) fn prosody_hash(path: &str) -> Option<[u8; 32]> {
     let hex_part = path.strip_suffix(".pem")?;
     if hex_part.len() != 64
         || !hex_part
@@ -224,75 +280,12 @@ fn prosody_hash(path: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Appends the RSA JWK of `entry` (kids are JSON-safe by the kid rules).
-fn push_jwk(out: &mut String, entry: &KeyEntry) {
-    use base64::Engine as _;
-    let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    out.push_str("{\"kty\":\"RSA\",\"kid\":");
-    out.push_str(&serde_json::Value::from(entry.kid.as_str()).to_string());
-    out.push_str(",\"use\":\"sig\",\"alg\":\"RS256\",\"n\":\"");
-    b64.encode_string(&entry.n, out);
-    out.push_str("\",\"e\":\"");
-    b64.encode_string(&entry.e, out);
-    out.push_str("\"}");
-}
-
-/// A prebuilt document (the JWKS) with its validators.
-#[derive(Debug, Clone)]
-pub struct Document {
-    /// The body.
-    pub body: Bytes,
-    /// Strong ETag of the body.
-    pub etag: HeaderValue,
-    /// Newest mtime of the keys in it.
-    pub last_modified: HeaderValue,
-    /// The same, in seconds.
-    pub modified_secs: u64,
-}
-
-impl Document {
-    fn new(body: String, modified_secs: u64) -> Self {
-        use sha2::Digest as _;
-        let etag = format!(
-            "\"{}\"",
-            hex::encode(&sha2::Sha256::digest(body.as_bytes())[..16])
-        );
-        Document {
-            body: Bytes::from(body),
-            etag: HeaderValue::try_from(etag).unwrap_or(HeaderValue::from_static("\"0\"")),
-            last_modified: http_date(modified_secs),
-            modified_secs,
-        }
-    }
-}
-
-fn http_date(secs: u64) -> HeaderValue {
+pub(crate) fn http_date(secs: u64) -> HeaderValue {
     let text = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs));
     HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 
-impl Default for Document {
-    fn default() -> Self {
-        Document::new("{\"keys\":[]}".to_owned(), 0)
-    }
-}
-
-/// An immutable snapshot of the key directory.
-#[derive(Debug, Default)]
-pub struct KeySet {
-    keys: BTreeMap<String, Arc<KeyEntry>>,
-    routes: HashMap<[u8; 32], Arc<KeyEntry>>,
-    jwks: Document,
-    skipped: Vec<Skipped>,
-    ready: bool,
-}
-
 impl KeySet {
-    /// An empty set that is not ready (no scan has completed yet).
-    pub fn empty() -> Self {
-        KeySet::default()
-    }
-
     /// Scans `dir` once, for commands that read keys and exit.
     pub fn load(dir: &Path) -> Result<KeySet, Error> {
         Ok(Scanner::new(dir).scan()?.unwrap_or_default())
@@ -305,89 +298,5 @@ impl KeySet {
             Err(Error::KeyDirMissing { .. }) => Ok(KeySet::empty()),
             other => other,
         }
-    }
-
-    /// The private keys directly under `<dir>/<issuer>/`, oldest first (kid
-    /// sort order, as Atlassian's file key repository orders them).
-    pub fn issuer_keys<'a>(&'a self, issuer: &'a str) -> impl Iterator<Item = &'a Arc<KeyEntry>> {
-        self.keys()
-            .filter(move |k| k.public.form.is_private() && crate::kid::in_issuer(&k.kid, issuer))
-    }
-
-    pub(crate) fn build(entries: Vec<Arc<KeyEntry>>, mut skipped: Vec<Skipped>) -> Self {
-        let mut keys = BTreeMap::new();
-        let mut routes = HashMap::with_capacity(entries.len());
-        for entry in entries {
-            routes.insert(entry.kid_hash, Arc::clone(&entry));
-            keys.insert(entry.kid.clone(), entry);
-        }
-        skipped.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut body = String::with_capacity(16 + keys.len() * 460);
-        body.push_str("{\"keys\":[");
-        let mut newest = 0;
-        for (i, entry) in keys.values().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            push_jwk(&mut body, entry);
-            newest = newest.max(entry.modified_secs);
-        }
-        body.push_str("]}");
-        KeySet {
-            keys,
-            routes,
-            jwks: Document::new(body, newest),
-            skipped,
-            ready: true,
-        }
-    }
-
-    /// The key served at `path` (no leading slash), e.g. `<hex>.pem`.
-    pub fn route(&self, path: &str) -> Option<&Arc<KeyEntry>> {
-        self.routes.get(&prosody_hash(path)?)
-    }
-
-    /// The key at `path` in either layout: `<sha256(kid)>.pem` first (Prosody),
-    /// then `<kid>` (ASAP). The flag says whether it was the ASAP layout.
-    pub fn lookup(&self, path: &str) -> Option<(&Arc<KeyEntry>, bool)> {
-        match self.route(path) {
-            Some(entry) => Some((entry, false)),
-            None => self.keys.get(path).map(|e| (e, true)),
-        }
-    }
-
-    /// Every key as a JWKS (`{"keys":[...]}`), prebuilt.
-    pub fn jwks(&self) -> &Document {
-        &self.jwks
-    }
-
-    /// The key with this kid.
-    pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
-        self.keys.get(kid)
-    }
-
-    /// Every key, in kid order.
-    pub fn keys(&self) -> impl Iterator<Item = &Arc<KeyEntry>> {
-        self.keys.values()
-    }
-
-    /// Number of keys served.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Whether no key is served.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// Files not served, in path order.
-    pub fn skipped(&self) -> &[Skipped] {
-        &self.skipped
-    }
-
-    /// Whether this set comes from a completed scan.
-    pub fn is_ready(&self) -> bool {
-        self.ready
     }
 }

@@ -12,7 +12,7 @@ use super::{KeyEntry, KeySet, SkipReason, Skipped};
 use crate::error::Error;
 use crate::keys;
 use crate::kid;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -34,7 +34,7 @@ pub const RESERVED_KIDS: [&str; 4] = ["healthz", "readyz", "metrics", ".well-kno
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     len: u64,
-    mtime: SystemTime,
+    mtime_ns: u64,
     ino: u64,
     dev: u64,
     mode: u32,
@@ -44,7 +44,9 @@ impl Stamp {
     fn of(meta: &fs::Metadata) -> Self {
         Stamp {
             len: meta.len(),
-            mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+            mtime_ns: (meta.mtime() as u64)
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(meta.mtime_nsec() as u64),
             ino: meta.ino(),
             dev: meta.dev(),
             mode: meta.permissions().mode() & 0o7777,
@@ -55,7 +57,13 @@ impl Stamp {
 #[derive(Debug, Clone)]
 enum Outcome {
     Key(Arc<KeyEntry>),
-    Skip(SkipReason),
+    Skip(Box<SkipReason>),
+}
+
+impl Outcome {
+    fn skip(reason: SkipReason) -> Self {
+        Outcome::Skip(Box::new(reason))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -65,27 +73,56 @@ struct Cached {
     last_good: Option<Arc<KeyEntry>>,
 }
 
-/// Walks the key directory, re-reading only files that changed since the last scan.
+impl Cached {
+    /// The key served for this path: its own, or its last good one.
+    fn served(&self) -> Option<&Arc<KeyEntry>> {
+        match &self.outcome {
+            Outcome::Key(entry) => Some(entry),
+            Outcome::Skip(_) => self.last_good.as_ref(),
+        }
+    }
+}
+
+/// Paths under the key directory, relative to it.
+type Rel = Box<Path>;
+
+/// Walks the key directory, re-reading only files that changed since the
+/// last scan, and keeps the [`KeySet`] built from it up to date one key at
+/// a time.
 #[derive(Debug)]
 pub struct Scanner {
     root: PathBuf,
-    cache: HashMap<PathBuf, Cached>,
-    /// Key material ever served per kid in this process, to warn on reuse.
-    seen: HashMap<String, [u8; 32]>,
+    shared_root: Arc<Path>,
+    /// Every file (and unreadable or refused folder) seen, by relative path.
+    cache: BTreeMap<Rel, Cached>,
+    /// The files not served, by relative path.
+    skipped: BTreeMap<Rel, Skipped>,
+    /// The set built from `cache`.
+    set: KeySet,
+    /// Key material served per kid in this process (hash prefixes), to
+    /// warn when a kid comes back with other material.
+    seen: HashMap<u64, u64>,
     /// Whether a scan has completed (the first one always yields a set).
     scanned: bool,
+    /// Symlinks met by the last full walk: with any, a change at one path
+    /// can change what another path serves, so every rescan walks it all.
+    symlinks: usize,
     /// Kids the server's own routes would shadow.
     reserved: Vec<String>,
+    /// Paths of the JWKS, also served under every folder.
+    documents: Vec<String>,
 }
 
-/// Work state of one scan.
+/// Work state of one walk, of the whole directory or of one region of it.
 struct Walk {
     root_canon: PathBuf,
-    next: HashMap<PathBuf, Cached>,
+    next: BTreeMap<Rel, Cached>,
     visited_dirs: HashSet<PathBuf>,
-    changed: bool,
     /// New or changed files, read and parsed after the walk, in parallel.
     pending: Vec<Pending>,
+    /// Only part of the directory: a symlink met means "walk it all".
+    partial: bool,
+    symlinks: usize,
 }
 
 /// A file to read and parse: new, or changed since the last scan.
@@ -97,18 +134,45 @@ struct Pending {
     stamp: Stamp,
 }
 
+/// What rescanning one path came to.
+enum Rescan {
+    /// Done: the new set if anything changed.
+    Done(Option<KeySet>),
+    /// The whole directory must be walked instead.
+    WalkAll,
+}
+
 /// Below this many files to parse, one thread does it.
 const PARALLEL_FROM: usize = 64;
+
+/// Seconds since the epoch.
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn prefix64(bytes: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(first)
+}
 
 impl Scanner {
     /// A scanner for the directory `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
         Scanner {
-            root: root.into(),
-            cache: HashMap::new(),
+            shared_root: Arc::from(root.as_path()),
+            root,
+            cache: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            set: KeySet::empty(),
             seen: HashMap::new(),
             scanned: false,
+            symlinks: 0,
             reserved: RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
+            documents: vec![RESERVED_KIDS[3].to_owned()],
         }
     }
 
@@ -117,6 +181,7 @@ impl Scanner {
         let path = path.trim_matches('/');
         if !path.is_empty() && !self.reserved.iter().any(|r| r == path) {
             self.reserved.push(path.to_owned());
+            self.documents.push(path.to_owned());
         }
         self
     }
@@ -134,10 +199,7 @@ impl Scanner {
         &self.root
     }
 
-    /// Scans the directory. Returns the new set, or `None` when nothing
-    /// changed since the last scan. Fails only when the directory itself
-    /// cannot be read; problems with single files are [`Skipped`] entries.
-    pub fn scan(&mut self) -> Result<Option<KeySet>, Error> {
+    fn root_canon(&self) -> Result<PathBuf, Error> {
         let root_canon = match fs::canonicalize(&self.root) {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -157,12 +219,22 @@ impl Scanner {
                 path: self.root.clone(),
             });
         }
+        Ok(root_canon)
+    }
+
+    /// Walks the whole directory. Returns the new set, or `None` when
+    /// nothing served or skipped changed since the last scan. Fails only
+    /// when the directory itself cannot be read; problems with single files
+    /// are [`Skipped`] entries.
+    pub fn scan(&mut self) -> Result<Option<KeySet>, Error> {
+        let root_canon = self.root_canon()?;
         let mut walk = Walk {
             visited_dirs: HashSet::from([root_canon.clone()]),
             root_canon,
-            next: HashMap::with_capacity(self.cache.len()),
-            changed: !self.scanned,
+            next: BTreeMap::new(),
             pending: Vec::new(),
+            partial: false,
+            symlinks: 0,
         };
         let root = self.root.clone();
         let entries = fs::read_dir(&root).map_err(|source| Error::KeyDirUnreadable {
@@ -170,46 +242,201 @@ impl Scanner {
             source,
         })?;
         self.walk_entries(entries, &root, Path::new(""), 0, &mut walk);
+        self.parse_pending(&mut walk);
+        self.symlinks = walk.symlinks;
+        let old = std::mem::take(&mut self.cache);
+        Ok(self.apply(old, walk.next))
+    }
+
+    /// Looks again at `paths` only (what the file watcher named: files or
+    /// folders, present or gone, absolute or relative to the key directory)
+    /// and updates the set from them: one changed file costs about the same
+    /// among a million keys as among ten. Walks the whole directory instead
+    /// before the first scan, when the directory holds symlinks (a change
+    /// at one path can then change what another serves), or when a path is
+    /// outside it or is the directory itself.
+    pub fn rescan_paths(&mut self, paths: &[PathBuf]) -> Result<Option<KeySet>, Error> {
+        if !self.scanned || self.symlinks > 0 {
+            return self.scan();
+        }
+        let mut rels: Vec<PathBuf> = Vec::with_capacity(paths.len());
+        for path in paths {
+            let rel = if path.is_absolute() != self.root.is_absolute() {
+                match fs::canonicalize(&self.root).ok().and_then(|c| path.strip_prefix(c).ok().map(Path::to_path_buf)) {
+                    Some(rel) => rel,
+                    None => return self.scan(),
+                }
+            } else {
+                match path.strip_prefix(&self.root) {
+                    Ok(rel) => rel.to_path_buf(),
+                    Err(_) => return self.scan(),
+                }
+            };
+            if rel.as_os_str().is_empty()
+                || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return self.scan();
+            }
+            rels.push(rel);
+        }
+        // A path inside another one is covered by it.
+        rels.sort();
+        rels.dedup_by(|later, earlier| later.starts_with(earlier));
+        let mut changed = None;
+        for rel in rels {
+            match self.rescan_one(&rel)? {
+                Rescan::Done(set) => changed = set.or(changed),
+                Rescan::WalkAll => return Ok(self.scan()?.or(changed)),
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Rescans the file or folder at `rel` and what is under it.
+    fn rescan_one(&mut self, rel: &Path) -> Result<Rescan, Error> {
+        let depth = rel.components().count();
+        let mut ancestor = rel.parent();
+        while let Some(dir) = ancestor.filter(|d| !d.as_os_str().is_empty()) {
+            let hidden = dir
+                .file_name()
+                .is_some_and(|n| n.as_encoded_bytes().first() == Some(&b'.'));
+            if hidden {
+                // Inside `.git` or a `..data` with no symlink into it:
+                // nothing there is ever served.
+                return Ok(Rescan::Done(None));
+            }
+            if self.cache.contains_key(dir) {
+                // A folder refused or unreadable last time: see it all again.
+                return Ok(Rescan::WalkAll);
+            }
+            ancestor = dir.parent();
+        }
+        let path = self.root.join(rel);
+        let mut walk = Walk {
+            root_canon: PathBuf::new(),
+            next: BTreeMap::new(),
+            visited_dirs: HashSet::new(),
+            pending: Vec::new(),
+            partial: true,
+            symlinks: 0,
+        };
+        match fs::symlink_metadata(&path) {
+            Ok(meta) => {
+                let name = rel.file_name().unwrap_or_default().to_owned();
+                self.visit(&path, rel.to_path_buf(), &name, meta.file_type(), depth - 1, &mut walk);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Gone, or its folder is: whatever was there goes.
+                if fs::symlink_metadata(&self.root).is_err() {
+                    self.root_canon()?;
+                }
+            }
+            Err(_) => return Ok(Rescan::WalkAll),
+        }
+        if walk.symlinks > 0 {
+            return Ok(Rescan::WalkAll);
+        }
+        self.parse_pending(&mut walk);
+        let old_keys: Vec<Rel> = self
+            .cache
+            .range::<Path, _>((std::ops::Bound::Included(rel), std::ops::Bound::Unbounded))
+            .take_while(|(p, _)| p.starts_with(rel))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let old: BTreeMap<Rel, Cached> = old_keys
+            .into_iter()
+            .filter_map(|p| self.cache.remove_entry(&p))
+            .collect();
+        Ok(Rescan::Done(self.apply(old, walk.next)))
+    }
+
+    /// Reads and parses what the walk found new or changed, and records it.
+    fn parse_pending(&mut self, walk: &mut Walk) {
         let pending = std::mem::take(&mut walk.pending);
         let outcomes = self.examine_all(&pending);
         for (p, outcome) in pending.into_iter().zip(outcomes) {
-            self.record(&mut walk, p.path, Some(p.stamp), outcome);
+            self.record(walk, p.rel, Some(p.stamp), outcome);
         }
+    }
 
-        for (path, old) in &self.cache {
-            if !walk.next.contains_key(path) {
-                walk.changed = true;
-                if let Outcome::Key(entry) = &old.outcome {
-                    info!(kid = %entry.kid, path = %shown(path),
-                        "key removed; a Prosody that already fetched it keeps trusting it until restart");
-                } else if let Some(entry) = &old.last_good {
-                    info!(kid = %entry.kid, path = %shown(path), "key removed");
+    /// Replaces the cache entries `old` (taken out of the cache) by `next`
+    /// and brings the set in step: the keys served, the skipped files.
+    /// Returns the new set if anything served or skipped changed.
+    fn apply(&mut self, old: BTreeMap<Rel, Cached>, next: BTreeMap<Rel, Cached>) -> Option<KeySet> {
+        let mut set = std::mem::take(&mut self.set);
+        let mut changed = !self.scanned;
+        let mut skipped_changed = false;
+        for (rel, before) in &old {
+            if next.contains_key(rel) {
+                continue;
+            }
+            if let Some(entry) = before.served() {
+                info!(kid = %entry.kid, path = %shown(&self.root.join(rel)),
+                    "key removed; a Prosody that already fetched it keeps trusting it until restart");
+                if set.get(&entry.kid).is_some_and(|e| Arc::ptr_eq(e, entry)) {
+                    set.remove(&entry.kid);
+                    changed = true;
                 }
             }
+            skipped_changed |= self.skipped.remove(rel).is_some();
         }
-        self.cache = walk.next;
-        self.scanned = true;
-        if !walk.changed {
-            return Ok(None);
-        }
-        let mut keys = Vec::new();
-        let mut skipped = Vec::new();
-        for (path, cached) in &self.cache {
-            match &cached.outcome {
-                Outcome::Key(entry) => keys.push(Arc::clone(entry)),
-                Outcome::Skip(reason) => {
-                    if let Some(good) = &cached.last_good {
-                        keys.push(Arc::clone(good));
+        for (rel, now) in &next {
+            let before = old.get(rel);
+            let (was, is) = (before.and_then(Cached::served), now.served());
+            match (was, is) {
+                (Some(a), Some(b)) if Arc::ptr_eq(a, b) => {}
+                (_, Some(b)) => {
+                    set.insert(Arc::clone(b));
+                    changed = true;
+                }
+                (Some(a), None) => {
+                    if set.get(&a.kid).is_some_and(|e| Arc::ptr_eq(e, a)) {
+                        set.remove(&a.kid);
+                        changed = true;
                     }
-                    skipped.push(Skipped {
-                        path: path.clone(),
-                        reason: reason.clone(),
-                        serving_last_good: cached.last_good.is_some(),
-                    });
+                }
+                (None, None) => {}
+            }
+            let same_skip = match (before.map(|b| &b.outcome), &now.outcome) {
+                (Some(Outcome::Skip(a)), Outcome::Skip(b)) => {
+                    a == b && before.is_some_and(|b| b.last_good.is_some()) == now.last_good.is_some()
+                }
+                (Some(Outcome::Key(_)) | None, Outcome::Key(_)) => true,
+                _ => false,
+            };
+            if !same_skip {
+                skipped_changed = true;
+                match &now.outcome {
+                    Outcome::Skip(reason) => {
+                        self.skipped.insert(
+                            rel.clone(),
+                            Skipped {
+                                path: self.root.join(rel),
+                                reason: (**reason).clone(),
+                                serving_last_good: now.last_good.is_some(),
+                            },
+                        );
+                    }
+                    Outcome::Key(_) => {
+                        self.skipped.remove(rel);
+                    }
                 }
             }
         }
-        Ok(Some(KeySet::build(keys, skipped)))
+        self.cache.extend(next);
+        if skipped_changed {
+            set.set_skipped(self.skipped.values().cloned().collect());
+            changed = true;
+        }
+        if changed && self.scanned {
+            set.touch(now_secs());
+        } else if !self.scanned {
+            set.touch(set.keys().map(|k| k.modified_secs).max().unwrap_or(0));
+        }
+        set.set_ready();
+        self.scanned = true;
+        self.set = set;
+        changed.then(|| self.set.clone())
     }
 
     fn walk_entries(
@@ -226,118 +453,138 @@ impl Scanner {
                 Err(e) => {
                     self.record(
                         walk,
-                        dir.to_path_buf(),
+                        rel.to_path_buf(),
                         None,
-                        Outcome::Skip(SkipReason::Unreadable(e.to_string())),
+                        Outcome::skip(SkipReason::Unreadable(e.to_string())),
                     );
                     continue;
                 }
             };
             let name = entry.file_name();
-            let path = dir.join(&name);
-            let rel_path = rel.join(&name);
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
-            let hidden = name.as_encoded_bytes().first() == Some(&b'.');
-            if file_type.is_symlink() {
-                match fs::canonicalize(&path) {
-                    Ok(target) if !target.starts_with(&walk.root_canon) => {
-                        if !hidden {
-                            self.record(
-                                walk,
-                                path,
-                                None,
-                                Outcome::Skip(SkipReason::OutsideKeyDir(target)),
-                            );
-                        }
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        if !hidden {
-                            let reason = SkipReason::Unreadable(format!("broken symlink: {e}"));
-                            self.record(walk, path, None, Outcome::Skip(reason));
-                        }
-                        continue;
-                    }
-                }
+            self.visit(&dir.join(&name), rel.join(&name), &name, file_type, depth, walk);
+            if walk.partial && walk.symlinks > 0 {
+                return;
             }
-            let meta = match fs::metadata(&path) {
-                Ok(m) => m,
-                Err(e) => {
+        }
+    }
+
+    /// Looks at one directory entry: `path` (`rel` under the key directory)
+    /// in a folder `depth` levels down.
+    fn visit(
+        &mut self,
+        path: &Path,
+        rel_path: PathBuf,
+        name: &std::ffi::OsStr,
+        file_type: fs::FileType,
+        depth: usize,
+        walk: &mut Walk,
+    ) {
+        let hidden = name.as_encoded_bytes().first() == Some(&b'.');
+        if file_type.is_symlink() {
+            walk.symlinks += 1;
+            if walk.partial {
+                return;
+            }
+            match fs::canonicalize(path) {
+                Ok(target) if !target.starts_with(&walk.root_canon) => {
                     if !hidden {
                         self.record(
                             walk,
-                            path,
+                            rel_path,
                             None,
-                            Outcome::Skip(SkipReason::Unreadable(e.to_string())),
+                            Outcome::skip(SkipReason::OutsideKeyDir(target)),
                         );
                     }
-                    continue;
+                    return;
                 }
-            };
-            if meta.is_dir() {
-                // `..data`, `..2026_11_27_...` (Kubernetes), `.git`: never keys.
-                if hidden {
-                    continue;
-                }
-                if depth + 1 >= MAX_DEPTH {
-                    self.record(walk, path, None, Outcome::Skip(SkipReason::TooDeep));
-                    continue;
-                }
-                let canon = if file_type.is_symlink() {
-                    fs::canonicalize(&path).ok()
-                } else {
-                    None
-                };
-                if let Some(c) = canon {
-                    if !walk.visited_dirs.insert(c) {
-                        self.record(walk, path, None, Outcome::Skip(SkipReason::SymlinkLoop));
-                        continue;
+                Ok(_) => {}
+                Err(e) => {
+                    if !hidden {
+                        let reason = SkipReason::Unreadable(format!("broken symlink: {e}"));
+                        self.record(walk, rel_path, None, Outcome::skip(reason));
                     }
-                }
-                match fs::read_dir(&path) {
-                    Ok(sub) => self.walk_entries(sub, &path, &rel_path, depth + 1, walk),
-                    Err(e) => {
-                        // As for an unreadable file: the keys last read in
-                        // this folder stay served until it can be read again.
-                        let kept: Vec<_> = self
-                            .cache
-                            .iter()
-                            .filter(|(p, _)| p.starts_with(&path) && **p != path)
-                            .map(|(p, c)| (p.clone(), c.clone()))
-                            .collect();
-                        if !kept.is_empty() && !self.cache.contains_key(&path) {
-                            error!(dir = %shown(&path), error = %e, keys = kept.len(),
-                                "folder no longer readable; still serving the keys last read in it");
-                        }
-                        walk.next.extend(kept);
-                        self.record(
-                            walk,
-                            path,
-                            None,
-                            Outcome::Skip(SkipReason::Unreadable(e.to_string())),
-                        );
-                    }
-                }
-                continue;
-            }
-            let stamp = Stamp::of(&meta);
-            if let Some(old) = self.cache.get(&path) {
-                if old.stamp == Some(stamp) {
-                    walk.next.insert(path, old.clone());
-                    continue;
+                    return;
                 }
             }
-            walk.pending.push(Pending {
-                path,
-                rel: rel_path,
-                hidden,
-                meta,
-                stamp,
-            });
         }
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                if !hidden {
+                    self.record(
+                        walk,
+                        rel_path,
+                        None,
+                        Outcome::skip(SkipReason::Unreadable(e.to_string())),
+                    );
+                }
+                return;
+            }
+        };
+        if meta.is_dir() {
+            // `..data`, `..2026_11_27_...` (Kubernetes), `.git`: never keys.
+            if hidden {
+                return;
+            }
+            if depth + 1 >= MAX_DEPTH {
+                self.record(walk, rel_path, None, Outcome::skip(SkipReason::TooDeep));
+                return;
+            }
+            if file_type.is_symlink() {
+                if let Ok(c) = fs::canonicalize(path) {
+                    if !walk.visited_dirs.insert(c) {
+                        self.record(walk, rel_path, None, Outcome::skip(SkipReason::SymlinkLoop));
+                        return;
+                    }
+                }
+            }
+            match fs::read_dir(path) {
+                Ok(sub) => self.walk_entries(sub, path, &rel_path, depth + 1, walk),
+                Err(e) => {
+                    // As for an unreadable file: the keys last read in
+                    // this folder stay served until it can be read again.
+                    let kept: Vec<_> = self
+                        .cache
+                        .range::<Path, _>((
+                            std::ops::Bound::Included(rel_path.as_path()),
+                            std::ops::Bound::Unbounded,
+                        ))
+                        .take_while(|(p, _)| p.starts_with(&rel_path))
+                        .filter(|(p, _)| p.as_ref() != rel_path.as_path())
+                        .map(|(p, c)| (p.clone(), c.clone()))
+                        .collect();
+                    if !kept.is_empty() && !self.cache.contains_key(rel_path.as_path()) {
+                        error!(dir = %shown(path), error = %e, keys = kept.len(),
+                            "folder no longer readable; still serving the keys last read in it");
+                    }
+                    walk.next.extend(kept);
+                    self.record(
+                        walk,
+                        rel_path,
+                        None,
+                        Outcome::skip(SkipReason::Unreadable(e.to_string())),
+                    );
+                }
+            }
+            return;
+        }
+        let stamp = Stamp::of(&meta);
+        if let Some(old) = self.cache.get(rel_path.as_path()) {
+            if old.stamp == Some(stamp) {
+                walk.next.insert(rel_path.into_boxed_path(), old.clone());
+                return;
+            }
+        }
+        walk.pending.push(Pending {
+            path: path.to_path_buf(),
+            rel: rel_path,
+            hidden,
+            meta,
+            stamp,
+        });
     }
 
     /// Reads and parses `pending` on every core (RSA parsing is most of a
@@ -368,6 +615,16 @@ impl Scanner {
         if let Some(r) = self.reserved.iter().find(|r| *r == kid) {
             return Some(format!("/{r} is a route of the server itself"));
         }
+        // `/<folder>/<jwks path>` is the JWKS of the folder's keys.
+        if let Some(r) = self.documents.iter().find(|r| {
+            kid.strip_suffix(r.as_str())
+                .is_some_and(|folder| folder.ends_with('/'))
+        }) {
+            return Some(format!(
+                "/{kid} is the path of the JWKS of the keys under {}/",
+                kid.strip_suffix(r.as_str()).unwrap_or_default().trim_end_matches('/')
+            ));
+        }
         let hex = kid.strip_suffix(".pem")?;
         (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
             .then(|| format!("/{kid} is the path Prosody requests for the kid hashing to {hex}"))
@@ -376,39 +633,39 @@ impl Scanner {
     /// Decides what a (new or changed) file is, reading it if it may be a key.
     fn examine(&self, path: &Path, rel: &Path, hidden: bool, meta: &fs::Metadata) -> Outcome {
         if hidden {
-            return Outcome::Skip(SkipReason::Dotfile);
+            return Outcome::skip(SkipReason::Dotfile);
         }
         if !meta.is_file() {
-            return Outcome::Skip(SkipReason::NotRegularFile);
+            return Outcome::skip(SkipReason::NotRegularFile);
         }
         let kid = match kid::from_relative_path(rel) {
             None if rel
                 .file_name()
                 .is_some_and(|n| n.as_encoded_bytes().starts_with(b"README")) =>
             {
-                return Outcome::Skip(SkipReason::Readme)
+                return Outcome::skip(SkipReason::Readme)
             }
-            None => return Outcome::Skip(SkipReason::NotPem),
-            Some(Err(e)) => return Outcome::Skip(SkipReason::BadKid(e)),
+            None => return Outcome::skip(SkipReason::NotPem),
+            Some(Err(e)) => return Outcome::skip(SkipReason::BadKid(e)),
             Some(Ok(kid)) => kid,
         };
         if let Some(why) = self.shadowed(&kid) {
-            return Outcome::Skip(SkipReason::Shadowed(why));
+            return Outcome::skip(SkipReason::Shadowed(why));
         }
         if meta.len() > MAX_FILE_SIZE {
-            return Outcome::Skip(SkipReason::TooLarge(meta.len()));
+            return Outcome::skip(SkipReason::TooLarge(meta.len()));
         }
         if meta.len() == 0 {
-            return Outcome::Skip(SkipReason::Empty);
+            return Outcome::skip(SkipReason::Empty);
         }
         let mut data = Vec::with_capacity(meta.len() as usize);
         match read_regular(path, &mut data) {
             Ok(true) => {}
-            Ok(false) => return Outcome::Skip(SkipReason::NotRegularFile),
-            Err(e) => return Outcome::Skip(SkipReason::Unreadable(e.to_string())),
+            Ok(false) => return Outcome::skip(SkipReason::NotRegularFile),
+            Err(e) => return Outcome::skip(SkipReason::Unreadable(e.to_string())),
         }
         if data.len() as u64 > MAX_FILE_SIZE {
-            return Outcome::Skip(SkipReason::TooLarge(data.len() as u64));
+            return Outcome::skip(SkipReason::TooLarge(data.len() as u64));
         }
         match keys::decode_public(&data) {
             Ok(public) => {
@@ -416,25 +673,22 @@ impl Scanner {
                 let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
                 Outcome::Key(Arc::new(KeyEntry::new(
                     kid,
-                    path.to_path_buf(),
+                    Arc::clone(&self.shared_root),
                     public,
                     mode,
                     mtime,
                 )))
             }
-            Err(e) => Outcome::Skip(SkipReason::BadKey(e)),
+            Err(e) => Outcome::skip(SkipReason::BadKey(e)),
         }
     }
 
-    /// Stores the outcome for `path` in the next cache and logs what changed.
-    fn record(&mut self, walk: &mut Walk, path: PathBuf, stamp: Option<Stamp>, outcome: Outcome) {
-        let old = self.cache.get(&path);
+    /// Stores the outcome for `rel` in the walk's cache and logs what changed.
+    fn record(&mut self, walk: &mut Walk, rel: PathBuf, stamp: Option<Stamp>, outcome: Outcome) {
+        let old = self.cache.get(rel.as_path());
         let last_good = match (&outcome, old) {
             (Outcome::Key(_), _) => None,
-            (Outcome::Skip(_), Some(old)) => match &old.outcome {
-                Outcome::Key(entry) => Some(Arc::clone(entry)),
-                Outcome::Skip(_) => old.last_good.clone(),
-            },
+            (Outcome::Skip(_), Some(old)) => old.served().cloned(),
             (Outcome::Skip(_), None) => None,
         };
         let same_as_before = match (old.map(|o| &o.outcome), &outcome) {
@@ -444,15 +698,13 @@ impl Scanner {
             }
             _ => false,
         };
-        if old.is_none_or(|o| o.stamp != stamp || !same_as_before) {
-            walk.changed = true;
-        }
         if !same_as_before {
             let was_key = old.is_some_and(|o| matches!(o.outcome, Outcome::Key(_)));
+            let path = self.root.join(&rel);
             self.log_outcome(&path, &outcome, last_good.as_ref(), was_key);
         }
         walk.next.insert(
-            path,
+            rel.into_boxed_path(),
             Cached {
                 stamp,
                 outcome,
@@ -471,10 +723,9 @@ impl Scanner {
         let shown = shown(path);
         match outcome {
             Outcome::Key(entry) => {
-                let previous = self
-                    .seen
-                    .insert(entry.kid.clone(), entry.public.fingerprint);
-                if previous.is_some_and(|fp| fp != entry.public.fingerprint) {
+                let fingerprint = prefix64(&entry.public.fingerprint);
+                let previous = self.seen.insert(prefix64(&entry.kid_hash), fingerprint);
+                if previous.is_some_and(|fp| fp != fingerprint) {
                     warn!(kid = %entry.kid, path = %shown,
                         "key material changed under an existing kid: a Prosody that fetched it through asap_key_server \
                          keeps the old key until it restarts (one with cache_keys_url at our JWKS, token plugin 2025-11 \
@@ -490,10 +741,10 @@ impl Scanner {
                          (on Kubernetes set defaultMode: 0400 on the volume)");
                 }
             }
-            Outcome::Skip(reason @ (SkipReason::Dotfile | SkipReason::Readme)) => {
+            Outcome::Skip(reason) if matches!(**reason, SkipReason::Dotfile | SkipReason::Readme) => {
                 debug!(path = %shown, reason = %reason, "skipped file")
             }
-            Outcome::Skip(SkipReason::Empty) if last_good.is_none() => info!(
+            Outcome::Skip(reason) if **reason == SkipReason::Empty && last_good.is_none() => info!(
                 path = %shown,
                 "empty file skipped (still being written?); it is read again when it changes"
             ),
@@ -568,7 +819,7 @@ mod tests {
         let set = scanner.scan().unwrap().unwrap();
         let key = set.get("iss/k").unwrap();
         assert_eq!(set.route(&kid::prosody_path("iss/k")).unwrap().kid, "iss/k");
-        assert!(key.body.starts_with(b"-----BEGIN PUBLIC KEY-----"));
+        assert!(key.pem().starts_with(b"-----BEGIN PUBLIC KEY-----"));
         // Corrupt it: the last good key stays.
         fs::write(
             dir.path().join("iss/k.pem"),

@@ -8,7 +8,7 @@
 //! with aws-lc-rs, which is several times faster than the `rsa` crate at it.
 
 use rsa::pkcs1::der::Decode as _;
-use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+use rsa::pkcs8::EncodePublicKey as _;
 use rsa::traits::PublicKeyParts as _;
 use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
@@ -124,14 +124,21 @@ pub struct PublicKey {
     pub form: KeyForm,
     /// Modulus size in bits.
     pub bits: usize,
-    /// SubjectPublicKeyInfo, PEM (`BEGIN PUBLIC KEY`, LF line endings).
-    pub spki_pem: String,
+    /// SubjectPublicKeyInfo, DER.
+    pub spki_der: Vec<u8>,
     /// SHA-256 of the SPKI DER: identifies the key material.
     pub fingerprint: [u8; 32],
     /// Modulus, big-endian.
     pub n: Vec<u8>,
     /// Public exponent, big-endian.
     pub e: Vec<u8>,
+}
+
+impl PublicKey {
+    /// SubjectPublicKeyInfo, PEM (`BEGIN PUBLIC KEY`, LF line endings).
+    pub fn spki_pem(&self) -> String {
+        pem::pem_encode("PUBLIC KEY", &self.spki_der)
+    }
 }
 
 impl fmt::Debug for PublicKey {
@@ -155,18 +162,15 @@ pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
     if bits < MIN_BITS {
         return Err(KeyError::TooShort { bits });
     }
-    let spki_der = public
+    let spki_der: Vec<u8> = public
         .to_public_key_der()
         .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?
         .into_vec();
-    let spki_pem = public
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?;
     let fingerprint = Sha256::digest(&spki_der).into();
     Ok(PublicKey {
         form,
         bits,
-        spki_pem,
+        spki_der,
         fingerprint,
         n: public.n().to_bytes_be(),
         e: public.e().to_bytes_be(),
@@ -343,10 +347,10 @@ mod tests {
         let public = decode_public(pem.as_bytes()).unwrap();
         assert_eq!(public.form, KeyForm::Pkcs8Private);
         assert_eq!(public.bits, 2048);
-        assert!(public.spki_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
-        assert!(!public.spki_pem.contains("PRIVATE"));
+        assert!(public.spki_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert!(!public.spki_pem().contains("PRIVATE"));
         // Decoding the served form gives the same key back.
-        let again = decode_public(public.spki_pem.as_bytes()).unwrap();
+        let again = decode_public(public.spki_pem().as_bytes()).unwrap();
         assert_eq!(again.form, KeyForm::SpkiPublic);
         assert_eq!(again.fingerprint, public.fingerprint);
     }

@@ -20,6 +20,8 @@ pub enum Route {
     Asap,
     /// The JWKS.
     Jwks,
+    /// The JWKS of one folder's keys.
+    FolderJwks,
     /// `/healthz`
     Health,
     /// `/readyz`
@@ -30,10 +32,11 @@ pub enum Route {
     Unknown,
 }
 
-const ROUTES: [(Route, &str); 7] = [
+const ROUTES: [(Route, &str); 8] = [
     (Route::Prosody, "prosody_pem"),
     (Route::Asap, "asap"),
     (Route::Jwks, "jwks"),
+    (Route::FolderJwks, "folder_jwks"),
     (Route::Health, "healthz"),
     (Route::Ready, "readyz"),
     (Route::Metrics, "metrics"),

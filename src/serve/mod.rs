@@ -4,9 +4,11 @@
 //!   atomically, with its reload counters.
 //! - [`watch`]: notify or polling → rescan → swap.
 //! - [`server`]: the pure request handler and the accept loops.
+//! - [`body`]: prebuilt bytes, or a JWKS written as it is sent.
 //! - [`metrics`]: request counters and the `/metrics` text.
 //! - [`tls`]: rustls from PEM files, reloaded when they change.
 
+pub mod body;
 pub mod metrics;
 pub mod server;
 pub mod store;

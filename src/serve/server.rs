@@ -6,12 +6,12 @@
 //! are bounded, headers must arrive within a timeout, and shutdown stops
 //! accepting, lets in-flight requests finish, then returns.
 
+use super::body::Body;
 use super::metrics::{Requests, Route};
 use super::store::KeyStore;
 use super::tls::TlsState;
-use crate::keydir::KeySet;
+use crate::keydir::{KeySet, Scope};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -105,8 +105,8 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const PROMETHEUS: HeaderValue =
     HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut res = Response::new(Body::full(Bytes::from_static(body.as_bytes())));
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, TEXT);
     res
@@ -140,7 +140,7 @@ fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
 }
 
-fn not_found() -> Response<Full<Bytes>> {
+fn not_found() -> Response<Body> {
     text(
         StatusCode::NOT_FOUND,
         "not found: no key at this path (Prosody: /<sha256(kid) in lowercase hex>.pem, ASAP: /<kid>)\n",
@@ -161,41 +161,66 @@ fn not_modified<B>(req: &Request<B>, etag: &HeaderValue, modified_secs: u64) -> 
     }
 }
 
-/// A prebuilt body with its validators.
-struct Part<'a> {
-    body: &'a Bytes,
-    etag: &'a HeaderValue,
-    last_modified: &'a HeaderValue,
+/// Validators of a cacheable response.
+struct Validators {
+    etag: HeaderValue,
+    last_modified: HeaderValue,
     modified_secs: u64,
 }
 
-/// A cacheable response from prebuilt parts, or a 304.
+/// A cacheable response, or a 304 (then `body` is never made).
 fn cacheable<B>(
     req: &Request<B>,
-    part: Part<'_>,
+    validators: Validators,
     content_type: HeaderValue,
     cache_control: &HeaderValue,
-) -> Response<Full<Bytes>> {
-    let Part {
-        body,
+    body: impl FnOnce() -> Body,
+) -> Response<Body> {
+    let Validators {
         etag,
         last_modified,
         modified_secs,
-    } = part;
-    let mut res = if not_modified(req, etag, modified_secs) {
-        let mut res = Response::new(Full::new(Bytes::new()));
+    } = validators;
+    let mut res = if not_modified(req, &etag, modified_secs) {
+        let mut res = Response::new(Body::empty());
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         res
     } else {
-        let mut res = Response::new(Full::new(body.clone()));
+        let mut res = Response::new(body());
         res.headers_mut().insert(header::CONTENT_TYPE, content_type);
         res
     };
     let h = res.headers_mut();
-    h.insert(header::ETAG, etag.clone());
-    h.insert(header::LAST_MODIFIED, last_modified.clone());
+    h.insert(header::ETAG, etag);
+    h.insert(header::LAST_MODIFIED, last_modified);
     h.insert(header::CACHE_CONTROL, cache_control.clone());
     res
+}
+
+/// The JWKS of `scope`, written from `keys` as it is sent.
+fn jwks<B>(
+    req: &Request<B>,
+    keys: &Arc<KeySet>,
+    scope: Scope,
+    pre: &Prebuilt,
+) -> Response<Body> {
+    let info = keys.jwks_info(&scope);
+    let etag = HeaderValue::try_from(format!("\"{:032x}-{:x}\"", info.digest, info.len))
+        .unwrap_or(HeaderValue::from_static("\"0\""));
+    let validators = Validators {
+        etag,
+        last_modified: crate::keydir::http_date(info.modified_secs),
+        modified_secs: info.modified_secs,
+    };
+    cacheable(req, validators, JSON, &pre.jwks_cache_control, || {
+        Body::jwks(Arc::clone(keys), scope, info.len)
+    })
+}
+
+/// The folder in `<folder>/<jwks path>`, if `path` is one.
+fn jwks_folder<'a>(path: &'a str, pre: &Prebuilt) -> Option<&'a str> {
+    let folder = path.strip_suffix(pre.jwks_path.as_str())?.strip_suffix('/')?;
+    crate::kid::validate(folder).ok().map(|()| folder)
 }
 
 /// Answers one request from `keys`. Pure: no I/O, no clock. `/metrics`
@@ -203,11 +228,11 @@ fn cacheable<B>(
 /// matched, for the request counters.
 pub fn handle<B>(
     req: &Request<B>,
-    keys: &KeySet,
+    keys: &Arc<KeySet>,
     pre: &Prebuilt,
     requests: &Requests,
     reloads: &super::store::Reloads,
-) -> (Response<Full<Bytes>>, Route) {
+) -> (Response<Body>, Route) {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         let mut res = text(
@@ -233,35 +258,32 @@ pub fn handle<B>(
             return (res, Route::Ready);
         }
         "metrics" => {
-            let mut res = Response::new(Full::new(Bytes::from(requests.render(keys, reloads))));
+            let mut res = Response::new(Body::full(requests.render(keys, reloads)));
             res.headers_mut().insert(header::CONTENT_TYPE, PROMETHEUS);
             return (res, Route::Metrics);
         }
-        p if p == pre.jwks_path => {
-            let doc = keys.jwks();
-            let part = Part {
-                body: &doc.body,
-                etag: &doc.etag,
-                last_modified: &doc.last_modified,
-                modified_secs: doc.modified_secs,
-            };
-            let res = cacheable(req, part, JSON, &pre.jwks_cache_control);
-            return (res, Route::Jwks);
-        }
+        p if p == pre.jwks_path => return (jwks(req, keys, Scope::All, pre), Route::Jwks),
         _ => {}
     }
     match keys.lookup(path) {
         Some((entry, asap)) => {
-            let part = Part {
-                body: &entry.body,
-                etag: &entry.etag,
-                last_modified: &entry.last_modified,
+            let validators = Validators {
+                etag: entry.etag(),
+                last_modified: entry.last_modified(),
                 modified_secs: entry.modified_secs,
             };
-            let res = cacheable(req, part, PEM, &pre.cache_control);
+            let res = cacheable(req, validators, PEM, &pre.cache_control, || {
+                Body::full(entry.pem())
+            });
             (res, if asap { Route::Asap } else { Route::Prosody })
         }
-        None => (not_found(), Route::Unknown),
+        None => match jwks_folder(path, pre) {
+            Some(folder) => {
+                let res = jwks(req, keys, Scope::Folder(folder.to_owned()), pre);
+                (res, Route::FolderJwks)
+            }
+            None => (not_found(), Route::Unknown),
+        },
     }
 }
 
@@ -479,11 +501,11 @@ mod tests {
 
     #[test]
     fn empty_set_is_not_ready_and_methods_are_limited() {
-        let set = KeySet::empty();
+        let set = Arc::new(KeySet::empty());
         let pre = Prebuilt::new(&Config::default());
         let (requests, reloads) = (Requests::default(), crate::serve::store::Reloads::default());
         let req = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap();
-        let handle = |r: &Request<()>, set: &KeySet, pre: &Prebuilt| {
+        let handle = |r: &Request<()>, set: &Arc<KeySet>, pre: &Prebuilt| {
             handle(r, set, pre, &requests, &reloads).0
         };
         assert_eq!(

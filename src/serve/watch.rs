@@ -1,11 +1,13 @@
 //! Keeps the [`KeyStore`] in step with the key directory.
 //!
-//! OS notifications (inotify) only say "something changed": the notify
-//! callback just `try_send`s on a one-slot channel, the task waits a short
-//! window for the burst to finish, then rescans (which re-reads only changed
-//! files) and swaps the new set in. Kubernetes' atomic `..data` symlink swap
-//! is a rename in the watched directory, so it triggers a rescan like any
-//! other change. `--poll-interval` replaces notifications by a timer for NFS
+//! The notify callback notes the paths an event names and `try_send`s on a
+//! one-slot channel; the task waits a short window for the burst to finish,
+//! then looks again at those paths only (one changed file costs the same
+//! among a million keys as among ten) and swaps the updated set in. The
+//! whole directory is walked instead (re-reading only changed files) when
+//! the watcher's queue overflowed or failed, when too many paths piled up,
+//! on SIGHUP, in poll mode, and while the directory holds symlinks
+//! (Kubernetes' atomic `..data` swap retargets every key at once). `--poll-interval` replaces notifications by a timer for NFS
 //! and volumes that send none. If the directory disappears, the last good
 //! set keeps being served and the directory is polled until it returns.
 //!
@@ -24,8 +26,9 @@ use crate::error::Error;
 use crate::keydir::Scanner;
 use notify::{RecursiveMode, Watcher as _};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -70,10 +73,43 @@ pub enum Mode {
     Poll(Duration),
 }
 
-/// Rescans once and swaps in the result; returns the scanner for reuse.
-pub async fn rescan(mut scanner: Scanner, store: &KeyStore) -> (Scanner, Result<(), Error>) {
+/// Paths the watcher named since the last rescan.
+#[derive(Debug, Default)]
+struct Changes {
+    paths: Vec<PathBuf>,
+    /// Walk everything (overflow, errors, too many paths).
+    all: bool,
+}
+
+/// More paths than this in one burst: walk the whole directory instead.
+const MAX_PATHS: usize = 4096;
+
+impl Changes {
+    fn note(&mut self, paths: &[PathBuf]) {
+        if self.all {
+            return;
+        }
+        if self.paths.len() + paths.len() > MAX_PATHS {
+            self.all = true;
+            self.paths = Vec::new();
+            return;
+        }
+        self.paths.extend_from_slice(paths);
+    }
+}
+
+/// Rescans `paths` (all of the directory for `None`) and swaps in the
+/// result; returns the scanner for reuse.
+pub async fn rescan(
+    mut scanner: Scanner,
+    store: &KeyStore,
+    paths: Option<Vec<PathBuf>>,
+) -> (Scanner, Result<(), Error>) {
     let (scanner, result) = tokio::task::spawn_blocking(move || {
-        let result = scanner.scan();
+        let result = match paths {
+            Some(paths) => scanner.rescan_paths(&paths),
+            None => scanner.scan(),
+        };
         (scanner, result)
     })
     .await
@@ -107,13 +143,15 @@ fn start_watcher(
     root: &std::path::Path,
     tx: mpsc::Sender<()>,
     gone: Arc<AtomicBool>,
+    changes: Arc<Mutex<Changes>>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::event::{EventKind, ModifyKind};
     let watched = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         match event {
             Ok(ev) if ev.need_rescan() => {
-                warn!("file watcher queue overflowed; rescanning the whole key directory")
+                warn!("file watcher queue overflowed; rescanning the whole key directory");
+                lock(&changes).all = true;
             }
             Ok(ev)
                 if matches!(
@@ -127,14 +165,23 @@ fn start_watcher(
             // nothing; reacting to them would rescan forever. A close after
             // writing is kept: it ends an in-place write.
             Ok(ev) if is_read_only(&ev.kind) => return,
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "file watcher error; rescanning"),
+            Ok(ev) if ev.paths.is_empty() => lock(&changes).all = true,
+            Ok(ev) => lock(&changes).note(&ev.paths),
+            Err(e) => {
+                warn!(error = %e, "file watcher error; rescanning");
+                lock(&changes).all = true;
+            }
         }
         // A full slot already means "rescan pending".
         let _ = tx.try_send(());
     })?;
     watcher.watch(root, RecursiveMode::Recursive)?;
     Ok(watcher)
+}
+
+/// The lock, even if a panic poisoned it (the data is a plain list).
+fn lock(changes: &Mutex<Changes>) -> std::sync::MutexGuard<'_, Changes> {
+    changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether an event only reports that something was read.
@@ -164,15 +211,24 @@ pub async fn run(
     let mut watch_failed = false;
     let mut retry: Option<Duration> = None;
     let gone = Arc::new(AtomicBool::new(false));
+    let changes = Arc::new(Mutex::new(Changes::default()));
     loop {
+        // What the next rescan looks at: the named paths, or everything.
+        let mut all = true;
         if mode == Mode::Notify && watcher.is_none() && !missing && !watch_failed {
-            match start_watcher(scanner.root(), tx.clone(), Arc::clone(&gone)) {
+            match start_watcher(
+                scanner.root(),
+                tx.clone(),
+                Arc::clone(&gone),
+                Arc::clone(&changes),
+            ) {
                 Ok(w) => {
                     info!(dir = %scanner.root().display(), "watching the key directory for changes");
                     watcher = Some(w);
                     watched = identity(scanner.root());
                     poll = None;
                     // Catch what changed while no watch was in place.
+                    lock(&changes).all = true;
                     let _ = tx.try_send(());
                 }
                 Err(e) => {
@@ -200,6 +256,8 @@ pub async fn run(
                     info!(dir = %scanner.root().display(),
                         "the key directory was replaced at its path; watching the new one");
                     watcher = None;
+                } else {
+                    all = retry.is_some() || missing;
                 }
             }
             Some(()) = full_rescans.recv() => {
@@ -219,10 +277,12 @@ pub async fn run(
                 }
             }
         }
+        let taken = std::mem::take(&mut *lock(&changes));
+        let paths = (!all && !taken.all).then_some(taken.paths);
         let result;
         tokio::select! {
             _ = &mut shutdown => break,
-            r = rescan(scanner, &store) => (scanner, result) = r,
+            r = rescan(scanner, &store, paths) => (scanner, result) = r,
         }
         if result.is_ok() {
             retry = None;

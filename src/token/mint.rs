@@ -206,14 +206,14 @@ impl Minter {
                 public_only.insert(entry.kid.clone());
                 continue;
             }
-            let pem = std::fs::read(&entry.source).map_err(|e| MintError::Key {
-                path: entry.source.clone(),
+            let pem = std::fs::read(&entry.source()).map_err(|e| MintError::Key {
+                path: entry.source().clone(),
                 source: KeyError::Malformed(e.to_string()),
             })?;
             let key =
-                SigningKey::from_pem(&entry.kid, entry.source.clone(), &pem).map_err(|source| {
+                SigningKey::from_pem(&entry.kid, entry.source().clone(), &pem).map_err(|source| {
                     MintError::Key {
-                        path: entry.source.clone(),
+                        path: entry.source().clone(),
                         source,
                     }
                 })?;
@@ -367,7 +367,7 @@ mod tests {
         keygen::create(dir.path(), "b/1", 2048).unwrap();
         let public =
             keys::decode_public(&std::fs::read(dir.path().join("a/1.pem")).unwrap()).unwrap();
-        std::fs::write(dir.path().join("a/pub.pem"), public.spki_pem).unwrap();
+        std::fs::write(dir.path().join("a/pub.pem"), public.spki_pem()).unwrap();
         let m = Minter::load(dir.path()).unwrap();
         let err = m.choose(None, None).unwrap_err().to_string();
         assert!(err.contains("--issuer (a, b)"), "{err}");

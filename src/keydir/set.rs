@@ -1,0 +1,393 @@
+//! [`KeySet`]: the served keys, updated one key at a time.
+//!
+//! Requests look a key up by the SHA-256 of its kid in one of [`SHARDS`]
+//! small hash tables; a second index keeps the keys in kid order for the
+//! JWKS, the per-folder JWKS and the one-shot commands. Both are
+//! copy-on-write: a clone shares everything, and a change copies one shard
+//! and a few B-tree nodes, so replacing one key among a million costs about
+//! what it costs among ten. The JWKS is never held as one document: it is
+//! written from the keys when asked for (see [`KeySet::write_jwks`]); its
+//! validators and length are kept up to date as keys come and go.
+
+use super::{KeyEntry, Skipped};
+use hashbrown::HashTable;
+use sha2::Digest as _;
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// How many hash tables the keys are spread over (a change copies one).
+pub const SHARDS: usize = 1024;
+
+type Shard = HashTable<Arc<KeyEntry>>;
+
+/// A key ordered by its kid.
+#[derive(Debug, Clone)]
+struct ByKid(Arc<KeyEntry>);
+
+impl PartialEq for ByKid {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kid == other.0.kid
+    }
+}
+impl Eq for ByKid {}
+impl PartialOrd for ByKid {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByKid {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.kid.cmp(&other.0.kid)
+    }
+}
+impl Borrow<str> for ByKid {
+    fn borrow(&self) -> &str {
+        &self.0.kid
+    }
+}
+
+/// An immutable snapshot of the key directory; cheap to clone and to
+/// derive the next one from.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    routes: Vec<Arc<Shard>>,
+    by_kid: imbl::OrdSet<ByKid>,
+    skipped: Arc<[Skipped]>,
+    /// Sum of every key's [`digest`]: the JWKS ETag.
+    digest: u128,
+    /// Sum of every key's JWK length.
+    jwk_bytes: u64,
+    /// When the set last changed (or its newest key's mtime), in seconds.
+    modified_secs: u64,
+    ready: bool,
+}
+
+impl Default for KeySet {
+    fn default() -> Self {
+        let empty = Arc::new(Shard::new());
+        KeySet {
+            routes: vec![empty; SHARDS],
+            by_kid: imbl::OrdSet::new(),
+            skipped: Arc::from(Vec::new()),
+            digest: 0,
+            jwk_bytes: 0,
+            modified_secs: 0,
+            ready: false,
+        }
+    }
+}
+
+fn shard_of(hash: &[u8; 32]) -> usize {
+    usize::from(u16::from_le_bytes([hash[30], hash[31]])) % SHARDS
+}
+
+fn table_hash(hash: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// What a key adds to the JWKS ETag: its kid and its material.
+fn digest(entry: &KeyEntry) -> u128 {
+    let mut h = sha2::Sha256::new();
+    h.update(entry.kid_hash);
+    h.update(entry.public.fingerprint);
+    let out = h.finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&out[..16]);
+    u128::from_le_bytes(first)
+}
+
+const JWK_HEAD: &str = "{\"kty\":\"RSA\",\"kid\":\"";
+const JWK_N: &str = "\",\"use\":\"sig\",\"alg\":\"RS256\",\"n\":\"";
+const JWK_E: &str = "\",\"e\":\"";
+const JWK_TAIL: &str = "\"}";
+const DOC_HEAD: &str = "{\"keys\":[";
+const DOC_TAIL: &str = "]}";
+
+fn b64_len(bytes: usize) -> usize {
+    (bytes * 4).div_ceil(3)
+}
+
+/// Length of the JWK [`write_jwk`] writes for `entry`.
+fn jwk_len(entry: &KeyEntry) -> usize {
+    JWK_HEAD.len()
+        + entry.kid.len()
+        + JWK_N.len()
+        + b64_len(entry.n().len())
+        + JWK_E.len()
+        + b64_len(entry.e().len())
+        + JWK_TAIL.len()
+}
+
+/// Appends the RSA JWK of `entry`. Kids are JSON-safe by the kid rules
+/// (`[A-Za-z0-9_.+/-]`), so the kid needs no escaping.
+fn write_jwk(out: &mut Vec<u8>, entry: &KeyEntry) {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let start = out.len();
+    let len = jwk_len(entry);
+    out.reserve(len);
+    out.extend_from_slice(JWK_HEAD.as_bytes());
+    out.extend_from_slice(entry.kid.as_bytes());
+    out.extend_from_slice(JWK_N.as_bytes());
+    let n_at = out.len();
+    out.resize(n_at + b64_len(entry.n().len()), 0);
+    let _ = b64.encode_slice(entry.n(), &mut out[n_at..]);
+    out.extend_from_slice(JWK_E.as_bytes());
+    let e_at = out.len();
+    out.resize(e_at + b64_len(entry.e().len()), 0);
+    let _ = b64.encode_slice(entry.e(), &mut out[e_at..]);
+    out.extend_from_slice(JWK_TAIL.as_bytes());
+    debug_assert_eq!(out.len() - start, len);
+}
+
+/// The keys a JWKS holds: all of them, or those under one folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every key.
+    All,
+    /// The keys whose kid starts with `<folder>/` (at any depth).
+    Folder(String),
+}
+
+/// The kid bounds of a scope: `[<folder>/, <folder>0)` (`'0'` follows
+/// `'/'`), or none for [`Scope::All`].
+#[derive(Debug)]
+struct Span(Option<(String, String)>);
+
+impl Span {
+    fn of(scope: &Scope) -> Span {
+        Span(match scope {
+            Scope::All => None,
+            Scope::Folder(f) => Some((format!("{f}/"), format!("{f}0"))),
+        })
+    }
+
+    /// The kid range, starting after `after` if given.
+    fn range<'a>(&'a self, after: Option<&'a str>) -> (Bound<&'a str>, Bound<&'a str>) {
+        match (&self.0, after) {
+            (None, None) => (Bound::Unbounded, Bound::Unbounded),
+            (None, Some(kid)) => (Bound::Excluded(kid), Bound::Unbounded),
+            (Some((low, high)), None) => (Bound::Included(low), Bound::Excluded(high)),
+            (Some((_, high)), Some(kid)) => (Bound::Excluded(kid), Bound::Excluded(high)),
+        }
+    }
+}
+
+/// Where a JWKS being written has got to: pass it back to
+/// [`KeySet::write_jwks`] for the next part.
+#[derive(Debug, Clone, Default)]
+pub struct JwksCursor {
+    /// The last kid written.
+    after: Option<Arc<KeyEntry>>,
+    started: bool,
+    done: bool,
+}
+
+impl JwksCursor {
+    /// Whether the whole document has been written.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// Validators and size of a JWKS, known before it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwksInfo {
+    /// Keys in it.
+    pub keys: usize,
+    /// Its exact length in bytes.
+    pub len: u64,
+    /// A digest of its content, for a strong ETag.
+    pub digest: u128,
+    /// Last-Modified, in seconds since the epoch.
+    pub modified_secs: u64,
+}
+
+impl KeySet {
+    /// An empty set that is not ready (no scan has completed yet).
+    pub fn empty() -> Self {
+        KeySet::default()
+    }
+
+    /// Marks the set as coming from a completed scan.
+    pub(crate) fn set_ready(&mut self) {
+        self.ready = true;
+    }
+
+    /// Records when the set changed (its documents' `Last-Modified`); never
+    /// goes back.
+    pub(crate) fn touch(&mut self, secs: u64) {
+        self.modified_secs = self.modified_secs.max(secs);
+    }
+
+    /// Adds `entry`, replacing the key with the same kid; returns the old one.
+    pub(crate) fn insert(&mut self, entry: Arc<KeyEntry>) -> Option<Arc<KeyEntry>> {
+        let old = self.remove(&entry.kid);
+        let hash = table_hash(&entry.kid_hash);
+        let shard = Arc::make_mut(&mut self.routes[shard_of(&entry.kid_hash)]);
+        shard.insert_unique(hash, Arc::clone(&entry), |e| table_hash(&e.kid_hash));
+        self.digest = self.digest.wrapping_add(digest(&entry));
+        self.jwk_bytes += jwk_len(&entry) as u64;
+        self.by_kid.insert(ByKid(entry));
+        old
+    }
+
+    /// Removes the key with this kid; returns it.
+    pub(crate) fn remove(&mut self, kid: &str) -> Option<Arc<KeyEntry>> {
+        let ByKid(old) = self.by_kid.remove(kid)?;
+        let hash = table_hash(&old.kid_hash);
+        let shard = Arc::make_mut(&mut self.routes[shard_of(&old.kid_hash)]);
+        if let Ok(found) = shard.find_entry(hash, |e| e.kid_hash == old.kid_hash) {
+            found.remove();
+        }
+        self.digest = self.digest.wrapping_sub(digest(&old));
+        self.jwk_bytes -= jwk_len(&old) as u64;
+        Some(old)
+    }
+
+    /// Replaces the list of skipped files.
+    pub(crate) fn set_skipped(&mut self, skipped: Vec<Skipped>) {
+        self.skipped = Arc::from(skipped);
+    }
+
+    /// The key whose kid hashes to `hash`.
+    pub fn by_hash(&self, hash: &[u8; 32]) -> Option<&Arc<KeyEntry>> {
+        self.routes[shard_of(hash)].find(table_hash(hash), |e| e.kid_hash == *hash)
+    }
+
+    /// The key served at `path` (no leading slash), e.g. `<hex>.pem`.
+    pub fn route(&self, path: &str) -> Option<&Arc<KeyEntry>> {
+        self.by_hash(&super::prosody_hash(path)?)
+    }
+
+    /// The key at `path` in either layout: `<sha256(kid)>.pem` first (Prosody),
+    /// then `<kid>` (ASAP). The flag says whether it was the ASAP layout.
+    pub fn lookup(&self, path: &str) -> Option<(&Arc<KeyEntry>, bool)> {
+        if let Some(entry) = self.route(path) {
+            return Some((entry, false));
+        }
+        let hash: [u8; 32] = sha2::Sha256::digest(path.as_bytes()).into();
+        self.by_hash(&hash)
+            .filter(|e| e.kid == path)
+            .map(|e| (e, true))
+    }
+
+    /// The key with this kid.
+    pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
+        self.by_kid.get(kid).map(|k| &k.0)
+    }
+
+    /// Every key, in kid order.
+    pub fn keys(&self) -> impl Iterator<Item = &Arc<KeyEntry>> {
+        self.by_kid.iter().map(|k| &k.0)
+    }
+
+    /// The keys in `scope`, in kid order.
+    pub fn keys_in(&self, scope: &Scope) -> Vec<&Arc<KeyEntry>> {
+        let span = Span::of(scope);
+        self.by_kid.range::<_, str>(span.range(None)).map(|k| &k.0).collect()
+    }
+
+    /// The private keys directly under `<dir>/<issuer>/`, oldest first (kid
+    /// sort order, as Atlassian's file key repository orders them).
+    pub fn issuer_keys<'a>(&'a self, issuer: &'a str) -> impl Iterator<Item = &'a Arc<KeyEntry>> {
+        self.keys()
+            .filter(move |k| k.public.form.is_private() && crate::kid::in_issuer(&k.kid, issuer))
+    }
+
+    /// Number of keys served.
+    pub fn len(&self) -> usize {
+        self.by_kid.len()
+    }
+
+    /// Whether no key is served.
+    pub fn is_empty(&self) -> bool {
+        self.by_kid.is_empty()
+    }
+
+    /// Files not served, in path order.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Whether this set comes from a completed scan.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Size and validators of the JWKS of `scope`, without writing it: for
+    /// every key at once they are kept up to date; for a folder they cost
+    /// one pass over its keys.
+    pub fn jwks_info(&self, scope: &Scope) -> JwksInfo {
+        let frame = (DOC_HEAD.len() + DOC_TAIL.len()) as u64;
+        match scope {
+            Scope::All => JwksInfo {
+                keys: self.len(),
+                len: frame + self.jwk_bytes + self.len().saturating_sub(1) as u64,
+                digest: self.digest,
+                modified_secs: self.modified_secs,
+            },
+            Scope::Folder(_) => {
+                let (mut keys, mut len, mut sum) = (0usize, frame, 0u128);
+                let span = Span::of(scope);
+                for ByKid(entry) in self.by_kid.range::<_, str>(span.range(None)) {
+                    keys += 1;
+                    len += jwk_len(entry) as u64;
+                    sum = sum.wrapping_add(digest(entry));
+                }
+                JwksInfo {
+                    keys,
+                    len: len + keys.saturating_sub(1) as u64,
+                    digest: sum,
+                    modified_secs: self.modified_secs,
+                }
+            }
+        }
+    }
+
+    /// Appends the next part of the JWKS of `scope` to `out`, at least
+    /// `at_least` bytes of it unless the document ends first, and moves
+    /// `cursor` on. Start with a default cursor; stop when it
+    /// [is done](JwksCursor::is_done).
+    pub fn write_jwks(&self, scope: &Scope, cursor: &mut JwksCursor, out: &mut Vec<u8>, at_least: usize) {
+        if cursor.done {
+            return;
+        }
+        let start = out.len();
+        if !cursor.started {
+            out.extend_from_slice(DOC_HEAD.as_bytes());
+            cursor.started = true;
+        }
+        let span = Span::of(scope);
+        let after = cursor.after.clone();
+        let mut first = after.is_none();
+        let range = span.range(after.as_ref().map(|e| e.kid.as_str()));
+        for ByKid(entry) in self.by_kid.range::<_, str>(range) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_jwk(out, entry);
+            cursor.after = Some(Arc::clone(entry));
+            if out.len() - start >= at_least {
+                return;
+            }
+        }
+        out.extend_from_slice(DOC_TAIL.as_bytes());
+        cursor.done = true;
+    }
+
+    /// The whole JWKS of `scope` as one buffer (for `export` and tests).
+    pub fn jwks_document(&self, scope: &Scope) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut cursor = JwksCursor::default();
+        while !cursor.is_done() {
+            self.write_jwks(scope, &mut cursor, &mut out, usize::MAX);
+        }
+        out
+    }
+}

@@ -1,0 +1,99 @@
+//! The response body: prebuilt bytes, or a JWKS written from the key set
+//! as it is sent, so no document of every key is ever held in memory.
+
+use crate::keydir::{JwksCursor, KeySet, Scope};
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Bytes of JWKS written per frame.
+const JWKS_FRAME: usize = 64 * 1024;
+
+/// A response body.
+#[derive(Debug)]
+pub enum Body {
+    /// One buffer (taken when sent).
+    Full(Option<Bytes>),
+    /// A JWKS, written from a snapshot of the key set frame by frame.
+    Jwks(Box<JwksBody>),
+}
+
+/// The state of a JWKS being sent.
+#[derive(Debug)]
+pub struct JwksBody {
+    set: Arc<KeySet>,
+    scope: Scope,
+    cursor: JwksCursor,
+    len: u64,
+}
+
+impl Body {
+    /// A body of `bytes`.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        Body::Full(Some(bytes.into()))
+    }
+
+    /// No body.
+    pub fn empty() -> Self {
+        Body::Full(None)
+    }
+
+    /// The JWKS of `scope` in `set`, `len` bytes long (from
+    /// [`KeySet::jwks_info`]).
+    pub fn jwks(set: Arc<KeySet>, scope: Scope, len: u64) -> Self {
+        Body::Jwks(Box::new(JwksBody {
+            set,
+            scope,
+            cursor: JwksCursor::default(),
+            len,
+        }))
+    }
+
+    /// The whole body as one buffer (for tests and tools).
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            Body::Full(b) => b.unwrap_or_default(),
+            Body::Jwks(j) => Bytes::from(j.set.jwks_document(&j.scope)),
+        }
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Body::Jwks(j) => {
+                if j.cursor.is_done() {
+                    return Poll::Ready(None);
+                }
+                let mut out = Vec::with_capacity(JWKS_FRAME + 1024);
+                j.set.write_jwks(&j.scope, &mut j.cursor, &mut out, JWKS_FRAME);
+                j.len = j.len.saturating_sub(out.len() as u64);
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(b) => b.as_ref().is_none_or(Bytes::is_empty),
+            Body::Jwks(j) => j.cursor.is_done(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::Jwks(j) => SizeHint::with_exact(j.len),
+        }
+    }
+}
