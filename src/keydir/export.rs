@@ -110,7 +110,10 @@ fn write_version(
         }
     }
     if matches!(layout, Layout::Jwks | Layout::All) {
-        write_file(&version.join(".well-known/jwks.json"), &set.jwks_document(&crate::keydir::Scope::All))?;
+        write_file(
+            &version.join(".well-known/jwks.json"),
+            &set.jwks_document(&crate::keydir::Scope::All),
+        )?;
         files += 1;
     }
     Ok((files, conflicts))

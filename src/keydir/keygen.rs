@@ -129,7 +129,7 @@ pub fn prune_plan(dir: &Path, issuer: &str, keep: usize) -> Result<PrunePlan, Er
 /// Removes the files of `plan.remove`.
 pub fn prune(plan: &PrunePlan) -> Result<(), Error> {
     for key in &plan.remove {
-        std::fs::remove_file(&key.source()).map_err(|source| Error::WriteKey {
+        std::fs::remove_file(key.source()).map_err(|source| Error::WriteKey {
             path: key.source().clone(),
             source,
         })?;

@@ -21,8 +21,8 @@ pub mod export;
 pub mod keygen;
 mod scan;
 mod set;
-pub use set::{JwksCursor, JwksInfo, KeySet, Scope, SHARDS};
 pub use scan::{escape_controls, shown, Scanner, MAX_DEPTH, MAX_FILE_SIZE, RESERVED_KIDS};
+pub use set::{JwksCursor, JwksInfo, KeySet, Scope, SHARDS};
 
 /// One servable key: its kid, where it came from, and the one form its
 /// responses are made from (the SPKI DER).
@@ -60,7 +60,12 @@ pub struct KeyInfo {
 
 /// Where `part` sits in `der`, as (offset, length).
 fn find(der: &[u8], from: usize, part: &[u8]) -> Option<(u16, u16)> {
-    let at = from + der.get(from..)?.windows(part.len().max(1)).position(|w| w == part)?;
+    let first = *part.first()?;
+    let at = from
+        + der
+            .get(from..)?
+            .windows(part.len())
+            .position(|w| w[0] == first && w == part)?;
     Some((u16::try_from(at).ok()?, u16::try_from(part.len()).ok()?))
 }
 

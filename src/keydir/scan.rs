@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::keys;
 use crate::kid;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -71,6 +72,9 @@ struct Cached {
     stamp: Option<Stamp>,
     outcome: Outcome,
     last_good: Option<Arc<KeyEntry>>,
+    /// The last scan that found this path (entries a scan did not mark are
+    /// gone or changed: no second map of every file is built to tell).
+    generation: u32,
 }
 
 impl Cached {
@@ -83,8 +87,24 @@ impl Cached {
     }
 }
 
-/// Paths under the key directory, relative to it.
-type Rel = Box<Path>;
+/// Paths under the key directory, relative to it, ordered as bytes (cheaper
+/// than `Path`'s component order; a folder's contents are still one range).
+type Rel = Box<OsStr>;
+
+/// The keys of `map` at `rel` or under it: `rel` itself, then the range
+/// `[rel/, rel0)` (`'0'` follows `'/'`).
+fn subtree<'a, V>(map: &'a BTreeMap<Rel, V>, rel: &'a Path) -> Vec<&'a Rel> {
+    let mut low = rel.as_os_str().to_owned();
+    low.push("/");
+    let mut high = rel.as_os_str().to_owned();
+    high.push("0");
+    let own = map.get_key_value(rel.as_os_str()).map(|(k, _)| k);
+    let range = map.range::<OsStr, _>((
+        std::ops::Bound::Included(low.as_os_str()),
+        std::ops::Bound::Excluded(high.as_os_str()),
+    ));
+    own.into_iter().chain(range.map(|(k, _)| k)).collect()
+}
 
 /// Walks the key directory, re-reading only files that changed since the
 /// last scan, and keeps the [`KeySet`] built from it up to date one key at
@@ -104,6 +124,8 @@ pub struct Scanner {
     seen: HashMap<u64, u64>,
     /// Whether a scan has completed (the first one always yields a set).
     scanned: bool,
+    /// Counts scans, to mark the cache entries each one finds.
+    generation: u32,
     /// Symlinks met by the last full walk: with any, a change at one path
     /// can change what another path serves, so every rescan walks it all.
     symlinks: usize,
@@ -122,16 +144,30 @@ struct Walk {
     pending: Vec<Pending>,
     /// Only part of the directory: a symlink met means "walk it all".
     partial: bool,
+    /// Many files to read at once: one summary line instead of a line per key.
+    bulk: bool,
+    /// New or changed files read.
+    read: usize,
     symlinks: usize,
 }
 
-/// A file to read and parse: new, or changed since the last scan.
+/// A file to look at: stat'ed (and read and parsed if new or changed) after
+/// the walk, on every core.
 struct Pending {
-    path: PathBuf,
     rel: PathBuf,
     hidden: bool,
-    meta: fs::Metadata,
-    stamp: Stamp,
+    /// Already known for a symlink (the walk had to follow it).
+    meta: Option<Box<fs::Metadata>>,
+}
+
+/// What looking at a [`Pending`] file found.
+enum Examined {
+    /// Same stamp as last time: keep what the cache says.
+    Same,
+    /// Nothing to record (a hidden file that cannot be stat'ed).
+    Nothing,
+    /// New or changed: its stamp (if it could be stat'ed) and what it is.
+    New(Option<Stamp>, Outcome),
 }
 
 /// What rescanning one path came to.
@@ -141,6 +177,13 @@ enum Rescan {
     /// The whole directory must be walked instead.
     WalkAll,
 }
+
+/// More new or changed files than this in one scan: keys loaded are logged
+/// at debug level.
+const BULK: usize = 1000;
+
+/// Files stat'ed and parsed together: bounds what a scan holds at once.
+const BATCH: usize = 4096;
 
 /// Below this many files to parse, one thread does it.
 const PARALLEL_FROM: usize = 64;
@@ -170,6 +213,7 @@ impl Scanner {
             set: KeySet::empty(),
             seen: HashMap::new(),
             scanned: false,
+            generation: 0,
             symlinks: 0,
             reserved: RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
             documents: vec![RESERVED_KIDS[3].to_owned()],
@@ -234,6 +278,8 @@ impl Scanner {
             next: BTreeMap::new(),
             pending: Vec::new(),
             partial: false,
+            bulk: false,
+            read: 0,
             symlinks: 0,
         };
         let root = self.root.clone();
@@ -241,10 +287,22 @@ impl Scanner {
             path: root.clone(),
             source,
         })?;
+        self.generation = self.generation.wrapping_add(1);
         self.walk_entries(entries, &root, Path::new(""), 0, &mut walk);
         self.parse_pending(&mut walk);
+        if walk.bulk {
+            info!(files = walk.read, dir = %shown(&self.root),
+                "read {} new or changed files (a line per key at debug level)", walk.read);
+        }
         self.symlinks = walk.symlinks;
-        let old = std::mem::take(&mut self.cache);
+        let generation = self.generation;
+        let stale: Vec<Rel> = self
+            .cache
+            .iter()
+            .filter(|(_, c)| c.generation != generation)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let old = self.take(stale);
         Ok(self.apply(old, walk.next))
     }
 
@@ -262,7 +320,10 @@ impl Scanner {
         let mut rels: Vec<PathBuf> = Vec::with_capacity(paths.len());
         for path in paths {
             let rel = if path.is_absolute() != self.root.is_absolute() {
-                match fs::canonicalize(&self.root).ok().and_then(|c| path.strip_prefix(c).ok().map(Path::to_path_buf)) {
+                match fs::canonicalize(&self.root)
+                    .ok()
+                    .and_then(|c| path.strip_prefix(c).ok().map(Path::to_path_buf))
+                {
                     Some(rel) => rel,
                     None => return self.scan(),
                 }
@@ -273,7 +334,9 @@ impl Scanner {
                 }
             };
             if rel.as_os_str().is_empty()
-                || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+                || rel
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
             {
                 return self.scan();
             }
@@ -305,25 +368,35 @@ impl Scanner {
                 // nothing there is ever served.
                 return Ok(Rescan::Done(None));
             }
-            if self.cache.contains_key(dir) {
+            if self.cache.contains_key(dir.as_os_str()) {
                 // A folder refused or unreadable last time: see it all again.
                 return Ok(Rescan::WalkAll);
             }
             ancestor = dir.parent();
         }
         let path = self.root.join(rel);
+        self.generation = self.generation.wrapping_add(1);
         let mut walk = Walk {
             root_canon: PathBuf::new(),
             next: BTreeMap::new(),
             visited_dirs: HashSet::new(),
             pending: Vec::new(),
             partial: true,
+            bulk: false,
+            read: 0,
             symlinks: 0,
         };
         match fs::symlink_metadata(&path) {
             Ok(meta) => {
                 let name = rel.file_name().unwrap_or_default().to_owned();
-                self.visit(&path, rel.to_path_buf(), &name, meta.file_type(), depth - 1, &mut walk);
+                self.visit(
+                    &path,
+                    rel.to_path_buf(),
+                    &name,
+                    meta.file_type(),
+                    depth - 1,
+                    &mut walk,
+                );
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Gone, or its folder is: whatever was there goes.
@@ -337,25 +410,46 @@ impl Scanner {
             return Ok(Rescan::WalkAll);
         }
         self.parse_pending(&mut walk);
-        let old_keys: Vec<Rel> = self
-            .cache
-            .range::<Path, _>((std::ops::Bound::Included(rel), std::ops::Bound::Unbounded))
-            .take_while(|(p, _)| p.starts_with(rel))
-            .map(|(p, _)| p.clone())
-            .collect();
-        let old: BTreeMap<Rel, Cached> = old_keys
+        let stale: Vec<Rel> = subtree(&self.cache, rel)
             .into_iter()
-            .filter_map(|p| self.cache.remove_entry(&p))
+            .filter(|k| {
+                self.cache
+                    .get(&***k)
+                    .is_some_and(|c| c.generation != self.generation)
+            })
+            .cloned()
             .collect();
+        let old = self.take(stale);
         Ok(Rescan::Done(self.apply(old, walk.next)))
+    }
+
+    /// Takes the cache entries at `keys` out of the cache.
+    fn take(&mut self, keys: Vec<Rel>) -> BTreeMap<Rel, Cached> {
+        keys.into_iter()
+            .filter_map(|k| self.cache.remove_entry(&k))
+            .collect()
     }
 
     /// Reads and parses what the walk found new or changed, and records it.
     fn parse_pending(&mut self, walk: &mut Walk) {
         let pending = std::mem::take(&mut walk.pending);
         let outcomes = self.examine_all(&pending);
-        for (p, outcome) in pending.into_iter().zip(outcomes) {
-            self.record(walk, p.rel, Some(p.stamp), outcome);
+        let new = outcomes
+            .iter()
+            .filter(|o| matches!(o, Examined::New(..)))
+            .count();
+        walk.read += new;
+        walk.bulk |= new > BULK;
+        for (p, examined) in pending.into_iter().zip(outcomes) {
+            match examined {
+                Examined::Same => {
+                    if let Some(old) = self.cache.get_mut(p.rel.as_os_str()) {
+                        old.generation = self.generation;
+                    }
+                }
+                Examined::Nothing => {}
+                Examined::New(stamp, outcome) => self.record(walk, p.rel, stamp, outcome),
+            }
         }
     }
 
@@ -371,7 +465,7 @@ impl Scanner {
                 continue;
             }
             if let Some(entry) = before.served() {
-                info!(kid = %entry.kid, path = %shown(&self.root.join(rel)),
+                info!(kid = %entry.kid, path = %shown(&self.root.join(&**rel)),
                     "key removed; a Prosody that already fetched it keeps trusting it until restart");
                 if set.get(&entry.kid).is_some_and(|e| Arc::ptr_eq(e, entry)) {
                     set.remove(&entry.kid);
@@ -399,7 +493,8 @@ impl Scanner {
             }
             let same_skip = match (before.map(|b| &b.outcome), &now.outcome) {
                 (Some(Outcome::Skip(a)), Outcome::Skip(b)) => {
-                    a == b && before.is_some_and(|b| b.last_good.is_some()) == now.last_good.is_some()
+                    a == b
+                        && before.is_some_and(|b| b.last_good.is_some()) == now.last_good.is_some()
                 }
                 (Some(Outcome::Key(_)) | None, Outcome::Key(_)) => true,
                 _ => false,
@@ -411,7 +506,7 @@ impl Scanner {
                         self.skipped.insert(
                             rel.clone(),
                             Skipped {
-                                path: self.root.join(rel),
+                                path: self.root.join(&**rel),
                                 reason: (**reason).clone(),
                                 serving_last_good: now.last_good.is_some(),
                             },
@@ -423,7 +518,11 @@ impl Scanner {
                 }
             }
         }
-        self.cache.extend(next);
+        if self.cache.is_empty() {
+            self.cache = next;
+        } else {
+            self.cache.extend(next);
+        }
         if skipped_changed {
             set.set_skipped(self.skipped.values().cloned().collect());
             changed = true;
@@ -464,7 +563,14 @@ impl Scanner {
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
-            self.visit(&dir.join(&name), rel.join(&name), &name, file_type, depth, walk);
+            self.visit(
+                &dir.join(&name),
+                rel.join(&name),
+                &name,
+                file_type,
+                depth,
+                walk,
+            );
             if walk.partial && walk.symlinks > 0 {
                 return;
             }
@@ -483,6 +589,18 @@ impl Scanner {
         walk: &mut Walk,
     ) {
         let hidden = name.as_encoded_bytes().first() == Some(&b'.');
+        if !file_type.is_symlink() && !file_type.is_dir() {
+            // A file: stat'ed and read after the walk, on every core.
+            walk.pending.push(Pending {
+                rel: rel_path,
+                hidden,
+                meta: None,
+            });
+            if walk.pending.len() >= BATCH {
+                self.parse_pending(walk);
+            }
+            return;
+        }
         if file_type.is_symlink() {
             walk.symlinks += 1;
             if walk.partial {
@@ -546,21 +664,20 @@ impl Scanner {
                 Err(e) => {
                     // As for an unreadable file: the keys last read in
                     // this folder stay served until it can be read again.
-                    let kept: Vec<_> = self
-                        .cache
-                        .range::<Path, _>((
-                            std::ops::Bound::Included(rel_path.as_path()),
-                            std::ops::Bound::Unbounded,
-                        ))
-                        .take_while(|(p, _)| p.starts_with(&rel_path))
-                        .filter(|(p, _)| p.as_ref() != rel_path.as_path())
-                        .map(|(p, c)| (p.clone(), c.clone()))
+                    let kept: Vec<Rel> = subtree(&self.cache, &rel_path)
+                        .into_iter()
+                        .filter(|p| ***p != *rel_path.as_os_str())
+                        .cloned()
                         .collect();
-                    if !kept.is_empty() && !self.cache.contains_key(rel_path.as_path()) {
+                    if !kept.is_empty() && !self.cache.contains_key(rel_path.as_os_str()) {
                         error!(dir = %shown(path), error = %e, keys = kept.len(),
                             "folder no longer readable; still serving the keys last read in it");
                     }
-                    walk.next.extend(kept);
+                    for k in kept {
+                        if let Some(c) = self.cache.get_mut(&k) {
+                            c.generation = self.generation;
+                        }
+                    }
                     self.record(
                         walk,
                         rel_path,
@@ -571,26 +688,64 @@ impl Scanner {
             }
             return;
         }
-        let stamp = Stamp::of(&meta);
-        if let Some(old) = self.cache.get(rel_path.as_path()) {
-            if old.stamp == Some(stamp) {
-                walk.next.insert(rel_path.into_boxed_path(), old.clone());
-                return;
-            }
-        }
         walk.pending.push(Pending {
-            path: path.to_path_buf(),
             rel: rel_path,
             hidden,
-            meta,
-            stamp,
+            meta: Some(Box::new(meta)),
         });
+        if walk.pending.len() >= BATCH {
+            self.parse_pending(walk);
+        }
+    }
+
+    /// Stats a file the walk found and, if it is new or changed, reads and
+    /// parses it. A file never seen before is opened straight away (its
+    /// `fstat` is the stamp): a cold scan costs one path lookup per file.
+    fn examine_pending(&self, p: &Pending) -> Examined {
+        let old = self.cache.get(p.rel.as_os_str());
+        let path = self.root.join(&p.rel);
+        let unreadable = |e: std::io::Error| {
+            if p.hidden {
+                Examined::Nothing
+            } else {
+                Examined::New(None, Outcome::skip(SkipReason::Unreadable(e.to_string())))
+            }
+        };
+        let mut file = None;
+        let meta = match &p.meta {
+            Some(meta) => (**meta).clone(),
+            None if old.is_none() && !p.hidden => match open_nonblocking(&path) {
+                Ok(f) => match f.metadata() {
+                    Ok(meta) => {
+                        file = Some(f);
+                        meta
+                    }
+                    Err(e) => return unreadable(e),
+                },
+                Err(_) => match fs::metadata(&path) {
+                    Ok(meta) => meta,
+                    Err(e) => return unreadable(e),
+                },
+            },
+            None => match fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) => return unreadable(e),
+            },
+        };
+        let stamp = Stamp::of(&meta);
+        if old.is_some_and(|o| o.stamp == Some(stamp)) {
+            return Examined::Same;
+        }
+        Examined::New(
+            Some(stamp),
+            self.examine(&path, &p.rel, p.hidden, &meta, file),
+        )
     }
 
     /// Reads and parses `pending` on every core (RSA parsing is most of a
     /// cold scan's time), keeping their order.
-    fn examine_all(&self, pending: &[Pending]) -> Vec<Outcome> {
-        let one = |p: &Pending| self.examine(&p.path, &p.rel, p.hidden, &p.meta);
+    fn examine_all(&self, pending: &[Pending]) -> Vec<Examined> {
+        let one = |p: &Pending| self.examine_pending(p);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         if pending.len() < PARALLEL_FROM || threads < 2 {
             return pending.iter().map(one).collect();
@@ -622,7 +777,9 @@ impl Scanner {
         }) {
             return Some(format!(
                 "/{kid} is the path of the JWKS of the keys under {}/",
-                kid.strip_suffix(r.as_str()).unwrap_or_default().trim_end_matches('/')
+                kid.strip_suffix(r.as_str())
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
             ));
         }
         let hex = kid.strip_suffix(".pem")?;
@@ -631,7 +788,14 @@ impl Scanner {
     }
 
     /// Decides what a (new or changed) file is, reading it if it may be a key.
-    fn examine(&self, path: &Path, rel: &Path, hidden: bool, meta: &fs::Metadata) -> Outcome {
+    fn examine(
+        &self,
+        path: &Path,
+        rel: &Path,
+        hidden: bool,
+        meta: &fs::Metadata,
+        file: Option<fs::File>,
+    ) -> Outcome {
         if hidden {
             return Outcome::skip(SkipReason::Dotfile);
         }
@@ -659,7 +823,7 @@ impl Scanner {
             return Outcome::skip(SkipReason::Empty);
         }
         let mut data = Vec::with_capacity(meta.len() as usize);
-        match read_regular(path, &mut data) {
+        match read_regular(path, file, &mut data) {
             Ok(true) => {}
             Ok(false) => return Outcome::skip(SkipReason::NotRegularFile),
             Err(e) => return Outcome::skip(SkipReason::Unreadable(e.to_string())),
@@ -685,7 +849,7 @@ impl Scanner {
 
     /// Stores the outcome for `rel` in the walk's cache and logs what changed.
     fn record(&mut self, walk: &mut Walk, rel: PathBuf, stamp: Option<Stamp>, outcome: Outcome) {
-        let old = self.cache.get(rel.as_path());
+        let old = self.cache.get(rel.as_os_str());
         let last_good = match (&outcome, old) {
             (Outcome::Key(_), _) => None,
             (Outcome::Skip(_), Some(old)) => old.served().cloned(),
@@ -700,58 +864,67 @@ impl Scanner {
         };
         if !same_as_before {
             let was_key = old.is_some_and(|o| matches!(o.outcome, Outcome::Key(_)));
-            let path = self.root.join(&rel);
-            self.log_outcome(&path, &outcome, last_good.as_ref(), was_key);
+            self.log_outcome(&rel, &outcome, last_good.as_ref(), was_key, walk.bulk);
         }
         walk.next.insert(
-            rel.into_boxed_path(),
+            rel.into_os_string().into_boxed_os_str(),
             Cached {
                 stamp,
                 outcome,
                 last_good,
+                generation: self.generation,
             },
         );
     }
 
+    /// Logs what `rel` now is. In a `bulk` read (the first scan of a big
+    /// directory) a key loaded is a debug line, not one info line per key.
     fn log_outcome(
         &mut self,
-        path: &Path,
+        rel: &Path,
         outcome: &Outcome,
         last_good: Option<&Arc<KeyEntry>>,
         existed: bool,
+        bulk: bool,
     ) {
-        let shown = shown(path);
+        // Only made when a line is written (tracing evaluates fields lazily).
+        let path = || shown(&self.root.join(rel));
         match outcome {
             Outcome::Key(entry) => {
                 let fingerprint = prefix64(&entry.public.fingerprint);
                 let previous = self.seen.insert(prefix64(&entry.kid_hash), fingerprint);
                 if previous.is_some_and(|fp| fp != fingerprint) {
-                    warn!(kid = %entry.kid, path = %shown,
+                    warn!(kid = %entry.kid, path = %path(),
                         "key material changed under an existing kid: a Prosody that fetched it through asap_key_server \
                          keeps the old key until it restarts (one with cache_keys_url at our JWKS, token plugin 2025-11 \
                          and later, picks the new key up at its next refresh); to be safe everywhere, rotate by adding a new kid");
+                } else if bulk {
+                    debug!(kid = %entry.kid, path = %path(), url_path = %format!("/{}", entry.url_path()),
+                        form = %entry.public.form, bits = entry.public.bits, "key loaded");
                 } else {
-                    info!(kid = %entry.kid, path = %shown, url_path = %format!("/{}", entry.url_path()),
+                    info!(kid = %entry.kid, path = %path(), url_path = %format!("/{}", entry.url_path()),
                         form = %entry.public.form, bits = entry.public.bits,
                         "{}", if existed { "key reloaded" } else { "key loaded" });
                 }
                 if entry.too_open() {
-                    warn!(kid = %entry.kid, path = %shown, mode = %format!("{:04o}", entry.mode),
+                    warn!(kid = %entry.kid, path = %path(), mode = %format!("{:04o}", entry.mode),
                         "UNPROTECTED PRIVATE KEY FILE: readable by group or others; run chmod 600 on it \
                          (on Kubernetes set defaultMode: 0400 on the volume)");
                 }
             }
-            Outcome::Skip(reason) if matches!(**reason, SkipReason::Dotfile | SkipReason::Readme) => {
-                debug!(path = %shown, reason = %reason, "skipped file")
+            Outcome::Skip(reason)
+                if matches!(**reason, SkipReason::Dotfile | SkipReason::Readme) =>
+            {
+                debug!(path = %path(), reason = %reason, "skipped file")
             }
             Outcome::Skip(reason) if **reason == SkipReason::Empty && last_good.is_none() => info!(
-                path = %shown,
+                path = %path(),
                 "empty file skipped (still being written?); it is read again when it changes"
             ),
             Outcome::Skip(reason) => match last_good {
-                Some(good) => error!(kid = %good.kid, path = %shown, reason = %reason,
+                Some(good) => error!(kid = %good.kid, path = %path(), reason = %reason,
                     "key file no longer parses; still serving its last good key"),
-                None => warn!(path = %shown, reason = %reason, "skipped file"),
+                None => warn!(path = %path(), reason = %reason, "skipped file"),
             },
         }
     }
@@ -779,19 +952,31 @@ pub fn shown(path: &Path) -> String {
     escape_controls(&path.display().to_string()).into_owned()
 }
 
+/// Opens `path` for reading without blocking on a FIFO or a terminal.
+fn open_nonblocking(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
 /// Reads at most `MAX_FILE_SIZE + 1` bytes of `path` into `data` if it is a
 /// regular file when opened; `Ok(false)` when it is not. The open never
 /// blocks: a FIFO swapped in after the `stat` would otherwise hang the
 /// rescan until someone writes to it.
-fn read_regular(path: &Path, data: &mut Vec<u8>) -> std::io::Result<bool> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Ok(false);
-    }
+fn read_regular(path: &Path, file: Option<fs::File>, data: &mut Vec<u8>) -> std::io::Result<bool> {
+    // A file opened by the caller was checked with `fstat` already.
+    let file = match file {
+        Some(file) => file,
+        None => {
+            let file = open_nonblocking(path)?;
+            if !file.metadata()?.is_file() {
+                return Ok(false);
+            }
+            file
+        }
+    };
     file.take(MAX_FILE_SIZE + 1).read_to_end(data)?;
     Ok(true)
 }

@@ -226,13 +226,21 @@ impl KeySet {
 
     /// Adds `entry`, replacing the key with the same kid; returns the old one.
     pub(crate) fn insert(&mut self, entry: Arc<KeyEntry>) -> Option<Arc<KeyEntry>> {
-        let old = self.remove(&entry.kid);
         let hash = table_hash(&entry.kid_hash);
-        let shard = Arc::make_mut(&mut self.routes[shard_of(&entry.kid_hash)]);
-        shard.insert_unique(hash, Arc::clone(&entry), |e| table_hash(&e.kid_hash));
         self.digest = self.digest.wrapping_add(digest(&entry));
         self.jwk_bytes += jwk_len(&entry) as u64;
-        self.by_kid.insert(ByKid(entry));
+        let old = self.by_kid.insert(ByKid(Arc::clone(&entry))).map(|k| k.0);
+        let shard = Arc::make_mut(&mut self.routes[shard_of(&entry.kid_hash)]);
+        match (&old, shard.find_mut(hash, |e| e.kid_hash == entry.kid_hash)) {
+            (Some(old), Some(slot)) => {
+                self.digest = self.digest.wrapping_sub(digest(old));
+                self.jwk_bytes -= jwk_len(old) as u64;
+                *slot = entry;
+            }
+            _ => {
+                shard.insert_unique(hash, entry, |e| table_hash(&e.kid_hash));
+            }
+        }
         old
     }
 
@@ -289,7 +297,10 @@ impl KeySet {
     /// The keys in `scope`, in kid order.
     pub fn keys_in(&self, scope: &Scope) -> Vec<&Arc<KeyEntry>> {
         let span = Span::of(scope);
-        self.by_kid.range::<_, str>(span.range(None)).map(|k| &k.0).collect()
+        self.by_kid
+            .range::<_, str>(span.range(None))
+            .map(|k| &k.0)
+            .collect()
     }
 
     /// The private keys directly under `<dir>/<issuer>/`, oldest first (kid
@@ -353,7 +364,13 @@ impl KeySet {
     /// `at_least` bytes of it unless the document ends first, and moves
     /// `cursor` on. Start with a default cursor; stop when it
     /// [is done](JwksCursor::is_done).
-    pub fn write_jwks(&self, scope: &Scope, cursor: &mut JwksCursor, out: &mut Vec<u8>, at_least: usize) {
+    pub fn write_jwks(
+        &self,
+        scope: &Scope,
+        cursor: &mut JwksCursor,
+        out: &mut Vec<u8>,
+        at_least: usize,
+    ) {
         if cursor.done {
             return;
         }

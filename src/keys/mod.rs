@@ -8,7 +8,6 @@
 //! with aws-lc-rs, which is several times faster than the `rsa` crate at it.
 
 use rsa::pkcs1::der::Decode as _;
-use rsa::pkcs8::EncodePublicKey as _;
 use rsa::traits::PublicKeyParts as _;
 use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
@@ -157,23 +156,20 @@ impl fmt::Debug for PublicKey {
 /// keys of [`MIN_BITS`] or more. Private keys are checked for consistency
 /// (`p·q = n`, `d·e ≡ 1`) so a corrupted file is refused rather than served.
 pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
-    let (form, public) = decode_any_size(data)?;
+    let (form, public, c) = decode_any_size(data)?;
     let bits = public.n().bits();
     if bits < MIN_BITS {
         return Err(KeyError::TooShort { bits });
     }
-    let spki_der: Vec<u8> = public
-        .to_public_key_der()
-        .map_err(|e| KeyError::Malformed(format!("SPKI encoding: {e}")))?
-        .into_vec();
+    let spki_der = spki_der(&c.n_bytes, &c.e_bytes)?;
     let fingerprint = Sha256::digest(&spki_der).into();
     Ok(PublicKey {
         form,
         bits,
         spki_der,
         fingerprint,
-        n: public.n().to_bytes_be(),
-        e: public.e().to_bytes_be(),
+        n: c.n_bytes,
+        e: c.e_bytes,
     })
 }
 
@@ -181,31 +177,22 @@ pub fn decode_public(data: &[u8]) -> Result<PublicKey, KeyError> {
 /// keys that [`decode_public`] refuses to serve. Returns the form, the
 /// big-endian modulus and exponent, and the modulus size in bits.
 pub fn rsa_components(data: &[u8]) -> Result<(KeyForm, Vec<u8>, Vec<u8>, usize), KeyError> {
-    let (form, public) = decode_any_size(data)?;
-    Ok((
-        form,
-        public.n().to_bytes_be(),
-        public.e().to_bytes_be(),
-        public.n().bits(),
-    ))
+    let (form, public, c) = decode_any_size(data)?;
+    Ok((form, c.n_bytes, c.e_bytes, public.n().bits()))
 }
 
-fn decode_any_size(data: &[u8]) -> Result<(KeyForm, RsaPublicKey), KeyError> {
+fn decode_any_size(data: &[u8]) -> Result<(KeyForm, RsaPublicKey, Components), KeyError> {
     let text = std::str::from_utf8(data).map_err(|_| KeyError::NotPem { binary: true })?;
     let block = key_block(text)?;
     let der = decode_base64(block.body)?;
-    let (form, n, e) = match block.label {
+    let (form, mut c) = match block.label {
         "PRIVATE KEY" => {
             let info = rsa::pkcs8::PrivateKeyInfo::try_from(der.as_slice())
                 .map_err(|e| KeyError::Malformed(format!("PKCS#8: {e}")))?;
             check_rsa_oid(&info.algorithm.oid)?;
-            let (n, e) = private_components(info.private_key)?;
-            (KeyForm::Pkcs8Private, n, e)
+            (KeyForm::Pkcs8Private, private_components(info.private_key)?)
         }
-        "RSA PRIVATE KEY" => {
-            let (n, e) = private_components(&der)?;
-            (KeyForm::Pkcs1Private, n, e)
-        }
+        "RSA PRIVATE KEY" => (KeyForm::Pkcs1Private, private_components(&der)?),
         "PUBLIC KEY" => {
             let spki = rsa::pkcs8::spki::SubjectPublicKeyInfoRef::try_from(der.as_slice())
                 .map_err(|e| KeyError::Malformed(format!("SPKI: {e}")))?;
@@ -214,17 +201,14 @@ fn decode_any_size(data: &[u8]) -> Result<(KeyForm, RsaPublicKey), KeyError> {
                 .subject_public_key
                 .as_bytes()
                 .ok_or_else(|| KeyError::Malformed("SPKI: unaligned bit string".into()))?;
-            let (n, e) = public_components(bits)?;
-            (KeyForm::SpkiPublic, n, e)
+            (KeyForm::SpkiPublic, public_components(bits)?)
         }
-        _ => {
-            let (n, e) = public_components(&der)?;
-            (KeyForm::Pkcs1Public, n, e)
-        }
+        _ => (KeyForm::Pkcs1Public, public_components(&der)?),
     };
+    let (n, e) = (std::mem::take(&mut c.n), std::mem::take(&mut c.e));
     let public = RsaPublicKey::new_with_max_size(n, e, MAX_BITS)
         .map_err(|err| KeyError::Malformed(format!("RSA public key: {err}")))?;
-    Ok((form, public))
+    Ok((form, public, c))
 }
 
 /// The RSA public key of a JWK's base64url `n` and `e`: the big-endian
@@ -283,7 +267,7 @@ fn uint(bytes: &[u8]) -> BigUint {
 }
 
 /// n and e from a PKCS#1 RSAPrivateKey, after checking the key is consistent.
-fn private_components(der: &[u8]) -> Result<(BigUint, BigUint), KeyError> {
+fn private_components(der: &[u8]) -> Result<Components, KeyError> {
     let key = rsa::pkcs1::RsaPrivateKey::from_der(der)
         .map_err(|e| KeyError::Malformed(format!("PKCS#1 private key: {e}")))?;
     if key.other_prime_infos.is_some() {
@@ -307,16 +291,52 @@ fn private_components(der: &[u8]) -> Result<(BigUint, BigUint), KeyError> {
             "private key is inconsistent (p·q ≠ n or d·e ≢ 1): the file is corrupted".into(),
         ));
     }
-    Ok((n, e))
+    Ok(Components {
+        n,
+        e,
+        n_bytes: key.modulus.as_bytes().to_vec(),
+        e_bytes: key.public_exponent.as_bytes().to_vec(),
+    })
 }
 
-fn public_components(der: &[u8]) -> Result<(BigUint, BigUint), KeyError> {
+fn public_components(der: &[u8]) -> Result<Components, KeyError> {
     let key = rsa::pkcs1::RsaPublicKey::from_der(der)
         .map_err(|e| KeyError::Malformed(format!("PKCS#1 public key: {e}")))?;
-    Ok((
-        uint(key.modulus.as_bytes()),
-        uint(key.public_exponent.as_bytes()),
-    ))
+    Ok(Components {
+        n: uint(key.modulus.as_bytes()),
+        e: uint(key.public_exponent.as_bytes()),
+        n_bytes: key.modulus.as_bytes().to_vec(),
+        e_bytes: key.public_exponent.as_bytes().to_vec(),
+    })
+}
+
+/// n and e as numbers, and as the big-endian bytes the file holds them in
+/// (without leading zeros): re-encoding them from the numbers would cost
+/// more than the rest of the parse.
+struct Components {
+    n: BigUint,
+    e: BigUint,
+    n_bytes: Vec<u8>,
+    e_bytes: Vec<u8>,
+}
+
+/// The SubjectPublicKeyInfo DER of an RSA key (what `rsa` encodes, from
+/// bytes instead of numbers).
+fn spki_der(n: &[u8], e: &[u8]) -> Result<Vec<u8>, KeyError> {
+    use rsa::pkcs1::der::Encode as _;
+    let bad = |e: rsa::pkcs1::der::Error| KeyError::Malformed(format!("SPKI encoding: {e}"));
+    let pkcs1 = rsa::pkcs1::RsaPublicKey {
+        modulus: rsa::pkcs1::UintRef::new(n).map_err(bad)?,
+        public_exponent: rsa::pkcs1::UintRef::new(e).map_err(bad)?,
+    }
+    .to_der()
+    .map_err(bad)?;
+    rsa::pkcs8::SubjectPublicKeyInfoRef {
+        algorithm: rsa::pkcs1::ALGORITHM_ID,
+        subject_public_key: rsa::pkcs8::der::asn1::BitStringRef::new(0, &pkcs1).map_err(bad)?,
+    }
+    .to_der()
+    .map_err(bad)
 }
 
 /// Generates a new RSA private key of `bits` (2048, 3072, 4096 or 8192) and
@@ -347,7 +367,9 @@ mod tests {
         let public = decode_public(pem.as_bytes()).unwrap();
         assert_eq!(public.form, KeyForm::Pkcs8Private);
         assert_eq!(public.bits, 2048);
-        assert!(public.spki_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert!(public
+            .spki_pem()
+            .starts_with("-----BEGIN PUBLIC KEY-----\n"));
         assert!(!public.spki_pem().contains("PRIVATE"));
         // Decoding the served form gives the same key back.
         let again = decode_public(public.spki_pem().as_bytes()).unwrap();

@@ -39,7 +39,7 @@ fn pem_blocks(text: &str) -> Result<Vec<PemBlock<'_>>, KeyError> {
 }
 
 pub(super) fn decode_base64(body: &str) -> Result<Vec<u8>, KeyError> {
-    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let compact: Vec<u8> = body.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|e| KeyError::Malformed(format!("bad base64 in PEM body: {e}")))

@@ -76,7 +76,8 @@ impl http_body::Body for Body {
                     return Poll::Ready(None);
                 }
                 let mut out = Vec::with_capacity(JWKS_FRAME + 1024);
-                j.set.write_jwks(&j.scope, &mut j.cursor, &mut out, JWKS_FRAME);
+                j.set
+                    .write_jwks(&j.scope, &mut j.cursor, &mut out, JWKS_FRAME);
                 j.len = j.len.saturating_sub(out.len() as u64);
                 Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))))
             }

@@ -198,12 +198,7 @@ fn cacheable<B>(
 }
 
 /// The JWKS of `scope`, written from `keys` as it is sent.
-fn jwks<B>(
-    req: &Request<B>,
-    keys: &Arc<KeySet>,
-    scope: Scope,
-    pre: &Prebuilt,
-) -> Response<Body> {
+fn jwks<B>(req: &Request<B>, keys: &Arc<KeySet>, scope: Scope, pre: &Prebuilt) -> Response<Body> {
     let info = keys.jwks_info(&scope);
     let etag = HeaderValue::try_from(format!("\"{:032x}-{:x}\"", info.digest, info.len))
         .unwrap_or(HeaderValue::from_static("\"0\""));
@@ -219,7 +214,9 @@ fn jwks<B>(
 
 /// The folder in `<folder>/<jwks path>`, if `path` is one.
 fn jwks_folder<'a>(path: &'a str, pre: &Prebuilt) -> Option<&'a str> {
-    let folder = path.strip_suffix(pre.jwks_path.as_str())?.strip_suffix('/')?;
+    let folder = path
+        .strip_suffix(pre.jwks_path.as_str())?
+        .strip_suffix('/')?;
     crate::kid::validate(folder).ok().map(|()| folder)
 }
 

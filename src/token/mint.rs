@@ -206,17 +206,16 @@ impl Minter {
                 public_only.insert(entry.kid.clone());
                 continue;
             }
-            let pem = std::fs::read(&entry.source()).map_err(|e| MintError::Key {
+            let pem = std::fs::read(entry.source()).map_err(|e| MintError::Key {
                 path: entry.source().clone(),
                 source: KeyError::Malformed(e.to_string()),
             })?;
-            let key =
-                SigningKey::from_pem(&entry.kid, entry.source().clone(), &pem).map_err(|source| {
-                    MintError::Key {
-                        path: entry.source().clone(),
-                        source,
-                    }
-                })?;
+            let key = SigningKey::from_pem(&entry.kid, entry.source().clone(), &pem).map_err(
+                |source| MintError::Key {
+                    path: entry.source().clone(),
+                    source,
+                },
+            )?;
             keys.insert(entry.kid.clone(), Arc::new(key));
         }
         Ok(Minter {
