@@ -68,6 +68,7 @@ fn as_json(set: &KeySet) -> serde_json::Value {
             serde_json::json!({
                 "file": s.path,
                 "reason": s.reason.to_string(),
+                "code": s.reason.label(),
                 "serving_last_good": s.serving_last_good,
             })
         })

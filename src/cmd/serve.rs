@@ -125,6 +125,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         created = Some(key.kid);
     }
     let store = Arc::new(KeyStore::new());
+    store.reloads().set_full_walks(scanner.full_walks());
     let key_count = set.len();
     store.store(set);
 

@@ -408,3 +408,53 @@ impl KeySet {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keydir::Scanner;
+
+    #[test]
+    fn documents_match_their_announced_length_and_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = crate::keys::generate_pkcs8_pem(2048).unwrap();
+        for kid in ["a/k1", "a/k2", "a/deep/k3", "a+b/k", "a.c/k", "ab/k", "top"] {
+            let path = dir.path().join(format!("{kid}.pem"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &pem).unwrap();
+        }
+        let set = Scanner::new(dir.path()).scan().unwrap().unwrap();
+        let folder = Scope::Folder("a".into());
+        for scope in [Scope::All, folder.clone(), Scope::Folder("none".into())] {
+            let doc = set.jwks_document(&scope);
+            let info = set.jwks_info(&scope);
+            assert_eq!(info.len, doc.len() as u64, "{scope:?}");
+            let json: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+            assert_eq!(
+                json["keys"].as_array().unwrap().len(),
+                info.keys,
+                "{scope:?}"
+            );
+            // Written in small parts, the document is the same.
+            let mut cursor = JwksCursor::default();
+            let mut parts = Vec::new();
+            while !cursor.is_done() {
+                set.write_jwks(&scope, &mut cursor, &mut parts, 1);
+            }
+            assert_eq!(parts, doc);
+        }
+        let kids: Vec<_> = set.keys_in(&folder).iter().map(|k| k.kid.clone()).collect();
+        assert_eq!(kids, ["a/deep/k3", "a/k1", "a/k2"], "only what is under a/");
+        // The ETag digest follows the content, whatever the order of changes.
+        let mut changed = set.clone();
+        let removed = changed.remove("a/k1").unwrap();
+        assert_ne!(
+            changed.jwks_info(&Scope::All).digest,
+            set.jwks_info(&Scope::All).digest
+        );
+        changed.insert(removed);
+        assert_eq!(changed.jwks_info(&Scope::All), set.jwks_info(&Scope::All));
+        assert_eq!(changed.lookup("a/k1").unwrap().1, true, "ASAP route");
+        assert!(changed.lookup("a/k9").is_none());
+    }
+}

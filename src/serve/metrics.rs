@@ -117,6 +117,13 @@ impl Requests {
         );
         let _ = writeln!(out, "# TYPE asap_keyserver_reloads_total counter");
         let _ = writeln!(out, "asap_keyserver_reloads_total {}", reloads.successes());
+        let _ = writeln!(out, "# HELP asap_keyserver_full_walks_total Rescans that walked the whole key directory (start, once the watch is placed, watcher overflow or error, SIGHUP, poll mode, a directory holding symlinks); the others looked only at the paths the watcher named.");
+        let _ = writeln!(out, "# TYPE asap_keyserver_full_walks_total counter");
+        let _ = writeln!(
+            out,
+            "asap_keyserver_full_walks_total {}",
+            reloads.full_walks()
+        );
         let _ = writeln!(out, "# HELP asap_keyserver_reload_errors_total Rescans that failed (the last good set stays served).");
         let _ = writeln!(out, "# TYPE asap_keyserver_reload_errors_total counter");
         let _ = writeln!(

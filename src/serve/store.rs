@@ -49,6 +49,7 @@ impl KeyStore {
 #[derive(Debug)]
 pub struct Reloads {
     succeeded: AtomicU64,
+    full_walks: AtomicU64,
     failed: AtomicU64,
     last_success: AtomicU64,
 }
@@ -57,6 +58,7 @@ impl Default for Reloads {
     fn default() -> Self {
         Reloads {
             succeeded: AtomicU64::new(0),
+            full_walks: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             last_success: AtomicU64::new(now()),
         }
@@ -76,6 +78,17 @@ impl Reloads {
     pub fn succeeded(&self) {
         self.succeeded.fetch_add(1, Ordering::Relaxed);
         self.last_success.store(now(), Ordering::Relaxed);
+    }
+
+    /// Records how many times the whole directory has been walked.
+    pub fn set_full_walks(&self, walks: u64) {
+        self.full_walks.store(walks, Ordering::Relaxed);
+    }
+
+    /// Walks of the whole directory so far (the rest of the rescans looked
+    /// only at the paths the watcher named).
+    pub fn full_walks(&self) -> u64 {
+        self.full_walks.load(Ordering::Relaxed)
     }
 
     /// Counts a failed rescan.

@@ -114,6 +114,7 @@ pub async fn rescan(
     })
     .await
     .expect("scan task panicked");
+    store.reloads().set_full_walks(scanner.full_walks());
     match result {
         Ok(Some(set)) => {
             info!(

@@ -14,6 +14,7 @@ mod export;
 mod faults;
 mod files;
 mod hardening;
+mod incremental;
 mod jwks;
 mod keygen;
 mod layouts;

@@ -4,6 +4,7 @@
 //! writing meanwhile so no other test's server starts its watcher then.
 
 use crate::common::*;
+use crate::incremental::{full_walks, wait_same_as_full_scan};
 
 const SYSCTL: &str = "/proc/sys/fs/inotify/max_queued_events";
 
@@ -50,4 +51,7 @@ fn an_overflowing_watcher_queue_triggers_a_full_rescan() {
     );
     let metrics = server.get("/metrics").text();
     assert!(metrics.contains("asap_keyserver_keys 300"), "{metrics}");
+    // Lost events cost a walk of everything, which ends as a full scan does.
+    assert!(full_walks(&server) >= 3, "start, watch placed, overflow");
+    wait_same_as_full_scan(&server, &dir, "after the overflow");
 }
