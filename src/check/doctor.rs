@@ -364,7 +364,15 @@ pub fn check_jwks(
             shown(refresh + 90 * 60)
         ),
     ));
+    let folder = folder_of_jwks(set, url);
+    let mut outside = 0usize;
     for k in set.keys() {
+        if let Some(f) = &folder {
+            if !k.kid.starts_with(&format!("{f}/")) {
+                outside += 1;
+                continue;
+            }
+        }
         let d = match jwks.get(&k.kid) {
             None => Diagnostic::warn(&k.kid, format!("not in the JWKS at {url}"))
                 .fix("Prosody falls back to asap_key_server for it, and caches it until restart: serve the JWKS from this key directory"),
@@ -378,5 +386,27 @@ pub fn check_jwks(
         };
         out.push(d);
     }
+    if let Some(f) = folder {
+        out.push(Diagnostic::pass(
+            "scope",
+            format!("{url} is the JWKS of the keys under {f}/; the {outside} other keys are not expected in it"),
+        ));
+    }
     out
+}
+
+/// The folder whose JWKS `url` is (`<base>/<folder>/.well-known/jwks.json`,
+/// as `serve` answers it), if its path names a folder of `set`'s keys.
+fn folder_of_jwks(set: &KeySet, url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.split_once('/')?.1.split(['?', '#']).next()?;
+    let before = path.strip_suffix(".well-known/jwks.json")?;
+    let segments: Vec<&str> = before.split('/').filter(|s| !s.is_empty()).collect();
+    // The longest tail that is a folder of keys (the head may be a --base-path).
+    (0..segments.len())
+        .map(|i| segments[i..].join("/"))
+        .find(|f| {
+            !set.keys_in(&crate::keydir::Scope::Folder(f.clone()))
+                .is_empty()
+        })
 }

@@ -49,6 +49,56 @@ fn the_jwks_gives_luaossl_and_jose_the_key_of_the_pem_route() {
     }
 }
 
+#[test]
+fn a_folder_jwks_is_read_by_luaossl_jose_verify_and_doctor() {
+    let (t, dir) = keydir();
+    write_private(dir.join("tenant-a/k.pem"), &key(0).pkcs8);
+    write(dir.join("tenant-a/old/k.pem"), &key(1).spki);
+    write(dir.join("tenant-b/k.pem"), &key(2).spki);
+    let server = Server::start(&dir, &[]);
+    let url = format!("http://{}", server.addr);
+    let folder_jwks = format!("{url}/tenant-a/.well-known/jwks.json");
+    let jwks = t.path().join("tenant-a.json");
+    std::fs::write(&jwks, server.get("/tenant-a/.well-known/jwks.json").body).unwrap();
+    for kid in ["tenant-a/k", "tenant-a/old/k"] {
+        let served = server.key(kid).unwrap();
+        assert_eq!(
+            jwk_pem("lua5.4", "luaossl_jwk_pem.lua", &jwks, kid),
+            served,
+            "luaossl, {kid}"
+        );
+        assert_eq!(
+            jwk_pem("node", "jose_jwk_pem.mjs", &jwks, kid),
+            served,
+            "jose, {kid}"
+        );
+    }
+    // A tenant's Prosody with cache_keys_url at its folder's JWKS.
+    let token = token_with(&hdr("tenant-a/k"), &good_claims(), &key(0).pkcs8);
+    let v = verify(&token, &["--cache-keys-url", &folder_jwks]);
+    assert_says(&v, 0, &["✓ key JWKS", "JWKS entry, RSA-2048"]);
+    let other = token_with(&hdr("tenant-b/k"), &good_claims(), &key(2).pkcs8);
+    let v = verify(&other, &["--cache-keys-url", &folder_jwks]);
+    assert_says(&v, 1, &["kid not in the JWKS"]);
+    // doctor checks that folder's keys only.
+    let cfg = config(
+        t.path(),
+        &format!("asap_key_server = \"{url}\"\n    cache_keys_url = \"{folder_jwks}\"\n"),
+    );
+    let (_, out) = doctor(&dir, &cfg, &t.path().join("state.json"));
+    assert!(
+        out.contains("tenant-a/k  in the JWKS with the same key as its .pem route"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "is the JWKS of the keys under tenant-a/; the 1 other keys are not expected in it"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("tenant-b/k  not in the JWKS"), "{out}");
+}
+
 struct Verdict {
     code: i32,
     text: String,
