@@ -328,19 +328,17 @@ impl Scanner {
             return self.scan();
         }
         let mut rels: Vec<PathBuf> = Vec::with_capacity(paths.len());
+        let mut canonical = None;
         for path in paths {
-            let rel = if path.is_absolute() != self.root.is_absolute() {
-                match fs::canonicalize(&self.root)
-                    .ok()
-                    .and_then(|c| path.strip_prefix(c).ok().map(Path::to_path_buf))
-                {
-                    Some(rel) => rel,
-                    None => return self.scan(),
-                }
-            } else {
-                match path.strip_prefix(&self.root) {
-                    Ok(rel) => rel.to_path_buf(),
-                    Err(_) => return self.scan(),
+            let rel = match path.strip_prefix(&self.root) {
+                Ok(rel) => rel.to_path_buf(),
+                // An absolute path for a root given relative (or through a symlink).
+                Err(_) => {
+                    let root = canonical.get_or_insert_with(|| fs::canonicalize(&self.root).ok());
+                    match root.as_ref().and_then(|r| path.strip_prefix(r).ok()) {
+                        Some(rel) => rel.to_path_buf(),
+                        None => return self.scan(),
+                    }
                 }
             };
             if rel.as_os_str().is_empty()
@@ -756,8 +754,14 @@ impl Scanner {
     /// cold scan's time), keeping their order.
     fn examine_all(&self, pending: &[Pending]) -> Vec<Examined> {
         let one = |p: &Pending| self.examine_pending(p);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        if pending.len() < PARALLEL_FROM || threads < 2 {
+        if pending.len() < PARALLEL_FROM {
+            return pending.iter().map(one).collect();
+        }
+        // Asking costs reads of cgroup files: once per process.
+        static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let threads = *THREADS
+            .get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+        if threads < 2 {
             return pending.iter().map(one).collect();
         }
         let chunk = pending.len().div_ceil(threads);
