@@ -1,6 +1,11 @@
 """Serving benchmark: asap-keyserver vs nginx, side by side, runs alternated A B A B.
 usage: bench_http.py BINARY WORKDIR SECONDS  (called by scripts/bench-http)
-Prints a Markdown table of medians and ratios (ours / nginx)."""
+Prints a Markdown table of medians and ratios (ours / nginx).
+Environment: BENCH_SIZES (10,1000,100000), BENCH_ROUNDS (2), BENCH_SCENARIOS (all four),
+BENCH_NGINX=0 to measure ours alone (e.g. BENCH_SIZES=100000,1000000 BENCH_SCENARIOS=keep-alive
+for the 1,000,000-key throughput, which needs no exported copy)."""
+import hashlib
+import http.client
 import os
 import re
 import socket
@@ -12,7 +17,8 @@ import time
 binary, work, secs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 here = os.path.dirname(os.path.abspath(__file__))
 SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "10,1000,100000").split(",")]
-SCENARIOS = ["keep-alive", "connection-close", "404", "304"]
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "keep-alive,connection-close,404,304").split(",")
+NGINX = os.environ.get("BENCH_NGINX", "1") != "0"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 
 
@@ -95,8 +101,13 @@ for n in SIZES:
     www = os.path.join(work, f"www-{n}")
     if not os.path.isdir(keys):
         subprocess.run([sys.executable, os.path.join(here, "make_keydir.py"), keys, str(n)], check=True)
-    subprocess.run([binary, "export", www, "--keys", keys, "--layout", "jitsi"], check=True, capture_output=True)
-    names = sorted(p for p in os.listdir(www) if p.endswith(".pem"))[:1000]
+    if NGINX:
+        subprocess.run([binary, "export", www, "--keys", keys, "--layout", "jitsi"], check=True, capture_output=True)
+        names = sorted(p for p in os.listdir(www) if p.endswith(".pem"))[:1000]
+    else:
+        kids = sorted(f"bench/{d}/{f[:-4]}" for d in sorted(os.listdir(os.path.join(keys, "bench")))[:2]
+                      for f in os.listdir(os.path.join(keys, "bench", d)) if f.endswith(".pem"))[:1000]
+        names = [hashlib.sha256(k.encode()).hexdigest() + ".pem" for k in kids]
     hits = os.path.join(work, f"hits-{n}.txt")
     misses = os.path.join(work, f"misses-{n}.txt")
     open(hits, "w").write("".join(f"/{p}\n" for p in names))
@@ -104,25 +115,41 @@ for n in SIZES:
     ours_port, nginx_port = free_port(), free_port()
     ours = subprocess.Popen([binary, "serve", "--no-init", "--keys", keys, "--listen", f"127.0.0.1:{ours_port}", "--max-connections", "20000"],
                             env=dict(os.environ, RUST_LOG="warn"), stderr=subprocess.DEVNULL)
-    nginx = subprocess.Popen(["nginx", "-c", nginx_conf(www, nginx_port), "-p", os.path.join(work, "nginx")], stderr=subprocess.DEVNULL)
+    nginx = subprocess.Popen(["nginx", "-c", nginx_conf(www, nginx_port), "-p", os.path.join(work, "nginx")],
+                             stderr=subprocess.DEVNULL) if NGINX else None
     wait_up(ours_port)
-    wait_up(nginx_port)
-    time.sleep(1 if n < 100000 else 3)  # let the 100k-key scan finish
+    if nginx:
+        wait_up(nginx_port)
+    # Let the walk once the watch is placed finish (older binaries: wait).
+    for _ in range(600):
+        c = http.client.HTTPConnection("127.0.0.1", ours_port, timeout=10)
+        c.request("GET", "/metrics")
+        m = re.search(r"^asap_keyserver_full_walks_total (\d+)", c.getresponse().read().decode(), re.M)
+        if m is None:
+            time.sleep(1 if n < 100000 else 3)
+            break
+        if int(m.group(1)) >= 2:
+            break
+        time.sleep(0.1)
     for scenario in SCENARIOS:
         paths = misses if scenario == "404" else hits
         res = {"ours": [], "nginx": []}
         for _ in range(ROUNDS):
             for name, port in (("ours", ours_port), ("nginx", nginx_port)):
-                res[name].append(wrk(port, scenario, paths))
+                if name == "ours" or nginx:
+                    res[name].append(wrk(port, scenario, paths))
+        if not nginx:
+            res["nginx"] = [(float("nan"), float("nan"), 0, "")]
         med = lambda name, i: statistics.median(r[i] for r in res[name])
         o, g = med("ours", 0), med("nginx", 0)
         rows.append((scenario, n, o, g, o / g, med("ours", 1), med("nginx", 1),
                      sum(r[2] for r in res["ours"]), ";".join(r[3] for r in res["ours"] if r[3])))
         print(f"{scenario:17} {n:>6} keys  ours {o:>9.0f}/s  nginx {g:>9.0f}/s  ratio {o / g:.2f}  p99 {med('ours', 1):.2f} / {med('nginx', 1):.2f} ms", flush=True)
     ours.terminate()
-    nginx.terminate()
     ours.wait()
-    nginx.wait()
+    if nginx:
+        nginx.terminate()
+        nginx.wait()
 
 print()
 print("| scenario | keys | asap-keyserver req/s | nginx req/s | ratio | p99 ours | p99 nginx |")

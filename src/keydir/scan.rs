@@ -187,8 +187,12 @@ const BULK: usize = 1000;
 /// Files stat'ed and parsed together: bounds what a scan holds at once.
 const BATCH: usize = 4096;
 
-/// Below this many files to parse, one thread does it.
-const PARALLEL_FROM: usize = 64;
+/// Below this much work, one thread does it (starting threads costs about
+/// as much as stat'ing 100 known files): a file never seen counts
+/// [`NEW_FILE_WORK`] (read and parse), a known one 1 (a `stat`).
+const PARALLEL_FROM: usize = 640;
+/// The work of reading and parsing a file, in `stat`s.
+const NEW_FILE_WORK: usize = 10;
 
 /// Seconds since the epoch.
 fn now_secs() -> u64 {
@@ -754,7 +758,17 @@ impl Scanner {
     /// cold scan's time), keeping their order.
     fn examine_all(&self, pending: &[Pending]) -> Vec<Examined> {
         let one = |p: &Pending| self.examine_pending(p);
-        if pending.len() < PARALLEL_FROM {
+        let work: usize = pending
+            .iter()
+            .map(|p| {
+                if self.cache.contains_key(p.rel.as_os_str()) {
+                    1
+                } else {
+                    NEW_FILE_WORK
+                }
+            })
+            .sum();
+        if work < PARALLEL_FROM {
             return pending.iter().map(one).collect();
         }
         // Asking costs reads of cgroup files: once per process.
@@ -1033,8 +1047,11 @@ mod tests {
         assert!(set.get("iss/k").is_none());
     }
 
+    /// Served kids with their fingerprints; skipped files with why.
+    type Summary = (Vec<(String, String)>, Vec<(PathBuf, String, bool)>);
+
     /// What a set serves and skips, to compare two sets.
-    fn summary(set: &KeySet) -> (Vec<(String, String)>, Vec<(PathBuf, String, bool)>) {
+    fn summary(set: &KeySet) -> Summary {
         let keys = set
             .keys()
             .map(|k| (k.kid.clone(), hex::encode(&k.public.fingerprint[..8])))

@@ -454,7 +454,7 @@ mod tests {
         );
         changed.insert(removed);
         assert_eq!(changed.jwks_info(&Scope::All), set.jwks_info(&Scope::All));
-        assert_eq!(changed.lookup("a/k1").unwrap().1, true, "ASAP route");
+        assert!(changed.lookup("a/k1").unwrap().1, "ASAP route");
         assert!(changed.lookup("a/k9").is_none());
     }
 }
