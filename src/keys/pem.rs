@@ -76,19 +76,26 @@ pub(super) fn key_block(text: &str) -> Result<PemBlock<'_>, KeyError> {
     Ok(*block)
 }
 
-/// Encodes DER as PEM with 64-column lines.
+/// Encodes DER as PEM with 64-column lines, in one buffer (it is the body
+/// of every key response).
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    out.push_str("-----BEGIN ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let (begin, end) = ("-----BEGIN ", "-----END ");
+    let body = der.len().div_ceil(3) * 4;
+    let mut out = Vec::with_capacity(2 * (begin.len() + label.len() + 6) + body + body / 64 + 2);
+    out.extend_from_slice(begin.as_bytes());
+    out.extend_from_slice(label.as_bytes());
+    out.extend_from_slice(b"-----\n");
+    // 48 bytes make one 64-character line.
+    for chunk in der.chunks(48) {
+        let at = out.len();
+        out.resize(at + chunk.len().div_ceil(3) * 4, 0);
+        let _ = b64.encode_slice(chunk, &mut out[at..]);
+        out.push(b'\n');
     }
-    out.push_str("-----END ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    out
+    out.extend_from_slice(end.as_bytes());
+    out.extend_from_slice(label.as_bytes());
+    out.extend_from_slice(b"-----\n");
+    String::from_utf8(out).unwrap_or_default()
 }

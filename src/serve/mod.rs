@@ -5,11 +5,13 @@
 //! - [`watch`]: notify or polling → rescan → swap.
 //! - [`server`]: the pure request handler and the accept loops.
 //! - [`body`]: prebuilt bytes, or a JWKS written as it is sent.
+//! - [`parts`]: response parts of hot keys, made once.
 //! - [`metrics`]: request counters and the `/metrics` text.
 //! - [`tls`]: rustls from PEM files, reloaded when they change.
 
 pub mod body;
 pub mod metrics;
+pub mod parts;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -65,6 +65,8 @@ impl Default for Config {
 /// Response parts that depend only on the configuration, built once.
 #[derive(Debug, Clone)]
 pub struct Prebuilt {
+    /// Parts of recently served keys (a memo: answers do not depend on it).
+    parts: Arc<super::parts::PartCache>,
     cache_control: HeaderValue,
     jwks_cache_control: HeaderValue,
     base_path: String,
@@ -87,6 +89,7 @@ impl Prebuilt {
             (max_age(config.cache_max_age), max_age(config.jwks_max_age));
         let base = trim_path(&config.base_path);
         Prebuilt {
+            parts: Arc::default(),
             cache_control,
             jwks_cache_control,
             base_path: if base.is_empty() {
@@ -264,13 +267,14 @@ pub fn handle<B>(
     }
     match keys.lookup(path) {
         Some((entry, asap)) => {
+            let parts = pre.parts.get(entry);
             let validators = Validators {
-                etag: entry.etag(),
-                last_modified: entry.last_modified(),
+                etag: parts.etag.clone(),
+                last_modified: parts.last_modified.clone(),
                 modified_secs: entry.modified_secs,
             };
             let res = cacheable(req, validators, PEM, &pre.cache_control, || {
-                Body::full(entry.pem())
+                Body::full(parts.pem.clone())
             });
             (res, if asap { Route::Asap } else { Route::Prosody })
         }
