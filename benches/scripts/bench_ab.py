@@ -8,14 +8,14 @@ server is asked for the same 1,000 Prosody paths (the first kids of bench/d000,
 bench/d001: benches/scripts/make_keydir.py), 64 connections, 5 s per run. Waits for each
 server's start-up walks to finish first."""
 import hashlib
-import http.client
 import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import wait_settled
 
 args = sys.argv[1:]
 rounds = 4
@@ -45,21 +45,7 @@ for n, (binary, keys) in enumerate(pairs):
     ports.append(port)
 try:
     for port in ports:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                c.request("GET", "/metrics")
-                text = c.getresponse().read().decode()
-                m = re.search(r"^asap_keyserver_full_walks_total (\d+)", text, re.M)
-                if m is None and "asap_keyserver_keys" in text:
-                    time.sleep(5)  # an older binary: no counter to wait for
-                    break
-                if m and int(m.group(1)) >= 2:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        wait_settled(port)
     results = {port: [] for port in ports}
     for _ in range(rounds):
         for (binary, keys), port in zip(pairs, ports):

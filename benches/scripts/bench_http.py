@@ -5,7 +5,6 @@ Environment: BENCH_SIZES (10,1000,100000), BENCH_ROUNDS (2), BENCH_SCENARIOS (al
 BENCH_NGINX=0 to measure ours alone (e.g. BENCH_SIZES=100000,1000000 BENCH_SCENARIOS=keep-alive
 for the 1,000,000-key throughput, which needs no exported copy)."""
 import hashlib
-import http.client
 import os
 import re
 import socket
@@ -14,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import free_port, wait_settled
+
 binary, work, secs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 here = os.path.dirname(os.path.abspath(__file__))
 SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "10,1000,100000").split(",")]
@@ -21,13 +22,6 @@ SCENARIOS = os.environ.get("BENCH_SCENARIOS", "keep-alive,connection-close,404,3
 NGINX = os.environ.get("BENCH_NGINX", "1") != "0"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_up(port):
@@ -120,17 +114,7 @@ for n in SIZES:
     wait_up(ours_port)
     if nginx:
         wait_up(nginx_port)
-    # Let the walk once the watch is placed finish (older binaries: wait).
-    for _ in range(600):
-        c = http.client.HTTPConnection("127.0.0.1", ours_port, timeout=10)
-        c.request("GET", "/metrics")
-        m = re.search(r"^asap_keyserver_full_walks_total (\d+)", c.getresponse().read().decode(), re.M)
-        if m is None:
-            time.sleep(1 if n < 100000 else 3)
-            break
-        if int(m.group(1)) >= 2:
-            break
-        time.sleep(0.1)
+    wait_settled(ours_port)
     for scenario in SCENARIOS:
         paths = misses if scenario == "404" else hits
         res = {"ours": [], "nginx": []}

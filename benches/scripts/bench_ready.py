@@ -11,20 +11,14 @@ Markdown table."""
 import hashlib
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from benchlib import free_port, wait_settled
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def first_kid(keydir):
@@ -65,16 +59,7 @@ def run(binary, keydir, kid):
                     break
             except OSError:
                 time.sleep(0.005)
-        # Let the first rescan after the watch is placed finish (it walks
-        # everything once), so the RSS is the settled one.
-        while time.monotonic() < deadline:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/metrics")
-            text = c.getresponse().read().decode()
-            done = [l for l in text.splitlines() if l.startswith("asap_keyserver_reloads_total ")]
-            if done and int(done[0].split()[1]) >= 1:
-                break
-            time.sleep(0.05)
+        wait_settled(port)
         sizes = {}
         if kid:
             folder = kid.rsplit("/", 1)[0] if "/" in kid else ""

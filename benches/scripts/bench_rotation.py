@@ -4,11 +4,12 @@ For 10 and 100,000 keys (BENCH_SIZES=10,100000; add 1000000 for the opt-in milli
 first answer that reflects it (polling over one keep-alive connection), and prints p50/p99/max."""
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
+
+from benchlib import free_port
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,13 +22,6 @@ SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "10,100000").split(",")]
 pems = [rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo) for _ in range(4)]
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def path_of(kid):

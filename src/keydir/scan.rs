@@ -562,12 +562,7 @@ impl Scanner {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    self.record(
-                        walk,
-                        rel.to_path_buf(),
-                        None,
-                        Outcome::skip(SkipReason::Unreadable(e.to_string())),
-                    );
+                    self.unreadable(walk, rel.to_path_buf(), &e);
                     continue;
                 }
             };
@@ -644,12 +639,7 @@ impl Scanner {
             Ok(m) => m,
             Err(e) => {
                 if !hidden {
-                    self.record(
-                        walk,
-                        rel_path,
-                        None,
-                        Outcome::skip(SkipReason::Unreadable(e.to_string())),
-                    );
+                    self.unreadable(walk, rel_path, &e);
                 }
                 return;
             }
@@ -690,12 +680,7 @@ impl Scanner {
                             c.generation = self.generation;
                         }
                     }
-                    self.record(
-                        walk,
-                        rel_path,
-                        None,
-                        Outcome::skip(SkipReason::Unreadable(e.to_string())),
-                    );
+                    self.unreadable(walk, rel_path, &e);
                 }
             }
             return;
@@ -873,6 +858,12 @@ impl Scanner {
             }
             Err(e) => Outcome::skip(SkipReason::BadKey(e)),
         }
+    }
+
+    /// Records that `rel` could not be read, and why.
+    fn unreadable(&mut self, walk: &mut Walk, rel: PathBuf, why: &dyn std::fmt::Display) {
+        let reason = SkipReason::Unreadable(why.to_string());
+        self.record(walk, rel, None, Outcome::skip(reason));
     }
 
     /// Stores the outcome for `rel` in the walk's cache and logs what changed.

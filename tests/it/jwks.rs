@@ -34,15 +34,20 @@ fn the_jwks_gives_luaossl_and_jose_the_key_of_the_pem_route() {
     let server = Server::start(&dir, &[]);
     let jwks = t.path().join("jwks.json");
     std::fs::write(&jwks, server.get("/.well-known/jwks.json").body).unwrap();
-    for kid in ["jitsi/a", "jitsi/b"] {
+    assert_peers_read_the_served_keys(&server, &jwks, &["jitsi/a", "jitsi/b"]);
+}
+
+/// luaossl and jose make, from the JWKS in `jwks`, the PEM served for each kid.
+fn assert_peers_read_the_served_keys(server: &Server, jwks: &Path, kids: &[&str]) {
+    for kid in kids {
         let served = server.key(kid).unwrap();
         assert_eq!(
-            jwk_pem("lua5.4", "luaossl_jwk_pem.lua", &jwks, kid),
+            jwk_pem("lua5.4", "luaossl_jwk_pem.lua", jwks, kid),
             served,
             "luaossl, {kid}"
         );
         assert_eq!(
-            jwk_pem("node", "jose_jwk_pem.mjs", &jwks, kid),
+            jwk_pem("node", "jose_jwk_pem.mjs", jwks, kid),
             served,
             "jose, {kid}"
         );
@@ -60,19 +65,7 @@ fn a_folder_jwks_is_read_by_luaossl_jose_verify_and_doctor() {
     let folder_jwks = format!("{url}/tenant-a/.well-known/jwks.json");
     let jwks = t.path().join("tenant-a.json");
     std::fs::write(&jwks, server.get("/tenant-a/.well-known/jwks.json").body).unwrap();
-    for kid in ["tenant-a/k", "tenant-a/old/k"] {
-        let served = server.key(kid).unwrap();
-        assert_eq!(
-            jwk_pem("lua5.4", "luaossl_jwk_pem.lua", &jwks, kid),
-            served,
-            "luaossl, {kid}"
-        );
-        assert_eq!(
-            jwk_pem("node", "jose_jwk_pem.mjs", &jwks, kid),
-            served,
-            "jose, {kid}"
-        );
-    }
+    assert_peers_read_the_served_keys(&server, &jwks, &["tenant-a/k", "tenant-a/old/k"]);
     // A tenant's Prosody with cache_keys_url at its folder's JWKS.
     let token = token_with(&hdr("tenant-a/k"), &good_claims(), &key(0).pkcs8);
     let v = verify(&token, &["--cache-keys-url", &folder_jwks]);
