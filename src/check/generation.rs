@@ -51,6 +51,14 @@ pub struct Marker {
     pub util_contains: &'static [&'static str],
 }
 
+/// A token without `room` before G3: the 0.12 plugin's error crashes the
+/// SASL reply, so the client is just disconnected.
+const MISSING_ROOM_BEFORE_G3: Rejection = Rejection {
+    condition: "not-allowed",
+    text: "'room' claim is missing",
+    answered: false,
+};
+
 /// Every generation, oldest first.
 pub static GENERATIONS: [Generation; 3] = [
     Generation {
@@ -58,11 +66,7 @@ pub static GENERATIONS: [Generation; 3] = [
         since: None,
         jwks: false,
         sub_required: None,
-        missing_room: Rejection {
-            condition: "not-allowed",
-            text: "'room' claim is missing",
-            answered: false,
-        },
+        missing_room: MISSING_ROOM_BEFORE_G3,
         exp_detail: false,
         marker: Marker {
             jwk_lib: false,
@@ -74,11 +78,7 @@ pub static GENERATIONS: [Generation; 3] = [
         since: Some("2025-11"),
         jwks: true,
         sub_required: None,
-        missing_room: Rejection {
-            condition: "not-allowed",
-            text: "'room' claim is missing",
-            answered: false,
-        },
+        missing_room: MISSING_ROOM_BEFORE_G3,
         exp_detail: false,
         marker: Marker {
             jwk_lib: true,

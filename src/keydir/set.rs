@@ -11,7 +11,6 @@
 
 use super::{KeyEntry, Skipped};
 use hashbrown::HashTable;
-use sha2::Digest as _;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::ops::Bound;
@@ -89,15 +88,18 @@ fn table_hash(hash: &[u8; 32]) -> u64 {
     u64::from_le_bytes(first)
 }
 
-/// What a key adds to the JWKS ETag: its kid and its material.
+/// What a key adds to the JWKS ETag: its kid and its material, mixed from
+/// the SHA-256 sums made at reload (no hashing when a document is asked
+/// for). Multiplying by an odd constant is a bijection, so moving material
+/// from one kid to another changes the sum.
 fn digest(entry: &KeyEntry) -> u128 {
-    let mut h = sha2::Sha256::new();
-    h.update(entry.kid_hash);
-    h.update(entry.public.fingerprint);
-    let out = h.finalize();
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&out[..16]);
-    u128::from_le_bytes(first)
+    const MIX: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
+    let half = |bytes: &[u8; 32]| {
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&bytes[..16]);
+        u128::from_le_bytes(first)
+    };
+    half(&entry.kid_hash) ^ half(&entry.public.fingerprint).wrapping_mul(MIX)
 }
 
 const JWK_HEAD: &str = "{\"kty\":\"RSA\",\"kid\":\"";
@@ -275,13 +277,10 @@ impl KeySet {
     /// The key at `path` in either layout: `<sha256(kid)>.pem` first (Prosody),
     /// then `<kid>` (ASAP). The flag says whether it was the ASAP layout.
     pub fn lookup(&self, path: &str) -> Option<(&Arc<KeyEntry>, bool)> {
-        if let Some(entry) = self.route(path) {
-            return Some((entry, false));
+        match self.route(path) {
+            Some(entry) => Some((entry, false)),
+            None => self.get(path).map(|e| (e, true)),
         }
-        let hash: [u8; 32] = sha2::Sha256::digest(path.as_bytes()).into();
-        self.by_hash(&hash)
-            .filter(|e| e.kid == path)
-            .map(|e| (e, true))
     }
 
     /// The key with this kid.

@@ -51,14 +51,6 @@ impl Body {
             len,
         }))
     }
-
-    /// The whole body as one buffer (for tests and tools).
-    pub fn into_bytes(self) -> Bytes {
-        match self {
-            Body::Full(b) => b.unwrap_or_default(),
-            Body::Jwks(j) => Bytes::from(j.set.jwks_document(&j.scope)),
-        }
-    }
 }
 
 impl http_body::Body for Body {

@@ -75,11 +75,12 @@ impl Requests {
     /// The exposition text: these counters, the key set and the reloads.
     pub fn render(&self, keys: &KeySet, reloads: &Reloads) -> String {
         let mut out = String::with_capacity(2048);
-        let _ = writeln!(
-            out,
-            "# HELP asap_keyserver_requests_total HTTP requests answered, by route and status."
+        header(
+            &mut out,
+            "requests_total",
+            "counter",
+            "HTTP requests answered, by route and status.",
         );
-        let _ = writeln!(out, "# TYPE asap_keyserver_requests_total counter");
         for (r, (_, route)) in ROUTES.iter().enumerate() {
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.counts[r][s].load(Ordering::Relaxed);
@@ -93,14 +94,14 @@ impl Requests {
                 }
             }
         }
-        let _ = writeln!(out, "# HELP asap_keyserver_keys Keys currently served.");
-        let _ = writeln!(out, "# TYPE asap_keyserver_keys gauge");
+        header(&mut out, "keys", "gauge", "Keys currently served.");
         let _ = writeln!(out, "asap_keyserver_keys {}", keys.len());
-        let _ = writeln!(
-            out,
-            "# HELP asap_keyserver_skipped_files Files in the key directory not served, by reason."
+        header(
+            &mut out,
+            "skipped_files",
+            "gauge",
+            "Files in the key directory not served, by reason.",
         );
-        let _ = writeln!(out, "# TYPE asap_keyserver_skipped_files gauge");
         let mut by_reason = std::collections::BTreeMap::new();
         for s in keys.skipped() {
             *by_reason.entry(s.reason.label()).or_insert(0u64) += 1;
@@ -111,32 +112,17 @@ impl Requests {
                 "asap_keyserver_skipped_files{{reason=\"{reason}\"}} {n}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP asap_keyserver_reloads_total Rescans of the key directory that succeeded."
-        );
-        let _ = writeln!(out, "# TYPE asap_keyserver_reloads_total counter");
-        let _ = writeln!(out, "asap_keyserver_reloads_total {}", reloads.successes());
-        let _ = writeln!(out, "# HELP asap_keyserver_full_walks_total Rescans that walked the whole key directory (start, once the watch is placed, watcher overflow or error, SIGHUP, poll mode, a directory holding symlinks); the others looked only at the paths the watcher named.");
-        let _ = writeln!(out, "# TYPE asap_keyserver_full_walks_total counter");
-        let _ = writeln!(
-            out,
-            "asap_keyserver_full_walks_total {}",
-            reloads.full_walks()
-        );
-        let _ = writeln!(out, "# HELP asap_keyserver_reload_errors_total Rescans that failed (the last good set stays served).");
-        let _ = writeln!(out, "# TYPE asap_keyserver_reload_errors_total counter");
-        let _ = writeln!(
-            out,
-            "asap_keyserver_reload_errors_total {}",
-            reloads.failures()
-        );
-        let _ = writeln!(out, "# HELP asap_keyserver_seconds_since_last_reload Seconds since the last successful rescan.");
-        let _ = writeln!(out, "# TYPE asap_keyserver_seconds_since_last_reload gauge");
-        let since = reloads.seconds_since_success();
-        let _ = writeln!(out, "asap_keyserver_seconds_since_last_reload {since}");
-        let _ = writeln!(out, "# HELP asap_keyserver_build_info Build information.");
-        let _ = writeln!(out, "# TYPE asap_keyserver_build_info gauge");
+        let plain: [(&str, &str, &str, u64); 4] = [
+            ("reloads_total", "counter", "Rescans of the key directory that succeeded.", reloads.successes()),
+            ("full_walks_total", "counter", "Rescans that walked the whole key directory (start, once the watch is placed, watcher overflow or error, SIGHUP, poll mode, a directory holding symlinks); the others looked only at the paths the watcher named.", reloads.full_walks()),
+            ("reload_errors_total", "counter", "Rescans that failed (the last good set stays served).", reloads.failures()),
+            ("seconds_since_last_reload", "gauge", "Seconds since the last successful rescan.", reloads.seconds_since_success()),
+        ];
+        for (name, kind, help, value) in plain {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "asap_keyserver_{name} {value}");
+        }
+        header(&mut out, "build_info", "gauge", "Build information.");
         let _ = writeln!(
             out,
             "asap_keyserver_build_info{{version=\"{}\"}} 1",
@@ -144,4 +130,10 @@ impl Requests {
         );
         out
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of `asap_keyserver_<name>`.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP asap_keyserver_{name} {help}");
+    let _ = writeln!(out, "# TYPE asap_keyserver_{name} {kind}");
 }

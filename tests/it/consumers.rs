@@ -216,48 +216,23 @@ fn metrics_parse_with_prometheus_client_and_count_what_happened() {
             .as_f64()
             .unwrap()
     };
-    assert_eq!(
-        value(
-            "asap_keyserver_requests_total",
-            &[("route", "prosody_pem"), ("status", "200")]
-        ),
-        3.0
-    );
-    assert_eq!(
-        value(
-            "asap_keyserver_requests_total",
-            &[("route", "asap"), ("status", "200")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            "asap_keyserver_requests_total",
-            &[("route", "asap"), ("status", "304")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            "asap_keyserver_requests_total",
-            &[("route", "jwks"), ("status", "200")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            "asap_keyserver_requests_total",
-            &[("route", "unknown"), ("status", "404")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            "asap_keyserver_requests_total",
-            &[("route", "unknown"), ("status", "405")]
-        ),
-        1.0
-    );
+    for (route, status, expected) in [
+        ("prosody_pem", "200", 3.0),
+        ("asap", "200", 1.0),
+        ("asap", "304", 1.0),
+        ("jwks", "200", 1.0),
+        ("unknown", "404", 1.0),
+        ("unknown", "405", 1.0),
+    ] {
+        assert_eq!(
+            value(
+                "asap_keyserver_requests_total",
+                &[("route", route), ("status", status)]
+            ),
+            expected,
+            "{route} {status}"
+        );
+    }
     assert_eq!(value("asap_keyserver_keys", &[]), 2.0);
     assert_eq!(
         value("asap_keyserver_skipped_files", &[("reason", "bad_key")]),
