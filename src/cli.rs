@@ -65,10 +65,12 @@ pub enum Command {
     /// Create a new RSA signing key for KID (PKCS#8, mode 0600).
     #[command(after_help = EXIT_STATUS)]
     Keygen(KeygenArgs),
-    /// Create the next dated key of ISSUER (ISSUER/<yyyy-mm-dd>) and say what to do next.
+    /// Create a key of ISSUER known newer than all its others (ISSUER/<yyyy-mm-dd>, or
+    /// ISSUER/<yyyy-mm-dd>T<hhmmss>Z when another was written today) and say what to do next.
     #[command(after_help = EXIT_STATUS)]
     Rotate(RotateArgs),
-    /// Remove older private keys of ISSUER, keeping the newest N (dry run unless --yes).
+    /// Remove older private keys of ISSUER, keeping the newest N and any that may
+    /// still have live tokens (dry run unless --yes).
     #[command(after_help = EXIT_STATUS)]
     Prune(PruneArgs),
     /// Sign a token with a key from the key directory, with the claims Jitsi expects.
@@ -267,9 +269,19 @@ pub struct PruneArgs {
     #[allow(missing_docs)]
     pub dir: KeyDirArg,
 
-    /// How many of the newest keys to keep (at least 1).
-    #[arg(long, value_name = "N")]
+    /// How many of the newest keys to keep (at least 1). A key is removed only
+    /// when N keys are known newer by the kid dates and file times that
+    /// `mint --issuer` goes by: never the key it picks, and never a key whose
+    /// age cannot be told.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub keep: usize,
+
+    /// Keep every key made less than this ago, or that was the newest less
+    /// than this ago: tokens it signed may still be alive (Prosody checks exp
+    /// only). Make it longer than your longest token ttl, plus the signer's
+    /// --min-key-age. `0` turns the guard off.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub min_age: Duration,
 
     /// Really remove the files (without it, only say what would go).
     #[arg(long)]
@@ -287,9 +299,18 @@ pub struct MintArgs {
     #[arg(long, conflicts_with = "issuer")]
     pub kid: Option<String>,
 
-    /// Sign with the newest private key under `<DIR>/<ISSUER>/`.
+    /// Sign with the newest private key under `<DIR>/<ISSUER>/`: newest by the
+    /// date in its kid (ISSUER/2026-12-01, ISSUER/2026-12-01T151136Z, as
+    /// `rotate` names them) and its file time, never by kid spelling; when
+    /// that cannot tell, mint refuses and names the candidates.
     #[arg(long)]
     pub issuer: Option<String>,
+
+    /// With --issuer (or no --kid): use only keys that have been in the key
+    /// directory this long (by the file's ctime), so that every key server
+    /// replica serves a new key, and Prosody can find it, before it signs.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub min_key_age: Duration,
 
     /// Consumer shape: jitsi (self-hosted Prosody), jaas (8x8), asap (Atlassian ASAP rules).
     #[arg(long, value_enum, default_value_t = crate::token::claims::Profile::Jitsi)]
@@ -676,6 +697,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e}: write a duration like 500ms, 2s, 5m or 1h"))
 }
 
+/// Writes a duration as a flag takes it: `24h`, `90s`, `1h 30m`, `0s`
+/// (whole seconds).
+pub fn show_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return "0s".to_owned();
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    [(h, "h"), (m, "m"), (s, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -691,5 +728,9 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("soon").unwrap_err().contains("like 500ms"));
+        for (secs, text) in [(0, "0s"), (90, "1m 30s"), (86_400, "24h"), (3_605, "1h 5s")] {
+            assert_eq!(show_duration(Duration::from_secs(secs)), text);
+            assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)));
+        }
     }
 }

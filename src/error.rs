@@ -81,13 +81,14 @@ pub enum Error {
     /// `prune --keep 0`.
     #[error("--keep must be at least 1: prune never removes the newest key")]
     PruneKeepZero,
-    /// More rotations in one day than kid suffixes.
-    #[error("issuer {issuer:?} already has 99 keys dated {date}; remove some or use `keygen` with a kid of your choice")]
-    TooManyKeysToday {
-        /// The issuer.
-        issuer: String,
-        /// Today's date.
-        date: String,
+    /// A key of the issuer looks made in the future: no new key can be
+    /// known newer than it.
+    #[error("cannot make a key known newer than {kid}: its file was last written at {time}, in the future; fix the clock, or `touch` that file if its time is wrong")]
+    KeyFromTheFuture {
+        /// The kid.
+        kid: String,
+        /// Its file's mtime.
+        time: String,
     },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]

@@ -137,9 +137,108 @@ pub fn file_path(dir: &Path, kid: &str) -> Result<PathBuf, KidError> {
     Ok(dir.join(format!("{kid}.pem")))
 }
 
+/// When a kid's name says its key was made: its last segment is a day
+/// (`jitsi/2026-12-01`, the n-th key of that day `jitsi/2026-12-01.02`) or
+/// a second (`jitsi/2026-12-01T151136Z`), the names `rotate` gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedTime {
+    /// The start of the day or second, in seconds since the epoch (UTC).
+    pub start: u64,
+    /// Its length in seconds: 86,400 for a day, 1 for a second.
+    pub span: u64,
+    /// The `.NN` suffix of a day's n-th key (1 without one).
+    pub seq: u8,
+}
+
+/// The time `kid`'s last segment names, if it names one (see [`NamedTime`]).
+///
+/// ```
+/// use asap_keyserver::kid::named_time;
+/// assert_eq!(named_time("jitsi/2026-12-01").map(|n| (n.span, n.seq)), Some((86_400, 1)));
+/// assert_eq!(named_time("jitsi/2026-12-01.02").map(|n| n.seq), Some(2));
+/// assert_eq!(named_time("jitsi/2026-12-01T151136Z").map(|n| n.span), Some(1));
+/// assert_eq!(named_time("jitsi/k1"), None);
+/// ```
+pub fn named_time(kid: &str) -> Option<NamedTime> {
+    let last = kid.rsplit('/').next()?;
+    let (name, seq) = match last.split_once('.') {
+        Some((name, n)) if n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (name, n.parse::<u8>().ok().filter(|n| *n >= 2)?)
+        }
+        Some(_) => return None,
+        None => (last, 1),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let (text, span) = match name.as_bytes() {
+        [_, _, _, _, b'-', _, _, b'-', _, _] => (format!("{name}T00:00:00Z"), 86_400),
+        [_, _, _, _, b'-', _, _, b'-', _, _, b'T', time @ .., b'Z']
+            if seq == 1 && time.len() == 6 =>
+        {
+            let t = &name[11..17];
+            if !digits(t) {
+                return None;
+            }
+            (
+                format!("{}T{}:{}:{}Z", &name[..10], &t[..2], &t[2..4], &t[4..]),
+                1,
+            )
+        }
+        _ => return None,
+    };
+    if !digits(&name[..4]) || !digits(&name[5..7]) || !digits(&name[8..10]) {
+        return None;
+    }
+    let start = humantime::parse_rfc3339(&text)
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(NamedTime { start, span, seq })
+}
+
+/// `YYYY-MM-DD` (UTC) of `t`: the name of a day's key.
+pub fn day_name(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()[..10].to_owned()
+}
+
+/// `YYYY-MM-DDTHHMMSSZ` (UTC) of `t`: the name of a second's key.
+pub fn second_name(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace(':', "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_times() {
+        let day = named_time("jitsi/2026-12-01").unwrap();
+        assert_eq!((day.start, day.span, day.seq), (1_796_083_200, 86_400, 1));
+        assert_eq!(named_time("a/b/2026-12-01.07").unwrap().seq, 7);
+        let second = named_time("jitsi/2026-12-01T151136Z").unwrap();
+        assert_eq!(second.start, 1_796_083_200 + 15 * 3600 + 11 * 60 + 36);
+        assert_eq!(second.span, 1);
+        for undated in [
+            "jitsi/k1",
+            "jitsi/2026-13-01",
+            "jitsi/2026-02-30",
+            "jitsi/2026-12-01.1",
+            "jitsi/2026-12-01.01",
+            "jitsi/2026-12-01.xx",
+            "jitsi/2026-12-01T1511Z",
+            "jitsi/2026-12-01T151136Z.02",
+            "jitsi/20261201",
+            "2026-12-01/k1",
+        ] {
+            assert_eq!(named_time(undated), None, "{undated}");
+        }
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(second.start);
+        assert_eq!(day_name(t), "2026-12-01");
+        assert_eq!(second_name(t), "2026-12-01T151136Z");
+        assert_eq!(named_time(&format!("x/{}", second_name(t))), Some(second));
+    }
 
     #[test]
     fn accepts_asap_kids() {

@@ -2,21 +2,22 @@
 
 use crate::cli::{KeygenArgs, PruneArgs, RotateArgs};
 use crate::error::Error;
-use crate::keydir::keygen::{self, utc_date, NewKey};
+use crate::keydir::age;
+use crate::keydir::keygen::{self, Kept, NewKey};
 use crate::keydir::KeySet;
 use crate::{keys, kid, prosody};
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What removing a key means for Prosody, under each set-up.
 const REVOCATION: &str = "\
-     With asap_key_server alone (any token plugin): Prosody caches each key by kid until it
-     restarts, so a removed key keeps working there until then; restart Prosody if it leaked.
-     With cache_keys_url at this server's JWKS (token plugin 2025-11 and later): a removed kid
-     stops working about 90 minutes after Prosody's next JWKS refresh (every 5 minutes by
-     default), unless that Prosody had also fetched it through asap_key_server.
-     Never reuse a kid for another key.
+  With asap_key_server alone (any token plugin): Prosody caches each key by kid until it
+  restarts, so a removed key keeps working there until then; restart Prosody if it leaked.
+  With cache_keys_url at this server's JWKS (token plugin 2025-11 and later): a removed kid
+  stops working about 90 minutes after Prosody's next JWKS refresh (every 5 minutes by
+  default), unless that Prosody had also fetched it through asap_key_server.
+  Never reuse a kid for another key.
 ";
 
 fn created(out: &mut impl std::io::Write, key: &NewKey) -> std::io::Result<()> {
@@ -74,20 +75,33 @@ pub(super) fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
 pub(super) fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.path;
     let set = KeySet::load_or_empty(dir)?;
-    let before: Vec<_> = set.issuer_keys(&args.issuer).collect();
-    let kid = keygen::next_kid(dir, &args.issuer, &utc_date(SystemTime::now()))?;
-    let key = keygen::create(dir, &kid, args.bits)?;
+    let before = keygen::signing_candidates(&set, &args.issuer);
+    let next = keygen::next_kid(&set, dir, &args.issuer, SystemTime::now())?;
+    keygen::wait_until(next.not_before);
+    let key = keygen::create(dir, &next.kid, args.bits)?;
+    let kid = &key.kid;
+    // What `mint --issuer` picks now, by the same rule it uses.
+    let picked = age::newest(&keygen::signing_candidates(
+        &KeySet::load(dir)?,
+        &args.issuer,
+    ));
     let mut out = std::io::stdout().lock();
     created(&mut out, &key)?;
+    match &picked {
+        Ok(k) if &k.kid == kid => {}
+        Ok(k) => writeln!(out, "warning: `mint --issuer {}` picks {} (its file time is later than this key's): sign with --kid {kid}\n", args.issuer, k.kid)?,
+        Err(age::NoNewest::Unknown { candidates }) => writeln!(out, "warning: `mint --issuer {}` cannot tell which of {} is newest: sign with --kid {kid}\n", args.issuer, candidates.join(", "))?,
+        Err(age::NoNewest::Empty) => {}
+    }
     writeln!(out, "Next:")?;
     writeln!(
         out,
-        "  1. A running `serve` publishes it within a second; sign new tokens with --kid {kid}"
+        "  1. A running `serve` publishes it at once. Sign new tokens with it: `mint --issuer {}`\n     picks it (the newest by kid date and file time), or --kid {kid}.",
+        args.issuer
     )?;
     writeln!(
         out,
-        "     (or `mint --issuer {}`, which picks the newest key).",
-        args.issuer
+        "     With several key server replicas (a Kubernetes Secret reaches each up to a minute apart)\n     or a Prosody reading only cache_keys_url, sign with --min-key-age (README: Rotation)."
     )?;
     if before.is_empty() {
         writeln!(
@@ -105,7 +119,7 @@ pub(super) fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "     (the longest --ttl you mint; 1h by default).")?;
         writeln!(
             out,
-            "  3. Then: asap-keyserver prune {} --keep 1 --yes",
+            "  3. Then: asap-keyserver prune {} --yes (keeps the newest key, and every key that was\n     the newest less than --min-age, 24h by default, ago)",
             args.issuer
         )?;
         write!(out, "{}", REVOCATION)?;
@@ -113,16 +127,43 @@ pub(super) fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Why `prune` keeps a key, in words.
+fn kept_because(why: &Kept, keep: usize, min_age: &str, now: SystemTime) -> String {
+    match why {
+        Kept::Newest { newer: 0 } => "no key is known newer".to_owned(),
+        Kept::Newest { newer } => format!("one of the {keep} newest ({newer} known newer)"),
+        Kept::Young => format!("may have been made less than --min-age {min_age} ago"),
+        Kept::RecentlySuperseded { since_ns } => {
+            let since = UNIX_EPOCH + std::time::Duration::from_nanos(*since_ns);
+            let ago = now.duration_since(since).unwrap_or_default();
+            format!(
+                "the newest until {} ago: tokens it signed may still be alive (--min-age {min_age})",
+                crate::cli::show_duration(ago)
+            )
+        }
+    }
+}
+
 pub(super) fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
-    let plan = keygen::prune_plan(&args.dir.path, &args.issuer, args.keep)?;
+    let dir = &args.dir.path;
+    let now = SystemTime::now();
+    let set = KeySet::load(dir)?;
+    let plan = keygen::prune_plan(&set, dir, &args.issuer, args.keep, args.min_age, now)?;
+    let min_age = crate::cli::show_duration(args.min_age);
     let mut out = std::io::stdout().lock();
-    for k in &plan.keep {
-        writeln!(out, "keep    {}  {}", k.kid, k.source().display())?;
+    for (k, why) in &plan.keep {
+        writeln!(
+            out,
+            "keep          {}  {}  ({})",
+            k.kid,
+            k.source().display(),
+            kept_because(why, args.keep, &min_age, now)
+        )?;
     }
     if plan.remove.is_empty() {
         writeln!(
             out,
-            "nothing to remove: issuer {:?} has {} key(s)",
+            "nothing to remove: issuer {:?} has {} key(s), all kept for the reasons above",
             args.issuer,
             plan.keep.len()
         )?;
@@ -133,7 +174,7 @@ pub(super) fn prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
         keygen::prune(&plan)?;
     }
     for k in &plan.remove {
-        writeln!(out, "{verb}  {}  {}", k.kid, k.source().display())?;
+        writeln!(out, "{verb:<12}  {}  {}", k.kid, k.source().display())?;
     }
     writeln!(out)?;
     write!(out, "Note:\n{REVOCATION}")?;

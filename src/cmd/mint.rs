@@ -2,7 +2,7 @@
 
 use crate::cli::MintArgs;
 use crate::token::claims::{TokenSpec, User};
-use crate::token::mint::Minter;
+use crate::token::mint::{Choice, Minter};
 use anyhow::{bail, Context as _};
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -61,8 +61,13 @@ pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
         allow_missing: a.allow_missing_claims,
     };
     let minter = Minter::load(&a.dir.path)?;
-    let key = minter.choose(a.kid.as_deref(), a.issuer.as_deref())?;
-    let now = SystemTime::now()
+    let clock = SystemTime::now();
+    let choice = Choice {
+        now: clock,
+        min_key_age: a.min_key_age,
+    };
+    let key = minter.choose(a.kid.as_deref(), a.issuer.as_deref(), choice)?;
+    let now = clock
         .duration_since(UNIX_EPOCH)
         .context("the clock is before 1970")?
         .as_secs();

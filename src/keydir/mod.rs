@@ -15,8 +15,9 @@ use sha2::Digest as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
+pub mod age;
 pub mod export;
 pub mod keygen;
 mod scan;
@@ -38,13 +39,51 @@ pub struct KeyEntry {
     pub public: KeyInfo,
     /// Permission bits of the file (after following symlinks).
     pub mode: u32,
-    /// The file's mtime in whole seconds since the epoch.
-    pub modified_secs: u64,
+    /// The file's times, for `Last-Modified` and for telling which key is newest.
+    pub times: FileTimes,
+    /// When this kid last started holding other key material than before,
+    /// as seen by the [`Scanner`] that read it (seconds since the epoch; 0 =
+    /// not since the scanner started). A Prosody that fetched the kid through
+    /// `asap_key_server` before then still holds the old key.
+    pub replaced_secs: u64,
     /// The SPKI DER (and, if they could not be found in it, `n` and `e`).
     der: Box<[u8]>,
     der_len: u16,
     n_at: (u16, u16),
     e_at: (u16, u16),
+}
+
+/// A key file's times, in nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileTimes {
+    /// Last content change (`mtime`): the key material is never younger.
+    pub modified_ns: u64,
+    /// Last status change (`ctime`): set when the file appeared at its path
+    /// (created, renamed or linked there), and by later chmods; it cannot be
+    /// set back, so the file has been in the directory at least since then.
+    pub changed_ns: u64,
+}
+
+impl FileTimes {
+    /// The times of `meta`.
+    pub fn of(meta: &std::fs::Metadata) -> FileTimes {
+        use std::os::unix::fs::MetadataExt as _;
+        let ns = |secs: i64, nsec: i64| {
+            u64::try_from(secs)
+                .unwrap_or(0)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(u64::try_from(nsec).unwrap_or(0))
+        };
+        FileTimes {
+            modified_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            changed_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// The mtime in whole seconds.
+    pub fn modified_secs(&self) -> u64 {
+        self.modified_ns / 1_000_000_000
+    }
 }
 
 /// What a served key is, without its bytes.
@@ -75,12 +114,8 @@ impl KeyEntry {
         root: Arc<Path>,
         public: PublicKey,
         mode: u32,
-        mtime: SystemTime,
+        times: FileTimes,
     ) -> Self {
-        let modified_secs = mtime
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         let mut der = public.spki_der;
         let der_len = der.len();
         // The modulus and exponent are in the DER; keep only their place.
@@ -107,7 +142,8 @@ impl KeyEntry {
                 fingerprint: public.fingerprint,
             },
             mode,
-            modified_secs,
+            times,
+            replaced_secs: 0,
             der: der.into_boxed_slice(),
             der_len: der_len as u16,
             n_at,
@@ -155,7 +191,7 @@ impl KeyEntry {
 
     /// `Last-Modified`, from the file's mtime.
     pub fn last_modified(&self) -> HeaderValue {
-        http_date(self.modified_secs)
+        http_date(self.times.modified_secs())
     }
 
     /// `<sha256(kid) hex>.pem`, the path Prosody requests (no leading slash).

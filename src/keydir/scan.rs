@@ -542,7 +542,12 @@ impl Scanner {
         if changed && self.scanned {
             set.touch(now_secs());
         } else if !self.scanned {
-            set.touch(set.keys().map(|k| k.modified_secs).max().unwrap_or(0));
+            set.touch(
+                set.keys()
+                    .map(|k| k.times.modified_secs())
+                    .max()
+                    .unwrap_or(0),
+            );
         }
         set.set_ready();
         self.scanned = true;
@@ -847,13 +852,12 @@ impl Scanner {
         match keys::decode_public(&data) {
             Ok(public) => {
                 let mode = meta.permissions().mode() & 0o777;
-                let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
                 Outcome::Key(Arc::new(KeyEntry::new(
                     kid,
                     Arc::clone(&self.shared_root),
                     public,
                     mode,
-                    mtime,
+                    super::FileTimes::of(meta),
                 )))
             }
             Err(e) => Outcome::skip(SkipReason::BadKey(e)),

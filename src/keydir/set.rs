@@ -302,8 +302,8 @@ impl KeySet {
             .collect()
     }
 
-    /// The private keys directly under `<dir>/<issuer>/`, oldest first (kid
-    /// sort order, as Atlassian's file key repository orders them).
+    /// The private keys directly under `<dir>/<issuer>/`, in kid order
+    /// (which says nothing of their age: [`super::age`] tells which is newest).
     pub fn issuer_keys<'a>(&'a self, issuer: &'a str) -> impl Iterator<Item = &'a Arc<KeyEntry>> {
         self.keys()
             .filter(move |k| k.public.form.is_private() && crate::kid::in_issuer(&k.kid, issuer))

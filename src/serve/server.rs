@@ -271,7 +271,7 @@ pub fn handle<B>(
             let validators = Validators {
                 etag: parts.etag.clone(),
                 last_modified: parts.last_modified.clone(),
-                modified_secs: entry.modified_secs,
+                modified_secs: entry.times.modified_secs(),
             };
             let res = cacheable(req, validators, PEM, &pre.cache_control, || {
                 Body::full(parts.pem.clone())

@@ -8,7 +8,8 @@
 //! rejects any other `typ` and, by default, any other `alg`.
 
 use super::claims::{Built, ClaimsError, TokenSpec};
-use crate::keydir::KeySet;
+use crate::keydir::age::{self, NoNewest};
+use crate::keydir::{KeyEntry, KeySet};
 use crate::keys::{self, KeyError, KeyForm};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
@@ -18,6 +19,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Why a token could not be minted.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,26 @@ pub enum MintError {
         /// The issuers that could be used.
         choices: Vec<String>,
     },
+    /// The evidence cannot tell which key of the issuer is the newest.
+    #[error("cannot tell which key of {issuer} is the newest: {} (kids without a date, and file times that do not settle it); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to make a key known newer than all of them", list(.candidates))]
+    Unordered {
+        /// The issuer (or `the key directory`).
+        issuer: String,
+        /// The kids that may be the newest.
+        candidates: Vec<String>,
+    },
+    /// Every key of the issuer is younger than `--min-key-age`.
+    #[error("no key of {issuer} has been in the key directory for {} (--min-key-age) yet; the youngest, {kid}, appeared {} ago: wait, or sign with --kid", secs(.min_key_age), secs(.age))]
+    TooYoung {
+        /// The issuer.
+        issuer: String,
+        /// The minimum asked for.
+        min_key_age: Duration,
+        /// The key that appeared most recently.
+        kid: String,
+        /// How long ago.
+        age: Duration,
+    },
     /// Neither `--kid` nor `--issuer`, and more than one issuer.
     #[error("more than one issuer has private keys; choose one with --issuer ({}) or --kid", list(.choices))]
     Ambiguous {
@@ -76,6 +98,10 @@ pub enum MintError {
     /// Serialising or signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
+}
+
+fn secs(d: &Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(d.as_secs()))
 }
 
 fn list(items: &[String]) -> String {
@@ -193,6 +219,29 @@ pub struct Minter {
     dir: PathBuf,
     keys: BTreeMap<String, Arc<SigningKey>>,
     public_only: BTreeSet<String>,
+    /// The keys as scanned: their files' times say which is newest.
+    set: KeySet,
+}
+
+/// Which key of an issuer to sign with: the newest by [`crate::keydir::age`]
+/// among those in the directory for at least `min_key_age` at `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Choice {
+    /// The time of signing.
+    pub now: SystemTime,
+    /// How long a key must have been in the directory before it signs, so
+    /// that every key server replica and Prosody can find it first.
+    pub min_key_age: Duration,
+}
+
+impl Choice {
+    /// Now, with no minimum age.
+    pub fn now() -> Choice {
+        Choice {
+            now: SystemTime::now(),
+            min_key_age: Duration::ZERO,
+        }
+    }
 }
 
 impl Minter {
@@ -222,6 +271,7 @@ impl Minter {
             dir: dir.to_owned(),
             keys,
             public_only,
+            set,
         })
     }
 
@@ -256,30 +306,75 @@ impl Minter {
         })
     }
 
-    /// The newest private key directly under `<dir>/<issuer>/` (kid sort order).
+    /// The newest private key directly under `<dir>/<issuer>/`, now.
     pub fn newest(&self, issuer: &str) -> Result<Arc<SigningKey>, MintError> {
-        self.keys
-            .iter()
-            .rev()
-            .find(|(kid, _)| crate::kid::in_issuer(kid, issuer))
-            .map(|(_, k)| Arc::clone(k))
-            .ok_or_else(|| MintError::NoKeysForIssuer {
-                issuer: issuer.to_owned(),
-                choices: self.issuers(),
-            })
+        self.newest_by(issuer, Choice::now())
     }
 
-    /// `--kid`, else `--issuer`'s newest key, else the newest key of the only issuer.
+    /// The newest private key directly under `<dir>/<issuer>/` that has
+    /// been in the directory for `choice.min_key_age`.
+    pub fn newest_by(&self, issuer: &str, choice: Choice) -> Result<Arc<SigningKey>, MintError> {
+        let candidates = crate::keydir::keygen::signing_candidates(&self.set, issuer);
+        if candidates.is_empty() {
+            return Err(MintError::NoKeysForIssuer {
+                issuer: issuer.to_owned(),
+                choices: self.issuers(),
+            });
+        }
+        self.pick(issuer, candidates, choice)
+    }
+
+    /// The newest of `candidates` old enough for `choice`.
+    fn pick(
+        &self,
+        issuer: &str,
+        candidates: Vec<Arc<KeyEntry>>,
+        choice: Choice,
+    ) -> Result<Arc<SigningKey>, MintError> {
+        let now_ns = choice
+            .now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let cutoff = now_ns.saturating_sub(choice.min_key_age.as_nanos() as u64);
+        let (old_enough, young): (Vec<_>, Vec<_>) = candidates
+            .into_iter()
+            .partition(|k| k.times.changed_ns <= cutoff);
+        if old_enough.is_empty() {
+            let youngest = young.iter().max_by_key(|k| k.times.changed_ns);
+            return Err(MintError::TooYoung {
+                issuer: issuer.to_owned(),
+                min_key_age: choice.min_key_age,
+                kid: youngest.map(|k| k.kid.clone()).unwrap_or_default(),
+                age: Duration::from_nanos(
+                    now_ns.saturating_sub(youngest.map_or(0, |k| k.times.changed_ns)),
+                ),
+            });
+        }
+        match age::newest(&old_enough) {
+            Ok(entry) => self.key(&entry.kid),
+            Err(NoNewest::Empty) => Err(MintError::NoPrivateKeys {
+                dir: self.dir.clone(),
+            }),
+            Err(NoNewest::Unknown { candidates }) => Err(MintError::Unordered {
+                issuer: issuer.to_owned(),
+                candidates,
+            }),
+        }
+    }
+
+    /// `--kid`, else `--issuer`'s newest key, else the newest key of the
+    /// only issuer, each as [`Choice`] says.
     pub fn choose(
         &self,
         kid: Option<&str>,
         issuer: Option<&str>,
+        choice: Choice,
     ) -> Result<Arc<SigningKey>, MintError> {
         if let Some(kid) = kid {
             return self.key(kid);
         }
         if let Some(issuer) = issuer {
-            return self.newest(issuer);
+            return self.newest_by(issuer, choice);
         }
         if self.keys.is_empty() {
             return Err(MintError::NoPrivateKeys {
@@ -287,12 +382,19 @@ impl Minter {
             });
         }
         match self.issuers().as_slice() {
-            [only] => self.newest(only).or_else(|_| {
-                // The only issuer's keys are nested deeper: take the newest overall.
-                Ok(Arc::clone(
-                    self.keys.values().next_back().expect("not empty"),
-                ))
-            }),
+            [only] => match self.newest_by(only, choice) {
+                // The only issuer's keys are nested deeper: all of them compete.
+                Err(MintError::NoKeysForIssuer { .. }) => {
+                    let all = self
+                        .set
+                        .keys()
+                        .filter(|k| k.public.form.is_private())
+                        .cloned()
+                        .collect();
+                    self.pick(only, all, choice)
+                }
+                other => other,
+            },
             many => Err(MintError::Ambiguous {
                 choices: many.to_vec(),
             }),
@@ -332,8 +434,11 @@ mod tests {
         let new = keygen::create(dir.path(), "jitsi/2026-11-28", 2048).unwrap();
         keygen::create(dir.path(), "jitsi/2026-11-01", 2048).unwrap();
         let minter = Minter::load(dir.path()).unwrap();
-        let key = minter.choose(None, None).unwrap();
-        assert_eq!(key.kid, "jitsi/2026-11-28", "newest by kid order");
+        let key = minter.choose(None, None, Choice::now()).unwrap();
+        assert_eq!(
+            key.kid, "jitsi/2026-11-28",
+            "newest by the dates in the kids"
+        );
         let now = jsonwebtoken::get_current_timestamp();
         let spec = TokenSpec {
             room: Some("standup".into()),
@@ -359,7 +464,9 @@ mod tests {
     fn key_choice_errors_list_the_choices() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            Minter::load(dir.path()).unwrap().choose(None, None),
+            Minter::load(dir.path())
+                .unwrap()
+                .choose(None, None, Choice::now()),
             Err(MintError::NoPrivateKeys { .. })
         ));
         keygen::create(dir.path(), "a/1", 2048).unwrap();
@@ -368,20 +475,40 @@ mod tests {
             keys::decode_public(&std::fs::read(dir.path().join("a/1.pem")).unwrap()).unwrap();
         std::fs::write(dir.path().join("a/pub.pem"), public.spki_pem()).unwrap();
         let m = Minter::load(dir.path()).unwrap();
-        let err = m.choose(None, None).unwrap_err().to_string();
+        let choose = |kid, issuer| m.choose(kid, issuer, Choice::now());
+        let err = choose(None, None).unwrap_err().to_string();
         assert!(err.contains("--issuer (a, b)"), "{err}");
-        let err = m.choose(Some("a/pub"), None).unwrap_err().to_string();
+        let err = choose(Some("a/pub"), None).unwrap_err().to_string();
         assert!(
             err.contains("only a public key") && err.contains("a/1, b/1"),
             "{err}"
         );
-        let err = m.choose(Some("a/2"), None).unwrap_err().to_string();
+        let err = choose(Some("a/2"), None).unwrap_err().to_string();
         assert!(
             err.contains("no key with kid \"a/2\"; private keys: a/1, b/1"),
             "{err}"
         );
-        let err = m.choose(None, Some("c")).unwrap_err().to_string();
+        let err = choose(None, Some("c")).unwrap_err().to_string();
         assert!(err.contains("issuers: a, b"), "{err}");
-        assert_eq!(m.choose(None, Some("b")).unwrap().kid, "b/1");
+        assert_eq!(choose(None, Some("b")).unwrap().kid, "b/1");
+        // Two undated kids: no guess.
+        keygen::create(dir.path(), "b/2", 2048).unwrap();
+        let m = Minter::load(dir.path()).unwrap();
+        let err = m.newest("b").unwrap_err().to_string();
+        assert!(
+            err.contains("cannot tell which key of b is the newest: b/1, b/2")
+                && err.contains("--kid"),
+            "{err}"
+        );
+        // Too young for a minimum age.
+        let soon = Choice {
+            now: SystemTime::now(),
+            min_key_age: Duration::from_secs(3600),
+        };
+        let err = m.newest_by("a", soon).unwrap_err().to_string();
+        assert!(
+            err.contains("no key of a has been in the key directory for 1h"),
+            "{err}"
+        );
     }
 }

@@ -127,45 +127,159 @@ fn keygen_refuses_reused_or_invalid_kids_and_sizes() {
     assert!(!dir.join("x").exists());
 }
 
+/// The kid a `rotate` output says it created.
+fn created(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("created kid "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no created kid in {out}"))
+        .to_owned()
+}
+
 #[test]
-fn rotate_makes_dated_kids_that_sort_newest_last() {
+fn rotate_makes_kids_known_newer_than_every_key_before_them() {
     let t = tempdir();
     let dir = t.path().join("keys");
     let d = path_str(&dir);
     let date = today();
     let first = cli_ok(&["rotate", "jitsi", "--keys", &d]);
-    assert!(
-        first.contains(&format!("created kid jitsi/{date} ")),
-        "{first}"
-    );
+    assert_eq!(created(&first), format!("jitsi/{date}"), "{first}");
     assert!(first.contains("first key of issuer \"jitsi\""), "{first}");
+    // A key of the issuer was written today: the day's name could be older
+    // than it, so the second names the new key.
     let second = cli_ok(&["rotate", "jitsi", "--keys", &d]);
+    let second_kid = created(&second);
     assert!(
-        second.contains(&format!("created kid jitsi/{date}.02 ")),
+        second_kid.starts_with(&format!("jitsi/{date}T")) && second_kid.ends_with('Z'),
         "{second}"
     );
     assert!(
         second.contains(&format!(
             "Keep publishing the previous key(s) jitsi/{date} until every token"
-        )),
+        )) && second.contains("`mint --issuer jitsi`\n     picks it"),
         "{second}"
     );
     assert!(
-        second.contains("prune jitsi --keep 1 --yes")
+        second.contains("prune jitsi --yes")
+            && second.contains("--min-key-age")
             && second.contains("With asap_key_server alone (any token plugin)")
             && second.contains(
                 "With cache_keys_url at this server's JWKS (token plugin 2025-11 and later)"
             ),
         "{second}"
     );
-    cli_ok(&["rotate", "jitsi", "--keys", &d]);
-    assert_eq!(mode(&dir.join(format!("jitsi/{date}.03.pem"))), 0o600);
-    // mint --issuer picks the newest.
+    let third = created(&cli_ok(&["rotate", "jitsi", "--keys", &d]));
+    assert!(third > second_kid, "{third} after {second_kid}");
+    assert_eq!(mode(&dir.join(format!("{third}.pem"))), 0o600);
     let (token, _) = mint(&dir, &["--issuer", "jitsi"]);
-    assert_eq!(decode(&token).0["kid"], format!("jitsi/{date}.03"));
+    assert_eq!(decode(&token).0["kid"], third);
     let (code, _, err) = cli(&["rotate", "bad issuer", "--keys", &d]);
     assert_eq!(code, 2);
     assert!(err.contains("invalid kid"), "{err}");
+}
+
+/// Issue 17's case, as reported: a hand-named key, then two rotations.
+#[test]
+fn rotation_follows_creation_order_not_kid_spelling() {
+    let t = tempdir();
+    let dir = t.path().join("k");
+    let d = path_str(&dir);
+    cli_ok(&["keygen", "--keys", &d, "acme/k1"]);
+    let first = created(&cli_ok(&["rotate", "--keys", &d, "acme"]));
+    let second = created(&cli_ok(&["rotate", "--keys", &d, "acme"]));
+    assert!(first.starts_with(&format!("acme/{}", today())), "{first}");
+    // mint --issuer picks the newest key, not the one that sorts last (acme/k1).
+    let (token, err) = mint(&dir, &["--issuer", "acme", "--decode"]);
+    assert_eq!(decode(&token).0["kid"], second);
+    assert!(err.contains(&format!("\"kid\": \"{second}\"")), "{err}");
+
+    // prune --keep 1 keeps that key; the others are younger than --min-age.
+    let out = cli_ok(&["prune", "--keys", &d, "acme", "--keep", "1", "--yes"]);
+    assert!(
+        out.contains(&format!("keep          {second}")) && out.contains("no key is known newer"),
+        "{out}"
+    );
+    assert!(out.contains("nothing to remove"), "{out}");
+    for kid in ["acme/k1", &first, &second] {
+        assert!(dir.join(format!("{kid}.pem")).exists(), "{kid} kept: {out}");
+    }
+    // Without the age guard, the two older keys go; never the newest.
+    let out = cli_ok(&[
+        "prune",
+        "--keys",
+        &d,
+        "acme",
+        "--keep",
+        "1",
+        "--min-age",
+        "0",
+        "--yes",
+    ]);
+    assert!(
+        out.contains("removed       acme/k1") && out.contains(&format!("removed       {first}")),
+        "{out}"
+    );
+    assert!(dir.join(format!("{second}.pem")).exists(), "{out}");
+    assert!(!dir.join("acme/k1.pem").exists() && !dir.join(format!("{first}.pem")).exists());
+    let (token, _) = mint(&dir, &["--issuer", "acme"]);
+    assert_eq!(decode(&token).0["kid"], second);
+    // The README's bare `prune ISSUER` works (--keep defaults to 1).
+    let out = cli_ok(&["prune", "--keys", &d, "acme"]);
+    assert!(out.contains("nothing to remove"), "{out}");
+}
+
+#[test]
+fn mint_refuses_to_guess_between_undated_keys_and_rotate_settles_it() {
+    let (_t, dir) = keydir();
+    let d = path_str(&dir);
+    write_private(dir.join("acme/a.pem"), &key(0).pkcs8);
+    write_private(dir.join("acme/b.pem"), &key(1).pkcs8);
+    // A name dated after its file was written is no evidence either.
+    write_private(dir.join("acme/2099-01-01.pem"), &key(2).pkcs8);
+    let (code, _, err) = cli(&["mint", "--keys", &d, "--issuer", "acme"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "cannot tell which key of acme is the newest: acme/2099-01-01, acme/a, acme/b"
+        ) && err.contains("--kid"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&["mint", "--keys", &d]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--kid"), "{err}");
+    // A rotated key is newer than all of them, whatever their names.
+    let new = created(&cli_ok(&["rotate", "--keys", &d, "acme"]));
+    let (token, _) = mint(&dir, &["--issuer", "acme"]);
+    assert_eq!(decode(&token).0["kid"], new);
+}
+
+#[test]
+fn mint_min_key_age_signs_with_a_key_that_has_been_published_long_enough() {
+    let (_t, dir) = keydir();
+    let d = path_str(&dir);
+    let old = created(&cli_ok(&["rotate", "--keys", &d, "acme"]));
+    let (code, _, err) = cli(&[
+        "mint",
+        "--keys",
+        &d,
+        "--issuer",
+        "acme",
+        "--min-key-age",
+        "1h",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no key of acme has been in the key directory for 1h (--min-key-age) yet")
+            && err.contains(&old),
+        "{err}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let new = created(&cli_ok(&["rotate", "--keys", &d, "acme"]));
+    // The new key is the newest but younger than 2 s: the old one signs.
+    let (token, _) = mint(&dir, &["--issuer", "acme", "--min-key-age", "2s"]);
+    assert_eq!(decode(&token).0["kid"], old);
+    let (token, _) = mint(&dir, &["--issuer", "acme"]);
+    assert_eq!(decode(&token).0["kid"], new);
 }
 
 #[test]
@@ -180,14 +294,31 @@ fn prune_keeps_the_newest_and_is_a_dry_run_without_yes() {
     }
     write(dir.join("jitsi/public-only.pem"), &key(3).spki);
     write(dir.join("other/2026-01-01.pem"), &key(3).pkcs8);
+    // Copied in just now: the older keys were the newest here until now.
     let out = cli_ok(&["prune", "jitsi", "--keep", "1", "--keys", &d]);
+    assert!(
+        out.contains("keep          jitsi/2026-10-01")
+            && out.contains("tokens it signed may still be alive (--min-age 24h)")
+            && out.contains("nothing to remove"),
+        "{out}"
+    );
+    let out = cli_ok(&[
+        "prune",
+        "jitsi",
+        "--keep",
+        "1",
+        "--min-age",
+        "0",
+        "--keys",
+        &d,
+    ]);
     assert!(
         out.contains("would remove  jitsi/2026-10-01")
             && out.contains("would remove  jitsi/2026-11-01"),
         "{out}"
     );
     assert!(
-        out.contains("keep    jitsi/2026-11-28") && out.contains("Dry run"),
+        out.contains("keep          jitsi/2026-11-28") && out.contains("Dry run"),
         "{out}"
     );
     assert!(
@@ -200,8 +331,18 @@ fn prune_keeps_the_newest_and_is_a_dry_run_without_yes() {
         "dry run removes nothing"
     );
 
-    let out = cli_ok(&["prune", "jitsi", "--keep", "2", "--keys", &d, "--yes"]);
-    assert!(out.contains("removed  jitsi/2026-10-01"), "{out}");
+    let out = cli_ok(&[
+        "prune",
+        "jitsi",
+        "--keep",
+        "2",
+        "--min-age",
+        "0",
+        "--keys",
+        &d,
+        "--yes",
+    ]);
+    assert!(out.contains("removed       jitsi/2026-10-01"), "{out}");
     assert!(!dir.join("jitsi/2026-10-01.pem").exists());
     assert!(dir.join("jitsi/2026-11-01.pem").exists() && dir.join("jitsi/2026-11-28.pem").exists());
     assert!(

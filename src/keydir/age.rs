@@ -1,0 +1,290 @@
+//! Which key is the newest: the order keys were made in, never the order
+//! their kids sort in.
+//!
+//! `mint --issuer`, `rotate` and `prune` ask one question, answered here
+//! and nowhere else: which of these keys was made last? `acme/k1` sorts
+//! after `acme/2026-12-01`, yet may be a year older. The evidence, kept to
+//! what survives copies (`scp`, `kubectl create secret`, backups):
+//!
+//! - a date in the kid's last segment (`2026-12-01`, `2026-12-01.02`,
+//!   `2026-12-01T151136Z`, the names `rotate` gives): made in that day or
+//!   second, and a day's `.NN` key after its plain one;
+//! - the file's mtime: key material is never younger than the file that
+//!   holds it, so it bounds the making from above. A name dated after its
+//!   file's mtime is contradicted and not believed.
+//!
+//! Each key is thus made within a window ([`Made`]); a key is known newer
+//! than another when its window starts after the other's ends. The newest
+//! key is the one known newer than every other. When none is (two undated
+//! kids, say: a copy resets both mtimes), the order is unknown, and callers
+//! refuse and name the candidates rather than guess.
+//!
+//! How long a key has been in the directory is another question: its
+//! ctime, which a copy or rename into place sets and nothing sets back.
+
+use super::KeyEntry;
+use crate::kid::{self, NamedTime};
+use std::sync::Arc;
+
+const NS: u64 = 1_000_000_000;
+
+/// When a key was made, as far as the evidence goes: a window of
+/// nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Made {
+    /// Made no earlier than this.
+    pub earliest: u64,
+    /// Made no later than this.
+    pub latest: u64,
+    /// The time the kid names, when believed.
+    pub named: Option<NamedTime>,
+}
+
+impl Made {
+    /// The window for a key with this kid in a file last written at
+    /// `modified_ns`.
+    pub fn of(kid: &str, modified_ns: u64) -> Made {
+        match kid::named_time(kid) {
+            Some(n) if n.start.saturating_mul(NS) <= modified_ns => Made {
+                earliest: n.start * NS,
+                latest: modified_ns.min((n.start + n.span) * NS - 1),
+                named: Some(n),
+            },
+            _ => Made {
+                earliest: 0,
+                latest: modified_ns,
+                named: None,
+            },
+        }
+    }
+
+    /// The window of a key in the key directory.
+    pub fn of_entry(entry: &KeyEntry) -> Made {
+        Made::of(&entry.kid, entry.times.modified_ns)
+    }
+
+    /// Whether this key was certainly made after `other`.
+    pub fn newer_than(&self, other: &Made) -> bool {
+        if self.earliest > other.latest {
+            return true;
+        }
+        // The n-th key of a day comes after that day's earlier ones.
+        match (self.named, other.named) {
+            (Some(a), Some(b)) => a.start == b.start && a.span == b.span && a.seq > b.seq,
+            _ => false,
+        }
+    }
+
+    /// Whether the kid's name is evidence (else only the file time is).
+    pub fn dated(&self) -> bool {
+        self.named.is_some()
+    }
+}
+
+/// A key with what is known of its age among its peers.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    /// The key.
+    pub key: Arc<KeyEntry>,
+    /// When it was made.
+    pub made: Made,
+    /// How many of the other keys are known newer.
+    pub newer: usize,
+    /// The earliest ctime of a key known newer (ns): this key has not been
+    /// the newest since then, at the latest.
+    pub superseded_ns: Option<u64>,
+}
+
+/// Each of `keys` with how many others are known newer and since when it
+/// has been superseded. O(n log n): the keys known newer than K by their
+/// windows are those whose window starts after K's ends.
+pub fn rank(keys: &[Arc<KeyEntry>]) -> Vec<Ranked> {
+    let made: Vec<Made> = keys.iter().map(|k| Made::of_entry(k)).collect();
+    // Indices by earliest start, and the smallest ctime from each on.
+    let mut by_start: Vec<usize> = (0..keys.len()).collect();
+    by_start.sort_by_key(|&i| made[i].earliest);
+    let starts: Vec<u64> = by_start.iter().map(|&i| made[i].earliest).collect();
+    let mut min_changed = vec![u64::MAX; keys.len() + 1];
+    for (pos, &i) in by_start.iter().enumerate().rev() {
+        min_changed[pos] = min_changed[pos + 1].min(keys[i].times.changed_ns);
+    }
+    (0..keys.len())
+        .map(|i| {
+            let first_after = starts.partition_point(|&s| s <= made[i].latest);
+            let mut newer = keys.len() - first_after;
+            let mut superseded = min_changed[first_after];
+            // Same-day `.NN` order, where the windows overlap.
+            if let Some(n) = made[i].named.filter(|n| n.span > 1) {
+                for (j, m) in made.iter().enumerate() {
+                    let same_day = m
+                        .named
+                        .is_some_and(|o| o.start == n.start && o.span == n.span);
+                    if j != i && same_day && m.newer_than(&made[i]) && m.earliest <= made[i].latest
+                    {
+                        newer += 1;
+                        superseded = superseded.min(keys[j].times.changed_ns);
+                    }
+                }
+            }
+            Ranked {
+                key: Arc::clone(&keys[i]),
+                made: made[i],
+                newer,
+                superseded_ns: (superseded != u64::MAX).then_some(superseded),
+            }
+        })
+        .collect()
+}
+
+/// Why no key is the newest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoNewest {
+    /// No key at all.
+    Empty,
+    /// The evidence cannot tell which of these was made last.
+    Unknown {
+        /// The kids that may be the newest.
+        candidates: Vec<String>,
+    },
+}
+
+/// The key of `keys` known newer than every other one.
+pub fn newest(keys: &[Arc<KeyEntry>]) -> Result<Arc<KeyEntry>, NoNewest> {
+    let ranked = rank(keys);
+    let tops: Vec<&Ranked> = ranked.iter().filter(|r| r.newer == 0).collect();
+    match tops.as_slice() {
+        [] if keys.is_empty() => Err(NoNewest::Empty),
+        [top]
+            if ranked
+                .iter()
+                .all(|r| Arc::ptr_eq(&r.key, &top.key) || top.made.newer_than(&r.made)) =>
+        {
+            Ok(Arc::clone(&top.key))
+        }
+        _ => {
+            // The keys no other key is known newer than; without a
+            // top, every key whose window reaches past the latest start.
+            let mut candidates: Vec<String> = if tops.is_empty() {
+                ranked.iter().map(|r| r.key.kid.clone()).collect()
+            } else {
+                let latest_start = tops.iter().map(|t| t.made.earliest).max().unwrap_or(0);
+                ranked
+                    .iter()
+                    .filter(|r| r.newer == 0 || r.made.latest >= latest_start)
+                    .map(|r| r.key.kid.clone())
+                    .collect()
+            };
+            candidates.sort();
+            Err(NoNewest::Unknown { candidates })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keydir::{FileTimes, KeySet};
+
+    const DAY: u64 = 86_400 * NS;
+    /// 2026-12-01T00:00:00Z in ns.
+    const DEC1: u64 = 1_796_083_200 * NS;
+
+    fn made(kid: &str, mtime: u64) -> Made {
+        Made::of(kid, mtime)
+    }
+
+    #[test]
+    fn windows_from_names_and_mtimes() {
+        let undated = made("acme/k1", DEC1 + 5);
+        assert_eq!((undated.earliest, undated.latest), (0, DEC1 + 5));
+        let day = made("acme/2026-12-01", DEC1 + 3 * DAY);
+        assert_eq!((day.earliest, day.latest), (DEC1, DEC1 + DAY - 1));
+        // A name dated after its file was written is not believed.
+        let future = made("acme/2099-01-01", DEC1);
+        assert_eq!(
+            (future.earliest, future.latest, future.dated()),
+            (0, DEC1, false)
+        );
+        // Written the same day: the mtime is the tighter bound.
+        assert_eq!(made("acme/2026-12-01", DEC1 + 7).latest, DEC1 + 7);
+    }
+
+    #[test]
+    fn order_follows_evidence_not_spelling() {
+        let k1 = made("acme/k1", DEC1 + 10 * NS);
+        let rotated = made("acme/2026-12-01T000011Z", DEC1 + 11 * NS + 5);
+        assert!(rotated.newer_than(&k1) && !k1.newer_than(&rotated));
+        // Two undated keys: never ordered, whatever their mtimes.
+        let k2 = made("acme/k2", DEC1 + DAY);
+        assert!(!k2.newer_than(&k1) && !k1.newer_than(&k2));
+        // A day's .NN key after its plain one, whatever the mtimes.
+        let first = made("acme/2026-12-01", DEC1 + 20 * NS);
+        let second = made("acme/2026-12-01.02", DEC1 + 10 * NS);
+        assert!(second.newer_than(&first) && !first.newer_than(&second));
+        // The same day and an undated key written that day: unknown.
+        assert!(!first.newer_than(&k1) && !k1.newer_than(&first));
+    }
+
+    fn entry(dir: &std::path::Path, kid: &str, modified_ns: u64, changed_ns: u64) -> Arc<KeyEntry> {
+        let _ = crate::keydir::keygen::create(dir, kid, 2048);
+        let set = KeySet::load(dir).unwrap();
+        let k = set.get(kid).unwrap();
+        let mut e = KeyEntry::new(
+            k.kid.clone(),
+            Arc::from(dir),
+            crate::keys::decode_public(&std::fs::read(k.source()).unwrap()).unwrap(),
+            k.mode,
+            FileTimes {
+                modified_ns,
+                changed_ns,
+            },
+        );
+        e.replaced_secs = 0;
+        Arc::new(e)
+    }
+
+    #[test]
+    fn newest_and_ranks() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let k1 = entry(d, "acme/k1", DEC1 + 10 * NS, DEC1 + 10 * NS);
+        let r1 = entry(
+            d,
+            "acme/2026-12-01T000011Z",
+            DEC1 + 11 * NS + 1,
+            DEC1 + 12 * NS,
+        );
+        let r2 = entry(
+            d,
+            "acme/2026-12-01T000013Z",
+            DEC1 + 13 * NS + 1,
+            DEC1 + 14 * NS,
+        );
+        let all = vec![Arc::clone(&r1), Arc::clone(&k1), Arc::clone(&r2)];
+        assert_eq!(newest(&all).unwrap().kid, "acme/2026-12-01T000013Z");
+        let ranks = rank(&all);
+        let by_kid = |kid: &str| ranks.iter().find(|r| r.key.kid == kid).unwrap();
+        assert_eq!(by_kid("acme/k1").newer, 2);
+        assert_eq!(by_kid("acme/k1").superseded_ns, Some(DEC1 + 12 * NS));
+        assert_eq!(by_kid("acme/2026-12-01T000011Z").newer, 1);
+        assert_eq!(by_kid("acme/2026-12-01T000013Z").newer, 0);
+        assert_eq!(by_kid("acme/2026-12-01T000013Z").superseded_ns, None);
+
+        let k2 = entry(d, "acme/k2", DEC1 + 20 * NS, DEC1 + 20 * NS);
+        assert_eq!(
+            newest(&[Arc::clone(&k1), Arc::clone(&k2)]).unwrap_err(),
+            (NoNewest::Unknown {
+                candidates: vec!["acme/k1".into(), "acme/k2".into()]
+            })
+        );
+        // k2 may be newer than r2 (made before r2, copied here after it).
+        assert_eq!(
+            newest(&[Arc::clone(&r2), Arc::clone(&k2), Arc::clone(&k1)]).unwrap_err(),
+            (NoNewest::Unknown {
+                candidates: vec!["acme/2026-12-01T000013Z".into(), "acme/k2".into()]
+            })
+        );
+        assert_eq!(newest(&[]).unwrap_err(), NoNewest::Empty);
+        assert_eq!(newest(&[Arc::clone(&k2)]).unwrap().kid, "acme/k2");
+    }
+}
