@@ -125,7 +125,14 @@ pub fn check_keys(dir: &Path, loaded: &Result<KeySet, Error>, seen: &mut Seen) -
 }
 
 /// Fetches every kid of `set` from a running key server and compares.
-pub fn check_server(set: &KeySet, url: &str, options: &fetch::Options) -> Vec<Diagnostic> {
+/// `jwks`: Prosody also reads a JWKS at `cache_keys_url` (token plugin
+/// 2025-11 and later), which picks up a key replaced under its kid.
+pub fn check_server(
+    set: &KeySet,
+    url: &str,
+    options: &fetch::Options,
+    jwks: bool,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for k in set.keys() {
         let source = keysource::KeySource::Server {
@@ -142,6 +149,20 @@ pub fn check_server(set: &KeySet, url: &str, options: &fetch::Options) -> Vec<Di
             _ => Diagnostic::pass(&k.kid, format!("served identically at {}", got.location)),
         };
         out.push(f);
+        if let Some(when) = &got.replaced {
+            let seen =
+                format!("its key changed at {when} while the server ran (Asap-Key-Replaced)");
+            let d = if jwks {
+                Diagnostic::warn(&k.kid, seen).why("Prosody takes the new key from cache_keys_url's JWKS at its next refresh, but one that fetched this kid through asap_key_server before then keeps the old key until it restarts")
+            } else {
+                Diagnostic::fail(&k.kid, seen).why("a Prosody that fetched this kid through asap_key_server before then still holds the old key and rejects every token signed with the new one (\"Invalid signature\") until it restarts")
+            };
+            out.push(d.fix(format!(
+                "restart Prosody, or add cache_keys_url (token plugin {} and later); rotate with a new kid next time (asap-keyserver rotate {})",
+                Generation::jwks_since().unwrap_or("2025-11"),
+                crate::kid::issuer(&k.kid)
+            )));
+        }
     }
     out
 }

@@ -31,6 +31,9 @@ pub struct Fetched {
     pub location: Option<String>,
     /// `Cache-Control` (Prosody times its `cache_keys_url` refresh by it).
     pub cache_control: Option<String>,
+    /// `Asap-Key-Replaced` from asap-keyserver: when the kid's key material
+    /// last changed while that server ran.
+    pub key_replaced: Option<String>,
     /// The body, as sent (de-chunked, never decompressed).
     pub body: Vec<u8>,
 }
@@ -262,6 +265,7 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
             .map(str::to_owned)
     };
     let (location, cache_control) = (header("location"), header("cache-control"));
+    let key_replaced = header(crate::serve::server::KEY_REPLACED.as_str());
     let body = res
         .body_mut()
         .with_config()
@@ -273,6 +277,7 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
         status,
         location,
         cache_control,
+        key_replaced,
         body,
     })
 }

@@ -53,6 +53,9 @@ pub struct Obtained {
     pub problem: Option<(String, String)>,
     /// A concern that does not stop Prosody (a short key, private material served).
     pub warning: Option<String>,
+    /// When the key server says this kid's material last changed
+    /// (asap-keyserver's `Asap-Key-Replaced`, an HTTP date).
+    pub replaced: Option<String>,
 }
 
 impl Obtained {
@@ -63,6 +66,7 @@ impl Obtained {
             key: None,
             problem: Some((why, fix)),
             warning: None,
+            replaced: None,
         }
     }
 }
@@ -105,6 +109,7 @@ pub fn judge(location: String, prefix: &str, body: &[u8], served: bool) -> Obtai
                 key: Some(FoundKey { form, n, e, bits }),
                 problem: None,
                 warning,
+                replaced: None,
             }
         }
         Err(KeyError::Certificate) => Obtained::failed(
@@ -213,7 +218,10 @@ fn from_server(base: &str, options: &fetch::Options, kid: &str) -> Obtained {
             };
             Obtained::failed(url, format!("HTTP {}", r.status), format!("HTTP {}: Prosody accepts only 200 or 204", r.status), fix)
         }
-        Ok(r) => judge(url, &format!("HTTP {}, ", r.status), &r.body, true),
+        Ok(r) => Obtained {
+            replaced: r.key_replaced.clone(),
+            ..judge(url, &format!("HTTP {}, ", r.status), &r.body, true)
+        },
     }
 }
 
@@ -327,6 +335,7 @@ pub fn from_jwks(jwks: &Jwks, kid: &str) -> Option<Obtained> {
                 .then(|| format!("RSA-{} is weak: use 2048 bits or more", key.bits)),
             key: Some(key.clone()),
             problem: None,
+            replaced: None,
         },
         Err(why) => Obtained::failed(
             location,

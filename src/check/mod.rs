@@ -67,6 +67,10 @@ pub struct Diagnostic {
     /// What Prosody logs for this failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prosody_says: Option<String>,
+    /// For a check that depends on what could not be seen (a setting not
+    /// given, Prosody's key cache): what must hold for Prosody to accept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_if: Option<String>,
 }
 
 impl Diagnostic {
@@ -78,6 +82,7 @@ impl Diagnostic {
             why: None,
             fix: None,
             prosody_says: None,
+            only_if: None,
         }
     }
 
@@ -116,6 +121,12 @@ impl Diagnostic {
     /// Says what Prosody logs (the error it rejects the login with).
     pub fn prosody_says(mut self, text: impl Into<String>) -> Self {
         self.prosody_says = Some(text.into());
+        self
+    }
+
+    /// Says what must hold for Prosody to accept, where it could not be seen.
+    pub fn only_if(mut self, condition: impl Into<String>) -> Self {
+        self.only_if = Some(condition.into());
         self
     }
 }
@@ -174,6 +185,9 @@ pub fn write_text(
         }
         if let (Some(p), Status::Fail) = (&d.prosody_says, d.status) {
             detail(&format!("Prosody says: {p}"))?;
+        }
+        if let Some(condition) = &d.only_if {
+            detail(&format!("accepted only if {condition}"))?;
         }
     }
     Ok(())

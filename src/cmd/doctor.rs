@@ -75,7 +75,7 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &key_server {
         sections.push((
             format!("Key server {url}"),
-            doctor::check_server(set, url, &options),
+            doctor::check_server(set, url, &options, cache_keys_url.is_some()),
         ));
     }
     let jwks = match (&cache_keys_url, &a.url) {

@@ -125,6 +125,7 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             let doc = serde_json::json!({
                 "accepted": report.accepted(),
                 "verdict": report.verdict(),
+                "conditions": report.conditions(),
                 "first_failure": report.first_failure().map(|c| &c.check),
                 "plugin": {
                     "generation": report.generation.name,

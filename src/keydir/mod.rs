@@ -27,7 +27,7 @@ pub use set::{JwksCursor, JwksInfo, KeySet, Scope, SHARDS};
 
 /// One servable key: its kid, where it came from, and the one form its
 /// responses are made from (the SPKI DER).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KeyEntry {
     /// The key id (file path under the key directory, minus `.pem`).
     pub kid: String,

@@ -119,9 +119,11 @@ pub struct Scanner {
     skipped: BTreeMap<Rel, Skipped>,
     /// The set built from `cache`.
     set: KeySet,
-    /// Key material served per kid in this process (hash prefixes), to
-    /// warn when a kid comes back with other material.
-    seen: HashMap<u64, u64>,
+    /// Key material served per kid in this process (hash prefixes), and
+    /// when it last changed (seconds; 0 = not since start): to warn when a
+    /// kid comes back with other material, and to say since when. Never
+    /// pruned, so a kid removed and later re-added with another key counts.
+    seen: HashMap<u64, (u64, u64)>,
     /// Whether a scan has completed (the first one always yields a set).
     scanned: bool,
     /// Counts scans, to mark the cache entries each one finds.
@@ -871,7 +873,38 @@ impl Scanner {
     }
 
     /// Stores the outcome for `rel` in the walk's cache and logs what changed.
-    fn record(&mut self, walk: &mut Walk, rel: PathBuf, stamp: Option<Stamp>, outcome: Outcome) {
+    fn record(
+        &mut self,
+        walk: &mut Walk,
+        rel: PathBuf,
+        stamp: Option<Stamp>,
+        mut outcome: Outcome,
+    ) {
+        let mut replaced = false;
+        if let Outcome::Key(entry) = &mut outcome {
+            // Other material than this kid held before in this process?
+            let fingerprint = prefix64(&entry.public.fingerprint);
+            let slot = self
+                .seen
+                .entry(prefix64(&entry.kid_hash))
+                .or_insert((fingerprint, 0));
+            if slot.0 != fingerprint {
+                *slot = (fingerprint, now_secs().max(1));
+                replaced = true;
+            }
+            let since = slot.1;
+            if since != 0 {
+                match Arc::get_mut(entry) {
+                    Some(e) => e.replaced_secs = since,
+                    None => {
+                        // Shared already (never, as examine made it): a copy.
+                        let mut copy = KeyEntry::clone(entry);
+                        copy.replaced_secs = since;
+                        *entry = Arc::new(copy);
+                    }
+                }
+            }
+        }
         let old = self.cache.get(rel.as_os_str());
         let last_good = match (&outcome, old) {
             (Outcome::Key(_), _) => None,
@@ -887,7 +920,14 @@ impl Scanner {
         };
         if !same_as_before {
             let was_key = old.is_some_and(|o| matches!(o.outcome, Outcome::Key(_)));
-            self.log_outcome(&rel, &outcome, last_good.as_ref(), was_key, walk.bulk);
+            self.log_outcome(
+                &rel,
+                &outcome,
+                last_good.as_ref(),
+                was_key,
+                walk.bulk,
+                replaced,
+            );
         }
         walk.next.insert(
             rel.into_os_string().into_boxed_os_str(),
@@ -903,20 +943,19 @@ impl Scanner {
     /// Logs what `rel` now is. In a `bulk` read (the first scan of a big
     /// directory) a key loaded is a debug line, not one info line per key.
     fn log_outcome(
-        &mut self,
+        &self,
         rel: &Path,
         outcome: &Outcome,
         last_good: Option<&Arc<KeyEntry>>,
         existed: bool,
         bulk: bool,
+        replaced: bool,
     ) {
         // Only made when a line is written (tracing evaluates fields lazily).
         let path = || shown(&self.root.join(rel));
         match outcome {
             Outcome::Key(entry) => {
-                let fingerprint = prefix64(&entry.public.fingerprint);
-                let previous = self.seen.insert(prefix64(&entry.kid_hash), fingerprint);
-                if previous.is_some_and(|fp| fp != fingerprint) {
+                if replaced {
                     warn!(kid = %entry.kid, path = %path(),
                         "key material changed under an existing kid: a Prosody that fetched it through asap_key_server \
                          keeps the old key until it restarts (one with cache_keys_url at our JWKS, token plugin 2025-11 \

@@ -54,6 +54,9 @@ pub struct KeySet {
     routes: Vec<Arc<Shard>>,
     by_kid: imbl::OrdSet<ByKid>,
     skipped: Arc<[Skipped]>,
+    /// Kids whose key material changed while the scanner ran, and when
+    /// (few: a kid is normally never reused).
+    replaced: imbl::OrdMap<String, u64>,
     /// Sum of every key's [`digest`]: the JWKS ETag.
     digest: u128,
     /// Sum of every key's JWK length.
@@ -70,6 +73,7 @@ impl Default for KeySet {
             routes: vec![empty; SHARDS],
             by_kid: imbl::OrdSet::new(),
             skipped: Arc::from(Vec::new()),
+            replaced: imbl::OrdMap::new(),
             digest: 0,
             jwk_bytes: 0,
             modified_secs: 0,
@@ -229,6 +233,11 @@ impl KeySet {
     /// Adds `entry`, replacing the key with the same kid; returns the old one.
     pub(crate) fn insert(&mut self, entry: Arc<KeyEntry>) -> Option<Arc<KeyEntry>> {
         let hash = table_hash(&entry.kid_hash);
+        if entry.replaced_secs != 0 {
+            self.replaced.insert(entry.kid.clone(), entry.replaced_secs);
+        } else if !self.replaced.is_empty() {
+            self.replaced.remove(&entry.kid);
+        }
         self.digest = self.digest.wrapping_add(digest(&entry));
         self.jwk_bytes += jwk_len(&entry) as u64;
         let old = self.by_kid.insert(ByKid(Arc::clone(&entry))).map(|k| k.0);
@@ -249,6 +258,9 @@ impl KeySet {
     /// Removes the key with this kid; returns it.
     pub(crate) fn remove(&mut self, kid: &str) -> Option<Arc<KeyEntry>> {
         let ByKid(old) = self.by_kid.remove(kid)?;
+        if !self.replaced.is_empty() {
+            self.replaced.remove(kid);
+        }
         let hash = table_hash(&old.kid_hash);
         let shard = Arc::make_mut(&mut self.routes[shard_of(&old.kid_hash)]);
         if let Ok(found) = shard.find_entry(hash, |e| e.kid_hash == old.kid_hash) {
@@ -262,6 +274,12 @@ impl KeySet {
     /// Replaces the list of skipped files.
     pub(crate) fn set_skipped(&mut self, skipped: Vec<Skipped>) {
         self.skipped = Arc::from(skipped);
+    }
+
+    /// The served kids whose key material changed while the scanner ran,
+    /// with when (seconds since the epoch), in kid order.
+    pub fn replaced(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.replaced.iter().map(|(k, t)| (k.as_str(), *t))
     }
 
     /// The key whose kid hashes to `hash`.

@@ -112,6 +112,19 @@ impl Requests {
                 "asap_keyserver_skipped_files{{reason=\"{reason}\"}} {n}"
             );
         }
+        header(
+            &mut out,
+            "key_replaced_timestamp_seconds",
+            "gauge",
+            "When a served kid's key material last changed while this server ran (a kid holding another key than before): a Prosody that fetched the kid through asap_key_server before then still holds the old key.",
+        );
+        for (kid, secs) in keys.replaced() {
+            // Kids are [A-Za-z0-9_.+/-]: nothing to escape in a label value.
+            let _ = writeln!(
+                out,
+                "asap_keyserver_key_replaced_timestamp_seconds{{kid=\"{kid}\"}} {secs}"
+            );
+        }
         let plain: [(&str, &str, &str, u64); 4] = [
             ("reloads_total", "counter", "Rescans of the key directory that succeeded.", reloads.successes()),
             ("full_walks_total", "counter", "Rescans that walked the whole key directory (start, once the watch is placed, watcher overflow or error, SIGHUP, poll mode, a directory holding symlinks); the others looked only at the paths the watcher named.", reloads.full_walks()),

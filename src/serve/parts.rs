@@ -24,6 +24,8 @@ pub struct Parts {
     pub etag: HeaderValue,
     /// Last-Modified.
     pub last_modified: HeaderValue,
+    /// `Asap-Key-Replaced`, when the kid's material changed while serving.
+    pub replaced: Option<HeaderValue>,
 }
 
 /// The table; lock-free for readers and writers.
@@ -55,6 +57,8 @@ impl PartCache {
             pem: entry.pem(),
             etag: entry.etag(),
             last_modified: entry.last_modified(),
+            replaced: (entry.replaced_secs != 0)
+                .then(|| crate::keydir::http_date(entry.replaced_secs)),
         });
         slot.store(Some(Arc::clone(&parts)));
         parts

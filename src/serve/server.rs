@@ -103,6 +103,11 @@ impl Prebuilt {
 }
 
 const PEM: HeaderValue = HeaderValue::from_static("application/x-pem-file");
+/// Sent with a key whose material changed under its kid while this server
+/// ran: when (an HTTP date). A Prosody that fetched the kid through
+/// `asap_key_server` before then still holds the old key; `verify`, `login`
+/// and `doctor` read it to say so.
+pub const KEY_REPLACED: header::HeaderName = header::HeaderName::from_static("asap-key-replaced");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const PROMETHEUS: HeaderValue =
@@ -273,9 +278,12 @@ pub fn handle<B>(
                 last_modified: parts.last_modified.clone(),
                 modified_secs: entry.times.modified_secs(),
             };
-            let res = cacheable(req, validators, PEM, &pre.cache_control, || {
+            let mut res = cacheable(req, validators, PEM, &pre.cache_control, || {
                 Body::full(parts.pem.clone())
             });
+            if let Some(when) = &parts.replaced {
+                res.headers_mut().insert(KEY_REPLACED, when.clone());
+            }
             (res, if asap { Route::Asap } else { Route::Prosody })
         }
         None => match jwks_folder(path, pre) {

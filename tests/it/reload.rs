@@ -41,6 +41,96 @@ fn replacing_a_key_under_its_kid_is_served_and_warns_about_prosodys_cache() {
     server.wait_key("jitsi/k", key(2));
 }
 
+/// A kid that holds other key material than before says so, when: on its
+/// key routes, in /metrics, and through verify and doctor, which name the
+/// Prosody that still holds the old key (issue 17).
+#[test]
+fn a_key_replaced_under_its_kid_is_reported_with_when() {
+    let (_t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    write(dir.join("jitsi/steady.pem"), &key(3).pkcs8);
+    let server = Server::start(&dir, &[]);
+    server.wait_key("jitsi/k", key(0));
+    let url = format!("http://{}", server.addr);
+    let unchanged = |kid: &str| {
+        server
+            .get(&key_path(kid))
+            .header("asap-key-replaced")
+            .is_none()
+    };
+    assert!(unchanged("jitsi/k") && unchanged("jitsi/steady"));
+    write_atomic(dir.join("jitsi/k.pem"), &key(1).pkcs8);
+    server.wait_key("jitsi/k", key(1));
+    let reply = server.get(&key_path("jitsi/k"));
+    let when = reply
+        .header("asap-key-replaced")
+        .expect("Asap-Key-Replaced")
+        .to_owned();
+    assert!(when.ends_with(" GMT"), "{when}");
+    assert_eq!(
+        server.get("/jitsi/k").header("asap-key-replaced"),
+        Some(when.as_str())
+    );
+    assert!(unchanged("jitsi/steady"));
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("asap_keyserver_key_replaced_timestamp_seconds{kid=\"jitsi/k\"} ")
+            && !metrics.contains("{kid=\"jitsi/steady\"}"),
+        "{metrics}"
+    );
+    // A token of the new key is valid, but only for a Prosody that did not
+    // fetch the kid before the change.
+    let token = mint(&dir, &["--kid", "jitsi/k"]).0;
+    let (code, out, _) = cli(&["verify", &token, "--key-server", &url, "--app-id", "jitsi"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("! key replaced      kid \"jitsi/k\" holds another key since {when}"))
+            && out.contains("still holds the old key")
+            && out.contains(&format!(
+                "Prosody would ACCEPT this token only if Prosody has not fetched kid \"jitsi/k\" through asap_key_server before {when}"
+            )),
+        "{out}"
+    );
+    let (code, out, _) = cli(&[
+        "verify",
+        &token,
+        "--key-server",
+        &url,
+        "--app-id",
+        "jitsi",
+        "--json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, doc["accepted"].as_bool()), (0, Some(true)));
+    assert!(
+        doc["conditions"][0].as_str().unwrap().contains("jitsi/k"),
+        "{out}"
+    );
+    let state = dir.with_extension("state");
+    let (code, out, _) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--url",
+        &url,
+        "--state",
+        &path_str(&state),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "✗ jitsi/k  its key changed at {when} while the server ran"
+        )) && out.contains("restart Prosody, or add cache_keys_url"),
+        "{out}"
+    );
+    // Removed, then back with other material: still a replacement.
+    std::fs::remove_file(dir.join("jitsi/steady.pem")).unwrap();
+    server.wait_gone("jitsi/steady");
+    write_atomic(dir.join("jitsi/steady.pem"), &key(2).pkcs8);
+    server.wait_key("jitsi/steady", key(2));
+    assert!(!unchanged("jitsi/steady"));
+}
+
 #[test]
 fn renaming_a_file_moves_its_kid() {
     let (_t, dir) = keydir();

@@ -1064,3 +1064,52 @@ fn app_secret_tokens_are_checked_as_the_plugin_does_without_a_key_server() {
         assert!(!out.text.contains(secret), "the secret is never printed");
     }
 }
+
+/// Issue 17: a verdict that rests on settings verify could not see says so
+/// in its headline and lists the conditions in --json.
+#[test]
+fn a_verdict_that_depends_on_unseen_settings_names_its_conditions() {
+    let (_t, _dir, server) = setup();
+    let base = format!("http://{}", server.addr);
+    let claims = with(
+        good_claims(),
+        json!({"iss": "other", "sub": "meet.example.com"}),
+    );
+    let token = token_with(&hdr("other/k"), &claims, &key(1).pkcs8);
+    let out = verify(&token, &["--key-server", &base]);
+    assert_eq!(out.code, 0, "{}", out.text);
+    let headline = out.text.lines().last().unwrap();
+    assert_eq!(
+        headline,
+        "Prosody would ACCEPT this token only if app_id or asap_accepted_issuers includes \"other\", \
+         and if the meeting's tenant or domain is \"meet.example.com\" (sub, checked at the room join)"
+    );
+    assert_eq!(
+        out.json["conditions"],
+        json!([
+            "app_id or asap_accepted_issuers includes \"other\"",
+            "the meeting's tenant or domain is \"meet.example.com\" (sub, checked at the room join)"
+        ])
+    );
+    // With the settings given, no condition is left.
+    let out = verify(
+        &token,
+        &[
+            "--key-server",
+            &base,
+            "--app-id",
+            "other",
+            "--domain",
+            "meet.example.com",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.text);
+    assert!(
+        out.text.ends_with("Prosody would ACCEPT this token\n"),
+        "{}",
+        out.text
+    );
+    assert_eq!(out.json["conditions"], json!([]));
+    let out = verify(&token, &["--key-server", &base, "--app-id", "jitsi"]);
+    assert_eq!((out.code, out.first_failure.as_deref()), (1, Some("iss")));
+}

@@ -132,7 +132,15 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
         .or_else(|| s.app_id.clone().map(|a| vec![a]));
     match (claims.get("iss"), &issuers) {
         (None, _) => c.push(Diagnostic::fail("iss", "missing").prosody_says("'iss' claim is missing").why("Prosody requires iss").fix("set iss to your app_id (or one of asap_accepted_issuers)")),
-        (Some(v), None) => c.push(Diagnostic::warn("iss", brief(v)).why("not checked: Prosody accepts only asap_accepted_issuers, by default just app_id").fix("pass --app-id or --accepted-issuers (or --prosody-config)")),
+        (Some(v), None) => c.push(
+            Diagnostic::warn("iss", brief(v))
+                .why("not checked: Prosody accepts only asap_accepted_issuers, by default just app_id")
+                .fix("pass --app-id or --accepted-issuers (or --prosody-config)")
+                .only_if(match v.as_str() {
+                    Some(iss) => format!("app_id or asap_accepted_issuers includes {iss:?}"),
+                    None => format!("asap_accepted_issuers includes \"*\" (iss {} is not a string)", brief(v)),
+                }),
+        ),
         (Some(v), Some(list)) => {
             let ok = list
                 .iter()
@@ -237,7 +245,11 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
         (Some(v), true, None, None) => c.push(
             Diagnostic::warn("sub", brief(v))
                 .why("not checked: pass --domain (and --tenant for multi-tenant URLs) to check it")
-                .fix("with domain verification on, sub must be the tenant or the domain, or \"*\""),
+                .fix("with domain verification on, sub must be the tenant or the domain, or \"*\"")
+                .only_if(format!(
+                    "the meeting's tenant or domain is {} (sub, checked at the room join)",
+                    brief(v)
+                )),
         ),
         (Some(v), true, domain, tenant) => {
             let want = tenant

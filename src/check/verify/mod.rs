@@ -127,10 +127,23 @@ impl Report {
         self.first_failure().is_none()
     }
 
-    /// The last line: the verdict.
+    /// What must hold, beyond what was checked, for Prosody to accept: the
+    /// conditions of checks that depend on settings or state not seen.
+    pub fn conditions(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter_map(|c| c.only_if.as_deref())
+            .collect()
+    }
+
+    /// The last line: the verdict, with its conditions.
     pub fn verdict(&self) -> String {
         match self.first_failure() {
-            None => "Prosody would ACCEPT this token".into(),
+            None if self.conditions().is_empty() => "Prosody would ACCEPT this token".into(),
+            None => format!(
+                "Prosody would ACCEPT this token only if {}",
+                self.conditions().join(", and if ")
+            ),
             Some(c) => format!(
                 "Prosody would REJECT this token: {}{}",
                 c.check,
@@ -252,6 +265,9 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
         obtained.as_ref(),
         if from_jwks { None } else { Some(source) },
     );
+    if let (Some(o), Some(kid)) = (&obtained, &kid) {
+        replaced_check(&mut c, o, kid, settings);
+    }
 
     // luajwtjitsi: typ, alg, signature, exp, nbf.
     header_checks(&mut c, &header, settings, false);
@@ -475,6 +491,32 @@ fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySo
         ),
         (None, None) => c.push(Diagnostic::pass("key", &o.summary)),
     }
+}
+
+/// A key the key server says was replaced under its kid (asap-keyserver's
+/// `Asap-Key-Replaced`): a Prosody that fetched the kid before then holds
+/// the old key until it restarts.
+fn replaced_check(c: &mut Checks, o: &Obtained, kid: &str, settings: &Settings) {
+    let Some(when) = &o.replaced else {
+        return;
+    };
+    let jwks = settings.generation.jwks && settings.cache_keys_url.is_some();
+    let why = if jwks {
+        "a Prosody that fetched this kid through asap_key_server before then keeps the old key until it restarts; through cache_keys_url it takes the new one at its next JWKS refresh only if the kid is in that JWKS"
+    } else {
+        "a Prosody that fetched this kid through asap_key_server before then still holds the old key, and rejects tokens signed with the new one (\"Invalid signature\") until it restarts"
+    };
+    c.push(
+        Diagnostic::warn("key replaced", format!("kid {kid:?} holds another key since {when} (the key server says so)"))
+            .why(why)
+            .fix(format!(
+                "restart Prosody, or add cache_keys_url (token plugin {} and later) so a replaced key is picked up; rotate with a new kid next time (asap-keyserver rotate)",
+                Generation::jwks_since().unwrap_or("2025-11")
+            ))
+            .only_if(format!(
+                "Prosody has not fetched kid {kid:?} through asap_key_server before {when}, or restarted since"
+            )),
+    );
 }
 
 fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: Option<&Obtained>) {
