@@ -199,14 +199,44 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
                 )),
             )
         }
-        Read::Unset => out.push(Diagnostic::fail("asap_key_server", format!("not set on {host}")).fix("set asap_key_server = \"https://<this key server>\"")),
-        Read::Set(url) if url.starts_with("file:") => out.push(Diagnostic::fail("asap_key_server", format!("{url:?}: Prosody fetches keys over HTTP(S) only")).fix("serve the keys and use the http(s) URL")),
-        Read::Set(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-            out.push(Diagnostic::fail("asap_key_server", format!("{url:?} is not an http:// or https:// URL")).fix("write the full URL, e.g. https://keys.example.com"))
+        Read::Unset => out.push(
+            Diagnostic::fail("asap_key_server", format!("not set on {host}"))
+                .fix("set asap_key_server = \"https://<this key server>\""),
+        ),
+        Read::Set(url) if url.starts_with("file:") => out.push(
+            Diagnostic::fail(
+                "asap_key_server",
+                format!("{url:?}: Prosody fetches keys over HTTP(S) only"),
+            )
+            .fix("serve the keys and use the http(s) URL"),
+        ),
+        Read::Set(url) if !(url.starts_with("http://") || url.starts_with("https://")) => out.push(
+            Diagnostic::fail(
+                "asap_key_server",
+                format!("{url:?} is not an http:// or https:// URL"),
+            )
+            .fix("write the full URL, e.g. https://keys.example.com"),
+        ),
+        Read::Set(url) => {
+            let mut fine = true;
+            if url.ends_with('/') {
+                fine = false;
+                out.push(Diagnostic::warn("asap_key_server", format!("{url:?} ends in '/': Prosody will request //<sha256>.pem (asap-keyserver answers it; nginx or S3 may not)")).fix("remove the trailing slash"));
+            }
+            if url.starts_with("http://") {
+                fine = false;
+                out.push(
+                    Diagnostic::warn(
+                        "asap_key_server",
+                        format!("{url:?} is plain http: keys can be swapped in transit"),
+                    )
+                    .fix("use https unless the server is on the same host or a private network"),
+                );
+            }
+            if fine {
+                out.push(Diagnostic::pass("asap_key_server", format!("{url:?}")));
+            }
         }
-        Read::Set(url) if url.ends_with('/') => out.push(Diagnostic::warn("asap_key_server", format!("{url:?} ends in '/': Prosody will request //<sha256>.pem (asap-keyserver answers it; nginx or S3 may not)")).fix("remove the trailing slash")),
-        Read::Set(url) if url.starts_with("http://") => out.push(Diagnostic::warn("asap_key_server", format!("{url:?} is plain http: keys can be swapped in transit")).fix("use https unless the server is on the same host or a private network")),
-        Read::Set(url) => out.push(Diagnostic::pass("asap_key_server", format!("{url:?}"))),
         Read::Unreadable(_) => {}
     }
     if o.app_secret_set && matches!(o.asap_key_server, Read::Set(_)) {
@@ -215,29 +245,7 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
     if let Read::Unset = o.app_id {
         out.push(Diagnostic::fail("app_id", "not set: the token plugin logs \"'app_id' must not be empty\" and is not installed").fix("set app_id = \"jitsi\""));
     }
-    let issuers = match (&o.accepted_issuers, &o.app_id) {
-        (Read::Set(list), _) => Some(list.clone()),
-        (Read::Unset, Read::Set(app)) => Some(vec![app.clone()]),
-        _ => None,
-    };
-    if let Some(list) = &issuers {
-        if !list.iter().any(|i| i == "*") {
-            for issuer in issuers_in_dir {
-                if !list.contains(issuer) {
-                    out.push(
-                        Diagnostic::warn(
-                            "asap_accepted_issuers",
-                            format!(
-                                "issuer {issuer:?} has keys here but is not accepted ({})",
-                                list.join(", ")
-                            ),
-                        )
-                        .fix("add it to asap_accepted_issuers, or mint with an accepted iss"),
-                    );
-                }
-            }
-        }
-    }
+    out.extend(check_issuers(o, issuers_in_dir));
     if let Read::Set(alg) = &o.signature_algorithm {
         if alg != "RS256" {
             out.push(
@@ -250,6 +258,74 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
                 .fix("remove signature_algorithm to use RS256"),
             );
         }
+    }
+    out
+}
+
+/// Issuers both ways: one with keys here that Prosody would not accept (every
+/// token `mint` makes with its keys carries that `iss`, and Prosody answers
+/// "invalid 'iss' claim"), and one Prosody accepts with no key here.
+fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let host = format!("VirtualHost {:?}", o.host);
+    let (accepted, from) = match (&o.accepted_issuers, &o.app_id) {
+        (Read::Set(list), _) => (list.clone(), "asap_accepted_issuers"),
+        (Read::Unset, Read::Set(app)) => (
+            vec![app.clone()],
+            "app_id (asap_accepted_issuers is not set, so only app_id is accepted)",
+        ),
+        _ => return out,
+    };
+    if accepted.iter().any(|i| i == "*") {
+        return out;
+    }
+    let shown = |list: &[String]| {
+        let items: Vec<String> = list.iter().map(|i| format!("{i:?}")).collect();
+        format!("{{ {} }}", items.join(", "))
+    };
+    let mut wanted = accepted.clone();
+    for issuer in issuers_in_dir {
+        if !wanted.contains(issuer) {
+            wanted.push(issuer.clone());
+        }
+    }
+    for issuer in issuers_in_dir.iter().filter(|i| !accepted.contains(i)) {
+        out.push(
+            Diagnostic::fail(
+                "asap_accepted_issuers",
+                format!(
+                    "issuer {issuer:?} has keys in the key directory ({issuer}/...), but {host} accepts only {} from {from}",
+                    shown(&accepted)
+                ),
+            )
+            .why(format!("tokens signed with its keys carry iss {issuer:?} (asap-keyserver mint takes iss from the kid), and Prosody rejects them"))
+            .fix(format!(
+                "on {host}, write asap_accepted_issuers = {}, or mint with --iss {:?}",
+                shown(&wanted),
+                accepted[0]
+            ))
+            .prosody_says("invalid 'iss' claim"),
+        );
+    }
+    if issuers_in_dir.is_empty() {
+        // An empty directory is its own problem, reported with the keys.
+        return out;
+    }
+    for issuer in accepted.iter().filter(|i| !issuers_in_dir.contains(i)) {
+        let keep: Vec<String> = accepted.iter().filter(|i| *i != issuer).cloned().collect();
+        let fix = if keep.is_empty() {
+            format!("create a key of it (asap-keyserver rotate {issuer}), or on {host} accept the issuers that have keys: asap_accepted_issuers = {}", shown(issuers_in_dir))
+        } else {
+            format!("create a key of it (asap-keyserver rotate {issuer}), or on {host} write asap_accepted_issuers = {}", shown(&keep))
+        };
+        out.push(
+            Diagnostic::fail(
+                "asap_accepted_issuers",
+                format!("{host} accepts issuer {issuer:?} (from {from}), but the key directory has no key of it"),
+            )
+            .why("a token with that iss needs a kid this key server publishes; none is under that issuer here, so such tokens fail \"could not obtain public key\" unless signed with another issuer's key")
+            .fix(fix),
+        );
     }
     out
 }

@@ -244,8 +244,12 @@ fn doctor_checks_the_prosody_side() {
         out.contains("✓ asap_key_server  \"https://keys.example.com\""),
         "{out}"
     );
+    // Issuers with keys that the VirtualHost does not accept are problems,
+    // naming both sides and the line to write.
     assert!(
-        out.contains("issuer \"other\" has keys here but is not accepted"),
+        out.contains("✗ asap_accepted_issuers  issuer \"other\" has keys in the key directory (other/...), but VirtualHost \"meet.example.com\" accepts only { \"jitsi\" } from asap_accepted_issuers")
+            && out.contains("fix: on VirtualHost \"meet.example.com\", write asap_accepted_issuers = { \"jitsi\", \"beta\", \"other\" }, or mint with --iss \"jitsi\"")
+            && out.contains("issuer \"beta\" has keys in the key directory"),
         "{out}"
     );
     assert!(
@@ -257,7 +261,10 @@ fn doctor_checks_the_prosody_side() {
         out.contains(&format!("Key server {url}")) && out.contains("served identically"),
         "{out}"
     );
-    assert_eq!(code, 0, "warnings only: {out}");
+    assert_eq!(code, 1, "issuers without acceptance: {out}");
+    // The directory Prosody's issuers match: only jitsi's keys.
+    let only_jitsi = t.path().join("only-jitsi");
+    write_private(only_jitsi.join("jitsi/k.pem"), &key(0).pkcs8);
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -272,6 +279,11 @@ fn doctor_checks_the_prosody_side() {
         (
             "asap_key_server = \"http://SERVER/\"\napp_id = \"jitsi\"",
             "ends in '/'",
+            0,
+        ),
+        (
+            "asap_key_server = \"http://SERVER/\"\napp_id = \"jitsi\"",
+            "is plain http",
             0,
         ),
         (
@@ -306,6 +318,11 @@ fn doctor_checks_the_prosody_side() {
         ),
         ("asap_key_server = \"http://SERVER\"", "app_id  not set", 1),
         (
+            "asap_key_server = \"http://SERVER\"\napp_id = \"jitsi\"\nasap_accepted_issuers = { \"jitsi\", \"partner\" }",
+            "accepts issuer \"partner\" (from asap_accepted_issuers), but the key directory has no key of it",
+            1,
+        ),
+        (
             "asap_key_server = \"http://CLOSED\"\napp_id = \"jitsi\"",
             "cannot connect",
             1,
@@ -323,7 +340,7 @@ fn doctor_checks_the_prosody_side() {
         let (got, out, err) = cli(&[
             "doctor",
             "--keys",
-            &path_str(&dir),
+            &path_str(&only_jitsi),
             "--state",
             &state,
             "--prosody-config",
@@ -334,4 +351,48 @@ fn doctor_checks_the_prosody_side() {
         assert!(out.contains(needle), "{body}: no {needle:?} in {out}{err}");
         assert_eq!(got, code, "{body}: {out}");
     }
+}
+
+/// Issue 17: `app_id = "jitsi"` and only `acme/...` keys. doctor used to say
+/// "no problems" while verify rejected every token on iss; now both refuse.
+#[test]
+fn doctor_and_verify_agree_on_an_issuer_prosody_does_not_accept() {
+    let (t, dir) = keydir();
+    write_private(dir.join("acme/k1.pem"), &key(0).pkcs8);
+    let server = Server::start(&dir, &[]);
+    let config = t.path().join("meet.cfg.lua");
+    std::fs::write(
+        &config,
+        format!(
+            "VirtualHost \"meet.example.com\"\n    authentication = \"token\"\n    app_id = \"jitsi\"\n    asap_key_server = \"http://{}\"\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    let state = path_str(&t.path().join("state.json"));
+    let (code, out, _) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--state",
+        &state,
+        "--prosody-config",
+        &path_str(&config),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("issuer \"acme\" has keys in the key directory (acme/...), but VirtualHost \"meet.example.com\" accepts only { \"jitsi\" } from app_id (asap_accepted_issuers is not set, so only app_id is accepted)")
+            && out.contains("write asap_accepted_issuers = { \"jitsi\", \"acme\" }")
+            && out.contains("accepts issuer \"jitsi\" (from app_id")
+            && out.contains("create a key of it (asap-keyserver rotate jitsi)")
+            && out.contains("PROBLEMS FOUND"),
+        "{out}"
+    );
+    let token = mint(&dir, &["--issuer", "acme", "--room", "standup"]).0;
+    let (code, text, _) = cli(&["verify", &token, "--prosody-config", &path_str(&config)]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("Prosody would REJECT this token: iss (invalid 'iss' claim)"),
+        "{text}"
+    );
 }
