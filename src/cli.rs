@@ -531,7 +531,9 @@ impl SettingsArgs {
         if self.no_domain_verification {
             settings.domain_verification = false;
         }
-        settings.domain.clone_from(&self.domain);
+        if self.domain.is_some() {
+            settings.domain.clone_from(&self.domain);
+        }
         settings.tenant.clone_from(&self.tenant);
         settings.room.clone_from(&self.room);
         if let Some(url) = &self.cache_keys_url {

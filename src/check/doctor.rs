@@ -330,6 +330,85 @@ fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic>
     out
 }
 
+/// The room side: `token_verification` on the VirtualHost's MUC component,
+/// and `muc_mapper_domain_base`, which the token plugin reads from the
+/// VirtualHost or the global section (never the Component) and matches
+/// rooms under. `generation`: the detected token plugin, if known.
+pub fn check_muc(o: &TokenOptions, generation: Option<&'static Generation>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let host = &o.host;
+    for c in &o.muc_components {
+        for option in &c.ignored_options {
+            out.push(
+                Diagnostic::warn(
+                    option.clone(),
+                    format!("set in Component {:?}, where the token plugin never reads it (it reads VirtualHost {host:?}, else the global section)", c.name),
+                )
+                .fix(format!("move it to VirtualHost {host:?} or the global section")),
+            );
+        }
+    }
+    let checking: Vec<&str> = o
+        .muc_components
+        .iter()
+        .filter(|c| c.token_verification)
+        .map(|c| c.name.as_str())
+        .collect();
+    if checking.is_empty() {
+        let muc = o
+            .muc_components
+            .first()
+            .map_or(format!("conference.{host}"), |c| c.name.clone());
+        out.push(
+            Diagnostic::warn(
+                "token_verification",
+                format!("no MUC component of {host} loads it here: a token's room and sub are never checked, so any valid token joins any room"),
+            )
+            .fix(format!("add \"token_verification\" to modules_enabled of Component {muc:?} \"muc\" (Jitsi's jitsi-meet-tokens package does); if that component is in another file, check that file")),
+        );
+        return out;
+    }
+    let verifying = o
+        .enable_domain_verification
+        .value()
+        .copied()
+        .unwrap_or(true);
+    let line = format!(
+        "muc_mapper_domain_base = {host:?} in the global section (Jitsi's packages set it)"
+    );
+    match o.muc_domain() {
+        None => {
+            let (fail, seen) = match generation {
+                Some(g) if g.room_lookup => (true, format!("not set: {} looks every room up under it, so every join is refused (\"Room does not exist\")", g.describe())),
+                Some(g) if verifying => (true, format!("not set: {} refuses joins with sub \"*\" or a tenant (\"Room and token mismatched\"); only sub {host:?} joins", g.describe())),
+                Some(_) => (false, "not set: rooms are matched by the room claim alone (enable_domain_verification = false)".to_owned()),
+                None => (true, "not set: the token plugin of 2025-11 and later refuses every join (\"Room does not exist\"); older ones refuse sub \"*\" and tenants (\"Room and token mismatched\")".to_owned()),
+            };
+            let d = if fail {
+                Diagnostic::fail("muc_mapper_domain_base", seen).because(&super::causes::NO_MUC_BASE).fix_here(line)
+            } else {
+                Diagnostic::warn("muc_mapper_domain_base", seen).fix(line)
+            };
+            out.push(d);
+        }
+        Some(muc) if !checking.contains(&muc.as_str()) => out.push(
+            Diagnostic::fail(
+                "muc_mapper_domain_base",
+                format!(
+                    "rooms are matched under {muc}, but token_verification runs on {}: joins with sub \"*\" are refused (and from 2025-11 every join: \"Room does not exist\")",
+                    checking.join(", ")
+                ),
+            )
+            .fix(format!("set muc_mapper_domain_base (and muc_mapper_domain_prefix) so that <prefix>.<base> is {}", checking[0])),
+        ),
+        Some(muc) => out.push(Diagnostic::pass(
+            "token_verification",
+            format!("on {}; rooms matched under {muc} (muc_mapper_domain_base {:?})", checking.join(", "), o.muc_mapper_domain_base.value().map_or("", String::as_str)),
+        )),
+    }
+    out
+}
+
 /// The JWKS path `serve` answers, for the lines doctor suggests.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 

@@ -26,6 +26,12 @@ pub struct Generation {
     pub missing_room: Rejection,
     /// The `exp` failure text says how long ago the token expired.
     pub exp_detail: bool,
+    /// Every room join first looks the room up under the MUC domain made of
+    /// `muc_mapper_domain_base`: without it, every join is refused ("Room
+    /// does not exist"). Before, only `sub` `"*"` and tenant subs needed it
+    /// ("Room and token mismatched"). (Upstream added the look-up in
+    /// 2025-09, so late plugins of the first generation have it too.)
+    pub room_lookup: bool,
     /// What the installed files show for this generation.
     pub marker: Marker,
 }
@@ -68,6 +74,7 @@ pub static GENERATIONS: [Generation; 3] = [
         sub_required: None,
         missing_room: MISSING_ROOM_BEFORE_G3,
         exp_detail: false,
+        room_lookup: false,
         marker: Marker {
             jwk_lib: false,
             util_contains: &[],
@@ -80,6 +87,7 @@ pub static GENERATIONS: [Generation; 3] = [
         sub_required: None,
         missing_room: MISSING_ROOM_BEFORE_G3,
         exp_detail: false,
+        room_lookup: true,
         marker: Marker {
             jwk_lib: true,
             util_contains: &["token/jwk"],
@@ -100,6 +108,7 @@ pub static GENERATIONS: [Generation; 3] = [
             answered: true,
         },
         exp_detail: true,
+        room_lookup: true,
         marker: Marker {
             jwk_lib: true,
             util_contains: &["token/jwk", "sub claim is missing"],

@@ -10,6 +10,7 @@
 //! `asap_key_server`) and judges the bytes as Prosody's luaossl would;
 //! [`fetch`] GETs as Prosody does.
 
+pub mod causes;
 pub mod doctor;
 pub mod fetch;
 pub mod generation;
@@ -121,6 +122,36 @@ impl Diagnostic {
     /// Says what Prosody logs (the error it rejects the login with).
     pub fn prosody_says(mut self, text: impl Into<String>) -> Self {
         self.prosody_says = Some(text.into());
+        self
+    }
+
+    /// Takes `cause`'s words from the one table of causes: why, the fix,
+    /// and (unless already said) what Prosody says.
+    pub fn because(mut self, cause: &causes::Cause) -> Self {
+        self.prosody_says
+            .get_or_insert_with(|| cause.says[0].to_owned());
+        self.why = Some(cause.why.to_owned());
+        self.fix = Some(cause.fix.to_owned());
+        self
+    }
+
+    /// Adds what applies here to the why.
+    pub fn here(mut self, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        self.why = Some(match self.why.take() {
+            Some(why) => format!("{why}; here: {detail}"),
+            None => detail,
+        });
+        self
+    }
+
+    /// Adds the fix that applies here to the general one.
+    pub fn fix_here(mut self, fix: impl Into<String>) -> Self {
+        let fix = fix.into();
+        self.fix = Some(match self.fix.take() {
+            Some(general) => format!("{general}; here: {fix}"),
+            None => fix,
+        });
         self
     }
 

@@ -46,6 +46,7 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         let (plugin, generation) =
             doctor::check_plugin(&o, config_dir, a.url.as_deref(), &(&a.fetch).into());
         findings.extend(plugin);
+        findings.extend(doctor::check_muc(&o, generation));
         sections.push((
             format!(
                 "Prosody config {} (VirtualHost {:?})",

@@ -146,6 +146,9 @@ pub enum ClaimsError {
     /// A lifetime past [`MAX_TTL`].
     #[error("--ttl {0} is longer than the 366-day maximum: a token cannot be revoked, so keep it short (1h by default)")]
     TtlTooLong(String),
+    /// An avatar that is not an https or `data:image/` URL.
+    #[error("avatar {0:?} is not an https:// or data:image/ URL: Jitsi shows it to everyone in the meeting; give the picture's https address")]
+    Avatar(String),
     /// `--claims` drops `sub` or `room`.
     #[error("--claims sets {0} to null: {why}; keep it, or pass --allow-missing-claims to mint such a token anyway", why = missing_why(.0))]
     Missing(&'static str),
@@ -291,11 +294,22 @@ impl TokenSpec {
             }
         }
         let mut claims: Claims = serde_json::from_value(doc).map_err(shape_error)?;
+        if let Some(avatar) = claims
+            .context
+            .as_ref()
+            .and_then(|c| c.user.as_ref())
+            .and_then(|u| u.avatar.as_deref())
+        {
+            let lower = avatar.trim().to_ascii_lowercase();
+            if !(lower.starts_with("https://") || lower.starts_with("data:image/")) {
+                return Err(ClaimsError::Avatar(avatar.to_owned()));
+            }
+        }
         if self.profile == Profile::Asap && self.sub.is_none() && claims.sub.is_some() {
             claims.sub = Some(claims.iss.clone());
         }
         self.normalise_flags(&mut claims);
-        let warnings = self.warnings(kid, &claims, ttl);
+        let warnings = self.warnings(kid, &claims, ttl, now);
         Ok(Built { claims, warnings })
     }
 
@@ -373,12 +387,25 @@ impl TokenSpec {
         }
     }
 
-    fn warnings(&self, kid: &str, c: &Claims, ttl: Duration) -> Vec<String> {
+    fn warnings(&self, kid: &str, c: &Claims, ttl: Duration, now: u64) -> Vec<String> {
         let mut w = Vec::new();
-        if ttl < Duration::from_secs(600) {
+        if c.exp <= now {
             w.push(format!(
-                "ttl {} is under 10 minutes: Prosody checks the token again later in a meeting (e.g. to start a recording), and an expired token fails then",
+                "exp {} is not in the future ({}s ago): Prosody rejects this token at once (\"Not acceptable by exp\")",
+                c.exp,
+                now - c.exp
+            ));
+        } else if ttl < Duration::from_secs(600) {
+            w.push(format!(
+                "ttl {} is under 10 minutes: Prosody checks exp at every login, and Jitsi logs in again on every reconnect (network change, page reload, XMPP resume); after exp that reconnect is refused",
                 humantime::format_duration(ttl)
+            ));
+        }
+        if c.nbf > now {
+            w.push(format!(
+                "nbf {} is {}s in the future: Prosody allows no clock skew and rejects the token until then (\"Not acceptable by nbf\")",
+                c.nbf,
+                c.nbf - now
             ));
         }
         if ttl > Duration::from_secs(86_400) {

@@ -334,6 +334,59 @@ fn warnings_go_to_stderr_and_the_token_is_still_minted() {
         );
         assert_eq!(token.split('.').count(), 3);
     }
+    // Times from --claims that Prosody refuses at once (issue 17).
+    let past = now() - 60;
+    let future = now() + 600;
+    for (claims, needle) in [
+        (format!("{{\"exp\": {past}}}"), "is not in the future"),
+        (
+            format!("{{\"nbf\": {future}}}"),
+            "in the future: Prosody allows no clock skew",
+        ),
+    ] {
+        let (code, token, stderr) = cli_stdin(
+            &["mint", "--keys", &path_str(&dir), "--claims", "-"],
+            Some(&claims),
+        );
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stderr.contains("warning: ") && stderr.contains(needle),
+            "{claims}: {stderr}"
+        );
+        assert_eq!(token.trim().split('.').count(), 3);
+    }
+}
+
+/// `--avatar` and `context.user.avatar` from --claims: an https or
+/// data:image/ URL, as --help says; a script URL is refused (issue 17).
+#[test]
+fn avatars_must_be_https_or_data_image_urls() {
+    let (_t, dir) = one_key();
+    for ok in [
+        "https://example.com/a.png",
+        "data:image/png;base64,iVBORw0KGgo=",
+    ] {
+        let (token, _) = mint(&dir, &["--avatar", ok]);
+        assert_eq!(decode(&token).1["context"]["user"]["avatar"], ok);
+    }
+    for bad in [
+        "javascript:alert(1)",
+        "http://example.com/a.png",
+        "data:text/html,<b>x</b>",
+    ] {
+        let (code, out, err) = cli(&["mint", "--keys", &path_str(&dir), "--avatar", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(
+            out.is_empty() && err.contains("is not an https:// or data:image/ URL"),
+            "{err}"
+        );
+    }
+    let (code, _, err) = cli_stdin(
+        &["mint", "--keys", &path_str(&dir), "--claims", "-"],
+        Some(r#"{"context": {"user": {"avatar": "javascript:alert(1)"}}}"#),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("javascript:alert(1)"), "{err}");
 }
 
 #[test]

@@ -396,3 +396,122 @@ fn doctor_and_verify_agree_on_an_issuer_prosody_does_not_accept() {
         "{text}"
     );
 }
+
+/// Issue 17: the room join needs muc_mapper_domain_base. Without it the 2024
+/// plugin refuses sub "*" (and tenants) with "Room and token mismatched",
+/// and plugins from 2025-11 find no room at all; verify must not tick a
+/// claim the join will refuse.
+#[test]
+fn the_room_join_needs_muc_mapper_domain_base() {
+    let (t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).spki);
+    let token =
+        |sub: &str| token_with(&hdr("jitsi/k"), &claims(json!({"sub": sub})), &key(0).pkcs8);
+    let plugins = t.path().join("plugins/token");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let muc = "Component \"conference.meet.example.com\" \"muc\"\n    modules_enabled = { \"token_verification\" }\n";
+    let run = |generation: &str, base: &str, sub: &str| {
+        let util = match generation {
+            "G1" => "-- marker\n",
+            _ => "require \"token/jwk\" -- sub claim is missing\n",
+        };
+        std::fs::write(plugins.join("util.lib.lua"), util).unwrap();
+        if generation == "G1" {
+            let _ = std::fs::remove_file(plugins.join("jwk.lib.lua"));
+        } else {
+            std::fs::write(plugins.join("jwk.lib.lua"), "-- marker\n").unwrap();
+        }
+        let cfg = t.path().join("prosody.cfg.lua");
+        std::fs::write(
+            &cfg,
+            format!(
+                "plugin_paths = {{ \"plugins\" }}\n{base}\nVirtualHost \"meet.example.com\"\n    authentication = \"token\"\n    app_id = \"jitsi\"\n{muc}"
+            ),
+        )
+        .unwrap();
+        let (code, text, _) = cli(&[
+            "verify",
+            &token(sub),
+            "--prosody-config",
+            &path_str(&cfg),
+            "--keys",
+            &path_str(&dir),
+        ]);
+        (code, text)
+    };
+    let base = "muc_mapper_domain_base = \"meet.example.com\"";
+    // The 2024 plugin: "*" and tenants refused, the domain accepted.
+    let (code, text) = run("G1", "", "*");
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("✗ sub               \"*\"")
+            && text.contains("matches \"*\" against the MUC domain of muc_mapper_domain_base, which this config does not set")
+            && text.contains("Prosody would REJECT this token: sub (Room and token mismatched)"),
+        "{text}"
+    );
+    let (code, text) = run("G1", "", "meet.example.com");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("✓ sub               \"meet.example.com\" matches the domain"),
+        "{text}"
+    );
+    // Since 2025-11: no room is found at all.
+    for sub in ["*", "meet.example.com"] {
+        let (code, text) = run("G3", "", sub);
+        assert_eq!(code, 1, "{text}");
+        assert!(
+            text.contains("✗ room join         muc_mapper_domain_base is not set")
+                && text
+                    .contains("Prosody would REJECT this token: room join (Room does not exist)"),
+            "{text}"
+        );
+    }
+    // doctor says it of the set-up, by plugin generation.
+    let doctor = |generation: &str, base: &str| {
+        run(generation, base, "*");
+        let (code, out, _) = cli(&[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &path_str(&t.path().join("s.json")),
+            "--prosody-config",
+            &path_str(&t.path().join("prosody.cfg.lua")),
+        ]);
+        (code, out)
+    };
+    let (code, out) = doctor("G1", "");
+    assert!(
+        code == 1 && out.contains("✗ muc_mapper_domain_base  not set: the Jitsi token plugin from before 2025-11 (G1) refuses joins with sub \"*\" or a tenant"),
+        "{out}"
+    );
+    let (code, out) = doctor("G3", "");
+    assert!(
+        code == 1
+            && out.contains(
+                "looks every room up under it, so every join is refused (\"Room does not exist\")"
+            )
+            && out.contains("muc_mapper_domain_base = \"meet.example.com\" in the global section"),
+        "{out}"
+    );
+    let (_, out) = doctor("G3", base);
+    assert!(
+        out.contains("✓ token_verification  on conference.meet.example.com; rooms matched under conference.meet.example.com"),
+        "{out}"
+    );
+    // With the base set, both pass, and the base names the domain sub may be.
+    for generation in ["G1", "G3"] {
+        let (code, text) = run(generation, base, "*");
+        assert_eq!(code, 0, "{generation}: {text}");
+        assert!(
+            text.contains("rooms under muc_mapper_domain_base \"meet.example.com\""),
+            "{text}"
+        );
+        let (code, text) = run(generation, base, "other.example.com");
+        assert_eq!(code, 1, "{generation}: {text}");
+        assert!(
+            text.contains("sub must be the domain \"meet.example.com\""),
+            "{text}"
+        );
+    }
+}

@@ -296,7 +296,10 @@ fn each_check_fails_on_the_token_built_to_trip_it() {
             token_with(&hdr("jitsi/k"), &good, k0),
             vec!["--room", "retro"],
             Some("room"),
-            vec!["does not name the room being joined"],
+            vec![
+                "the room claim names another room",
+                "Room and token mismatched",
+            ],
         ),
         (
             "room in capitals",
@@ -472,7 +475,8 @@ fn plugin_says(generation: &str, token: &str, extra: &[&str], out: &Outcome) -> 
         "sub",
     ];
     if let Some(f) = &out.first_failure {
-        if !login_checks.contains(&f.as_str()) {
+        // Before G3 a missing sub fails at the room join, not at login.
+        if !login_checks.contains(&f.as_str()) || (f == "sub" && generation != "G3") {
             return None;
         }
     }
@@ -627,15 +631,16 @@ fn generations_disagree_where_upstream_changed() {
             &no_sub,
             [
                 (
-                    None,
+                    Some("sub"),
                     &[
-                        "accepted by the Jitsi token plugin from before 2025-11 (G1)",
-                        "rejected since 2026-05",
+                        "the Jitsi token plugin from before 2025-11 (G1) logs the user in, then its room check",
+                        "bad argument #1 to 'lower'",
+                        "rejected at login since 2026-05",
                     ],
                 ),
                 (
-                    None,
-                    &["accepted by the Jitsi token plugin of 2025-11 to before 2026-05 (G2)"],
+                    Some("sub"),
+                    &["the Jitsi token plugin of 2025-11 to before 2026-05 (G2) logs the user in"],
                 ),
                 (
                     Some("sub"),
@@ -655,13 +660,13 @@ fn generations_disagree_where_upstream_changed() {
                     Some("room"),
                     &[
                         "'room' claim is missing",
-                        "client just disconnects",
+                        "the client gets no answer and disconnects",
                         "gives a clean error",
                     ],
                 ),
                 (
                     Some("room"),
-                    &["'room' claim is missing", "client just disconnects"],
+                    &["'room' claim is missing", "the client gets no answer and disconnects"],
                 ),
                 (
                     Some("room"),
@@ -694,8 +699,11 @@ fn generations_disagree_where_upstream_changed() {
                 bearer.first_failure, out.first_failure,
                 "{name} ({generation})"
             );
+            // The Lua peer judges the login; before G3 a missing sub fails
+            // at the room join, which it does not model.
+            let judged = assert_plugin_agrees(name, generation, token, &[], &out);
             assert!(
-                assert_plugin_agrees(name, generation, token, &[], &out),
+                judged || (name == "no sub" && *generation != "G3"),
                 "{name}"
             );
         }

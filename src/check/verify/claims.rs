@@ -2,9 +2,9 @@
 //! `aud` and `room` (token/util.lib.lua), `sub` and `room` against the room
 //! being joined (`verify_room`), and what Jitsi reads from `context`.
 
-use super::{brief, Checks, Settings};
+use super::{brief, Checks, MucBase, Settings};
 use crate::check::generation::Generation;
-use crate::check::Diagnostic;
+use crate::check::{causes, Diagnostic};
 use serde_json::{Map, Value};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -51,8 +51,8 @@ pub(super) fn time_checks(
             None => c.push(
                 Diagnostic::fail("exp", brief(v))
                     .prosody_says("exp must be number")
-                    .why("exp must be a JSON number of seconds")
-                    .fix("set exp to seconds since 1970"),
+                    .because(&causes::EXP)
+                    .here("exp must be a JSON number of seconds since 1970"),
             ),
             Some(exp) => {
                 let exp = exp as u64;
@@ -62,8 +62,7 @@ pub(super) fn time_checks(
                     c.push(
                         Diagnostic::fail("exp", format!("{} ({} ago)", when(exp), span(now - exp)))
                             .prosody_says(exp_text(generation, claims, exp, now))
-                            .why("the token has expired; Prosody allows no clock skew")
-                            .fix("mint a new token, with a ttl that covers the whole meeting"),
+                            .because(&causes::EXP),
                     );
                 } else {
                     c.push(Diagnostic::pass(
@@ -80,14 +79,19 @@ pub(super) fn time_checks(
             None => c.push(
                 Diagnostic::fail("nbf", brief(v))
                     .prosody_says("nbf must be number")
-                    .why("nbf must be a JSON number of seconds")
-                    .fix("set nbf to seconds since 1970"),
+                    .because(&causes::NBF)
+                    .here("nbf must be a JSON number of seconds since 1970"),
             ),
             Some(nbf) => {
                 let nbf = nbf as u64;
                 if now < nbf {
                     let ms = nbf >= MS;
-                    c.push(Diagnostic::fail("nbf", format!("{}{}", when(nbf), if ms { " (milliseconds?)" } else { "" })).prosody_says("Not acceptable by nbf").why(if ms { "nbf looks like milliseconds, which Prosody reads as seconds far in the future".to_owned() } else { format!("the token is not valid for {} more; Prosody allows no clock skew", span(nbf - now)) }).fix(if ms { "divide by 1000: nbf is seconds since 1970" } else { "set nbf a little in the past (mint --nbf-skew 30s) and keep clocks in sync" }));
+                    let d = Diagnostic::fail(
+                        "nbf",
+                        format!("{}{}", when(nbf), if ms { " (milliseconds?)" } else { "" }),
+                    )
+                    .because(&causes::NBF);
+                    c.push(if ms { d.here("nbf looks like milliseconds, which Prosody reads as seconds far in the future").fix_here("divide by 1000") } else { d.here(format!("valid in {}", span(nbf - now))) });
                 } else {
                     c.push(Diagnostic::pass("nbf", when(nbf)));
                 }
@@ -131,7 +135,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
         .clone()
         .or_else(|| s.app_id.clone().map(|a| vec![a]));
     match (claims.get("iss"), &issuers) {
-        (None, _) => c.push(Diagnostic::fail("iss", "missing").prosody_says("'iss' claim is missing").why("Prosody requires iss").fix("set iss to your app_id (or one of asap_accepted_issuers)")),
+        (None, _) => c.push(Diagnostic::fail("iss", "missing").prosody_says("'iss' claim is missing").because(&causes::ISS)),
         (Some(v), None) => c.push(
             Diagnostic::warn("iss", brief(v))
                 .why("not checked: Prosody accepts only asap_accepted_issuers, by default just app_id")
@@ -157,7 +161,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                         listed(list)
                     )));
             } else {
-                c.push(Diagnostic::fail("iss", brief(v)).prosody_says("invalid 'iss' claim").why(format!("not in asap_accepted_issuers {}{default}", listed(list))).fix(format!(
+                c.push(Diagnostic::fail("iss", brief(v)).because(&causes::ISS).here(format!("not in asap_accepted_issuers {}{default}", listed(list))).fix_here(format!(
                         "mint with iss {:?}, or add {} to asap_accepted_issuers",
                         list[0],
                         brief(v)
@@ -168,22 +172,22 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
     // aud: asap_accepted_audiences, default { "*" }, compared as a string.
     let any = s.accepted_audiences.iter().any(|a| a == "*");
     match claims.get("aud") {
-        None => c.push(Diagnostic::fail("aud", "missing").prosody_says("'aud' claim is missing").why("Prosody requires aud").fix("set aud, e.g. \"jitsi\"")),
+        None => c.push(Diagnostic::fail("aud", "missing").prosody_says("'aud' claim is missing").because(&causes::AUD)),
         Some(Value::String(a)) if any || s.accepted_audiences.contains(a) => {
             c.push(Diagnostic::pass("aud", format!("{a:?} in asap_accepted_audiences {}", listed(&s.accepted_audiences))))
         }
-        Some(Value::String(a)) => c.push(Diagnostic::fail("aud", format!("{a:?}")).prosody_says("invalid 'aud' claim").why(format!("not in asap_accepted_audiences {}", listed(&s.accepted_audiences))).fix(format!("mint with aud {:?}, or add {a:?} to asap_accepted_audiences", s.accepted_audiences.first().cloned().unwrap_or_default()))),
+        Some(Value::String(a)) => c.push(Diagnostic::fail("aud", format!("{a:?}")).because(&causes::AUD).here(format!("not in asap_accepted_audiences {}", listed(&s.accepted_audiences))).fix_here(format!("mint with aud {:?}, or add {a:?} to asap_accepted_audiences", s.accepted_audiences.first().cloned().unwrap_or_default()))),
         Some(v) if any => c.push(Diagnostic::warn("aud", brief(v)).why("aud is not a string: it passes only because asap_accepted_audiences contains \"*\"").fix("make aud one string")),
-        Some(v) => c.push(Diagnostic::fail("aud", brief(v)).prosody_says("invalid 'aud' claim").why("aud is an array or not a string: Prosody compares aud as a string, so it never matches").fix("make aud one string that is in asap_accepted_audiences")),
+        Some(v) => c.push(Diagnostic::fail("aud", brief(v)).because(&causes::AUD).here("aud is an array or not a string: Prosody compares aud as a string, so it never matches")),
     }
     // room: required unless asap_require_room_claim = false; matched on MUC join.
     match claims.get("room") {
         None if s.require_room => {
             let r = &s.generation.missing_room;
-            let why = if r.answered {
-                format!("Prosody requires room and answers {}", r.condition)
+            let cause = if r.answered {
+                &causes::ROOM_MISSING
             } else {
-                "Prosody requires room, and this plugin then crashes the SASL reply, so the client just disconnects".into()
+                &causes::ROOM_MISSING_CRASH
             };
             let others = disagreement(s.generation, |g| {
                 if g.missing_room.answered { "a clean error" } else { "no answer to the client" }
@@ -191,44 +195,68 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
             c.push(
                 Diagnostic::fail("room", "missing")
                     .prosody_says(r.text)
-                    .why(format!("{why}{others}"))
-                    .fix("set room to the room name, or \"*\" for any room"),
+                    .because(cause)
+                    .here(format!("{} answers {}{others}", s.generation.describe(), if r.answered { r.condition } else { "nothing" })),
             )
         }
         None => c.push(Diagnostic::pass("room", "not required (asap_require_room_claim = false)")),
         Some(Value::String(r)) if r == "*" => c.push(Diagnostic::pass("room", "\"*\": any room")),
         Some(Value::String(r)) if r.contains('@') || r.contains('/') => c.push(Diagnostic::warn("room", format!("{r:?}")).why("room must be the bare room name, not a JID or URL: the MUC join will not match").fix("set room to the name after the last '/' of the meeting URL")),
         Some(Value::String(r)) => match &s.room {
-            Some(joining) if r.to_lowercase() != joining.to_lowercase() => c.push(Diagnostic::fail("room", format!("{r:?}, joining {joining:?}")).prosody_says("room join refused (verify_room)").why("the room claim does not name the room being joined").fix(format!("mint with room {:?} or \"*\"", joining.to_lowercase()))),
+            Some(joining) if r.to_lowercase() != joining.to_lowercase() => c.push(Diagnostic::fail("room", format!("{r:?}, joining {joining:?}")).prosody_says("Room and token mismatched").because(&causes::ROOM_MISMATCH).here("the room claim names another room").fix_here(format!("mint with room {:?} or \"*\"", joining.to_lowercase()))),
             _ if r.chars().any(char::is_uppercase) => c.push(Diagnostic::warn("room", format!("{r:?}")).why("Prosody compares lower-cased: this matches the room in lower case only").fix("mint the room name in lower case")),
             _ => c.push(Diagnostic::pass("room", format!("{r:?}"))),
         },
-        Some(v) => c.push(Diagnostic::fail("room", brief(v)).prosody_says("room join refused (verify_room)").why("room must be a string").fix("set room to the room name, or \"*\"")),
+        Some(v) => c.push(Diagnostic::fail("room", brief(v)).prosody_says("Room and token mismatched").because(&causes::ROOM_MISMATCH).here("room must be a string")),
     }
+    // The room join itself: from 2025-11 the plugin looks every room up
+    // under muc_mapper_domain_base's MUC domain, and finds none without it.
+    let no_base = s.muc_base == MucBase::Unset;
+    if no_base && s.generation.room_lookup {
+        c.push(
+            Diagnostic::fail("room join", "muc_mapper_domain_base is not set")
+                .prosody_says("Room does not exist")
+                .because(&causes::ROOM_DOES_NOT_EXIST)
+                .here(format!(
+                    "{} looks every room up under muc_mapper_domain_base, which this config does not set: every join is refused",
+                    s.generation.describe()
+                ))
+                .fix_here("set muc_mapper_domain_base = \"<your domain>\" in the global section"),
+        );
+    }
+    let g1_no_base = no_base && !s.generation.room_lookup;
     // sub: checked on MUC join when domain verification is on.
     let sub = claims.get("sub");
     match (sub, s.domain_verification, &s.domain, &s.tenant) {
         (None, _, _, _) => {
-            let fix = "set sub to the tenant or domain, or \"*\" (asap-keyserver mint always does)";
             let since = Generation::sub_required_since().unwrap_or("a later version");
             match &s.generation.sub_required {
                 Some(r) => c.push(
                     Diagnostic::fail("sub", "missing")
                         .prosody_says(r.text)
-                        .why(format!(
+                        .because(&causes::SUB_MISSING)
+                        .here(format!(
                             "{} requires sub at login and answers {}: rejected since {since}; accepted before",
                             s.generation.describe(),
                             r.condition
-                        ))
-                        .fix(fix),
+                        )),
+                ),
+                None if s.domain_verification => c.push(
+                    Diagnostic::fail("sub", "missing")
+                        .prosody_says("bad argument #1 to 'lower' (string expected, got nil)")
+                        .because(&causes::SUB_MISSING)
+                        .here(format!(
+                            "{} logs the user in, then its room check (with enable_domain_verification) fails on the missing sub: the join gets no answer; rejected at login since {since}",
+                            s.generation.describe()
+                        )),
                 ),
                 None => c.push(
                     Diagnostic::warn("sub", "missing")
                         .why(format!(
-                            "accepted by {}, but rejected since {since} (\"sub claim is missing\"), and domain verification needs it on join",
+                            "accepted by {} (enable_domain_verification = false), but rejected at login since {since} (\"sub claim is missing\")",
                             s.generation.describe()
                         ))
-                        .fix(fix),
+                        .fix(causes::SUB_MISSING.fix),
                 ),
             }
         }
@@ -239,9 +267,23 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 brief(v)
             ),
         )),
-        (Some(Value::String(v)), true, _, _) if v == "*" => {
-            c.push(Diagnostic::pass("sub", "\"*\": any domain or tenant"))
-        }
+        (Some(Value::String(v)), true, _, _) if v == "*" && g1_no_base => c.push(
+            Diagnostic::fail("sub", "\"*\"")
+                .prosody_says("Room and token mismatched")
+                .because(&causes::ROOM_MISMATCH)
+                .here(format!(
+                    "{} matches \"*\" against the MUC domain of muc_mapper_domain_base, which this config does not set: every join is refused",
+                    s.generation.describe()
+                ))
+                .fix_here("set muc_mapper_domain_base = \"<your domain>\" in the global section, or mint with sub = the domain"),
+        ),
+        (Some(Value::String(v)), true, _, _) if v == "*" => c.push(Diagnostic::pass(
+            "sub",
+            match &s.muc_base {
+                MucBase::Set(base) => format!("\"*\": any domain or tenant (rooms under muc_mapper_domain_base {base:?})"),
+                _ => "\"*\": any domain or tenant (at the join, where muc_mapper_domain_base is set, as Jitsi's packages set it)".to_owned(),
+            },
+        )),
         (Some(v), true, None, None) => c.push(
             Diagnostic::warn("sub", brief(v))
                 .why("not checked: pass --domain (and --tenant for multi-tenant URLs) to check it")
@@ -257,22 +299,23 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 .or(domain.as_ref())
                 .map(|w| w.to_lowercase())
                 .unwrap_or_default();
+            let what = if tenant.is_some() { "tenant" } else { "domain" };
             match v.as_str() {
-                Some(got) if got.to_lowercase() == want => c.push(Diagnostic::pass(
-                    "sub",
-                    format!(
-                        "{got:?} matches the {}",
-                        if tenant.is_some() { "tenant" } else { "domain" }
-                    ),
-                )),
+                Some(got) if got.to_lowercase() == want && !(g1_no_base && tenant.is_some()) => {
+                    c.push(Diagnostic::pass("sub", format!("{got:?} matches the {what}")))
+                }
+                Some(got) if got.to_lowercase() == want => c.push(
+                    Diagnostic::fail("sub", brief(v))
+                        .prosody_says("No 'muc_domain_base' option set, denying access!")
+                        .because(&causes::NO_MUC_BASE)
+                        .here(format!("{got:?} is the tenant, and tenant rooms need muc_mapper_domain_base")),
+                ),
                 _ => c.push(
                     Diagnostic::fail("sub", brief(v))
-                        .prosody_says("room join refused (verify_room)")
-                        .why(format!(
-                            "with domain verification, sub must be the {} {want:?} or \"*\"",
-                            if tenant.is_some() { "tenant" } else { "domain" }
-                        ))
-                        .fix(format!("mint with sub {want:?}")),
+                        .prosody_says("Room and token mismatched")
+                        .because(&causes::ROOM_MISMATCH)
+                        .here(format!("with domain verification, sub must be the {what} {want:?} or \"*\""))
+                        .fix_here(format!("mint with sub {want:?}")),
                 ),
             }
         }

@@ -14,6 +14,7 @@
 //! that never expires, a moderator flag Jitsi ignores). Never reported:
 //! the whole signature or any key material.
 
+use super::causes;
 use super::generation::Generation;
 use super::keysource::{self, KeySource, Obtained};
 use super::{fetch, Diagnostic, Status};
@@ -55,6 +56,21 @@ pub struct Settings {
     /// `app_secret` without `asap_key_server`: HMAC (HS256 by default)
     /// tokens checked with this shared secret, no kid, no key fetch.
     pub app_secret: Option<String>,
+    /// What the room checks match rooms under (`muc_mapper_domain_base`).
+    pub muc_base: MucBase,
+}
+
+/// `muc_mapper_domain_base`, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MucBase {
+    /// No Prosody config was read.
+    #[default]
+    Unknown,
+    /// The config does not set it (globally or on the VirtualHost), and a
+    /// MUC component of the token host loads `token_verification`.
+    Unset,
+    /// Set to this domain.
+    Set(String),
 }
 
 impl Default for Settings {
@@ -73,6 +89,7 @@ impl Default for Settings {
             cache_keys_url: None,
             fetch: fetch::Options::default(),
             app_secret: None,
+            muc_base: MucBase::Unknown,
         }
     }
 }
@@ -103,6 +120,20 @@ impl Settings {
         if let Some(v) = o.cache_keys_url.value() {
             self.cache_keys_url = Some(v.clone());
         }
+        // The room checks run where a MUC component loads token_verification;
+        // a config that shows none says nothing about them.
+        let checked = o.muc_components.iter().any(|m| m.token_verification);
+        self.muc_base = match o.muc_mapper_domain_base.value() {
+            Some(base) => {
+                // The domain a plain room's sub must name (flags may change it).
+                self.domain.get_or_insert_with(|| base.clone());
+                MucBase::Set(base.clone())
+            }
+            None if checked => MucBase::Unset,
+            None => MucBase::Unknown,
+        };
+        // Else the token VirtualHost is the meeting's domain.
+        self.domain.get_or_insert_with(|| o.host.clone());
     }
 }
 
@@ -193,20 +224,19 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
                 } else {
                     "bad token format"
                 })
-                .why("a JWT is three base64url parts, header.payload.signature")
-                .fix("pass the whole token, without quotes, spaces or a 'Bearer ' prefix"),
+                .because(&causes::BAD_FORMAT)
+                .here("a JWT is three base64url parts, header.payload.signature")
+                .fix_here("no quotes, spaces or 'Bearer ' prefix"),
         ),
         (None, _) => c.push(
             Diagnostic::fail("token shape", "the header is not base64url JSON")
                 .prosody_says("bad token format")
-                .why("Prosody decodes the first part as base64url JSON")
-                .fix("mint the token with a JWT library, or asap-keyserver mint"),
+                .because(&causes::BAD_FORMAT),
         ),
         (_, None) => c.push(
             Diagnostic::fail("token shape", "the payload is not base64url JSON")
                 .prosody_says("Invalid body")
-                .why("the second part must be a base64url JSON object")
-                .fix("mint the token with a JWT library, or asap-keyserver mint"),
+                .because(&causes::BAD_FORMAT),
         ),
         _ => c.push(Diagnostic::pass(
             "token shape",
@@ -242,14 +272,29 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
             Some(k.clone())
         }
         other => {
-            c.push(Diagnostic::fail("kid", other.map_or("missing".into(), brief)).prosody_says("'kid' claim is missing").why("Prosody finds the key by the header's kid").fix("mint with the kid of a key the key server publishes (asap-keyserver mint --kid ...)"));
+            c.push(
+                Diagnostic::fail("kid", other.map_or("missing".into(), brief))
+                    .because(&causes::KID_MISSING),
+            );
             None
         }
     };
     let alg = header.get("alg").and_then(Value::as_str).map(str::to_owned);
     match &alg {
-        None => c.push(Diagnostic::fail("alg", "missing").prosody_says("'alg' claim is missing").why("the header must name the algorithm").fix("sign with RS256")),
-        Some(a) if !a.starts_with("RS") => c.push(Diagnostic::fail("alg", format!("{a:?}")).prosody_says("'kid' claim only support with RS family").why(if a.starts_with("HS") { "an HMAC (app_secret) token, but with asap_key_server set Prosody verifies RS* signatures with the fetched public key" } else { "with asap_key_server, Prosody verifies RS* (RSA) signatures only" }).fix("sign with RS256 using the private key whose public half the key server publishes")),
+        None => c.push(
+            Diagnostic::fail("alg", "missing")
+                .prosody_says("'alg' claim is missing")
+                .because(&causes::ALG_NOT_RS),
+        ),
+        Some(a) if !a.starts_with("RS") => c.push(
+            Diagnostic::fail("alg", format!("{a:?}"))
+                .because(&causes::ALG_NOT_RS)
+                .here(if a.starts_with("HS") {
+                    "an HMAC (app_secret) token"
+                } else {
+                    "not an RSA algorithm"
+                }),
+        ),
         Some(a) => c.push(Diagnostic::pass("alg", format!("{a:?} (RSA family)"))),
     }
 
@@ -282,10 +327,7 @@ fn header_checks(c: &mut Checks, header: &Map<String, Value>, settings: &Setting
     match header.get("typ") {
         Some(Value::String(t)) if t == "JWT" => c.push(Diagnostic::pass("typ", "\"JWT\"")),
         other => c.push(
-            Diagnostic::fail("typ", other.map_or("missing".into(), brief))
-                .prosody_says("Invalid typ")
-                .why("luajwtjitsi requires the header typ to be exactly \"JWT\"")
-                .fix("set the header typ to \"JWT\" (asap-keyserver mint always does)"),
+            Diagnostic::fail("typ", other.map_or("missing".into(), brief)).because(&causes::TYP),
         ),
     }
     let configured = &settings.algorithm;
@@ -316,17 +358,14 @@ fn header_checks(c: &mut Checks, header: &Map<String, Value>, settings: &Setting
                     "alg = configured",
                     format!("{a:?}, configured {configured}"),
                 )
-                .prosody_says("Invalid or incorrect alg")
-                .why(why)
-                .fix(fix),
+                .because(&causes::ALG)
+                .here(why)
+                .fix_here(fix),
             )
         }
-        None if secret => c.push(
-            Diagnostic::fail("alg = configured", "missing")
-                .prosody_says("Invalid or incorrect alg")
-                .why("the header must name the algorithm")
-                .fix(format!("sign with {configured}")),
-        ),
+        None if secret => {
+            c.push(Diagnostic::fail("alg = configured", "missing").because(&causes::ALG))
+        }
         None => c.push(Diagnostic::skip("alg = configured", "no alg")),
     }
 }
@@ -478,12 +517,23 @@ fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySo
         c.push(Diagnostic::pass("key file", &o.location));
     }
     match (&o.problem, &o.warning) {
-        (Some((why, fix)), _) => c.push(
-            Diagnostic::fail("key", &o.summary)
-                .prosody_says("could not obtain public key")
-                .why(why.clone())
-                .fix(fix.clone()),
-        ),
+        (Some((why, fix)), _) => {
+            let cause = if o.summary.contains("not a usable key")
+                || o.summary.contains("a certificate")
+                || o.summary.contains("empty body")
+            {
+                &causes::KEY_NOT_PARSED
+            } else {
+                &causes::NO_KEY
+            };
+            c.push(
+                Diagnostic::fail("key", &o.summary)
+                    .prosody_says("could not obtain public key")
+                    .because(cause)
+                    .here(why.clone())
+                    .fix_here(fix.clone()),
+            )
+        }
         (None, Some(w)) => c.push(
             Diagnostic::warn("key", &o.summary)
                 .why(w.clone())
@@ -550,6 +600,8 @@ fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: 
     );
     match jsonwebtoken::crypto::verify(sig, message.as_bytes(), &dk, algorithm) {
         Ok(true) => c.push(Diagnostic::pass("signature", format!("valid: {shown}"))),
-        _ => c.push(Diagnostic::fail("signature", format!("invalid: {shown}")).prosody_says("Invalid signature").why("the token was not signed by the private key of this kid, or was changed after signing (or the key was replaced under the same kid: Prosody keeps the first key it fetched until restart)").fix("sign with the private key of this kid; after replacing a key, use a new kid")),
+        _ => c.push(
+            Diagnostic::fail("signature", format!("invalid: {shown}")).because(&causes::SIGNATURE),
+        ),
     }
 }

@@ -176,7 +176,7 @@ impl Config {
 
 mod lua;
 mod options;
-pub use options::{as_bool, as_list, as_string, Read, TokenOptions};
+pub use options::{as_bool, as_list, as_string, MucComponent, Read, TokenOptions};
 
 #[cfg(test)]
 mod tests {

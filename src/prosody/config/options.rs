@@ -78,6 +78,77 @@ pub fn as_bool(v: Option<&Value>) -> Read<bool> {
     }
 }
 
+/// A MUC component of the token VirtualHost, as the token plugin's room
+/// checks (`token_verification`) see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MucComponent {
+    /// Its host, e.g. `conference.meet.example.com`.
+    pub name: String,
+    /// Whether its `modules_enabled` loads `token_verification`.
+    pub token_verification: bool,
+    /// Token options set in the Component block itself, which the plugin
+    /// never reads there (it reads the VirtualHost's, or the global ones).
+    pub ignored_options: Vec<String>,
+}
+
+/// Options the token plugin reads from the VirtualHost (or global section).
+const VHOST_OPTIONS: [&str; 9] = [
+    "app_id",
+    "asap_key_server",
+    "asap_accepted_issuers",
+    "asap_accepted_audiences",
+    "asap_require_room_claim",
+    "enable_domain_verification",
+    "muc_mapper_domain_base",
+    "muc_mapper_domain_prefix",
+    "cache_keys_url",
+];
+
+/// The MUC components whose parent host is `host`: the token plugin finds
+/// a component's VirtualHost by dropping the first label of its name.
+fn muc_components(config: &Config, host: &str) -> Vec<MucComponent> {
+    let mut out: Vec<MucComponent> = Vec::new();
+    for section in config.sections.iter().filter(|s| !s.virtual_host) {
+        let is_muc = section
+            .options
+            .iter()
+            .any(|(k, v)| k == "component_module" && *v == Value::Str("muc".into()));
+        if !is_muc || section.name.split_once('.').map(|(_, parent)| parent) != Some(host) {
+            continue;
+        }
+        let modules = match section
+            .options
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "modules_enabled")
+        {
+            Some((_, v)) => as_list(Some(v)).value().cloned().unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let ignored: Vec<String> = section
+            .options
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| VHOST_OPTIONS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        let token_verification = modules.iter().any(|m| m == "token_verification");
+        match out.iter_mut().find(|c| c.name == section.name) {
+            // A Component block reopened in another file adds to it.
+            Some(c) => {
+                c.token_verification |= token_verification;
+                c.ignored_options.extend(ignored);
+            }
+            None => out.push(MucComponent {
+                name: section.name.clone(),
+                token_verification,
+                ignored_options: ignored,
+            }),
+        }
+    }
+    out
+}
+
 /// The token plugin's options on one host.
 #[derive(Debug, Clone)]
 pub struct TokenOptions {
@@ -103,6 +174,15 @@ pub struct TokenOptions {
     pub cache_keys_url: Read<String>,
     /// `plugin_paths` (global): where Prosody finds the token plugin.
     pub plugin_paths: Read<Vec<String>>,
+    /// `muc_mapper_domain_base`: the token plugin's room checks (on the MUC
+    /// component) read it from this VirtualHost or the global section.
+    pub muc_mapper_domain_base: Read<String>,
+    /// `muc_mapper_domain_prefix` (default `conference`).
+    pub muc_mapper_domain_prefix: Read<String>,
+    /// `muc_mapper_domain` (default `<prefix>.<base>`).
+    pub muc_mapper_domain: Read<String>,
+    /// The MUC components of this VirtualHost.
+    pub muc_components: Vec<MucComponent>,
 }
 
 impl TokenOptions {
@@ -121,7 +201,27 @@ impl TokenOptions {
             signature_algorithm: as_string(opt("signature_algorithm")),
             cache_keys_url: as_string(opt("cache_keys_url")),
             plugin_paths: as_list(opt("plugin_paths")),
+            muc_mapper_domain_base: as_string(opt("muc_mapper_domain_base")),
+            muc_mapper_domain_prefix: as_string(opt("muc_mapper_domain_prefix")),
+            muc_mapper_domain: as_string(opt("muc_mapper_domain")),
+            muc_components: muc_components(config, &host),
             host,
+        })
+    }
+
+    /// The MUC domain the token plugin matches rooms under:
+    /// `muc_mapper_domain`, else `<muc_mapper_domain_prefix>.<muc_mapper_domain_base>`;
+    /// `None` without a base (then it has none).
+    pub fn muc_domain(&self) -> Option<String> {
+        let base = self.muc_mapper_domain_base.value()?;
+        Some(match self.muc_mapper_domain.value() {
+            Some(d) => d.clone(),
+            None => format!(
+                "{}.{base}",
+                self.muc_mapper_domain_prefix
+                    .value()
+                    .map_or("conference", String::as_str)
+            ),
         })
     }
 
