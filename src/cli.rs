@@ -443,22 +443,22 @@ pub struct VerifyArgs {
     #[allow(missing_docs)]
     pub fetch: FetchArgs,
 
-    /// Read app_id, asap_key_server, accepted issuers/audiences, ... from a Prosody *.cfg.lua.
-    #[arg(long, value_name = "FILE")]
-    pub prosody_config: Option<PathBuf>,
-
-    /// The VirtualHost to read (default: the only one with authentication = "token").
-    #[arg(long, value_name = "VHOST", requires = "prosody_config")]
-    pub host: Option<String>,
-
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub settings: SettingsArgs,
+    pub prosody: ProsodyArgs,
 
-    /// Check as the Jitsi token plugin of this month, e.g. 2025-10 [default:
-    /// detected from --prosody-config's plugin_paths, else the newest known].
-    #[arg(long, value_name = "YYYY-MM", value_parser = Generation::at)]
-    pub jitsi: Option<&'static Generation>,
+    /// The meeting domain, to check sub [default: the config's
+    /// muc_mapper_domain_base, else its token VirtualHost].
+    #[arg(long)]
+    pub domain: Option<String>,
+
+    /// The tenant (https://domain/<tenant>/room), to check sub.
+    #[arg(long)]
+    pub tenant: Option<String>,
+
+    /// The room being joined, to check room.
+    #[arg(long)]
+    pub room: Option<String>,
 
     /// Print the checks as JSON.
     #[arg(long)]
@@ -492,18 +492,6 @@ pub struct SettingsArgs {
     #[arg(long)]
     pub no_domain_verification: bool,
 
-    /// The meeting domain, to check sub.
-    #[arg(long)]
-    pub domain: Option<String>,
-
-    /// The tenant (https://domain/<tenant>/room), to check sub.
-    #[arg(long)]
-    pub tenant: Option<String>,
-
-    /// The room being joined, to check room.
-    #[arg(long)]
-    pub room: Option<String>,
-
     /// cache_keys_url: look the kid up in this JWKS first, as the token
     /// plugin of 2025-11 and later does, then fall back to the key server.
     #[arg(long, value_name = "URL")]
@@ -531,15 +519,31 @@ impl SettingsArgs {
         if self.no_domain_verification {
             settings.domain_verification = false;
         }
-        if self.domain.is_some() {
-            settings.domain.clone_from(&self.domain);
-        }
-        settings.tenant.clone_from(&self.tenant);
-        settings.room.clone_from(&self.room);
         if let Some(url) = &self.cache_keys_url {
             settings.cache_keys_url = Some(url.clone());
         }
     }
+}
+
+/// Where Prosody's settings come from: its config, and flags over it.
+#[derive(Debug, Args)]
+pub struct ProsodyArgs {
+    /// Read app_id, asap_key_server, accepted issuers/audiences, ... from a Prosody *.cfg.lua.
+    #[arg(long, value_name = "FILE")]
+    pub prosody_config: Option<PathBuf>,
+
+    /// The VirtualHost to read (default: the only one with authentication = "token").
+    #[arg(long, value_name = "VHOST", requires = "prosody_config")]
+    pub host: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub settings: SettingsArgs,
+
+    /// Check as the Jitsi token plugin of this month, e.g. 2025-10 [default:
+    /// detected from --prosody-config's plugin_paths, else the newest known].
+    #[arg(long, value_name = "YYYY-MM", value_parser = Generation::at)]
+    pub jitsi: Option<&'static Generation>,
 }
 
 /// Flags of `login`.
@@ -577,6 +581,15 @@ pub struct LoginArgs {
     /// Stop after the login (SASL and bind); do not join a room.
     #[arg(long)]
     pub no_join: bool,
+
+    /// Where Prosody fetches keys (asap_key_server), for the offline checks
+    /// shown when Prosody refuses [default: from --prosody-config].
+    #[arg(long, value_name = "URL")]
+    pub key_server: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub prosody: ProsodyArgs,
 
     /// The nickname in the room.
     #[arg(long, default_value = "asap-keyserver-login")]

@@ -2,9 +2,9 @@
 
 use crate::check::fetch;
 use crate::check::keysource::KeySource;
-use crate::check::login::{self, Endpoint, Meeting, Outcome, Target};
-use crate::check::verify::{self, Settings};
-use crate::check::{self, Diagnostic, Layout, Status};
+use crate::check::login::{self, diagnose, Endpoint, Meeting, Outcome, Target};
+use crate::check::verify::{self, MucBase};
+use crate::check::{self, Diagnostic, Layout};
 use crate::cli::LoginArgs;
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ fn target(
     a: &LoginArgs,
     token_arg: &str,
     options: &fetch::Options,
-) -> anyhow::Result<(Target, Vec<String>)> {
+) -> anyhow::Result<(Target, Option<String>, Vec<String>)> {
     let mut notes = Vec::new();
     let meeting = if token_arg.starts_with("https://") || token_arg.starts_with("http://") {
         Some(Meeting::parse(token_arg).map_err(anyhow::Error::msg)?)
@@ -115,6 +115,7 @@ fn target(
             (None, None) => anyhow::bail!("say which room to join (--room NAME), or --no-join"),
         }
     };
+    let tenant = meeting.as_ref().and_then(|m| m.tenant.clone());
     Ok((
         Target {
             endpoint,
@@ -124,75 +125,54 @@ fn target(
             room,
             token,
         },
+        tenant,
         notes,
     ))
 }
 
-/// The token's claims, unverified.
-fn claims(token: &str) -> serde_json::Map<String, serde_json::Value> {
-    token
-        .split('.')
-        .nth(1)
-        .and_then(verify::decode_part)
-        .unwrap_or_default()
-}
-
-/// Why a join was refused, from the claims: room and sub.
-fn join_hints(
+/// Verify's checks of the token with Prosody's settings (from
+/// `--prosody-config` and the flags) and the room joined, for a refusal.
+fn offline_checks(
+    a: &LoginArgs,
     target: &Target,
-    claims: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let room = target.room.clone().unwrap_or_default();
-    match claims.get("room").and_then(|v| v.as_str()) {
-        Some("*") => out.push(Diagnostic::pass("room claim", "\"*\": any room")),
-        Some(r) if r.to_lowercase() == room => out.push(Diagnostic::pass("room claim", format!("{r:?} names the room"))),
-        Some(r) => out.push(
-            Diagnostic::fail("room claim", format!("{r:?}, joining {room:?}"))
-                .why("the token's room does not name the room joined: token_verification refuses the join")
-                .fix(format!("mint with room {room:?} (or \"*\")")),
-        ),
-        None => out.push(Diagnostic::warn("room claim", "missing")),
-    }
-    match claims.get("sub").and_then(|v| v.as_str()) {
-        Some("*") => out.push(Diagnostic::pass("sub claim", "\"*\": any domain or tenant")),
-        Some(s)
-            if s.eq_ignore_ascii_case(&target.domain)
-                || target.muc_domain.contains(&format!(".{s}.")) =>
-        {
-            out.push(Diagnostic::pass("sub claim", format!("{s:?} matches")))
-        }
-        Some(s) => out.push(
-            Diagnostic::warn("sub claim", format!("{s:?}, domain {:?}", target.domain))
-                .why("with enable_domain_verification, sub must be the tenant or the domain")
-                .fix("mint with sub \"*\" or the tenant/domain"),
-        ),
-        None => out.push(Diagnostic::warn("sub claim", "missing")),
-    }
-    out
-}
-
-/// The claim checks of `verify` that fail: what most likely made the SASL
-/// step fail.
-fn offline_checks(token: &str) -> Vec<Diagnostic> {
+    tenant: Option<String>,
+    options: &fetch::Options,
+) -> anyhow::Result<(verify::Report, MucBase, Vec<String>)> {
+    let super::verify::Prosody {
+        mut settings,
+        key_server,
+        notes,
+    } = super::verify::prosody_settings(&a.prosody, options.clone())?;
+    settings.domain = Some(target.domain.clone());
+    settings.tenant = tenant;
+    settings.room.clone_from(&target.room);
+    let source = match a.key_server.clone().or(key_server) {
+        Some(base) => KeySource::Server {
+            base,
+            options: options.clone(),
+        },
+        None => KeySource::Unset,
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let report = verify::verify(token, &Settings::default(), &KeySource::Unset, now);
-    let key_rows = [
-        "key",
-        "key URL",
-        "key file",
-        "key JWKS",
-        "signature",
-        "cache_keys_url",
-    ];
-    report
-        .checks
-        .into_iter()
-        .filter(|d| d.status == Status::Fail && !key_rows.contains(&d.check.as_str()))
-        .collect()
+    let unknown_key = matches!(source, KeySource::Unset) && settings.cache_keys_url.is_none();
+    let mut report = verify::verify(&target.token, &settings, &source, now);
+    if unknown_key {
+        // Where Prosody fetches keys was not said: the key is not checked,
+        // which is not a failure of the token.
+        report.checks.retain(|d| d.check != "key URL");
+        for d in &mut report.checks {
+            if d.check == "key" || d.check == "signature" {
+                *d = Diagnostic::skip(
+                    d.check.clone(),
+                    "not checked: give --key-server URL (Prosody's asap_key_server) or --prosody-config",
+                );
+            }
+        }
+    }
+    Ok((report, settings.muc_base.clone(), notes))
 }
 
 pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
@@ -204,24 +184,25 @@ pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
         None | Some("-") => super::verify::token_text(None)?,
         Some(t) => t.trim().to_owned(),
     };
-    let (target, notes) = target(&a, &arg, &options)?;
+    let (target, tenant, notes) = target(&a, &arg, &options)?;
     let report = login::login(
         &target,
         &login::Options {
-            fetch: options,
+            fetch: options.clone(),
             nick: a.nick.clone(),
         },
     );
-    let explain = match &report.outcome {
-        Outcome::Refused { step: "SASL", .. } => (
-            "Offline checks of the token (asap-keyserver verify)",
-            offline_checks(&target.token),
-        ),
-        Outcome::Refused { step: "join", .. } => (
-            "The token's claims against the room",
-            join_hints(&target, &claims(&target.token)),
-        ),
-        _ => ("", Vec::new()),
+    let mut checked_as = Vec::new();
+    let explained = match &report.outcome {
+        Outcome::Refused { step, .. } if *step == "SASL" || *step == "join" => {
+            let (checks, muc_base, notes) = offline_checks(&a, &target, tenant, &options)?;
+            checked_as = notes;
+            Some((
+                *step,
+                diagnose::refusal(step, report.said.as_deref(), &checks, &muc_base),
+            ))
+        }
+        _ => None,
     };
     let code = match report.outcome {
         Outcome::Accepted => super::ACCEPTED,
@@ -234,7 +215,10 @@ pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
                 "outcome": match report.outcome { Outcome::Accepted => "accepted", Outcome::Refused { .. } => "refused", Outcome::Error(_) => "error" },
                 "verdict": report.verdict(),
                 "steps": check::to_json(&report.steps),
-                "explain": check::to_json(&explain.1),
+                "cause": explained.as_ref().and_then(|(_, e)| e.cause).map(|c| serde_json::json!({
+                    "id": c.id, "check": c.check, "stage": c.stage, "why": c.why, "fix": c.fix,
+                })),
+                "explain": explained.as_ref().map(|(_, e)| check::to_json(&e.checks)),
                 "notes": notes,
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
@@ -248,14 +232,31 @@ pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
             width: 8,
         };
         check::write_text(out, &report.steps, layout)?;
-        if !explain.1.is_empty() {
-            writeln!(out, "{}:", explain.0)?;
+        if let Some((step, e)) = &explained {
+            if let Some(c) = e.cause {
+                writeln!(out, "What Prosody's answer means ({}):", c.id)?;
+                writeln!(out, "  {}", c.why)?;
+                writeln!(out, "  fix: {}", c.fix)?;
+            }
+            let what = if *step == "join" {
+                "The token's claims against the room"
+            } else {
+                "Offline checks of the token (asap-keyserver verify)"
+            };
+            writeln!(
+                out,
+                "{what}, {}:",
+                checked_as.first().map_or("", String::as_str)
+            )?;
+            for n in checked_as.iter().skip(1) {
+                writeln!(out, "  {n}")?;
+            }
             check::write_text(
                 out,
-                &explain.1,
+                &e.checks,
                 Layout {
                     indent: "  ",
-                    width: 14,
+                    width: 16,
                 },
             )?;
         }

@@ -1,10 +1,11 @@
 //! `asap-keyserver verify`: one line per check, then the verdict.
 
+use crate::check::fetch;
 use crate::check::generation;
 use crate::check::keysource::KeySource;
 use crate::check::verify::{self, Settings};
 use crate::check::{self, Layout};
-use crate::cli::VerifyArgs;
+use crate::cli::{ProsodyArgs, VerifyArgs};
 use crate::prosody::config::{Config, TokenOptions};
 use anyhow::Context as _;
 use std::io::{Read as _, Write as _};
@@ -30,13 +31,24 @@ pub(super) fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
     Ok(t.to_owned())
 }
 
-pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let token = token_text(a.token.as_deref())?;
+/// Prosody's settings as `--prosody-config` and the flags give them.
+pub(super) struct Prosody {
+    /// The settings to check with.
+    pub settings: Settings,
+    /// `asap_key_server` from the config.
+    pub key_server: Option<String>,
+    /// Lines saying what was read and how (the first: which plugin).
+    pub notes: Vec<String>,
+}
+
+/// Reads `--prosody-config` (if given), then the flags over it, then the
+/// plugin generation (`--jitsi`, else detected, else the newest).
+pub(super) fn prosody_settings(a: &ProsodyArgs, fetch: fetch::Options) -> anyhow::Result<Prosody> {
     let mut settings = Settings {
-        fetch: (&a.fetch).into(),
+        fetch,
         ..Settings::default()
     };
-    let mut config_server = None;
+    let mut key_server = None;
     let mut notes = Vec::new();
     let mut checked_as = "the newest known; --jitsi YYYY-MM for another".to_owned();
     if let Some(path) = &a.prosody_config {
@@ -53,7 +65,7 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         settings.overlay(&o);
-        config_server = o.asap_key_server.value().cloned();
+        key_server = o.asap_key_server.value().cloned();
         let plugin_paths = o.plugin_paths.value().cloned().unwrap_or_default();
         let base = path.parent().unwrap_or(std::path::Path::new("."));
         match generation::detect(&plugin_paths, base) {
@@ -67,23 +79,6 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     a.settings.apply(&mut settings);
-    let secret = match (&a.app_secret, &a.app_secret_file) {
-        (Some(s), _) => Some(s.clone()),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--app-secret-file {}: cannot read it", path.display()))?;
-            Some(text.strip_suffix('\n').unwrap_or(&text).to_owned())
-        }
-        (None, None) => None,
-    };
-    if let Some(secret) = secret {
-        settings.app_secret = Some(secret);
-        if a.settings.algorithm.is_none() {
-            // The plugin's default without asap_key_server.
-            settings.algorithm = "HS256".into();
-        }
-        config_server = None;
-    }
     if let Some(generation) = a.jitsi {
         settings.generation = generation;
         checked_as = "as --jitsi says".into();
@@ -95,6 +90,42 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             settings.generation.describe()
         ),
     );
+    Ok(Prosody {
+        settings,
+        key_server,
+        notes,
+    })
+}
+
+pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let token = token_text(a.token.as_deref())?;
+    let Prosody {
+        mut settings,
+        key_server: mut config_server,
+        notes,
+    } = prosody_settings(&a.prosody, (&a.fetch).into())?;
+    if a.domain.is_some() {
+        settings.domain.clone_from(&a.domain);
+    }
+    settings.tenant.clone_from(&a.tenant);
+    settings.room.clone_from(&a.room);
+    let secret = match (&a.app_secret, &a.app_secret_file) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--app-secret-file {}: cannot read it", path.display()))?;
+            Some(text.strip_suffix('\n').unwrap_or(&text).to_owned())
+        }
+        (None, None) => None,
+    };
+    if let Some(secret) = secret {
+        settings.app_secret = Some(secret);
+        if a.prosody.settings.algorithm.is_none() {
+            // The plugin's default without asap_key_server.
+            settings.algorithm = "HS256".into();
+        }
+        config_server = None;
+    }
 
     let source = match (a.key_server.or(config_server), a.keys, a.key) {
         (_, Some(dir), _) => KeySource::Dir(dir),

@@ -68,6 +68,33 @@ fn prosodys_own_answers_over_websocket_and_bosh() {
                 "Prosody ACCEPTED the login and the join",
             ],
         );
+        // Refused at the login for an iss no setting given here could
+        // check: the answer is explained, and the iss check follows.
+        let other_iss = token(json!({"room": "standup", "iss": "other"}));
+        let mut args = with(&["--room", "standup"]);
+        args.insert(0, &other_iss);
+        expect(
+            &args,
+            1,
+            &[
+                "✗ SASL      not-allowed: invalid 'iss' claim",
+                "What Prosody's answer means (iss):",
+                "  the token's iss is missing or not one of the issuers Prosody accepts",
+                "Offline checks of the token (asap-keyserver verify), checked as",
+                "! iss               \"other\"",
+                "accepted only if app_id or asap_accepted_issuers includes \"other\"",
+            ],
+        );
+        let mut args = with(&["--room", "standup", "--app-id", "jitsi"]);
+        args.insert(0, &other_iss);
+        expect(
+            &args,
+            1,
+            &[
+                "✗ iss               \"other\"",
+                "here: mint with iss \"jitsi\"",
+            ],
+        );
         // Refused at the login, in Prosody's words, explained offline.
         let no_sub = token(json!({"room": "standup", "sub": null}));
         let mut args = with(&["--room", "standup"]);
@@ -99,14 +126,23 @@ fn prosodys_own_answers_over_websocket_and_bosh() {
             &[
                 "✓ SASL",
                 "✗ join      elsewhere@conference.meet.test: not-allowed (Room and token mismatched)",
-                "✗ room claim      \"standup\", joining \"elsewhere\"",
+                "What Prosody's answer means (room-mismatch):",
+                "The token's claims against the room, checked as",
+                "✗ room              \"standup\", joining \"elsewhere\"",
                 "Prosody REFUSED at join: not-allowed",
             ],
         );
         // --no-join stops after bind.
         let mut args = with(&["--no-join"]);
         args.insert(0, &good);
-        let out = expect(&args, 0, &["✓ bind      bound as "]);
+        let out = expect(
+            &args,
+            0,
+            &[
+                "✓ bind      bound as ",
+                "Prosody ACCEPTED the login (no room joined)",
+            ],
+        );
         assert!(!out.contains("join "), "{out}");
     }
     // The same as data.

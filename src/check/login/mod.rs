@@ -4,6 +4,7 @@
 //! focus component to create the room, join it, leave. Each step is a
 //! [`Diagnostic`] with Prosody's own words; every wait is bounded.
 
+pub mod diagnose;
 mod transport;
 pub mod xml;
 
@@ -70,15 +71,19 @@ pub struct Report {
     pub steps: Vec<Diagnostic>,
     /// The verdict.
     pub outcome: Outcome,
-    /// The error condition of a refusal (`not-allowed`, ...), for the claims hint.
-    pub sasl_text: Option<String>,
+    /// Prosody's text with a refusal (at SASL or at the join), which names
+    /// its cause (see [`diagnose`]).
+    pub said: Option<String>,
 }
 
 impl Report {
     /// The last line.
     pub fn verdict(&self) -> String {
         match &self.outcome {
-            Outcome::Accepted => "Prosody ACCEPTED the login and the join".into(),
+            Outcome::Accepted if self.steps.iter().any(|s| s.check == "join") => {
+                "Prosody ACCEPTED the login and the join".into()
+            }
+            Outcome::Accepted => "Prosody ACCEPTED the login (no room joined)".into(),
             Outcome::Refused { step, condition } => {
                 format!("Prosody REFUSED at {step}: {condition}")
             }
@@ -160,7 +165,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
         Report {
             steps,
             outcome: Outcome::Error(f.to_string()),
-            sasl_text: None,
+            said: None,
         }
     };
     let mut t = match connected {
@@ -193,7 +198,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
                 step: "SASL",
                 condition: "no ANONYMOUS mechanism".into(),
             },
-            sasl_text: None,
+            said: None,
         };
     }
 
@@ -222,7 +227,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
                     step: "SASL",
                     condition: format!("no answer within {}s", timeout.as_secs()),
                 },
-                sasl_text: None,
+                said: None,
             };
         }
         Some(f) if f.name == "failure" => {
@@ -231,7 +236,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
                 Diagnostic::fail("SASL", format!("{cond}{}", text.as_ref().map(|t| format!(": {t}")).unwrap_or_default()))
                     .prosody_says(text.clone().unwrap_or_else(|| cond.clone()))
                     .why("Prosody's token plugin refused the token at login")
-                    .fix("the offline checks below say which claim; asap-keyserver verify TOKEN --prosody-config ... tells more"),
+                    .fix("what Prosody's answer means, and the offline checks of the token, follow below"),
             );
             t.close();
             return Report {
@@ -243,7 +248,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
                         None => cond,
                     },
                 },
-                sasl_text: text,
+                said: text,
             };
         }
         Some(_) => steps.push(Diagnostic::pass(
@@ -276,7 +281,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
                     step: "bind",
                     condition: cond,
                 },
-                sasl_text: None,
+                said: None,
             };
         }
         Ok(None) => return error(steps, "bind", Failure::Timeout(timeout)),
@@ -289,7 +294,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
         return Report {
             steps,
             outcome: Outcome::Accepted,
-            sasl_text: None,
+            said: None,
         };
     };
     let room_jid = format!("{room}@{}", target.muc_domain);
@@ -333,6 +338,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
         "<presence to='{}/{nick}' xmlns='jabber:client'><x xmlns='http://jabber.org/protocol/muc'/></presence>",
         escape(&room_jid)
     );
+    let mut said = None;
     let joined = t.send(&presence).and_then(|()| {
         wait_for(t.as_mut(), timeout, |e| {
             e.name == "presence"
@@ -346,10 +352,11 @@ pub fn login(target: &Target, options: &Options) -> Report {
             let (cond, text) = condition(&p).unwrap_or(("error".into(), None));
             steps.push(
                 Diagnostic::fail("join", format!("{room_jid}: {cond}{}", text.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()))
-                    .prosody_says(cond.clone())
+                    .prosody_says(text.clone().unwrap_or_else(|| cond.clone()))
                     .why("the login succeeded, but the room refused the token: the client connects, then disconnects")
-                    .fix("compare the token's room (and sub, for tenants) with the room joined: see the claims below"),
+                    .fix("what Prosody's answer means, and the token's claims against the room, follow below"),
             );
+            said = text;
             Outcome::Refused {
                 step: "join",
                 condition: cond,
@@ -393,7 +400,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
     Report {
         steps,
         outcome,
-        sasl_text: None,
+        said,
     }
 }
 
