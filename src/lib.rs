@@ -16,16 +16,21 @@
 //!   generation, safe 0600 writes, [`keys::KeyError`].
 //! - [`keydir`]: the key directory: [`keydir::Scanner`] walks it into an
 //!   immutable [`keydir::KeySet`] (served keys, JWKS, skipped files);
-//!   `keygen` (keygen, rotate, prune) and `export` (static files).
+//!   `age` (which key is the newest: the one rule `mint --issuer`,
+//!   `rotate` and `prune` follow), `keygen` (keygen, rotate, prune) and
+//!   `export` (static files).
 //! - [`serve`]: everything `serve` runs: the [`serve::KeyStore`] swapped on
 //!   reload, the watcher, the pure request handler and accept loops,
 //!   metrics, TLS.
 //! - [`token`]: typed Jitsi/JaaS/ASAP claims and the Minter that signs them.
 //! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
-//!   checks as data) and `doctor`; the token plugin's generations as a table
+//!   checks as data) and `doctor`; the table of causes (`causes`: what
+//!   Prosody says when it refuses, why, the fix) that `verify`, `login` and
+//!   `explain` share; the token plugin's generations as a table
 //!   (`generation`), the key source (`asap_key_server`, the JWKS at
 //!   `cache_keys_url`, a directory, a file), the Prosody-faithful fetch, and
-//!   `login`, an XMPP client (WebSocket, BOSH) that asks the real Prosody.
+//!   `login`, an XMPP client (WebSocket, BOSH) that asks the real Prosody
+//!   and explains its refusals.
 //! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
 //!   sandbox) and the lines to paste into it.
 //! - [`error`]: the errors that stop a command, naming the file or kid and
@@ -35,7 +40,8 @@
 //!   and the exit codes.
 //!
 //! Dependencies point down this list's spirit: `cmd` uses everything;
-//! `check` uses `keydir`, `keys` and `prosody`; `serve` and `token` use
+//! `check` uses `keydir`, `keys` and `prosody` (and `serve` for the name of
+//! the header it reads); `serve` and `token` use
 //! `keydir`; `keydir` uses `keys`, `kid` and `error`; no two top-level
 //! modules import each other.
 

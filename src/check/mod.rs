@@ -4,7 +4,8 @@
 //! [`login`] (the real Prosody's own answer, step by step).
 //!
 //! Both speak in [`Diagnostic`]s, printed by one text and one JSON renderer
-//! ([`write_text`], [`to_json`]). [`generation`] is the table of Jitsi token
+//! ([`write_text`], [`to_json`]); a failing check takes its why and fix
+//! from [`causes`], the one table of what Prosody's refusals mean. [`generation`] is the table of Jitsi token
 //! plugin generations the checks read their differences from. [`keysource`]
 //! gets a token's key (the JWKS at `cache_keys_url` first, then
 //! `asap_key_server`) and judges the bytes as Prosody's luaossl would;
