@@ -499,6 +499,23 @@ fn the_room_join_needs_muc_mapper_domain_base() {
         out.contains("✓ token_verification  on conference.meet.example.com; rooms matched under conference.meet.example.com"),
         "{out}"
     );
+    // An option the plugin reads from the VirtualHost, set on the Component.
+    let cfg = t.path().join("prosody.cfg.lua");
+    let text = std::fs::read_to_string(&cfg).unwrap() + "    enable_domain_verification = false\n";
+    std::fs::write(&cfg, text).unwrap();
+    let (_, out, _) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--state",
+        &path_str(&t.path().join("s.json")),
+        "--prosody-config",
+        &path_str(&cfg),
+    ]);
+    assert!(
+        out.contains("! enable_domain_verification  set in Component \"conference.meet.example.com\", where the token plugin never reads it"),
+        "{out}"
+    );
     // With the base set, both pass, and the base names the domain sub may be.
     for generation in ["G1", "G3"] {
         let (code, text) = run(generation, base, "*");
