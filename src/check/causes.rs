@@ -73,7 +73,7 @@ causes! {
         "the token has no sub claim: the token plugin of 2026-05 and later refuses the login; the 2024 one crashes at the room join instead",
         "mint with sub set to the tenant or domain, or \"*\" (asap-keyserver mint always sets it)";
     NO_TOKEN = "no-token", "token shape", Login,
-        ["token required"],
+        ["token required", "authentication-required", "Authentication required"],
         "the client sent no token (no ?token= on the BOSH or WebSocket URL)",
         "open the meeting with ?jwt=<token> in the URL, as the token's link does";
     BAD_FORMAT = "bad-format", "token shape", Login,
@@ -85,7 +85,7 @@ causes! {
         "the token header has no kid, and Prosody finds the key by it",
         "sign with the kid of a key the key server publishes (asap-keyserver mint --issuer or --kid)";
     ALG_NOT_RS = "alg-not-rs", "alg", Login,
-        ["'kid' claim only support with RS family", "'alg' claim is missing"],
+        ["'kid' claim only support with RS family", "'alg' claim is missing", "'alg' claim must not be empty"],
         "with asap_key_server Prosody verifies RSA signatures (RS256) only; this token is HMAC (an app_secret token) or names no alg",
         "sign RS256 with the private key whose public half the key server publishes";
     NO_KEY = "no-key", "key", Login,
@@ -117,7 +117,7 @@ causes! {
         "the token's iss is missing or not one of the issuers Prosody accepts (asap_accepted_issuers; by default just app_id)",
         "mint with an accepted iss, or add the token's iss to asap_accepted_issuers on the VirtualHost";
     AUD = "aud", "aud", Login,
-        ["invalid 'aud' claim", "'aud' claim is missing"],
+        ["invalid 'aud' claim", "'aud' claim is missing", "Invalid audience"],
         "the token's aud is missing, a list, or not one of asap_accepted_audiences (Prosody compares one string)",
         "mint aud as one string that asap_accepted_audiences lists (or that list holds \"*\")";
     ROOM_DOES_NOT_EXIST = "room-does-not-exist", "room join", Join,
@@ -125,7 +125,7 @@ causes! {
         "the room did not exist when the user joined: the focus (jicofo) did not create it, or muc_mapper_domain_base is not set and the token plugin (2025-11 and later) finds no room at all",
         "check that jicofo is up and answers the conference request (asap-keyserver login shows it), and that muc_mapper_domain_base is set (asap-keyserver doctor --prosody-config)";
     NO_MUC_BASE = "no-muc-base", "sub", Join,
-        ["No 'muc_domain_base' option set"],
+        ["No 'muc_domain_base' option set", "server-missing-config", "Misconfiguration of server"],
         "muc_mapper_domain_base is not set, so the token plugin cannot match a token's sub against the room's domain and refuses the join",
         "set muc_mapper_domain_base = \"<your domain>\" in Prosody's global section (Jitsi's packages do)";
     ROOM_MISMATCH = "room-mismatch", "room", Join,
@@ -175,6 +175,9 @@ mod tests {
             ("Room does not exists:room", "room-does-not-exist"),
             ("Error on GET request: Code 404, Content not found", "no-key"),
             ("Failed to retrieve cached public keys code:404", "jwks-refresh"),
+            ("reason:Invalid audience ('aud' claim)", "aud"),
+            ("err: server-missing-config reason: Misconfiguration of server", "no-muc-base"),
+            ("err: authentication-required reason: Authentication required", "no-token"),
         ] {
             assert_eq!(find(text).map(|c| c.id), Some(id), "{text}");
         }
