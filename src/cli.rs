@@ -17,10 +17,18 @@ pub const EXIT_STATUS: &str = "\
 Exit status:
   0  accepted / no problems (verify: Prosody would accept; doctor: no problems)
   1  rejected / problems found (verify: Prosody would reject; doctor: problems;
-     probe: the URL did not answer 200)
+     explain: token failures in the log; probe: the URL did not answer 200)
   2  an error: a bad flag, an unreadable file or config, a key directory that
      cannot be read, a key that cannot be written
 A closed output pipe (asap-keyserver list | head -1) is not an error.";
+
+/// The exit status of `explain`, shown under its `--help`.
+pub const EXPLAIN_EXIT_STATUS: &str = "\
+Exit status:
+  0  no token failure in the log
+  1  token failures found (each cause is listed)
+  2  an error: the log cannot be read (no such file, a directory), a bad flag
+A closed output pipe (asap-keyserver explain prosody.log | head -1) is not an error.";
 
 /// A public-key server and token minter for Jitsi Meet and ASAP consumers.
 ///
@@ -86,6 +94,17 @@ pub enum Command {
     /// Find what is wrong with a key directory, a running key server and a Prosody config.
     #[command(after_help = EXIT_STATUS)]
     Doctor(DoctorArgs),
+    /// Read Prosody's log and explain every token failure in it, grouped by
+    /// cause: how often, when, what Prosody said, why, and the fix.
+    ///
+    /// Reads Prosody 0.12 and 13 logs as the file sink writes them
+    /// (/var/log/prosody/prosody.log), as `docker logs` shows the console sink
+    /// (with or without timestamps, `docker compose` prefixes), and as
+    /// `journalctl -u prosody` or a syslog file shows the syslog sink. Lines
+    /// of other programs are skipped. Tokens in what Prosody logged are
+    /// printed as [REDACTED TOKEN].
+    #[command(after_help = EXPLAIN_EXIT_STATUS)]
+    Explain(ExplainArgs),
     /// Write the public keys as static files (Prosody, ASAP and JWKS layouts) for nginx, S3 or a CDN.
     #[command(after_help = EXIT_STATUS)]
     Export(ExportArgs),
@@ -636,6 +655,19 @@ pub struct DoctorArgs {
     pub state: Option<PathBuf>,
 
     /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Prosody's log, e.g. /var/log/prosody/prosody.log, or `-` for stdin
+    /// (`journalctl -u prosody | asap-keyserver explain -`) [default: stdin].
+    #[arg(value_name = "FILE|-")]
+    pub file: Option<PathBuf>,
+
+    /// Print the causes as JSON.
     #[arg(long)]
     pub json: bool,
 }

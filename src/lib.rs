@@ -28,9 +28,10 @@
 //!   Prosody says when it refuses, why, the fix) that `verify`, `login` and
 //!   `explain` share; the token plugin's generations as a table
 //!   (`generation`), the key source (`asap_key_server`, the JWKS at
-//!   `cache_keys_url`, a directory, a file), the Prosody-faithful fetch, and
+//!   `cache_keys_url`, a directory, a file), the Prosody-faithful fetch,
 //!   `login`, an XMPP client (WebSocket, BOSH) that asks the real Prosody
-//!   and explains its refusals.
+//!   and explains its refusals, and `explain`, which reads Prosody's own
+//!   log (file, docker, journalctl) and groups its token failures by cause.
 //! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
 //!   sandbox) and the lines to paste into it.
 //! - [`error`]: the errors that stop a command, naming the file or kid and

@@ -1,11 +1,13 @@
 //! Telling a person, in words, whether things will work and why not:
 //! [`verify`] (a token, check by check, as Prosody's token plugin does it),
-//! [`doctor`] (a key directory, a running key server, a Prosody config) and
-//! [`login`] (the real Prosody's own answer, step by step).
+//! [`doctor`] (a key directory, a running key server, a Prosody config),
+//! [`login`] (the real Prosody's own answer, step by step) and [`explain`]
+//! (the token failures in Prosody's own log, by cause).
 //!
-//! Both speak in [`Diagnostic`]s, printed by one text and one JSON renderer
+//! They speak in [`Diagnostic`]s, printed by one text and one JSON renderer
 //! ([`write_text`], [`to_json`]); a failing check takes its why and fix
-//! from [`causes`], the one table of what Prosody's refusals mean. [`generation`] is the table of Jitsi token
+//! from [`causes`], the one table of what Prosody's refusals mean, which
+//! `explain` reads too. [`generation`] is the table of Jitsi token
 //! plugin generations the checks read their differences from. [`keysource`]
 //! gets a token's key (the JWKS at `cache_keys_url` first, then
 //! `asap_key_server`) and judges the bytes as Prosody's luaossl would;
@@ -13,6 +15,7 @@
 
 pub mod causes;
 pub mod doctor;
+pub mod explain;
 pub mod fetch;
 pub mod generation;
 pub mod keysource;

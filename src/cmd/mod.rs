@@ -7,6 +7,7 @@
 //! success).
 
 mod doctor;
+mod explain;
 mod export;
 mod keygen;
 mod list;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Mint(args) => mint::run(*args),
         Command::Verify(args) => verify::run(*args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Login(args) => login::run(*args),
         Command::Export(args) => export::run(args),
         Command::Probe(args) => probe::run(args),
