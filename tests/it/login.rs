@@ -42,6 +42,9 @@ const G3: ProsodySetup = ProsodySetup {
     mode: "g3",
     focus: true,
     tls: None,
+    key_server: None,
+    muc_base: true,
+    host_lines: String::new(),
 };
 
 #[test]

@@ -1,5 +1,7 @@
 //! Debian's real Prosody on 127.0.0.1, with a config, data and log folder
-//! of its own, and the test-only modules of `tests/fixtures/prosody/login/`.
+//! of its own, and the test-only modules of `tests/fixtures/prosody/login/`
+//! (named `auth_token` and `token_verification`, as Jitsi's, so that the log
+//! reads as a real deployment's).
 
 use super::http::free_port;
 use super::keys::{path_str, tempdir};
@@ -8,14 +10,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// How the Prosody under test behaves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ProsodySetup {
-    /// `g1`: no SASL answer for a missing room; `g3`: sub required.
+    /// `g1` (the token plugin of 2024): no SASL answer for a missing room;
+    /// `g3` (2026): sub required.
     pub mode: &'static str,
     /// Run the focus stand-in (rooms can be created).
     pub focus: bool,
     /// Also serve HTTPS with this certificate and key.
     pub tls: Option<(&'static str, &'static str)>,
+    /// `asap_key_server` on the token VirtualHost: the stand-in then fetches
+    /// keys and checks signatures as the plugin does.
+    pub key_server: Option<String>,
+    /// `muc_mapper_domain_base = "meet.test"` in the global section, as
+    /// Jitsi's packages set it.
+    pub muc_base: bool,
+    /// More lines for the token VirtualHost, after `app_id = "jitsi"` (which
+    /// they may override).
+    pub host_lines: String,
 }
 
 /// A running Prosody.
@@ -47,6 +59,15 @@ impl Prosody {
             ),
             _ => "https_ports = { }\n".to_owned(),
         };
+        let key_server = match &setup.key_server {
+            Some(url) => format!("    asap_key_server = \"{url}\"\n"),
+            None => String::new(),
+        };
+        let muc_base = if setup.muc_base {
+            "muc_mapper_domain_base = \"meet.test\"\n"
+        } else {
+            ""
+        };
         let focus = if setup.focus {
             "Component \"focus.meet.test\" \"test_focus\"\n"
         } else {
@@ -55,28 +76,32 @@ impl Prosody {
         let config = format!(
             "run_as_root = true\ndaemonize = false\npidfile = \"{pid}\"\ndata_path = \"{data}\"\n\
              plugin_paths = {{ \"{modules}\" }}\n\
-             log = {{ {{ levels = {{ min = \"debug\" }}, to = \"file\", filename = \"{log}\" }} }}\n\
+             log = {{ {{ levels = {{ min = \"debug\" }}, to = \"file\", filename = \"{log}\" }},\n\
+             \x20 {{ levels = {{ min = \"info\" }}, to = \"console\", timestamps = \"%Y-%m-%d %X\" }} }}\n\
              interfaces = {{ \"127.0.0.1\" }}\nc2s_ports = {{ }}\ns2s_ports = {{ }}\ncomponent_ports = {{ }}\n\
              c2s_direct_tls_ports = {{ }}\nlegacy_ssl_ports = {{ }}\n\
              http_ports = {{ {http_port} }}\nhttp_interfaces = {{ \"127.0.0.1\" }}\n{tls}\
              modules_enabled = {{ \"bosh\", \"websocket\", \"saslauth\", \"disco\", \"ping\" }}\n\
              modules_disabled = {{ \"s2s\" }}\n\
              consider_bosh_secure = true\nconsider_websocket_secure = true\nc2s_require_encryption = false\n\
-             VirtualHost \"meet.test\"\n    authentication = \"test_token\"\n    test_token_mode = \"{mode}\"\n\
-             Component \"conference.meet.test\" \"muc\"\n    modules_enabled = {{ \"test_token_verification\" }}\n\
+             {muc_base}\
+             VirtualHost \"meet.test\"\n    authentication = \"token\"\n    test_token_mode = \"{mode}\"\n\
+             \x20   app_id = \"jitsi\"\n{key_server}{host_lines}\n\
+             Component \"conference.meet.test\" \"muc\"\n    modules_enabled = {{ \"token_verification\" }}\n\
              {focus}",
             pid = d("prosody.pid"),
             data = d("data"),
             modules = path_str(&modules()),
             log = d("prosody.log"),
             mode = setup.mode,
+            host_lines = setup.host_lines,
         );
         std::fs::write(dir.path().join("prosody.cfg.lua"), config).unwrap();
         let child = Command::new("prosody")
             .arg("--config")
             .arg(dir.path().join("prosody.cfg.lua"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("console.log")).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .expect("prosody is installed (scripts/test installs Debian's prosody)");
@@ -97,7 +122,7 @@ impl Prosody {
         prosody
     }
 
-    /// Prosody's log so far.
+    /// Prosody's log so far (the file sink, from debug up).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
     }
