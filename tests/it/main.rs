@@ -10,6 +10,7 @@ mod consumers;
 mod deploy;
 mod doctor;
 mod exit_codes;
+mod explain;
 mod export;
 mod faults;
 mod files;

@@ -122,9 +122,20 @@ impl Prosody {
         prosody
     }
 
+    /// The file Prosody logs to (the file sink, from debug up), as it wrote it.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("prosody.log")
+    }
+
     /// Prosody's log so far (the file sink, from debug up).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prosody.log")).unwrap_or_default()
+    }
+
+    /// What Prosody wrote to stdout so far: its console sink (from info up,
+    /// with docker-jitsi-meet's timestamps), as `docker logs` shows it.
+    pub fn console_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("console.log")).unwrap_or_default()
     }
 
     /// `ws://127.0.0.1:<port>/xmpp-websocket`
