@@ -65,10 +65,12 @@ impl Group {
             None => "/etc/prosody/prosody.cfg.lua".to_owned(),
         };
         let host = self.host.as_deref().unwrap_or("meet.example.com");
+        // Room names come from the log: percent-encoded, so that a
+        // pasted command runs nothing a room name says.
         let path = match self.room.as_deref() {
             Some(r) => match r.strip_prefix('[').and_then(|t| t.split_once(']')) {
-                Some((tenant, room)) => format!("{tenant}/{room}"),
-                None => r.to_owned(),
+                Some((tenant, room)) => format!("{}/{}", url_part(tenant), url_part(room)),
+                None => url_part(r),
             },
             None => "ROOM".to_owned(),
         };
@@ -121,13 +123,30 @@ pub struct Report {
 /// The VirtualHost a source names: `meet.example.com:auth_token`, or the
 /// parent of `conference.meet.example.com:token_verification` (where the
 /// token plugin reads its options).
+/// Only host names made of letters, digits, dots and hyphens are taken
+/// (they end up in a command line).
 fn host_of(source: &str) -> Option<String> {
     let (host, module) = source.split_once(':')?;
-    match module {
-        "auth_token" => Some(host.to_owned()),
-        "token_verification" => host.split_once('.').map(|(_, parent)| parent.to_owned()),
-        _ => None,
+    let host = match module {
+        "auth_token" => host,
+        "token_verification" => host.split_once('.')?.1,
+        _ => return None,
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+    (!host.is_empty() && host.chars().all(plain)).then(|| host.to_owned())
+}
+
+/// `text` percent-encoded but for URL-safe characters.
+fn url_part(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
     }
+    out
 }
 
 impl Report {
@@ -360,6 +379,16 @@ mod tests {
         assert_eq!(
             r.groups()[0].next(),
             ["asap-keyserver login \"https://meet.example.com/acme/r?jwt=$TOKEN\""]
+        );
+        // Whatever the log says, the suggested command runs nothing else.
+        let mut r = Report::default();
+        let mut f = found(&causes::ROOM_MISMATCH, "t", "Token x not allowed to join");
+        f.source = "conf.evil\"; rm -rf ~; \".host:token_verification".into();
+        f.room = Some("a\"$(reboot)\"b".into());
+        r.add(f);
+        assert_eq!(
+            r.groups()[0].next(),
+            ["asap-keyserver login \"https://meet.example.com/a%22%24%28reboot%29%22b?jwt=$TOKEN\""]
         );
     }
 }
