@@ -15,20 +15,13 @@ use std::time::Duration;
 /// The exit status every command follows, shown under `--help`.
 pub const EXIT_STATUS: &str = "\
 Exit status:
-  0  accepted / no problems (verify: Prosody would accept; doctor: no problems)
+  0  accepted / no problems (verify: Prosody would accept; doctor: no problems;
+     explain: no token failure in the log)
   1  rejected / problems found (verify: Prosody would reject; doctor: problems;
      explain: token failures in the log; probe: the URL did not answer 200)
-  2  an error: a bad flag, an unreadable file or config, a key directory that
-     cannot be read, a key that cannot be written
+  2  an error: a bad flag, an unreadable file, log or config, a key directory
+     that cannot be read, a key that cannot be written
 A closed output pipe (asap-keyserver list | head -1) is not an error.";
-
-/// The exit status of `explain`, shown under its `--help`.
-pub const EXPLAIN_EXIT_STATUS: &str = "\
-Exit status:
-  0  no token failure in the log
-  1  token failures found (each cause is listed)
-  2  an error: the log cannot be read (no such file, a directory), a bad flag
-A closed output pipe (asap-keyserver explain prosody.log | head -1) is not an error.";
 
 /// A public-key server and token minter for Jitsi Meet and ASAP consumers.
 ///
@@ -103,7 +96,7 @@ pub enum Command {
     /// `journalctl -u prosody` or a syslog file shows the syslog sink. Lines
     /// of other programs are skipped. Tokens in what Prosody logged are
     /// printed as [REDACTED TOKEN].
-    #[command(after_help = EXPLAIN_EXIT_STATUS)]
+    #[command(after_help = EXIT_STATUS)]
     Explain(ExplainArgs),
     /// Write the public keys as static files (Prosody, ASAP and JWKS layouts) for nginx, S3 or a CDN.
     #[command(after_help = EXIT_STATUS)]

@@ -501,7 +501,7 @@ fn unreadable_input_is_an_error_and_odd_input_is_read() {
         "journalctl -u prosody",
         "docker logs",
         "Exit status:",
-        "no token failure",
+        "explain: token failures in the log",
     ] {
         assert!(help.contains(needle), "no {needle:?} in\n{help}");
     }
