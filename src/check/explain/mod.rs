@@ -51,12 +51,13 @@ pub enum Error {
     },
 }
 
-/// Reads the log at `path` (`None` or `-`: stdin) and explains it.
+/// Reads the log at `path` (`None` or `-`: stdin) and explains it. With
+/// no path and a terminal on stdin there is nothing to read: an error
+/// saying what to give (`-` reads the terminal anyway).
 pub fn read(path: Option<&Path>) -> Result<Report, Error> {
-    let path = path.filter(|p| *p != Path::new("-"));
-    let Some(path) = path else {
+    let Some(path) = path.filter(|p| *p != Path::new("-")) else {
         let stdin = std::io::stdin();
-        if stdin.is_terminal() {
+        if path.is_none() && stdin.is_terminal() {
             return Err(Error::NoInput);
         }
         return explain(stdin.lock()).map_err(|source| Error::Unreadable {
