@@ -4,7 +4,7 @@
 //! every token failure, and groups them by cause, in the words of the one
 //! table of causes ([`crate::check::causes`]) that `verify` uses.
 //!
-//! One child per seam: [`line`] (the log formats), [`event`] (which
+//! One child per seam: [`line`](mod@line) (the log formats), [`event`] (which
 //! messages are token failures, and which belong together), [`redact`]
 //! (no token ever leaves) and [`report`] (grouping and output).
 
@@ -80,7 +80,7 @@ pub fn read(path: Option<&Path>) -> Result<Report, Error> {
 }
 
 /// Reads a log and explains it. Bytes that are not UTF-8 are read lossily;
-/// lines past [`MAX_LINE`] bytes are cut there.
+/// lines past 64 KiB are cut there.
 pub fn explain(mut input: impl BufRead) -> std::io::Result<Report> {
     let mut report = Report::default();
     let mut pairing = event::Pairing::default();
