@@ -428,3 +428,128 @@ fn bad_input_is_a_clear_error() {
         &["--websocket URL or --bosh URL"],
     );
 }
+
+/// Issue 17: every refusal at SASL is followed by the checks that show its
+/// cause: a wrong aud, an unpublished kid, a signature by another key, and
+/// a key replaced under its kid (the real serve says since when) — against
+/// the real Prosody fetching keys from the real serve.
+#[test]
+fn refusals_at_login_are_followed_by_the_checks_that_show_them() {
+    let (_t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).spki);
+    let server = Server::start(&dir, &[]);
+    let url = format!("http://{}", server.addr);
+    let prosody = Prosody::start(
+        ProsodySetup {
+            key_server: Some(url.clone()),
+            host_lines: "    asap_accepted_audiences = { \"jitsi\" }\n".into(),
+            ..G3
+        },
+        None,
+    );
+    let ws = prosody.websocket();
+    let run = |token: &str, needles: &[&str]| {
+        expect(
+            &[
+                token,
+                "--websocket",
+                &ws,
+                "--domain",
+                "meet.test",
+                "--room",
+                "standup",
+                "--key-server",
+                &url,
+                "--app-id",
+                "jitsi",
+                "--accepted-audiences",
+                "jitsi",
+            ],
+            1,
+            needles,
+        )
+    };
+    let signed = |kid: &str, pem: &str, changes: serde_json::Value| {
+        let mut claims = good_claims();
+        for (k, v) in changes.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        token_with(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": kid}),
+            &claims,
+            pem,
+        )
+    };
+    run(
+        &signed("jitsi/k", &key(0).pkcs8, json!({"aud": "other"})),
+        &[
+            "✗ SASL      not-allowed: invalid 'aud' claim",
+            "What Prosody's answer means (aud):",
+            "✗ aud               \"other\"",
+        ],
+    );
+    run(
+        &signed("jitsi/nowhere", &key(0).pkcs8, json!({})),
+        &[
+            "✗ SASL      not-allowed: could not obtain public key",
+            "What Prosody's answer means (no-key):",
+            "✗ key               HTTP 404",
+        ],
+    );
+    run(
+        &signed("jitsi/k", &key(1).pkcs8, json!({})),
+        &[
+            "✗ SASL      not-allowed: Invalid signature",
+            "What Prosody's answer means (signature):",
+            "✗ signature         invalid",
+        ],
+    );
+    // Replaced under its kid after this Prosody fetched it: Prosody keeps
+    // the old key, and login says why, with when.
+    write_atomic(dir.join("jitsi/k.pem"), &key(2).spki);
+    server.wait_key("jitsi/k", key(2));
+    let out = run(
+        &signed("jitsi/k", &key(2).pkcs8, json!({})),
+        &[
+            "✗ SASL      not-allowed: Invalid signature",
+            "! key replaced      kid \"jitsi/k\" holds another key since ",
+            "accepted only if Prosody has not fetched kid \"jitsi/k\" through asap_key_server before",
+        ],
+    );
+    assert!(out.contains("✓ signature         valid"), "{out}");
+}
+
+/// Issue 17: with the 2024 plugin and no muc_mapper_domain_base, a token
+/// with sub "*" logs in and is refused at the join; login must not tick
+/// the sub claim the join refused.
+#[test]
+fn a_join_refused_for_sub_never_ticks_sub() {
+    let prosody = Prosody::start(
+        ProsodySetup {
+            mode: "g1",
+            muc_base: false,
+            ..G3
+        },
+        None,
+    );
+    let out = expect(
+        &[
+            &token(json!({"room": "standup"})),
+            "--websocket",
+            &prosody.websocket(),
+            "--domain",
+            "meet.test",
+            "--room",
+            "standup",
+        ],
+        1,
+        &[
+            "✓ SASL",
+            "✗ join      standup@conference.meet.test: not-allowed (Room and token mismatched)",
+            "What Prosody's answer means (room-mismatch):",
+            "! sub               \"*\"",
+            "matches sub \"*\" and tenants under muc_mapper_domain_base",
+        ],
+    );
+    assert!(!out.contains("✓ sub"), "{out}");
+}
