@@ -39,6 +39,8 @@ struct Stamp {
     ino: u64,
     dev: u64,
     mode: u32,
+    /// Hard links to the file: more than one means other names share it.
+    links: u64,
 }
 
 impl Stamp {
@@ -51,6 +53,7 @@ impl Stamp {
             ino: meta.ino(),
             dev: meta.dev(),
             mode: meta.permissions().mode() & 0o7777,
+            links: meta.nlink(),
         }
     }
 }
@@ -133,6 +136,11 @@ pub struct Scanner {
     /// Symlinks met by the last full walk: with any, a change at one path
     /// can change what another path serves, so every rescan walks it all.
     symlinks: usize,
+    /// Files with more than one hard link (counted by the last full walk,
+    /// raised when one is met since): writing one name changes the file
+    /// under its other names, of which the watcher says nothing, so every
+    /// rescan walks it all while any exist.
+    hard_links: usize,
     /// Kids the server's own routes would shadow.
     reserved: Vec<String>,
     /// Paths of the JWKS, also served under every folder.
@@ -224,6 +232,7 @@ impl Scanner {
             generation: 0,
             full_walks: 0,
             symlinks: 0,
+            hard_links: 0,
             reserved: RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
             documents: vec![RESERVED_KIDS[3].to_owned()],
         }
@@ -312,6 +321,12 @@ impl Scanner {
         }
         self.symlinks = walk.symlinks;
         let generation = self.generation;
+        self.hard_links = self
+            .cache
+            .values()
+            .chain(walk.next.values())
+            .filter(|c| c.generation == generation && c.stamp.is_some_and(|s| s.links > 1))
+            .count();
         let stale: Vec<Rel> = self
             .cache
             .iter()
@@ -330,7 +345,7 @@ impl Scanner {
     /// at one path can then change what another serves), or when a path is
     /// outside it or is the directory itself.
     pub fn rescan_paths(&mut self, paths: &[PathBuf]) -> Result<Option<KeySet>, Error> {
-        if !self.scanned || self.symlinks > 0 {
+        if !self.scanned || self.symlinks > 0 || self.hard_links > 0 {
             return self.scan();
         }
         let mut rels: Vec<PathBuf> = Vec::with_capacity(paths.len());
@@ -365,6 +380,10 @@ impl Scanner {
                 Rescan::Done(set) => changed = set.or(changed),
                 Rescan::WalkAll => return Ok(self.scan()?.or(changed)),
             }
+        }
+        if self.hard_links > 0 {
+            // A file just met has other names: see them all.
+            return Ok(self.scan()?.or(changed));
         }
         Ok(changed)
     }
@@ -635,8 +654,7 @@ impl Scanner {
                 Ok(_) => {}
                 Err(e) => {
                     if !hidden {
-                        let reason = SkipReason::Unreadable(format!("broken symlink: {e}"));
-                        self.record(walk, rel_path, None, Outcome::skip(reason));
+                        self.unreadable(walk, rel_path, &format!("broken symlink: {e}"));
                     }
                     return;
                 }
@@ -866,20 +884,38 @@ impl Scanner {
         }
     }
 
-    /// Records that `rel` could not be read, and why.
+    /// Records that `rel`, a folder or a symlink (never a key file), could
+    /// not be read, and why. Whatever key was served at that path goes: a
+    /// folder or a dangling link took the file's place.
     fn unreadable(&mut self, walk: &mut Walk, rel: PathBuf, why: &dyn std::fmt::Display) {
         let reason = SkipReason::Unreadable(why.to_string());
-        self.record(walk, rel, None, Outcome::skip(reason));
+        self.record_as(walk, rel, None, Outcome::skip(reason), false);
     }
 
     /// Stores the outcome for `rel` in the walk's cache and logs what changed.
-    fn record(
+    /// A key file that is still a regular file but cannot be read or parsed
+    /// right now (being rewritten, briefly unreadable) keeps serving its last
+    /// good key; anything else at the path ends it, as a fresh start would.
+    fn record(&mut self, walk: &mut Walk, rel: PathBuf, stamp: Option<Stamp>, outcome: Outcome) {
+        let transient = matches!(&outcome, Outcome::Skip(r) if matches!(**r,
+            SkipReason::Unreadable(_) | SkipReason::Empty | SkipReason::BadKey(_)));
+        self.record_as(walk, rel, stamp, outcome, transient);
+    }
+
+    /// [`Self::record`], saying whether a skip keeps the last good key.
+    fn record_as(
         &mut self,
         walk: &mut Walk,
         rel: PathBuf,
         stamp: Option<Stamp>,
         mut outcome: Outcome,
+        keep_last_good: bool,
     ) {
+        if stamp.is_some_and(|s| s.links > 1) {
+            // Another name for the same file: a change under one name must
+            // be seen under the other (see `hard_links`).
+            self.hard_links = self.hard_links.max(1);
+        }
         let mut replaced = false;
         if let Outcome::Key(entry) = &mut outcome {
             // Other material than this kid held before in this process?
@@ -908,8 +944,8 @@ impl Scanner {
         let old = self.cache.get(rel.as_os_str());
         let last_good = match (&outcome, old) {
             (Outcome::Key(_), _) => None,
-            (Outcome::Skip(_), Some(old)) => old.served().cloned(),
-            (Outcome::Skip(_), None) => None,
+            (Outcome::Skip(_), Some(old)) if keep_last_good => old.served().cloned(),
+            (Outcome::Skip(_), _) => None,
         };
         let same_as_before = match (old.map(|o| &o.outcome), &outcome) {
             (Some(Outcome::Skip(a)), Outcome::Skip(b)) => a == b,

@@ -7,9 +7,18 @@
 //! whole directory is walked instead (re-reading only changed files) when
 //! the watcher's queue overflowed or failed, when too many paths piled up,
 //! on SIGHUP, in poll mode, and while the directory holds symlinks
-//! (Kubernetes' atomic `..data` swap retargets every key at once). `--poll-interval` replaces notifications by a timer for NFS
-//! and volumes that send none. If the directory disappears, the last good
-//! set keeps being served and the directory is polled until it returns.
+//! (Kubernetes' atomic `..data` swap retargets every key at once) or
+//! hard-linked files. `--poll-interval` replaces notifications by a timer
+//! for NFS and volumes that send none. If the directory disappears, the
+//! last good set keeps being served and the directory is polled until it
+//! returns.
+//!
+//! Every folder gets its own watch ([`watch_tree`]), placed by this module
+//! rather than notify's recursive mode, and the folders a burst names are
+//! watched again before they are walked: a folder created unreadable gets
+//! its watch when its `chmod` is heard, and a folder moved whose watch
+//! inotify took back gets a new one. Overflow, a watcher error and SIGHUP
+//! place every watch again.
 //!
 //! A watch sits on an inode, not a path: when the key directory is replaced
 //! at the same path (`rm -rf keys && mkdir keys`, `mv keys keys.old`, a
@@ -19,11 +28,12 @@
 //! `stat`: a retargeted symlink sends no event at all), re-establish the
 //! watch and rescan; the events matter because a directory deleted and
 //! made again often gets the same inode number back. A full rescan request
-//! (SIGHUP) re-reads every file.
+//! (SIGHUP) re-reads every file and places every watch again.
 
 use super::store::KeyStore;
 use crate::error::Error;
 use crate::keydir::Scanner;
+use crate::keydir::MAX_DEPTH;
 use notify::{RecursiveMode, Watcher as _};
 use std::future::Future;
 use std::path::PathBuf;
@@ -31,7 +41,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// How long to gather a burst of events before rescanning.
 const SETTLE: Duration = Duration::from_millis(5);
@@ -79,6 +89,8 @@ struct Changes {
     paths: Vec<PathBuf>,
     /// Walk everything (overflow, errors, too many paths).
     all: bool,
+    /// Events were lost (overflow, errors): place every watch again.
+    rewatch: bool,
 }
 
 /// More paths than this in one burst: walk the whole directory instead.
@@ -137,6 +149,81 @@ pub async fn rescan(
     }
 }
 
+/// Places a watch on `dir` and on every folder below it (less than
+/// [`MAX_DEPTH`] below `root`), one folder at a time. notify's own recursive mode stops at the first folder it cannot
+/// watch (one created mode 000, say), adds watches only for folders created
+/// or moved in while their parent's watch was in place, and drops the watch
+/// of a folder moved away even when that folder already has a new name: so
+/// the watcher places them itself, here, and again for every folder an
+/// event names (see [`run`]), which also heals a watch lost in a move. A
+/// folder that cannot be watched now (unreadable) is skipped: its `chmod`
+/// is an event on its parent, which brings it here again. Only running out
+/// of inotify watches is an error.
+fn watch_tree(
+    watcher: &mut notify::RecommendedWatcher,
+    root: &std::path::Path,
+    dir: &std::path::Path,
+) -> notify::Result<()> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let depth = dir.strip_prefix(root).map_or(0, |r| r.components().count());
+        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => return Err(e),
+            Err(e) => {
+                debug!(dir = %dir.display(), error = %e, "folder not watched (yet)");
+                continue;
+            }
+        }
+        if depth + 1 >= MAX_DEPTH {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            // Hidden folders too: a symlink may point into one (a key
+            // store, Kubernetes' `..data`). Symlinked folders are not
+            // followed: while any symlink is in the tree, every change
+            // walks it all.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Watches again the folders among `paths` (what events named) and every
+/// folder below them (see [`watch_tree`]); returns those folders.
+///
+/// The caller passes the previous burst's folders too. A folder moved from
+/// a watched place into one just made can be met by the walk of its new
+/// parent before notify has handled its "moved from": inotify then hands
+/// back the folder's old watch, which that "moved from" removes a moment
+/// later. The burst that "moved from" starts watches it again.
+fn rewatch(
+    watcher: &mut notify::RecommendedWatcher,
+    root: &std::path::Path,
+    paths: &[PathBuf],
+) -> notify::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| {
+            p.strip_prefix(root)
+                .is_ok_and(|rel| !rel.as_os_str().is_empty())
+                && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+        })
+        .cloned()
+        .collect();
+    dirs.sort();
+    dirs.dedup_by(|later, earlier| later.starts_with(&*earlier));
+    for dir in &dirs {
+        watch_tree(watcher, root, dir)?;
+    }
+    Ok(dirs)
+}
+
 /// Watches `root`; every change sends on `tx`, and the root itself going
 /// away (deleted or moved: the watch then hears nothing of what replaces it
 /// at the path) also sets `gone`.
@@ -151,8 +238,10 @@ fn start_watcher(
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         match event {
             Ok(ev) if ev.need_rescan() => {
-                warn!("file watcher queue overflowed; rescanning the whole key directory");
-                lock(&changes).all = true;
+                warn!("file watcher queue overflowed; watching and rescanning the whole key directory again");
+                let mut c = lock(&changes);
+                c.all = true;
+                c.rewatch = true;
             }
             Ok(ev)
                 if matches!(
@@ -169,14 +258,17 @@ fn start_watcher(
             Ok(ev) if ev.paths.is_empty() => lock(&changes).all = true,
             Ok(ev) => lock(&changes).note(&ev.paths),
             Err(e) => {
-                warn!(error = %e, "file watcher error; rescanning");
-                lock(&changes).all = true;
+                warn!(error = %e, "file watcher error; watching and rescanning the whole key directory again");
+                let mut c = lock(&changes);
+                c.all = true;
+                c.rewatch = true;
             }
         }
         // A full slot already means "rescan pending".
         let _ = tx.try_send(());
     })?;
-    watcher.watch(root, RecursiveMode::Recursive)?;
+    watcher.watch(root, RecursiveMode::NonRecursive)?;
+    watch_tree(&mut watcher, root, root)?;
     Ok(watcher)
 }
 
@@ -283,6 +375,8 @@ pub async fn run(
     };
     let mut missing = false;
     let mut retry: Option<Duration> = None;
+    // The folders the last burst named (see `rewatch`).
+    let mut recent_dirs: Vec<PathBuf> = Vec::new();
     loop {
         // What the next rescan looks at: the named paths, or everything.
         let mut all = true;
@@ -311,8 +405,12 @@ pub async fn run(
                 }
             }
             Some(()) = full_rescans.recv() => {
-                info!(dir = %scanner.root().display(), "full rescan requested (SIGHUP): reading every file again");
+                info!(dir = %scanner.root().display(), "full rescan requested (SIGHUP): watching every folder and reading every file again");
                 scanner.forget_stamps();
+                if w.mode == Mode::Notify {
+                    w.watcher = None;
+                    w.failed = false;
+                }
             }
             _ = sleep_opt(tick) => {
                 if checking_root && retry.is_none() && w.poll.is_none() {
@@ -328,6 +426,31 @@ pub async fn run(
             }
         }
         let taken = std::mem::take(&mut *lock(&w.changes));
+        if taken.rewatch {
+            w.watcher = None;
+        }
+        if w.mode == Mode::Notify && w.watcher.is_none() && !missing && !w.failed {
+            // Placed before the walk, so that nothing changed meanwhile is missed.
+            tokio::task::block_in_place(|| w.start(scanner.root()));
+            all = true;
+        } else if let Some(watcher) = w.watcher.as_mut() {
+            // Folders named by this burst (created, moved in, made
+            // readable), and by the one before, are watched before they
+            // are walked.
+            let root = scanner.root().to_path_buf();
+            let mut named = std::mem::take(&mut recent_dirs);
+            named.extend_from_slice(&taken.paths);
+            match tokio::task::block_in_place(|| rewatch(watcher, &root, &named)) {
+                Ok(dirs) => recent_dirs = dirs,
+                Err(e) => {
+                    warn!(error = %e, "cannot watch more folders (fs.inotify.max_user_watches?); polling every second instead");
+                    w.watcher = None;
+                    w.failed = true;
+                    w.poll = Some(Duration::from_secs(1));
+                    all = true;
+                }
+            }
+        }
         let paths = (!all && !taken.all).then_some(taken.paths);
         let result;
         tokio::select! {

@@ -25,6 +25,7 @@ mod mint;
 mod overflow;
 mod prosody_config;
 mod reload;
+mod revocation;
 mod serve;
 mod slow_clients;
 mod tls;

@@ -38,7 +38,9 @@ fn an_overflowing_watcher_queue_triggers_a_full_rescan() {
     for i in 0..300 {
         write(dir.join(format!("burst/k{i:03}.pem")), &key(i % 4).spki);
     }
-    server.wait_log("file watcher queue overflowed; rescanning the whole key directory");
+    server.wait_log(
+        "file watcher queue overflowed; watching and rescanning the whole key directory again",
+    );
     wait_until("all 300 keys served", || {
         (0..300)
             .step_by(37)
