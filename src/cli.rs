@@ -179,6 +179,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
 
+    /// A response that makes no progress this long is dropped: a client
+    /// that stopped reading (nginx's send_timeout) frees its connection.
+    #[arg(long, env = "ASAP_SEND_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub send_timeout: Duration,
+
     /// Mount every route under this prefix (for reverse proxies), e.g. `/keys`.
     #[arg(
         long,
@@ -209,9 +214,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_ACCEPT_LOOPS", value_name = "N")]
     pub accept_loops: Option<usize>,
 
-    /// Open connections at most; more clients wait in the kernel's accept
-    /// queue [default: 4096, or fewer to leave 64 file descriptors of the
+    /// Open connections at most; more clients wait for one to close
+    /// [default: 4096, or fewer to leave 64 file descriptors of the
     /// open-file limit (raised to its hard limit at start) for rescans].
+    /// Over the limit, /healthz and /readyz are still answered (up to 8
+    /// clients read at a time), up to 8 others wait, and more get 503.
     #[arg(long, env = "ASAP_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
 }

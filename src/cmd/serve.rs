@@ -44,6 +44,10 @@ impl TryFrom<ServeArgs> for ServeConfig {
             a.max_connections != Some(0),
             "--max-connections must be at least 1"
         );
+        anyhow::ensure!(
+            !a.send_timeout.is_zero(),
+            "--send-timeout must be more than 0s"
+        );
         for (flag, value) in [("--base-path", &a.base_path), ("--jwks-path", &a.jwks_path)] {
             anyhow::ensure!(
                 value
@@ -67,6 +71,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 cache_max_age: a.cache_max_age,
                 jwks_max_age: a.jwks_max_age,
                 header_timeout: a.header_timeout,
+                send_timeout: a.send_timeout,
                 max_connections: a.max_connections.unwrap_or_else(default_max_connections),
                 base_path: a.base_path,
                 jwks_path: a.jwks_path,
@@ -187,7 +192,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 /// File descriptors kept free of connections: the watcher, a rescan's
-/// directory walk and open key file, TLS files, logs.
+/// directory walk and open key files, TLS files, logs, and the few
+/// connections read or waiting over the limit (`server::OVER_LIMIT`,
+/// `server::WAITING`).
 const FD_HEADROOM: u64 = 64;
 
 /// The default connection bound: 4096, or what the open-file limit leaves

@@ -4,12 +4,15 @@
 //!   atomically, with its reload counters.
 //! - [`watch`]: notify or polling → rescan → swap.
 //! - [`server`]: the pure request handler and the accept loops.
+//! - [`conn`]: a connection's bytes before hyper: the send timeout, and a
+//!   request head read ahead (health checks over the connection limit).
 //! - [`body`]: prebuilt bytes, or a JWKS written as it is sent.
 //! - [`parts`]: response parts of hot keys, made once.
 //! - [`metrics`]: request counters and the `/metrics` text.
 //! - [`tls`]: rustls from PEM files, reloaded when they change.
 
 pub mod body;
+pub mod conn;
 pub mod metrics;
 pub mod parts;
 pub mod server;

@@ -7,6 +7,7 @@
 //! accepting, lets in-flight requests finish, then returns.
 
 use super::body::Body;
+use super::conn::{self, Rewind, SendTimeout};
 use super::metrics::{Requests, Route};
 use super::store::KeyStore;
 use super::tls::TlsState;
@@ -42,6 +43,9 @@ pub struct Config {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// A response that makes no progress this long is dropped (a client
+    /// that stopped reading).
+    pub send_timeout: Duration,
     /// Prefix under which every route is mounted (`/keys` -> `/keys/<hex>.pem`).
     pub base_path: String,
     /// Path of the JWKS document.
@@ -56,6 +60,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
             drain_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(30),
             base_path: String::new(),
             jwks_path: "/.well-known/jwks.json".into(),
         }
@@ -339,10 +344,39 @@ struct Answer {
 struct Shared {
     answer: Arc<Answer>,
     http: hyper::server::conn::http1::Builder,
-    graceful: hyper_util::server::graceful::GracefulShutdown,
+    /// For one request, then close: health checks answered over the limit.
+    http_once: hyper::server::conn::http1::Builder,
+    /// Taken out at shutdown; a connection starting after that is dropped.
+    graceful: std::sync::Mutex<Option<hyper_util::server::graceful::GracefulShutdown>>,
     limit: Arc<Semaphore>,
+    /// Connections accepted over the limit while their first request head
+    /// is read (a health check is answered at once, without a slot).
+    over: Arc<Semaphore>,
+    /// Connections over the limit that asked for something else and wait
+    /// for a slot.
+    waiting: Arc<Semaphore>,
     tls: Option<Arc<TlsState>>,
     config: Config,
+}
+
+/// Connections read over the limit at once, at most. These and the
+/// [`WAITING`] ones come out of the file descriptors `serve` keeps free of
+/// connections (64), so that rescans can still open files.
+pub const OVER_LIMIT: usize = 8;
+/// Connections over the limit that asked for a key or a JWKS and wait for a
+/// slot, at most; beyond, they are answered 503 with `Retry-After`.
+pub const WAITING: usize = 8;
+/// How long a connection over the limit has to send its request head.
+const OVER_LIMIT_HEAD: Duration = Duration::from_secs(1);
+
+/// Whether `path` (a request target) is `/healthz` or `/readyz`.
+fn is_health(path: &str, pre: &Prebuilt) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let path = normalize(path);
+    matches!(
+        path.strip_prefix(pre.base_path.as_str()),
+        Some("healthz" | "readyz")
+    )
 }
 
 /// Binds `count` listeners on `addr` with `SO_REUSEPORT`, so the kernel
@@ -390,6 +424,10 @@ pub async fn run(
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_buf_size(16 * 1024);
+    let mut http_once = http.clone();
+    http_once
+        .keep_alive(false)
+        .header_read_timeout(OVER_LIMIT_HEAD);
     let shared = Arc::new(Shared {
         answer: Arc::new(Answer {
             store,
@@ -397,8 +435,13 @@ pub async fn run(
             pre: Prebuilt::new(&config),
         }),
         http,
-        graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+        http_once,
+        graceful: std::sync::Mutex::new(
+            Some(hyper_util::server::graceful::GracefulShutdown::new()),
+        ),
         limit: Arc::new(Semaphore::new(config.max_connections.max(1))),
+        over: Arc::new(Semaphore::new(OVER_LIMIT)),
+        waiting: Arc::new(Semaphore::new(WAITING)),
         tls,
         config,
     });
@@ -412,16 +455,16 @@ pub async fn run(
     for l in loops {
         let _ = l.await;
     }
-    let Ok(shared) = Arc::try_unwrap(shared) else {
-        error!("an accept loop outlived shutdown");
+    let Some(graceful) = shared.graceful.lock().ok().and_then(|mut g| g.take()) else {
+        error!("shutdown ran twice");
         return;
     };
     info!(
-        open_connections = shared.graceful.count(),
+        open_connections = graceful.count(),
         "shutting down: no longer accepting, finishing open requests"
     );
     tokio::select! {
-        () = shared.graceful.shutdown() => info!("all connections closed"),
+        () = graceful.shutdown() => info!("all connections closed"),
         () = tokio::time::sleep(shared.config.drain_timeout) => warn!("drain timeout reached; closing remaining connections"),
     }
 }
@@ -451,41 +494,120 @@ async fn accept_loop(
             },
             _ = stopped.changed() => break,
         };
-        let permit = match Arc::clone(&shared.limit).try_acquire_owned() {
-            Ok(p) => p,
+        let lane = match Arc::clone(&shared.limit).try_acquire_owned() {
+            Ok(p) => Lane::Slot(p),
+            // Every slot taken: read what this client wants first (a
+            // health check is answered without a slot) unless too many
+            // are being read already; then wait for a slot, as before.
             Err(_) => tokio::select! {
-                p = Arc::clone(&shared.limit).acquire_owned() => p.expect("semaphore never closed"),
+                p = Arc::clone(&shared.limit).acquire_owned() => Lane::Slot(p.expect("semaphore never closed")),
+                p = Arc::clone(&shared.over).acquire_owned() => Lane::OverLimit(p.expect("semaphore never closed")),
                 _ = stopped.changed() => break,
             },
         };
         if shared.limit.available_permits() == 0 && !at_limit_logged {
             warn!(max_connections = config.max_connections,
-                "connection limit reached; new clients wait until a connection closes (raise --max-connections)");
+                "connection limit reached; new clients wait until a connection closes (raise --max-connections); health checks are still answered");
             at_limit_logged = true;
         } else if shared.limit.available_permits() > config.max_connections / 2 {
             at_limit_logged = false;
         }
         let _ = stream.set_nodelay(true);
-        let (answer, http) = (Arc::clone(&shared.answer), shared.http.clone());
-        let watcher = shared.graceful.watcher();
-        let handshake = shared.tls.as_ref().map(|t| t.acceptor());
-        let handshake_timeout = config.header_timeout;
-        tokio::spawn(async move {
-            match handshake {
-                None => serve_connection(http, stream, answer, peer, watcher).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            serve_connection(http, tls_stream, answer, peer, watcher).await
-                        }
-                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
-                        Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
-                    }
-                }
+        let stream = SendTimeout::new(stream, config.send_timeout);
+        tokio::spawn(connection(Arc::clone(&shared), stream, peer, lane));
+    }
+}
+
+/// How a connection got in.
+enum Lane {
+    /// With a slot of `--max-connections`.
+    Slot(tokio::sync::OwnedSemaphorePermit),
+    /// Over the limit, while its first request head is read.
+    OverLimit(tokio::sync::OwnedSemaphorePermit),
+}
+
+/// Serves one accepted connection: TLS if configured, then HTTP.
+async fn connection(
+    shared: Arc<Shared>,
+    stream: SendTimeout<tokio::net::TcpStream>,
+    peer: std::net::SocketAddr,
+    lane: Lane,
+) {
+    let handshake_timeout = match lane {
+        Lane::Slot(_) => shared.config.header_timeout,
+        Lane::OverLimit(_) => OVER_LIMIT_HEAD,
+    };
+    match shared.tls.as_ref().map(|t| t.acceptor()) {
+        None => over_http(shared, stream, peer, lane).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => over_http(shared, tls_stream, peer, lane).await,
+                Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+/// HTTP on a connection: with a slot, as usual; over the limit, a health
+/// check is answered (one request, then close) and anything else waits
+/// for a slot, its head read already.
+async fn over_http<I>(shared: Arc<Shared>, mut io: I, peer: std::net::SocketAddr, lane: Lane)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let answer = Arc::clone(&shared.answer);
+    let watcher = || {
+        shared
+            .graceful
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|g| g.watcher()))
+    };
+    let over = match lane {
+        Lane::Slot(permit) => {
+            if let Some(w) = watcher() {
+                serve_connection(shared.http.clone(), io, answer, peer, w).await;
             }
             drop(permit);
-        });
+            return;
+        }
+        Lane::OverLimit(over) => over,
+    };
+    let head = match tokio::time::timeout(OVER_LIMIT_HEAD, conn::read_head(&mut io)).await {
+        Ok(Ok(head)) => head,
+        _ => return,
+    };
+    let mut io = Rewind::new(head, io);
+    let health =
+        conn::request_line(io.prefix()).is_some_and(|(_, path)| is_health(path, &answer.pre));
+    if health {
+        if let Some(w) = watcher() {
+            serve_connection(shared.http_once.clone(), io, answer, peer, w).await;
+        }
+        drop(over);
+        return;
     }
+    let Ok(waiting) = Arc::clone(&shared.waiting).try_acquire_owned() else {
+        debug!(peer = %peer, "over the connection limit with too many waiting: 503");
+        let busy = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 39\r\nConnection: close\r\n\r\nbusy: every connection is taken; retry\n";
+        let _ = tokio::time::timeout(
+            OVER_LIMIT_HEAD,
+            tokio::io::AsyncWriteExt::write_all(&mut io, busy),
+        )
+        .await;
+        shared.answer.requests.record(Route::Unknown, 503);
+        return;
+    };
+    drop(over);
+    let Ok(slot) = Arc::clone(&shared.limit).acquire_owned().await else {
+        return;
+    };
+    drop(waiting);
+    if let Some(w) = watcher() {
+        serve_connection(shared.http.clone(), io, answer, peer, w).await;
+    }
+    drop(slot);
 }
 
 #[cfg(test)]

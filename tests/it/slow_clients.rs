@@ -75,3 +75,93 @@ fn the_connection_bound_holds_with_a_log_line_and_recovers() {
     assert!(!server.has_log("panicked"));
     assert_eq!(server.get("/healthz").status, 200);
 }
+
+/// `n` clients that send `request` `times` times (pipelined) and never read
+/// the answers: their socket buffers fill, and the server's writes stall.
+fn never_reading(
+    addr: std::net::SocketAddr,
+    n: usize,
+    request: &[u8],
+    times: usize,
+) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(&request.repeat(times)).unwrap();
+            s
+        })
+        .collect()
+}
+
+/// Issue 18, finding 6: clients that ask for the JWKS and never read it
+/// take every slot; health checks are still answered, at once, without one.
+#[test]
+fn health_checks_are_answered_while_every_slot_is_held() {
+    let (_t, dir) = keydir();
+    for i in 0..3000 {
+        write(
+            dir.join(format!("bulk/d{}/k{i}.pem", i / 500)),
+            &key(i % 4).spki,
+        );
+    }
+    let server = Server::start(
+        &dir,
+        &[
+            "--max-connections",
+            "4",
+            "--send-timeout",
+            "60s",
+            "--accept-loops",
+            "1",
+        ],
+    );
+    assert_eq!(server.get("/readyz").status, 200);
+    let held = never_reading(
+        server.addr,
+        4,
+        b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n",
+        10,
+    );
+    server.wait_log("connection limit reached");
+    // Without a slot free for a minute, these would wait past the deadline.
+    for path in ["/healthz", "/readyz"] {
+        let reply = server.get(path);
+        assert_eq!(reply.status, 200, "{path} while every slot is held");
+    }
+    drop(held);
+}
+
+/// Issue 18, finding 6: a response that makes no progress for
+/// --send-timeout is dropped, which frees its slot.
+#[test]
+fn clients_that_stop_reading_lose_their_slot_after_the_send_timeout() {
+    let (_t, dir) = keydir();
+    write(dir.join("jitsi/k1.pem"), &key(0).spki);
+    let server = Server::start(
+        &dir,
+        &[
+            "--max-connections",
+            "4",
+            "--send-timeout",
+            "2s",
+            "--accept-loops",
+            "1",
+        ],
+    );
+    let held = never_reading(
+        server.addr,
+        4,
+        b"GET /jitsi/k1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        40_000,
+    );
+    server.wait_log("connection limit reached");
+    // Served once a stalled connection is dropped.
+    let reply = server.get(&key_path("jitsi/k1"));
+    assert_eq!((reply.status, reply.text()), (200, key(0).spki.clone()));
+    let closed = held
+        .into_iter()
+        .filter(|s| closed_by_server(s.try_clone().unwrap()))
+        .count();
+    assert_eq!(closed, 4, "every stalled connection was dropped");
+    assert_eq!(server.get("/healthz").status, 200);
+}
