@@ -250,8 +250,13 @@ pub struct KeygenArgs {
     pub bits: usize,
 
     /// Also write the public key (SPKI PEM) to FILE, for a key server that should hold only public keys.
+    /// Its folder must exist (as with `cp`), unless --parents.
     #[arg(long, value_name = "FILE")]
     pub public_out: Option<PathBuf>,
+
+    /// Create the missing folders of --public-out (as `mkdir -p`).
+    #[arg(long, requires = "public_out")]
+    pub parents: bool,
 
     /// The URL Prosody will use for this server, for the printed configuration.
     #[arg(

@@ -59,6 +59,14 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// An output file whose folder is not there.
+    #[error("{path}: no such folder {}: create it first, or pass --parents; nothing was written", .folder.display())]
+    NoOutputFolder {
+        /// The file.
+        path: PathBuf,
+        /// Its missing parent.
+        folder: PathBuf,
+    },
     /// A key file that does not decode.
     #[error("{path}")]
     Key {

@@ -53,6 +53,25 @@ pub(super) fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
         if path.symlink_metadata().is_ok() {
             return Err(Error::OutputExists { path: path.clone() }.into());
         }
+        // Like `cp`: a missing folder is more likely a typo than a wish,
+        // and keygen often runs as root (folders it made would be root's).
+        let folder = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !folder.exists() {
+            if !args.parents {
+                return Err(Error::NoOutputFolder {
+                    path: path.clone(),
+                    folder: folder.to_owned(),
+                }
+                .into());
+            }
+            std::fs::create_dir_all(folder).map_err(|source| Error::WriteKey {
+                path: path.clone(),
+                source,
+            })?;
+        }
     }
     let key = keygen::create(&args.dir.path, &args.kid, args.bits)?;
     let mut out = std::io::stdout().lock();

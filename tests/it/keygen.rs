@@ -65,6 +65,7 @@ fn keygen_public_out_writes_the_spki_key() {
         &path_str(&dir),
         "--public-out",
         &path_str(&public),
+        "--parents",
     ]);
     let expected = openssl(&[
         "pkey",
@@ -89,6 +90,45 @@ fn keygen_public_out_writes_the_spki_key() {
         !dir.join("jitsi/k2.pem").exists(),
         "and no private key either"
     );
+}
+
+/// Issue 18 (10): `--public-out` into a folder that is not there is refused,
+/// as `cp` refuses it, before any key is made; `--parents` creates it. The
+/// key directory itself is still created (documented).
+#[test]
+fn keygen_public_out_refuses_a_missing_folder_unless_parents() {
+    let t = tempdir();
+    let dir = t.path().join("keys");
+    let public = t.path().join("missing/deeper/k.pub");
+    let (code, out, err) = cli(&[
+        "keygen",
+        "jitsi/k",
+        "--keys",
+        &path_str(&dir),
+        "--public-out",
+        &path_str(&public),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: no such folder {}: create it first, or pass --parents; nothing was written",
+            public.display(),
+            t.path().join("missing/deeper").display()
+        )),
+        "{err}"
+    );
+    assert!(!t.path().join("missing").exists(), "no folder was made");
+    assert!(!dir.join("jitsi/k.pem").exists(), "no private key either");
+    cli_ok(&[
+        "keygen",
+        "jitsi/k",
+        "--keys",
+        &path_str(&dir),
+        "--public-out",
+        &path_str(&public),
+        "--parents",
+    ]);
+    assert!(public.is_file() && dir.join("jitsi/k.pem").is_file());
 }
 
 #[test]
