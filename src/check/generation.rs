@@ -223,7 +223,8 @@ pub fn detect(plugin_paths: &[String], base: &Path) -> Result<Detected, DetectEr
     for dir in plugin_paths {
         let dir = base.join(dir);
         let util = dir.join("token/util.lib.lua");
-        let text = match std::fs::read(&util) {
+        // A config names these folders: a FIFO there must not hang us.
+        let text = match crate::prosody::config::file::read_regular(&util) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {

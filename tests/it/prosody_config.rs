@@ -532,3 +532,61 @@ fn the_room_join_needs_muc_mapper_domain_base() {
         );
     }
 }
+
+/// Issue 18 (5): a config that loops inside `pcall`, backtracks in C, or
+/// names a FIFO ends `doctor` and `verify` with an error naming the file
+/// (exit 2), instead of hanging them with no word.
+#[test]
+fn configs_that_would_hang_end_with_an_error_naming_the_file() {
+    let (t, dir) = keys();
+    let fifo = t.path().join("fifo");
+    run(std::process::Command::new("mkfifo").arg(&fifo));
+    let config = t.path().join("prosody.cfg.lua");
+    let shown = path_str(&config);
+    let budget = format!("error: {shown}: ran longer than its budget of 50 million Lua instructions (an endless loop?)");
+    let wall = format!("error: {shown}: evaluating it ran longer than 5 s");
+    let blocked = |what: &str| {
+        format!(
+            "{what} {}: not a regular file but a FIFO (named pipe)",
+            path_str(&fifo)
+        )
+    };
+    let token = token_with(&hdr("jitsi/k"), &good_claims(), &key(0).pkcs8);
+    for (text, needle) in [
+        ("while true do pcall(function() while true do end end) end", budget.clone()),
+        ("while true do xpcall(function() while true do end end, function() while true do end end) end", budget),
+        ("x = string.rep(\"a\", 50000):find(\".-.-.-.-.-.-x\")", wall),
+        ("Include \"fifo\"", blocked("Error loading included")),
+        ("app_id = FileContents(\"fifo\")", blocked("cannot read")),
+        ("app_id = FileLine(\"fifo\")", blocked("cannot read")),
+        ("app_id = FileLines(\"fifo\")", blocked("cannot read")),
+    ] {
+        std::fs::write(&config, format!("VirtualHost \"m\"\n authentication = \"token\"\n{text}\n")).unwrap();
+        let limit = std::time::Duration::from_secs(30);
+        let (code, out, err) = cli_within(limit, &["doctor", "--keys", &path_str(&dir), "--prosody-config", &shown]);
+        assert_eq!(code, 2, "{text}:\n{out}{err}");
+        assert!(err.contains(&needle), "{text}: no {needle:?} in\n{err}");
+        let (code, _, err) = cli_within(limit, &["verify", &token, "--keys", &path_str(&dir), "--prosody-config", &shown]);
+        assert_eq!(code, 2, "{text}:\n{err}");
+        assert!(err.contains(&needle), "verify, {text}: no {needle:?} in\n{err}");
+    }
+    // The config itself may be a FIFO too.
+    let (code, _, err) = cli_within(
+        std::time::Duration::from_secs(30),
+        &[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--prosody-config",
+            &path_str(&fifo),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot read Prosody config {}: not a regular file but a FIFO",
+            path_str(&fifo)
+        )),
+        "{err}"
+    );
+}

@@ -11,16 +11,25 @@
 //!
 //! The sandbox: only the `string`, `table`, `math` and `utf8` libraries, and
 //! of `os` only `getenv`, `time`, `date` and `clock`; no `io`, no `require`,
-//! no `load`/`dofile`; a memory limit and an instruction budget, so a config
-//! that loops or allocates without end fails with a message instead of
-//! hanging. Files are read only where the config names them (`Include`,
-//! `FileContents`), as Prosody would read them.
+//! no `load`/`dofile`, no coroutines, no `__gc` metamethods. Files are read
+//! only where the config names them (`Include`, `FileContents`), as Prosody
+//! would read them, and never block (see `file.rs`).
+//!
+//! A config that loops or allocates without end fails with a message naming
+//! the file instead of hanging `doctor` or `verify`: a memory limit, an
+//! instruction budget that `pcall` cannot swallow (the sandbox's `pcall` and
+//! `xpcall` pass the budget's error on), and a wall-clock limit for what the
+//! instruction count never sees: C code such as a backtracking
+//! `string.find` pattern.
 
 use super::{Config, ConfigError, Section, Value};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, VmState};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 /// Memory the Lua state may use.
 const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
@@ -28,10 +37,11 @@ const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 const HOOK_EVERY: u32 = 10_000;
 /// Hook calls before the budget is spent (50 million instructions).
 const INSTRUCTION_BUDGET: u32 = 5_000;
+/// Longest a config may take to evaluate. Prosody's own configs take
+/// milliseconds; what runs longer is stuck.
+const WALL_LIMIT: Duration = Duration::from_secs(5);
 /// How deep `Include` may nest (a file including itself stops here).
 const MAX_INCLUDE_DEPTH: usize = 16;
-/// Largest file `Include` or `FileContents` reads.
-const MAX_FILE: u64 = 4 * 1024 * 1024;
 
 /// A section as the config sets it: `VirtualHost "name"` (`virtual_host`),
 /// `Component "name"`, or the global one (`header` is `None`).
@@ -86,8 +96,61 @@ impl State {
 
 type Shared = Rc<RefCell<State>>;
 
-/// Runs `text` (from `path`) and returns the options it sets.
+/// Runs `text` (from `path`) and returns the options it sets, within
+/// [`WALL_LIMIT`].
+///
+/// Why a thread: the instruction budget is counted by a Lua hook, which
+/// runs only between Lua instructions. A backtracking pattern
+/// (`string.rep("a", 50000):find(".-.-.-.-.-.-x")`), and any other long
+/// call into C, never returns to the interpreter to be counted, and no
+/// hook can interrupt it. Bounding the string functions instead would
+/// mean guessing which patterns are too costly (a bound on length or on
+/// quantifiers is both too strict and too loose), and would cover only
+/// those. So the config runs on its own thread and the caller waits at
+/// most [`WALL_LIMIT`]: what comes back is plain data. A thread given up on
+/// is asked to stop at its next hook, and otherwise ends with the process,
+/// which every command does soon after a config error.
 pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (owned_path, owned_text, asked) = (path.to_owned(), text.to_owned(), Arc::clone(&stop));
+    let started = std::thread::Builder::new()
+        .name("prosody-config".into())
+        .spawn(move || {
+            let _ = tx.send(evaluate(&owned_path, &owned_text, &asked));
+        });
+    let lua_error = |message: String| ConfigError::Lua {
+        path: path.to_owned(),
+        message,
+    };
+    if let Err(e) = started {
+        return Err(lua_error(format!("cannot start evaluating it: {e}")));
+    }
+    match rx.recv_timeout(WALL_LIMIT) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            stop.store(true, Ordering::Relaxed);
+            Err(lua_error(format!(
+                "evaluating it ran longer than {} s (a string pattern that backtracks without end?); Prosody would hang on it too",
+                WALL_LIMIT.as_secs()
+            )))
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(lua_error(
+            "evaluating it failed inside the Lua sandbox (a bug: please report it)".into(),
+        )),
+    }
+}
+
+/// What the instruction budget's error says.
+fn too_long() -> mlua::Error {
+    mlua::Error::runtime(format!(
+        "ran longer than its budget of {} million Lua instructions (an endless loop?); Prosody would hang on it too",
+        u64::from(HOOK_EVERY) * u64::from(INSTRUCTION_BUDGET) / 1_000_000
+    ))
+}
+
+/// Runs `text` in a fresh sandbox; `stop` says the caller gave up waiting.
+fn evaluate(path: &Path, text: &str, stop: &Arc<AtomicBool>) -> Result<Config, ConfigError> {
     let lua_error = |e: mlua::Error| lua_to_config_error(path, &e);
     let lua = Lua::new_with(
         StdLib::STRING | StdLib::TABLE | StdLib::MATH | StdLib::UTF8 | StdLib::OS,
@@ -95,15 +158,18 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     )
     .map_err(lua_error)?;
     lua.set_memory_limit(MEMORY_LIMIT).map_err(lua_error)?;
-    let spent = std::cell::Cell::new(0u32);
+    // Once spent, the budget stays spent: every later look fails too, and
+    // the sandbox's pcall passes the error on (see `guarded`).
+    let spent = Rc::new(Cell::new(false));
+    let (hook_spent, stop) = (Rc::clone(&spent), Arc::clone(stop));
+    let looks = Cell::new(0u32);
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |_, _| {
-            spent.set(spent.get() + 1);
-            if spent.get() > INSTRUCTION_BUDGET {
-                return Err(mlua::Error::runtime(
-                    "the config runs too long (an endless loop?); Prosody would hang on it too",
-                ));
+            looks.set(looks.get().saturating_add(1));
+            if looks.get() > INSTRUCTION_BUDGET || stop.load(Ordering::Relaxed) {
+                hook_spent.set(true);
+                return Err(too_long());
             }
             Ok(VmState::Continue)
         },
@@ -122,7 +188,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         current: 0,
         depth: 0,
     }));
-    let globals = safe_globals(&lua).map_err(lua_error)?;
+    let globals = safe_globals(&lua, &spent).map_err(lua_error)?;
     let result = run_file(&lua, &state, &globals, path, text);
     // Take the values out before `lua` goes: the closures hold `state`.
     let state = std::mem::replace(
@@ -157,8 +223,9 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 }
 
 /// The globals a config may reach through the fallback and `Lua`: pure
-/// functions and libraries, and a trimmed `os`.
-fn safe_globals(lua: &Lua) -> mlua::Result<Table> {
+/// functions and libraries, a trimmed `os`, and `pcall`, `xpcall` and
+/// `setmetatable` that keep the budget in force.
+fn safe_globals(lua: &Lua, spent: &Rc<Cell<bool>>) -> mlua::Result<Table> {
     let g = lua.globals();
     let safe = lua.create_table()?;
     for name in [
@@ -192,7 +259,49 @@ fn safe_globals(lua: &Lua) -> mlua::Result<Table> {
         trimmed.raw_set(name, os.raw_get::<mlua::Value>(name)?)?;
     }
     safe.raw_set("os", trimmed)?;
+    let (pcall, xpcall, setmetatable) = guarded(lua, spent)?;
+    safe.raw_set("pcall", pcall)?;
+    safe.raw_set("xpcall", xpcall)?;
+    safe.raw_set("setmetatable", setmetatable)?;
     Ok(safe)
+}
+
+/// `pcall` and `xpcall` that catch what a config raises but not the spent
+/// budget (else `while true do pcall(function() while true do end end) end`
+/// runs forever: each budget error is caught, and the loop goes on), and a
+/// `setmetatable` that refuses `__gc`.
+///
+/// Lua runs some code with hooks off, where no budget can stop it: an
+/// `xpcall` message handler called for an error raised by the hook itself
+/// (the hook's error leaves hooks off until the `pcall` has unwound), and
+/// finalizers. So `xpcall`'s handler is not run once the budget is spent,
+/// and finalizers cannot be set.
+fn guarded(lua: &Lua, spent: &Rc<Cell<bool>>) -> mlua::Result<(Function, Function, Function)> {
+    let spent = Rc::clone(spent);
+    let check =
+        lua.create_function(move |_, ()| if spent.get() { Err(too_long()) } else { Ok(()) })?;
+    lua.load(
+        r#"
+local pcall, xpcall, setmetatable, rawget, type, error, check = pcall, xpcall, setmetatable, rawget, type, error, ...
+local function pass(ok, ...)
+  if not ok then check() end
+  return ok, ...
+end
+return function(f, ...) return pass(pcall(f, ...)) end,
+  function(f, handler, ...)
+    if type(handler) ~= "function" then return xpcall(f, handler, ...) end
+    return pass(xpcall(f, function(e) check() return handler(e) end, ...))
+  end,
+  function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("__gc metamethods are not allowed in a config", 2)
+    end
+    return setmetatable(t, mt)
+  end
+"#,
+    )
+    .set_name("=sandbox")
+    .call(check)
 }
 
 /// Runs one file (the main one or an included one) in a fresh environment
@@ -357,7 +466,7 @@ fn include_function(lua: &Lua, state: &Shared, globals: &Table) -> mlua::Result<
             vec![target]
         };
         for f in files {
-            let text = read_limited(&f)
+            let text = super::file::read_text(&f)
                 .map_err(|e| mlua::Error::runtime(format!("Error loading included {}: {e}", f.display())))?;
             state.borrow_mut().depth += 1;
             let result = run_file(lua, &state, &globals, &f, &text);
@@ -396,15 +505,6 @@ fn matching_files(target: &Path) -> mlua::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn read_limited(path: &Path) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE)
-        .read_to_string(&mut text)?;
-    Ok(text)
-}
-
 /// What `FileContents`, `FileLine` and `FileLines` return.
 #[derive(Clone, Copy)]
 enum FileRead {
@@ -417,7 +517,7 @@ fn file_function(lua: &Lua, state: &Shared, what: FileRead) -> mlua::Result<Func
     let state = Rc::clone(state);
     lua.create_function(move |lua, file: String| {
         let path = state.borrow().dir.join(&file);
-        let text = read_limited(&path)
+        let text = super::file::read_text(&path)
             .map_err(|e| mlua::Error::runtime(format!("cannot read {}: {e}", path.display())))?;
         Ok(match what {
             FileRead::Contents => mlua::Value::String(lua.create_string(&text)?),

@@ -99,7 +99,7 @@ pub enum ConfigError {
 impl Config {
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = file::read_text(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -174,6 +174,7 @@ impl Config {
     }
 }
 
+pub(crate) mod file;
 mod lua;
 mod options;
 pub use options::{as_bool, as_list, as_string, MucComponent, Read, TokenOptions};
@@ -271,7 +272,7 @@ VirtualHost("guest.meet.example.com")
             ("x = require(\"socket\")", "global 'require'"),
             ("os.execute(\"true\")", "field 'execute'"),
             ("x = dofile(\"/etc/passwd\")", "global 'dofile'"),
-            ("while true do end", "runs too long"),
+            ("while true do end", "ran longer than its budget"),
             ("x = string.rep(\"a\", 1e9)", "memory"),
         ] {
             let err = Config::parse(Path::new("s.cfg.lua"), text)
@@ -279,6 +280,85 @@ VirtualHost("guest.meet.example.com")
                 .to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    /// Issue 18 (5): the budget's error cannot be caught, so a loop
+    /// around a `pcall` ends as a loop does; finalizers, which run with
+    /// hooks off, cannot be set.
+    #[test]
+    fn pcall_and_xpcall_cannot_swallow_the_budget() {
+        for text in [
+            "while true do pcall(function() while true do end end) end",
+            "while true do xpcall(function() while true do end end, function(e) return e end) end",
+            "while true do xpcall(function() while true do end end, function() while true do end end) end",
+            "while true do Lua.pcall(pcall, pcall, function() while true do end end) end",
+        ] {
+            let err = Config::parse(Path::new("p.cfg.lua"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("p.cfg.lua: ran longer than its budget of 50 million Lua instructions"),
+                "{text}: {err}"
+            );
+        }
+        // What a config raises itself is still caught.
+        let c = parse("p = { pcall(error, \"no\") }\nx = { xpcall(error, function(e) return e .. \"!\" end, \"no\") }\n");
+        let no = |s: &str| Value::List(vec![Value::Bool(false), Value::Str(s.into())]);
+        assert_eq!(
+            c.global,
+            [("p".to_owned(), no("no")), ("x".to_owned(), no("no!"))]
+        );
+        let err = Config::parse(
+            Path::new("g.cfg.lua"),
+            "x = setmetatable({}, { __gc = function() while true do end end })",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("__gc metamethods are not allowed"), "{err}");
+    }
+
+    /// Issue 18 (5): files that block or never end are refused by what they
+    /// are, naming the file, instead of being opened and read.
+    #[test]
+    fn fifos_and_devices_named_by_a_config_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let main = dir.path().join("prosody.cfg.lua");
+        for (text, needle) in [
+            ("Include \"fifo\"", "Error loading included"),
+            ("x = FileContents(\"fifo\")", "cannot read"),
+            ("x = FileLine(\"fifo\")", "cannot read"),
+            ("x = FileLines(\"fifo\")", "cannot read"),
+        ] {
+            std::fs::write(&main, text).unwrap();
+            let err = Config::load(&main).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "{needle} {}: not a regular file but a FIFO",
+                    fifo.display()
+                )),
+                "{text}: {err}"
+            );
+        }
+        std::fs::write(&main, "x = FileContents(\"/dev/zero\")").unwrap();
+        let err = Config::load(&main).unwrap_err().to_string();
+        assert!(
+            err.contains("/dev/zero: not a regular file but a device"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            anyhow::Error::from(Config::load(&fifo).unwrap_err())
+        );
+        assert!(
+            err.ends_with("fifo: not a regular file but a FIFO (named pipe)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -116,3 +116,47 @@ pub fn today() -> String {
         .trim()
         .to_owned()
 }
+
+/// Runs the binary like [`cli`], for a command that must not hang: if it
+/// has not ended within `limit`, it is killed and the test fails, showing
+/// what it printed. The limit is a generous bound, not an assertion on how
+/// long the command takes.
+pub fn cli_within(limit: Duration, args: &[&str]) -> (i32, String, String) {
+    use std::io::Read as _;
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("ASAP_KEYS_DIR")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let Some(status) = status else {
+        panic!("{args:?} still ran after {limit:?} and was killed:\n{out}{err}");
+    };
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    (status.code().unwrap_or(-1), out, err)
+}

@@ -1,0 +1,104 @@
+//! Reading the files a Prosody config names (the config itself,
+//! `Include`, `FileContents`, `FileLine(s)`, the token plugin under
+//! `plugin_paths`) so that no file can stop `doctor` or `verify`.
+//!
+//! A config is written by whoever may write Prosody's folder, and `doctor`
+//! often runs as root: opening a FIFO it names would wait for a writer
+//! forever, a terminal would become ours, and a device or a huge file would
+//! be read without end. So the file is opened non-blocking and without
+//! taking a terminal, checked on the opened descriptor (`fstat`: what was
+//! opened, not what a path showed a moment before) to be a regular file,
+//! and read up to a limit.
+
+use std::io::Read as _;
+use std::path::Path;
+
+/// Largest file read: the config, an included file or a file's contents.
+pub const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+/// The bytes of `path` if it is a regular file of at most [`MAX_FILE`]
+/// bytes; an error saying what it is otherwise.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file but {}", kind(&meta.file_type())),
+        ));
+    }
+    let too_big = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", MAX_FILE >> 20),
+        )
+    };
+    if meta.len() > MAX_FILE {
+        return Err(too_big());
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_FILE {
+        // It grew while we read.
+        return Err(too_big());
+    }
+    Ok(data)
+}
+
+/// [`read_regular`], as UTF-8 text (as Prosody's configs are).
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+fn kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifos_folders_and_devices_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = read_regular(&fifo).unwrap_err().to_string();
+        assert_eq!(err, "not a regular file but a FIFO (named pipe)");
+        let err = read_regular(dir.path()).unwrap_err().to_string();
+        assert_eq!(err, "not a regular file but a folder");
+        let err = read_regular(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "not a regular file but a device");
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'-'; MAX_FILE as usize + 1]).unwrap();
+        assert_eq!(
+            read_regular(&big).unwrap_err().to_string(),
+            "larger than 4 MiB"
+        );
+        let small = dir.path().join("small");
+        std::fs::write(&small, "x = 1\n").unwrap();
+        assert_eq!(read_text(&small).unwrap(), "x = 1\n");
+    }
+}
