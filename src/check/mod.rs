@@ -117,6 +117,24 @@ impl Diagnostic {
         self
     }
 
+    /// Takes what a Prosody config read from files out of every text (see
+    /// [`Redactions`](crate::prosody::config::Redactions)).
+    pub fn redact(&mut self, redactions: &crate::prosody::config::Redactions) {
+        redactions.scrub_in(&mut self.check);
+        redactions.scrub_in(&mut self.seen);
+        for text in [
+            &mut self.why,
+            &mut self.fix,
+            &mut self.prosody_says,
+            &mut self.only_if,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            redactions.scrub_in(text);
+        }
+    }
+
     /// Says what to do.
     pub fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());

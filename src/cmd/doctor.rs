@@ -3,7 +3,7 @@
 use crate::check::{self, doctor, Diagnostic, Layout, Tally};
 use crate::cli::DoctorArgs;
 use crate::keydir::KeySet;
-use crate::prosody::config::{Config, TokenOptions};
+use crate::prosody::config::{Config, Redactions, TokenOptions};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -33,8 +33,10 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     let mut key_server = a.url.clone();
     let mut cache_keys_url = None;
     let mut paste = None;
+    let mut redactions = Redactions::default();
     if let Some(path) = &a.prosody_config {
         let config = Config::load(path)?;
+        redactions = config.redactions.clone();
         let o = TokenOptions::read(&config, a.host.as_deref())?;
         let mut issuers: Vec<String> = set
             .keys()
@@ -94,6 +96,15 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
+    // Run as root on a config others may write: nothing it read from a
+    // file is printed.
+    for (title, findings) in &mut sections {
+        redactions.scrub_in(title);
+        findings.iter_mut().for_each(|f| f.redact(&redactions));
+    }
+    if let Some(lines) = &mut paste {
+        redactions.scrub_in(lines);
+    }
     let tally = Tally::of(sections.iter().flat_map(|(_, f)| f));
     let code = if tally.failures == 0 {
         super::ACCEPTED

@@ -142,6 +142,7 @@ fn offline_checks(
         mut settings,
         key_server,
         notes,
+        redactions,
     } = super::verify::prosody_settings(&a.prosody, options.clone())?;
     settings.domain = Some(target.domain.clone());
     settings.tenant = tenant;
@@ -159,6 +160,7 @@ fn offline_checks(
         .unwrap_or(0);
     let unknown_key = matches!(source, KeySource::Unset) && settings.cache_keys_url.is_none();
     let mut report = verify::verify(&target.token, &settings, &source, now);
+    report.checks.iter_mut().for_each(|d| d.redact(&redactions));
     if unknown_key {
         // Where Prosody fetches keys was not said: the key is not checked,
         // which is not a failure of the token.

@@ -6,7 +6,7 @@ use crate::check::keysource::KeySource;
 use crate::check::verify::{self, Settings};
 use crate::check::{self, Layout};
 use crate::cli::{ProsodyArgs, VerifyArgs};
-use crate::prosody::config::{Config, TokenOptions};
+use crate::prosody::config::{Config, Redactions, TokenOptions};
 use anyhow::Context as _;
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -39,6 +39,8 @@ pub(super) struct Prosody {
     pub key_server: Option<String>,
     /// Lines saying what was read and how (the first: which plugin).
     pub notes: Vec<String>,
+    /// What the config read from files, to keep out of the output.
+    pub redactions: Redactions,
 }
 
 /// Reads `--prosody-config` (if given), then the flags over it, then the
@@ -50,9 +52,11 @@ pub(super) fn prosody_settings(a: &ProsodyArgs, fetch: fetch::Options) -> anyhow
     };
     let mut key_server = None;
     let mut notes = Vec::new();
+    let mut redactions = Redactions::default();
     let mut checked_as = "the newest known; --jitsi YYYY-MM for another".to_owned();
     if let Some(path) = &a.prosody_config {
         let config = Config::load(path)?;
+        redactions = config.redactions.clone();
         let o = TokenOptions::read(&config, a.host.as_deref())?;
         notes.push(format!(
             "Prosody config {} (VirtualHost {:?})",
@@ -90,10 +94,12 @@ pub(super) fn prosody_settings(a: &ProsodyArgs, fetch: fetch::Options) -> anyhow
             settings.generation.describe()
         ),
     );
+    notes.iter_mut().for_each(|n| redactions.scrub_in(n));
     Ok(Prosody {
         settings,
         key_server,
         notes,
+        redactions,
     })
 }
 
@@ -103,6 +109,7 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         mut settings,
         key_server: mut config_server,
         notes,
+        redactions,
     } = prosody_settings(&a.prosody, (&a.fetch).into())?;
     if a.domain.is_some() {
         settings.domain.clone_from(&a.domain);
@@ -145,7 +152,8 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         .duration_since(std::time::UNIX_EPOCH)
         .context("clock before 1970")?
         .as_secs();
-    let report = verify::verify(&token, &settings, &source, now);
+    let mut report = verify::verify(&token, &settings, &source, now);
+    report.checks.iter_mut().for_each(|d| d.redact(&redactions));
     let code = if report.accepted() {
         super::ACCEPTED
     } else {

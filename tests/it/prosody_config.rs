@@ -590,3 +590,53 @@ fn configs_that_would_hang_end_with_an_error_naming_the_file() {
         "{err}"
     );
 }
+
+/// Issue 18 (9): `doctor` runs as root on configs others may write. A value
+/// the config reads from a file (`FileContents`, `FileLine(s)`), or makes
+/// from one, is used but never printed: not in findings, titles, errors or
+/// JSON; nor is the text of a file it includes.
+#[test]
+fn values_read_from_files_are_never_printed() {
+    let (t, dir) = keys();
+    let secret = t.path().join("secret.txt");
+    std::fs::write(&secret, "fake-secret-7f3a9c1e5d42\nsecond-line-b81d40e2\n").unwrap();
+    // Not Lua: Lua's syntax error would quote the text where it stopped.
+    std::fs::write(t.path().join("include.txt"), "word 7f3a9c1e5d42x\n").unwrap();
+    let pieces = ["7f3a9c1e5d42", "b81d40e2", "fake-secret", "second-line"];
+    let config = t.path().join("prosody.cfg.lua");
+    let token = token_with(&hdr("jitsi/k"), &good_claims(), &key(0).pkcs8);
+    let host = "VirtualHost \"meet\"\n authentication = \"token\"\n";
+    for body in [
+        "app_id = FileContents(\"secret.txt\")",
+        "app_id = \"jitsi\"\n asap_key_server = \"http://127.0.0.1:1/\" .. FileLine(\"secret.txt\")\n cache_keys_url = \"http://127.0.0.1:1/x\" .. FileContents(\"secret.txt\")",
+        "app_id = \"jitsi\"\n asap_accepted_issuers = FileLines(\"secret.txt\")\n asap_accepted_audiences = { FileLine(\"secret.txt\"):sub(6) }",
+        "app_id = \"jitsi\"\n signature_algorithm = FileLine(\"secret.txt\")\n muc_mapper_domain_base = FileLine(\"secret.txt\")\nComponent (\"conference.meet\") \"muc\"\n modules_enabled = { \"token_verification\" }\n app_id = FileContents(\"secret.txt\")",
+        "app_id = { FileContents(\"secret.txt\") }\nVirtualHost(FileLine(\"secret.txt\"))\n authentication = \"token\"",
+        "error(FileContents(\"secret.txt\"))",
+        "error(FileLine(\"secret.txt\"):sub(2))",
+        "Include \"include.txt\"",
+    ] {
+        std::fs::write(&config, format!("{host} {body}\n")).unwrap();
+        let c = path_str(&config);
+        let d = path_str(&dir);
+        let mut said = String::new();
+        for args in [
+            vec!["doctor", "--keys", &d, "--prosody-config", &c, "--timeout", "2s"],
+            vec!["doctor", "--keys", &d, "--prosody-config", &c, "--timeout", "2s", "--json"],
+            vec!["doctor", "--keys", &d, "--prosody-config", &c, "--host", "other"],
+            vec!["verify", &token, "--keys", &d, "--prosody-config", &c],
+            vec!["verify", &token, "--keys", &d, "--prosody-config", &c, "--json"],
+        ] {
+            let (_, out, err) = cli(&args);
+            said.push_str(&out);
+            said.push_str(&err);
+        }
+        for piece in pieces {
+            assert!(!said.contains(piece), "{body}: {piece:?} printed:\n{said}");
+        }
+        assert!(
+            said.contains("not shown"),
+            "{body}: says what it hides:\n{said}"
+        );
+    }
+}

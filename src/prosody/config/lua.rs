@@ -22,7 +22,7 @@
 //! instruction count never sees: C code such as a backtracking
 //! `string.find` pattern.
 
-use super::{Config, ConfigError, Section, Value};
+use super::{Config, ConfigError, Redactions, Section, Value};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, VmState};
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
@@ -61,6 +61,8 @@ struct State {
     current: usize,
     /// How deep in `Include`s we are.
     depth: usize,
+    /// What `FileContents` and `FileLine(s)` returned.
+    read: Redactions,
 }
 
 impl State {
@@ -187,6 +189,7 @@ fn evaluate(path: &Path, text: &str, stop: &Arc<AtomicBool>) -> Result<Config, C
         }],
         current: 0,
         depth: 0,
+        read: Redactions::default(),
     }));
     let globals = safe_globals(&lua, &spent).map_err(lua_error)?;
     let result = run_file(&lua, &state, &globals, path, text);
@@ -198,28 +201,81 @@ fn evaluate(path: &Path, text: &str, stop: &Arc<AtomicBool>) -> Result<Config, C
             sections: Vec::new(),
             current: 0,
             depth: 0,
+            read: Redactions::default(),
         },
     );
-    result.map_err(lua_error)?;
+    let mut redactions = state.read;
+    if let Err(e) = result {
+        return Err(shown(lua_error(e), &redactions));
+    }
     let mut config = Config {
         path: path.to_owned(),
         ..Config::default()
     };
     for RawSection { header, options } in state.sections {
-        let options = options
+        let options: Vec<(String, Value)> = options
             .into_iter()
             .map(|(n, v)| (n, to_value(&v, 0)))
             .collect();
+        if !redactions.is_empty() {
+            for (_, v) in &options {
+                derive(&mut redactions, v);
+            }
+        }
         match header {
             None => config.global = options,
-            Some((virtual_host, name)) => config.sections.push(Section {
-                virtual_host,
-                name,
-                options,
-            }),
+            Some((virtual_host, name)) => {
+                redactions.derived(&name);
+                config.sections.push(Section {
+                    virtual_host,
+                    name,
+                    options,
+                })
+            }
         }
     }
+    config.redactions = redactions;
     Ok(config)
+}
+
+/// Remembers the strings in `v` made from texts read from files.
+fn derive(redactions: &mut Redactions, v: &Value) {
+    match v {
+        Value::Str(s) => redactions.derived(s),
+        Value::List(items) => items.iter().for_each(|i| derive(redactions, i)),
+        _ => {}
+    }
+}
+
+/// Longest message of a failed config shown, in characters: `error(...)`
+/// prints what the config computed.
+const MAX_MESSAGE: usize = 200;
+
+/// `e` as it may be printed: no text read from a file, no message longer
+/// than [`MAX_MESSAGE`].
+fn shown(e: ConfigError, redactions: &Redactions) -> ConfigError {
+    let mut redactions = redactions.clone();
+    let mut cut = |text: String| {
+        // `error(FileLine(f):sub(2))`: the message is made from a file.
+        redactions.derived(&text);
+        let text = redactions.scrub(&text);
+        match text.char_indices().nth(MAX_MESSAGE) {
+            Some((at, _)) => format!("{}…", &text[..at]),
+            None => text,
+        }
+    };
+    match e {
+        ConfigError::Syntax { path, line, what } => ConfigError::Syntax {
+            path,
+            line,
+            what: cut(what),
+        },
+        ConfigError::Lua { path, message } => ConfigError::Lua {
+            path,
+            message: cut(message),
+        },
+        other => other,
+    }
 }
 
 /// The globals a config may reach through the fallback and `Lua`: pure
@@ -519,6 +575,7 @@ fn file_function(lua: &Lua, state: &Shared, what: FileRead) -> mlua::Result<Func
         let path = state.borrow().dir.join(&file);
         let text = super::file::read_text(&path)
             .map_err(|e| mlua::Error::runtime(format!("cannot read {}: {e}", path.display())))?;
+        state.borrow_mut().read.read(&path, &text);
         Ok(match what {
             FileRead::Contents => mlua::Value::String(lua.create_string(&text)?),
             FileRead::Line => {
@@ -569,7 +626,29 @@ fn lua_to_config_error(path: &Path, e: &mlua::Error) -> ConfigError {
     match e {
         mlua::Error::CallbackError { cause, .. } => lua_to_config_error(path, cause),
         mlua::Error::WithContext { cause, .. } => lua_to_config_error(path, cause),
-        mlua::Error::SyntaxError { message, .. } => syntax_error(path, message),
+        mlua::Error::SyntaxError { message, .. } => match syntax_error(path, message) {
+            // Lua quotes the text where it stopped ("near 'root'"): for a
+            // file the config included (`Include "/etc/shadow"`), that is
+            // a piece of a file nobody asked to see.
+            ConfigError::Syntax {
+                path: file,
+                line,
+                what,
+            } if file != path => {
+                let what = match what.split_once(" near ") {
+                    Some((said, _)) => {
+                        format!("{said} (the text of an included file is not shown)")
+                    }
+                    None => what,
+                };
+                ConfigError::Syntax {
+                    path: file,
+                    line,
+                    what,
+                }
+            }
+            other => other,
+        },
         mlua::Error::RuntimeError(message) => syntax_error(path, message),
         mlua::Error::MemoryError(_) => ConfigError::Lua {
             path: path.to_owned(),

@@ -44,6 +44,9 @@ pub struct Config {
     pub global: Vec<(String, Value)>,
     /// The sections, in order.
     pub sections: Vec<Section>,
+    /// What the config read from files (`FileContents`, `FileLine(s)`):
+    /// to be kept out of everything printed.
+    pub redactions: Redactions,
 }
 
 /// Why a configuration could not be used.
@@ -152,7 +155,7 @@ impl Config {
                 None => Err(ConfigError::NoSuchHost {
                     host: h.to_owned(),
                     path: self.path.clone(),
-                    hosts: self.hosts(),
+                    hosts: self.shown_hosts(),
                 }),
             };
         }
@@ -168,16 +171,26 @@ impl Config {
             [one] => Ok(one.clone()),
             _ => Err(ConfigError::AmbiguousHost {
                 path: self.path.clone(),
-                found,
+                found: found.iter().map(|h| self.redactions.scrub(h)).collect(),
             }),
         }
+    }
+
+    /// The VirtualHost names as an error may show them.
+    fn shown_hosts(&self) -> Vec<String> {
+        self.hosts()
+            .iter()
+            .map(|h| self.redactions.scrub(h))
+            .collect()
     }
 }
 
 pub(crate) mod file;
 mod lua;
 mod options;
+mod redact;
 pub use options::{as_bool, as_list, as_string, MucComponent, Read, TokenOptions};
+pub use redact::Redactions;
 
 #[cfg(test)]
 mod tests {
