@@ -623,7 +623,7 @@ pub struct LoginArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
-    /// Longest wait of every step.
+    /// Longest each step (connect, SASL, bind, focus, join) may take, as a whole.
     #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 

@@ -376,7 +376,7 @@ fn unreachable_garbage_silent_and_redirecting_endpoints_are_errors() {
             "r",
         ],
         2,
-        &["✗ connect   no answer within 3s"],
+        &["✗ connect   no complete answer within 3s"],
     );
     let redirect = fake_server(Some(
         b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://meet.example.com/xmpp-websocket\r\nContent-Length: 0\r\n\r\n",
@@ -552,4 +552,162 @@ fn a_join_refused_for_sub_never_ticks_sub() {
         ],
     );
     assert!(!out.contains("✓ sub"), "{out}");
+}
+
+/// A hostile endpoint on 127.0.0.1: each connection's request head is read,
+/// then `act` gets the connection and the head.
+fn hostile_server(act: fn(std::net::TcpStream, String)) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut s) = stream else { break };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                act(s, String::from_utf8_lossy(&head).into_owned());
+            });
+        }
+    });
+    format!("127.0.0.1:{}", addr.port())
+}
+
+/// Writes `bytes` one at a time, `gap` apart, until the client goes.
+fn trickle(s: &mut std::net::TcpStream, bytes: impl Iterator<Item = u8>, gap: std::time::Duration) {
+    for b in bytes {
+        if s.write_all(&[b]).is_err() {
+            return;
+        }
+        std::thread::sleep(gap);
+    }
+}
+
+/// The 101 answer to a WebSocket upgrade request, for the `xmpp` subprotocol.
+fn upgrade(head: &str) -> String {
+    use base64::Engine as _;
+    let key = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Sec-WebSocket-Key: ")
+                .or_else(|| l.strip_prefix("sec-websocket-key: "))
+        })
+        .unwrap_or_default()
+        .trim();
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes(),
+    );
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    )
+}
+
+/// Issue 18 (7): `--timeout` bounds each step as a whole, not each read: a
+/// server that trickles a frame, the upgrade's headers or a BOSH body one
+/// byte at a time ends the step at its deadline (exit 2, naming the step
+/// and the limit); a frame announced over 1 MiB is refused before it is
+/// read.
+#[test]
+fn a_server_that_trickles_ends_the_step_at_its_deadline() {
+    let good = token(json!({"room": "standup"}));
+    // A text frame header announcing 60,000 bytes, then one byte every 0.5 s.
+    let frame = hostile_server(|mut s, head| {
+        s.write_all(upgrade(&head).as_bytes()).unwrap();
+        s.write_all(&[0x81, 126, 0xEA, 0x60]).unwrap();
+        trickle(
+            &mut s,
+            std::iter::repeat(b'x'),
+            std::time::Duration::from_millis(500),
+        );
+    });
+    // The upgrade's answer one byte at a time, a header that never ends.
+    let headers = hostile_server(|mut s, _| {
+        let start = b"HTTP/1.1 101 Switching Protocols\r\nX-Slow: "
+            .iter()
+            .copied();
+        trickle(
+            &mut s,
+            start.chain(std::iter::repeat(b'a')),
+            std::time::Duration::from_millis(50),
+        );
+    });
+    // BOSH: a 200 announcing 60,000 bytes of body, sent one byte every 0.5 s.
+    let bosh = hostile_server(|mut s, _| {
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 60000\r\n\r\n<body ",
+        );
+        trickle(
+            &mut s,
+            std::iter::repeat(b' '),
+            std::time::Duration::from_millis(500),
+        );
+    });
+    let timed_out =
+        "✗ connect   no complete answer within 2s (--timeout, the limit of the whole step)";
+    for (flag, url) in [
+        ("--websocket", format!("ws://{frame}/xmpp-websocket")),
+        ("--websocket", format!("ws://{headers}/xmpp-websocket")),
+        ("--bosh", format!("http://{bosh}/http-bind")),
+    ] {
+        let (code, out, err) = cli_within(
+            std::time::Duration::from_secs(30),
+            &[
+                "login",
+                &good,
+                "--timeout",
+                "2s",
+                flag,
+                &url,
+                "--domain",
+                "meet.test",
+                "--room",
+                "r",
+            ],
+        );
+        assert_eq!(code, 2, "{url}:\n{out}{err}");
+        assert!(
+            out.contains(timed_out),
+            "{url}: no {timed_out:?} in\n{out}{err}"
+        );
+        assert!(
+            out.contains("no answer from Prosody: no complete answer within 2s"),
+            "{url}:\n{out}"
+        );
+    }
+    // A frame announced over 1 MiB: refused at its header, nothing buffered.
+    let huge = hostile_server(|mut s, head| {
+        s.write_all(upgrade(&head).as_bytes()).unwrap();
+        // 127: a 64-bit length follows, 2 MiB.
+        s.write_all(&[0x81, 127, 0, 0, 0, 0, 0, 0x20, 0, 0])
+            .unwrap();
+        trickle(
+            &mut s,
+            std::iter::repeat(b'x'),
+            std::time::Duration::from_millis(500),
+        );
+    });
+    let (code, out, err) = cli_within(
+        std::time::Duration::from_secs(30),
+        &[
+            "login",
+            &good,
+            "--timeout",
+            "20s",
+            "--websocket",
+            &format!("ws://{huge}/xmpp-websocket"),
+            "--domain",
+            "meet.test",
+            "--room",
+            "r",
+        ],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains("✗ connect   not XMPP: ") && out.contains("(the limit is 1 MiB)"),
+        "{out}{err}"
+    );
 }

@@ -2,7 +2,8 @@
 //! client does with a token, step by step: connect (WebSocket or BOSH, the
 //! token as `?token=`), SASL ANONYMOUS, stream restart and bind, ask the
 //! focus component to create the room, join it, leave. Each step is a
-//! [`Diagnostic`] with Prosody's own words; every wait is bounded.
+//! [`Diagnostic`] with Prosody's own words; each step, however the server
+//! answers, ends by `--timeout` from its start.
 
 pub mod diagnose;
 mod transport;
@@ -10,6 +11,7 @@ pub mod xml;
 
 use super::Diagnostic;
 use crate::check::fetch;
+use std::time::Instant;
 use transport::{wait_for, Bosh, Failure, Transport, WebSocket};
 use xml::{escape, Elem};
 
@@ -42,7 +44,7 @@ pub struct Target {
 /// How `login` behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Limit of every wait, and the fetch settings (`--ca-file`).
+    /// Limit of each step, and the fetch settings (`--ca-file`).
     pub fetch: fetch::Options,
     /// The nickname in the room.
     pub nick: String,
@@ -122,7 +124,7 @@ fn failure_step(what: &'static str, f: &Failure) -> Diagnostic {
         Failure::Http { location: Some(_), .. } => "use the final URL: Jitsi's client does not follow redirects here",
         Failure::Http { .. } => "point --websocket / --bosh at Prosody's xmpp-websocket / http-bind (mod_websocket / mod_bosh enabled?)",
         Failure::Protocol(_) => "make sure the URL reaches Prosody's XMPP endpoint, not another service",
-        Failure::Timeout(_) => "the server took the connection but said nothing: check that it is Prosody, or raise --timeout",
+        Failure::Timeout(_) => "the server took the connection but did not answer in time: check that it is Prosody, or raise --timeout",
     };
     Diagnostic::fail(what, f.to_string()).fix(fix)
 }
@@ -148,11 +150,16 @@ pub fn login(target: &Target, options: &Options) -> Report {
     let mut steps = Vec::new();
     let timeout = options.fetch.timeout;
     let room = target.room.as_deref();
+    // Each step's deadline: `--timeout` from its start.
+    let step = || Instant::now() + timeout;
+    let deadline = step();
     let connected: Result<Box<dyn Transport>, Failure> = match &target.endpoint {
-        Endpoint::WebSocket(url) => {
-            WebSocket::connect(&with_query(url, &target.token, room), &options.fetch)
-                .map(|t| Box::new(t) as Box<dyn Transport>)
-        }
+        Endpoint::WebSocket(url) => WebSocket::connect(
+            &with_query(url, &target.token, room),
+            &options.fetch,
+            deadline,
+        )
+        .map(|t| Box::new(t) as Box<dyn Transport>),
         Endpoint::Bosh(url) => Bosh::new(&with_query(url, &target.token, room), &options.fetch)
             .map(|t| Box::new(t) as Box<dyn Transport>),
     };
@@ -172,7 +179,7 @@ pub fn login(target: &Target, options: &Options) -> Report {
         Ok(t) => t,
         Err(f) => return error(steps, "connect", f),
     };
-    let features = match t.open(&target.domain) {
+    let features = match t.open(&target.domain, deadline) {
         Ok(f) => f,
         Err(f) => return error(steps, "connect", f),
     };
@@ -203,11 +210,14 @@ pub fn login(target: &Target, options: &Options) -> Report {
     }
 
     // SASL ANONYMOUS: the token went with the URL.
-    if let Err(f) = t.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>")
-    {
+    let deadline = step();
+    if let Err(f) = t.send(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>",
+        deadline,
+    ) {
         return error(steps, "SASL", f);
     }
-    let answer = match wait_for(t.as_mut(), timeout, |e| {
+    let answer = match wait_for(t.as_mut(), deadline, |e| {
         e.name == "success" || e.name == "failure"
     }) {
         Ok(a) => a,
@@ -258,12 +268,13 @@ pub fn login(target: &Target, options: &Options) -> Report {
     }
 
     // Stream restart and resource bind.
-    if let Err(f) = t.open(&target.domain) {
+    let deadline = step();
+    if let Err(f) = t.open(&target.domain, deadline) {
         return error(steps, "bind", f);
     }
     let bind = "<iq type='set' id='bind_1' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>";
-    let bound = t.send(bind).and_then(|()| {
-        wait_for(t.as_mut(), timeout, |e| {
+    let bound = t.send(bind, deadline).and_then(|()| {
+        wait_for(t.as_mut(), deadline, |e| {
             e.name == "iq" && e.attr("id") == Some("bind_1")
         })
     });
@@ -305,9 +316,10 @@ pub fn login(target: &Target, options: &Options) -> Report {
         escape(&target.focus),
         escape(&room_jid)
     );
+    let deadline = step();
     match t
-        .send(&conference)
-        .and_then(|()| wait_for(t.as_mut(), timeout, |e| e.name == "iq" && e.attr("id") == Some("focus_1")))
+        .send(&conference, deadline)
+        .and_then(|()| wait_for(t.as_mut(), deadline, |e| e.name == "iq" && e.attr("id") == Some("focus_1")))
     {
         Ok(Some(iq)) if iq.attr("type") == Some("result") => steps.push(Diagnostic::pass(
             "focus",
@@ -339,8 +351,9 @@ pub fn login(target: &Target, options: &Options) -> Report {
         escape(&room_jid)
     );
     let mut said = None;
-    let joined = t.send(&presence).and_then(|()| {
-        wait_for(t.as_mut(), timeout, |e| {
+    let deadline = step();
+    let joined = t.send(&presence, deadline).and_then(|()| {
+        wait_for(t.as_mut(), deadline, |e| {
             e.name == "presence"
                 && e.attr("from")
                     .is_some_and(|f| f.starts_with(&format!("{room_jid}/")))
@@ -367,10 +380,13 @@ pub fn login(target: &Target, options: &Options) -> Report {
                 "join",
                 format!("joined {room_jid} as {}", options.nick),
             ));
-            let _ = t.send(&format!(
-                "<presence to='{}/{nick}' type='unavailable' xmlns='jabber:client'/>",
-                escape(&room_jid)
-            ));
+            let _ = t.send(
+                &format!(
+                    "<presence to='{}/{nick}' type='unavailable' xmlns='jabber:client'/>",
+                    escape(&room_jid)
+                ),
+                step(),
+            );
             Outcome::Accepted
         }
         Ok(None) => {

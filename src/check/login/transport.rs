@@ -1,6 +1,12 @@
 //! The two ways Jitsi's client talks XMPP to Prosody: WebSocket (RFC 7395,
 //! tungstenite over our TCP/rustls stream) and BOSH (XEP-0124/0206, POSTs
-//! with ureq). Both carry whole stanzas; every wait is bounded.
+//! with ureq). Both carry whole stanzas.
+//!
+//! Every operation takes the deadline of the login step it belongs to
+//! (`--timeout` from the step's start), and no byte is waited for past it:
+//! a server that answers one byte at a time, or announces a long frame and
+//! trickles it, ends the step at its deadline as a silent one does. A
+//! timeout per read would not: each byte would restart it.
 
 use super::xml::{self, Elem};
 use crate::check::fetch;
@@ -28,7 +34,7 @@ pub enum Failure {
     },
     /// Not XMPP (garbage, a closed connection).
     Protocol(String),
-    /// Nothing within the time allowed.
+    /// No complete answer within the step's time (`--timeout`).
     Timeout(Duration),
 }
 
@@ -43,31 +49,34 @@ impl std::fmt::Display for Failure {
             } => write!(f, "HTTP {status}, a redirect to {l}"),
             Failure::Http { status, .. } => write!(f, "HTTP {status} instead of XMPP"),
             Failure::Protocol(e) => write!(f, "not XMPP: {e}"),
-            Failure::Timeout(d) => write!(f, "no answer within {}s", d.as_secs()),
+            Failure::Timeout(d) => write!(
+                f,
+                "no complete answer within {} (--timeout, the limit of the whole step)",
+                humantime::format_duration(*d)
+            ),
         }
     }
 }
 
-/// A stanza stream to Prosody.
+/// A stanza stream to Prosody. `deadline`: the end of the step.
 pub trait Transport {
     /// Opens (or restarts) the XMPP stream and returns what came with it
     /// (`features`).
-    fn open(&mut self, domain: &str) -> Result<Vec<Elem>, Failure>;
+    fn open(&mut self, domain: &str, deadline: Instant) -> Result<Vec<Elem>, Failure>;
     /// Sends stanzas (serialized XML).
-    fn send(&mut self, stanzas: &str) -> Result<(), Failure>;
+    fn send(&mut self, stanzas: &str, deadline: Instant) -> Result<(), Failure>;
     /// What arrived, waiting at most until `deadline`; empty at the deadline.
     fn recv(&mut self, deadline: Instant) -> Result<Vec<Elem>, Failure>;
-    /// Ends the stream politely.
+    /// Ends the stream politely, waiting a moment at most.
     fn close(&mut self);
 }
 
-/// Waits for a stanza that `want` accepts; others are dropped.
+/// Waits until `deadline` for a stanza that `want` accepts; others are dropped.
 pub fn wait_for(
     t: &mut dyn Transport,
-    timeout: Duration,
+    deadline: Instant,
     want: impl Fn(&Elem) -> bool,
 ) -> Result<Option<Elem>, Failure> {
-    let deadline = Instant::now() + timeout;
     loop {
         for elem in t.recv(deadline)? {
             if want(&elem) {
@@ -80,9 +89,48 @@ pub fn wait_for(
     }
 }
 
+/// The longest `close` waits for a server that does not read.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// A TCP stream that waits for nothing past `deadline`: each read or write
+/// may block only for what is left, and none starts after it.
+struct Timed {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl Timed {
+    fn left(&self) -> std::io::Result<Duration> {
+        match self.deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(left),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the step's deadline passed",
+            )),
+        }
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.tcp.set_read_timeout(Some(self.left()?))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tcp.set_write_timeout(Some(self.left()?))?;
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Plain(Timed),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Timed>>),
 }
 
 impl Read for Stream {
@@ -110,10 +158,11 @@ impl Write for Stream {
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    /// Bounds every read and write from now on by `deadline`.
+    fn until(&mut self, deadline: Instant) {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Plain(s) => s.deadline = deadline,
+            Stream::Tls(s) => s.get_mut().deadline = deadline,
         }
     }
 }
@@ -124,12 +173,44 @@ pub struct WebSocket {
     timeout: Duration,
 }
 
+/// What tungstenite may buffer: Prosody's stanzas are small, and a message
+/// is never read past this (its defaults are 16 MiB a frame, 64 MiB a
+/// message).
+fn websocket_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
+/// A tungstenite error as a [`Failure`]; `timeout` for the message.
+fn ws_failure(e: tungstenite::Error, timeout: Duration) -> Failure {
+    match e {
+        tungstenite::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Failure::Timeout(timeout)
+        }
+        tungstenite::Error::Capacity(c) => {
+            Failure::Protocol(format!("{c} (the limit is {} MiB)", MAX_MESSAGE >> 20))
+        }
+        other => Failure::Protocol(other.to_string()),
+    }
+}
+
 const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 
 impl WebSocket {
     /// Connects to `url` (ws:// or wss://, with the `?token=` query) and
-    /// completes the WebSocket handshake with the `xmpp` subprotocol.
-    pub fn connect(url: &str, options: &fetch::Options) -> Result<WebSocket, Failure> {
+    /// completes the WebSocket handshake with the `xmpp` subprotocol, all
+    /// by `deadline`.
+    pub fn connect(
+        url: &str,
+        options: &fetch::Options,
+        deadline: Instant,
+    ) -> Result<WebSocket, Failure> {
         use tungstenite::client::IntoClientRequest as _;
         let mut request = url
             .into_client_request()
@@ -150,7 +231,10 @@ impl WebSocket {
             .trim_matches(['[', ']'])
             .to_owned();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let tcp = connect_tcp(&host, port, options.timeout)?;
+        let tcp = Timed {
+            tcp: connect_tcp(&host, port, deadline, options.timeout)?,
+            deadline,
+        };
         let stream = if tls {
             let name = rustls::pki_types::ServerName::try_from(host.clone())
                 .map_err(|e| Failure::Tls(format!("bad host name {host}: {e}")))?;
@@ -162,7 +246,9 @@ impl WebSocket {
         } else {
             Stream::Plain(tcp)
         };
-        let (socket, _) = tungstenite::client(request, stream).map_err(|e| match e {
+        let handshake =
+            tungstenite::client::client_with_config(request, stream, Some(websocket_config()));
+        let (socket, _) = handshake.map_err(|e| match e {
             tungstenite::HandshakeError::Failure(tungstenite::Error::Http(res)) => Failure::Http {
                 status: res.status().as_u16(),
                 location: res
@@ -195,19 +281,25 @@ impl WebSocket {
     }
 }
 
-fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Failure> {
+/// A TCP connection by `deadline` (`timeout` names it in a failure).
+fn connect_tcp(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<TcpStream, Failure> {
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| Failure::Unreachable(format!("{host}:{port}: {e}")))?
         .collect();
     let mut last = format!("{host}:{port}: no address");
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => {
-                let _ = s.set_read_timeout(Some(timeout));
-                let _ = s.set_write_timeout(Some(timeout));
-                return Ok(s);
-            }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::Timeout(timeout));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => return Ok(s),
             Err(e) => last = format!("{addr}: {e}"),
         }
     }
@@ -215,12 +307,14 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Fa
 }
 
 impl Transport for WebSocket {
-    fn open(&mut self, domain: &str) -> Result<Vec<Elem>, Failure> {
-        self.send(&format!(
-            "<open xmlns='{FRAMING}' to='{}' version='1.0'/>",
-            xml::escape(domain)
-        ))?;
-        let deadline = Instant::now() + self.timeout;
+    fn open(&mut self, domain: &str, deadline: Instant) -> Result<Vec<Elem>, Failure> {
+        self.send(
+            &format!(
+                "<open xmlns='{FRAMING}' to='{}' version='1.0'/>",
+                xml::escape(domain)
+            ),
+            deadline,
+        )?;
         let mut got = Vec::new();
         while Instant::now() < deadline {
             for elem in self.recv(deadline)? {
@@ -234,23 +328,20 @@ impl Transport for WebSocket {
         Err(Failure::Timeout(self.timeout))
     }
 
-    fn send(&mut self, stanzas: &str) -> Result<(), Failure> {
+    fn send(&mut self, stanzas: &str, deadline: Instant) -> Result<(), Failure> {
+        self.socket.get_mut().until(deadline);
         self.socket
             .send(tungstenite::Message::text(stanzas))
-            .map_err(|e| Failure::Protocol(e.to_string()))
+            .map_err(|e| ws_failure(e, self.timeout))
     }
 
     fn recv(&mut self, deadline: Instant) -> Result<Vec<Elem>, Failure> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if Instant::now() >= deadline {
             return Ok(Vec::new());
         }
-        let _ = self.socket.get_ref().tcp().set_read_timeout(Some(left));
+        self.socket.get_mut().until(deadline);
         match self.socket.read() {
             Ok(tungstenite::Message::Text(text)) => {
-                if text.len() > MAX_MESSAGE {
-                    return Err(Failure::Protocol("a frame over 1 MiB".into()));
-                }
                 let elems = xml::parse(&text).map_err(Failure::Protocol)?;
                 if elems.iter().any(|e| e.name == "close") {
                     return Err(Failure::Protocol("Prosody closed the stream".into()));
@@ -261,6 +352,7 @@ impl Transport for WebSocket {
                 Err(Failure::Protocol("Prosody closed the WebSocket".into()))
             }
             Ok(_) => Ok(Vec::new()),
+            // The deadline: nothing (whole) arrived in time.
             Err(tungstenite::Error::Io(e))
                 if matches!(
                     e.kind(),
@@ -269,12 +361,13 @@ impl Transport for WebSocket {
             {
                 Ok(Vec::new())
             }
-            Err(e) => Err(Failure::Protocol(e.to_string())),
+            Err(e) => Err(ws_failure(e, self.timeout)),
         }
     }
 
     fn close(&mut self) {
-        let _ = self.send(&format!("<close xmlns='{FRAMING}'/>"));
+        let deadline = Instant::now() + self.timeout.min(CLOSE_WAIT);
+        let _ = self.send(&format!("<close xmlns='{FRAMING}'/>"), deadline);
         let _ = self.socket.close(None);
     }
 }
@@ -307,8 +400,18 @@ impl Bosh {
         })
     }
 
-    /// POSTs one `<body>` and returns its children.
-    fn post(&mut self, attrs: &str, children: &str) -> Result<Vec<Elem>, Failure> {
+    /// POSTs one `<body>` and returns its children, all by `deadline`
+    /// (ureq's global timeout covers the request and reading the answer).
+    fn post(
+        &mut self,
+        attrs: &str,
+        children: &str,
+        deadline: Instant,
+    ) -> Result<Vec<Elem>, Failure> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::Timeout(self.timeout));
+        }
         self.rid += 1;
         let sid = self
             .sid
@@ -322,6 +425,9 @@ impl Bosh {
         let mut res = self
             .agent
             .post(&self.url)
+            .config()
+            .timeout_global(Some(left))
+            .build()
             .header("Content-Type", "text/xml; charset=utf-8")
             .send(body.as_str())
             .map_err(|e| match fetch::classify(&self.url, self.timeout, e) {
@@ -348,7 +454,10 @@ impl Bosh {
             .with_config()
             .limit(MAX_MESSAGE as u64)
             .read_to_string()
-            .map_err(|e| Failure::Protocol(e.to_string()))?;
+            .map_err(|e| match fetch::classify(&self.url, self.timeout, e) {
+                fetch::FetchError::Timeout(d) => Failure::Timeout(d),
+                other => Failure::Protocol(other.to_string()),
+            })?;
         let mut elems = xml::parse(&text).map_err(Failure::Protocol)?;
         let Some(body) = elems.pop().filter(|b| b.name == "body") else {
             return Err(Failure::Protocol(format!(
@@ -370,7 +479,7 @@ impl Bosh {
 }
 
 impl Transport for Bosh {
-    fn open(&mut self, domain: &str) -> Result<Vec<Elem>, Failure> {
+    fn open(&mut self, domain: &str, deadline: Instant) -> Result<Vec<Elem>, Failure> {
         let domain = xml::escape(domain);
         // Prosody holds an empty poll up to `wait`: well inside our timeout.
         let wait = (self.timeout.as_secs() / 2).clamp(1, 60);
@@ -381,19 +490,15 @@ impl Transport for Bosh {
         } else {
             format!(" to='{domain}' xml:lang='en' xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh'")
         };
-        let mut got = self.post(&attrs, "")?;
-        let deadline = Instant::now() + self.timeout;
+        let mut got = self.post(&attrs, "", deadline)?;
         while !got.iter().any(|e| e.name == "features") {
-            if Instant::now() >= deadline {
-                return Err(Failure::Timeout(self.timeout));
-            }
-            got.extend(self.post("", "")?);
+            got.extend(self.post("", "", deadline)?);
         }
         Ok(got)
     }
 
-    fn send(&mut self, stanzas: &str) -> Result<(), Failure> {
-        let got = self.post("", stanzas)?;
+    fn send(&mut self, stanzas: &str, deadline: Instant) -> Result<(), Failure> {
+        let got = self.post("", stanzas, deadline)?;
         self.pending.extend(got);
         Ok(())
     }
@@ -405,13 +510,18 @@ impl Transport for Bosh {
         if Instant::now() >= deadline {
             return Ok(Vec::new());
         }
-        self.post("", "")
+        match self.post("", "", deadline) {
+            // The deadline: nothing arrived in time.
+            Err(Failure::Timeout(_)) => Ok(Vec::new()),
+            other => other,
+        }
     }
 
     fn close(&mut self) {
         let _ = self.post(
             " type='terminate'",
             "<presence type='unavailable' xmlns='jabber:client'/>",
+            Instant::now() + self.timeout.min(CLOSE_WAIT),
         );
     }
 }
