@@ -647,6 +647,12 @@ pub struct DoctorArgs {
     #[allow(missing_docs)]
     pub fetch: FetchArgs,
 
+    /// Longest the whole run may spend fetching from key servers (each fetch
+    /// also waits at most --timeout); kids not fetched by then are counted
+    /// in one finding. Fetching stops sooner, after 3 timeouts in a row.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub deadline: Duration,
+
     /// Also check this Prosody *.cfg.lua.
     #[arg(long, value_name = "FILE")]
     pub prosody_config: Option<PathBuf>,

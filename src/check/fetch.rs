@@ -80,6 +80,18 @@ pub struct Options {
     pub ca_file: Option<PathBuf>,
 }
 
+impl Options {
+    /// These options with the timeout cut to what is left before
+    /// `deadline`; `None` once it has passed.
+    pub fn within(&self, deadline: std::time::Instant) -> Option<Options> {
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        (!left.is_zero()).then(|| Options {
+            timeout: self.timeout.min(left),
+            ca_file: self.ca_file.clone(),
+        })
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

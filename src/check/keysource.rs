@@ -56,6 +56,8 @@ pub struct Obtained {
     /// When the key server says this kid's material last changed
     /// (asap-keyserver's `Asap-Key-Replaced`, an HTTP date).
     pub replaced: Option<String>,
+    /// The key server gave no complete answer in time.
+    pub timed_out: bool,
 }
 
 impl Obtained {
@@ -67,6 +69,7 @@ impl Obtained {
             problem: Some((why, fix)),
             warning: None,
             replaced: None,
+            timed_out: false,
         }
     }
 }
@@ -110,6 +113,7 @@ pub fn judge(location: String, prefix: &str, body: &[u8], served: bool) -> Obtai
                 problem: None,
                 warning,
                 replaced: None,
+                timed_out: false,
             }
         }
         Err(KeyError::Certificate) => Obtained::failed(
@@ -194,12 +198,15 @@ fn from_server(base: &str, options: &fetch::Options, kid: &str) -> Obtained {
                 fetch::FetchError::BadUrl(_) => "fix asap_key_server: a full http:// or https:// URL",
                 _ => "start the key server, or fix asap_key_server's host and port",
             };
-            Obtained::failed(
-                url,
-                format!("no answer: {e}"),
-                "Prosody cannot fetch the key and logs \"could not obtain public key\"".into(),
-                fix.into(),
-            )
+            Obtained {
+                timed_out: matches!(e, fetch::FetchError::Timeout(_)),
+                ..Obtained::failed(
+                    url,
+                    format!("no answer: {e}"),
+                    "Prosody cannot fetch the key and logs \"could not obtain public key\"".into(),
+                    fix.into(),
+                )
+            }
         }
         Ok(r) if (300..400).contains(&r.status) => Obtained::failed(
             url,
@@ -336,6 +343,7 @@ pub fn from_jwks(jwks: &Jwks, kid: &str) -> Option<Obtained> {
             key: Some(key.clone()),
             problem: None,
             replaced: None,
+            timed_out: false,
         },
         Err(why) => Obtained::failed(
             location,

@@ -8,6 +8,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
+    // Everything fetched is fetched by then (--deadline).
+    let deadline = std::time::Instant::now() + a.deadline;
+    let options: crate::check::fetch::Options = (&a.fetch).into();
     let dir = &a.dir.path;
     let mut sections: Vec<(String, Vec<Diagnostic>)> = Vec::new();
     let loaded = KeySet::load(dir);
@@ -45,8 +48,12 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         issuers.dedup();
         let config_dir = path.parent().unwrap_or(std::path::Path::new("."));
         let mut findings = doctor::check_prosody(&o, &issuers);
-        let (plugin, generation) =
-            doctor::check_plugin(&o, config_dir, a.url.as_deref(), &(&a.fetch).into());
+        let (plugin, generation) = doctor::check_plugin(
+            &o,
+            config_dir,
+            a.url.as_deref(),
+            &options.within(deadline).unwrap_or_else(|| options.clone()),
+        );
         findings.extend(plugin);
         findings.extend(doctor::check_muc(&o, generation));
         sections.push((
@@ -74,11 +81,17 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             crate::prosody::config_lines(issuer, server)
         });
     }
-    let options = (&a.fetch).into();
     if let Some(url) = &key_server {
         sections.push((
             format!("Key server {url}"),
-            doctor::check_server(set, url, &options, cache_keys_url.is_some()),
+            doctor::check_server(
+                set,
+                url,
+                &options,
+                cache_keys_url.is_some(),
+                deadline,
+                a.deadline,
+            ),
         ));
     }
     let jwks = match (&cache_keys_url, &a.url) {
@@ -90,10 +103,18 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         (None, None) => None,
     };
     if let Some((url, configured)) = jwks {
-        sections.push((
-            format!("JWKS {url}"),
-            doctor::check_jwks(set, &url, &options, configured),
-        ));
+        let findings = match options.within(deadline) {
+            Some(options) => doctor::check_jwks(set, &url, &options, configured),
+            None => vec![Diagnostic::fail(
+                &url,
+                format!(
+                    "not fetched: the --deadline of {} ran out",
+                    humantime::format_duration(a.deadline)
+                ),
+            )
+            .fix("raise --deadline, or find out why the key server answers slowly")],
+        };
+        sections.push((format!("JWKS {url}"), findings));
     }
 
     // Run as root on a config others may write: nothing it read from a

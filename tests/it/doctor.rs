@@ -170,3 +170,122 @@ fn the_running_key_server_is_compared_kid_by_kid() {
     assert!(text.contains("the JWKS holds a DIFFERENT key"), "{text}");
     assert!(text.contains("Prosody reads it every 5m"), "{text}");
 }
+
+/// A key server on 127.0.0.1 that takes connections and runs `answer` on
+/// each one (on its own thread).
+fn key_server(answer: fn(std::net::TcpStream)) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(s) = stream else { break };
+            std::thread::spawn(move || answer(s));
+        }
+    });
+    url
+}
+
+/// Twenty public keys under jitsi/.
+fn twenty_kids() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (t, dir) = keydir();
+    for i in 0..20 {
+        write(dir.join(format!("jitsi/k{i}.pem")), &key(0).spki);
+    }
+    (t, dir)
+}
+
+/// Issue 18 (8): against a key server that takes connections and never
+/// answers, `doctor --url` stops after 3 timeouts in a row and says how many
+/// kids it did not check, instead of waiting --timeout for each of them.
+#[test]
+fn a_key_server_that_never_answers_stops_the_audit_after_three_timeouts() {
+    let (t, dir) = twenty_kids();
+    let url = key_server(|s| {
+        // Hold the connection open, unanswered, until the client goes.
+        let mut s = s;
+        let _ = std::io::Read::read_to_end(&mut s, &mut Vec::new());
+    });
+    let state = path_str(&t.path().join("s.json"));
+    let (code, out, err) = cli_within(
+        std::time::Duration::from_secs(60),
+        &[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &state,
+            "--url",
+            &url,
+            "--timeout",
+            "1s",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let stopped = format!(
+        "✗ {url}  stopped after 3 timeouts in a row: the key server at {url} does not answer; "
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains(&stopped))
+        .unwrap_or_else(|| panic!("no {stopped:?} in\n{out}"));
+    let unchecked: usize = line
+        .rsplit_once("; ")
+        .and_then(|(_, n)| n.strip_suffix(" kids not checked"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    let timed_out = out.matches("no answer within 1s").count();
+    // The fetches in flight when the third timeout came end too; the rest wait.
+    assert!(unchecked >= 10, "{out}");
+    assert_eq!(
+        unchecked + timed_out,
+        20 + 1,
+        "each kid once, and the JWKS:\n{out}"
+    );
+}
+
+/// `--deadline` bounds the whole audit of a slow key server: what is not
+/// fetched by then is counted in one finding.
+#[test]
+fn a_slow_key_server_is_audited_until_the_deadline() {
+    let (t, dir) = twenty_kids();
+    let url = key_server(|mut s| {
+        use std::io::{BufRead as _, Write as _};
+        let mut line = String::new();
+        let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
+        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+            line.clear();
+        }
+        // 0.6 s an answer: 20 kids, 4 at a time, take at least 3 s.
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let _ = s
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    });
+    let state = path_str(&t.path().join("s.json"));
+    let (code, out, err) = cli_within(
+        std::time::Duration::from_secs(60),
+        &[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &state,
+            "--url",
+            &url,
+            "--deadline",
+            "2s",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!("✗ {url}  stopped at the --deadline of 2s: ")),
+        "{out}"
+    );
+    assert!(
+        out.contains("HTTP 404"),
+        "kids answered before it are reported:\n{out}"
+    );
+    assert!(
+        out.contains("not fetched: the --deadline of 2s ran out"),
+        "the JWKS is not fetched after it:\n{out}"
+    );
+}
