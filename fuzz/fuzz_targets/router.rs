@@ -6,16 +6,16 @@ use asap_keyserver::serve::metrics::Requests;
 use asap_keyserver::serve::server::{handle, Config, Prebuilt};
 use asap_keyserver::serve::store::Reloads;
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-fn fixture() -> &'static (KeySet, Prebuilt, Requests, Reloads) {
-    static F: OnceLock<(KeySet, Prebuilt, Requests, Reloads)> = OnceLock::new();
+fn fixture() -> &'static (Arc<KeySet>, Prebuilt, Requests, Reloads) {
+    static F: OnceLock<(Arc<KeySet>, Prebuilt, Requests, Reloads)> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         std::fs::create_dir_all(dir.join("jitsi")).unwrap();
         let pem = asap_keyserver::keys::generate_pkcs8_pem(2048).unwrap();
         std::fs::write(dir.join("jitsi/k.pem"), pem).unwrap();
-        let set = KeySet::load(&dir).unwrap();
+        let set = Arc::new(KeySet::load(&dir).unwrap());
         let config = Config { base_path: "/keys".into(), ..Config::default() };
         (set, Prebuilt::new(&config), Requests::default(), Reloads::default())
     })
