@@ -12,4 +12,8 @@ VirtualHost "meet.jitsi"
     -- Read every `max-age - 60` s (asap-keyserver serve --jwks-max-age, default 360):
     -- a key replaced under its kid is live after the next read, a removed kid stops
     -- working 90 minutes after it. Keep JWT_ASAP_KEYSERVER set too.
+    -- Prosody converts every key of it at every read (about 2.5 ms each, nobody logs in
+    -- meanwhile): above a few hundred keys, ask only for the newest 2 of each issuer;
+    -- older kids then log in through JWT_ASAP_KEYSERVER while their files exist.
+    -- cache_keys_url = "https://keys.example.com/.well-known/jwks.json?newest=2"
     cache_keys_url = "https://keys.example.com/.well-known/jwks.json"

@@ -500,14 +500,61 @@ pub fn check_jwks(
             shown(refresh + 90 * 60)
         ),
     ));
+    let count = jwks.keys.len();
+    let stall_ms = count as f64 * crate::prosody::MS_PER_JWKS_KEY;
+    let size = format!("{count} key(s), {:.1} kB", jwks.bytes as f64 / 1000.0);
+    if count >= crate::prosody::BOUNDED_JWKS_FROM {
+        let plain = url.split('?').next().unwrap_or(url);
+        let fix = if plain == url {
+            format!(
+                "set cache_keys_url = \"{}\": the newest 2 keys of each issuer; older kids still log in through asap_key_server while their files exist",
+                crate::prosody::cache_keys_url(plain, count)
+            )
+        } else {
+            "it is bounded already, yet large: kids without a date cannot be ordered by age, so all of an issuer's stay in it; name keys by date (asap-keyserver rotate), or prune old ones".to_owned()
+        };
+        out.push(
+            Diagnostic::warn("size", size)
+                .why(format!(
+                    "Prosody turns every JWKS key into a PEM at every refresh: about {count} x {} ms = {:.1} s of Prosody's time every {}, during which nobody can log in, join or send a message",
+                    crate::prosody::MS_PER_JWKS_KEY,
+                    stall_ms / 1000.0,
+                    shown(refresh)
+                ))
+                .fix(fix),
+        );
+    } else {
+        out.push(Diagnostic::pass(
+            "size",
+            format!("{size}: about {stall_ms:.0} ms of Prosody's time at every refresh"),
+        ));
+    }
     let folder = folder_of_jwks(set, url);
+    let query = url
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(q));
+    let bounded = crate::keydir::Newest::from_query(query).ok().flatten();
+    let scope = folder
+        .clone()
+        .map_or(crate::keydir::Scope::All, crate::keydir::Scope::Folder);
+    let expected: Option<std::collections::BTreeSet<String>> = bounded.as_ref().map(|n| {
+        set.newest_keys(&scope, n)
+            .kids()
+            .map(str::to_owned)
+            .collect()
+    });
     let mut outside = 0usize;
+    let mut older = 0usize;
     for k in set.keys() {
         if let Some(f) = &folder {
             if !k.kid.starts_with(&format!("{f}/")) {
                 outside += 1;
                 continue;
             }
+        }
+        if expected.as_ref().is_some_and(|e| !e.contains(&k.kid)) {
+            older += 1;
+            continue;
         }
         let d = match jwks.get(&k.kid) {
             None => Diagnostic::warn(&k.kid, format!("not in the JWKS at {url}"))
@@ -526,6 +573,12 @@ pub fn check_jwks(
         out.push(Diagnostic::pass(
             "scope",
             format!("{url} is the JWKS of the keys under {f}/; the {outside} other keys are not expected in it"),
+        ));
+    }
+    if bounded.is_some() {
+        out.push(Diagnostic::pass(
+            "bounded",
+            format!("it holds the newest keys of each issuer, as asked; the {older} older key(s) are not expected in it: Prosody fetches them through asap_key_server while their files exist"),
         ));
     }
     out

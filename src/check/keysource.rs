@@ -243,6 +243,8 @@ pub struct Jwks {
     pub keys: Vec<(String, Result<FoundKey, String>)>,
     /// The response's `Cache-Control`, which times Prosody's refresh.
     pub cache_control: Option<String>,
+    /// Its size in bytes.
+    pub bytes: usize,
 }
 
 impl Jwks {
@@ -328,6 +330,7 @@ pub fn read_jwks(url: &str, options: &fetch::Options) -> Result<Jwks, JwksProble
         url: url.to_owned(),
         keys,
         cache_control: r.cache_control,
+        bytes: r.body.len(),
     })
 }
 

@@ -76,7 +76,7 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         let issuer = issuers.first().map_or("jitsi", String::as_str);
         let server = key_server.as_deref().unwrap_or("https://keys.example.com");
         paste = Some(if jwks_lines {
-            crate::prosody::config_lines_with_jwks(issuer, server)
+            crate::prosody::config_lines_with_jwks(issuer, server, set.len())
         } else {
             crate::prosody::config_lines(issuer, server)
         });

@@ -108,6 +108,13 @@ pub fn rank(keys: &[Arc<KeyEntry>]) -> Vec<Ranked> {
     for (pos, &i) in by_start.iter().enumerate().rev() {
         min_changed[pos] = min_changed[pos + 1].min(keys[i].times.changed_ns);
     }
+    // Keys named after the same day, for the `.NN` order among them.
+    let mut days: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    for (i, m) in made.iter().enumerate() {
+        if let Some(n) = m.named.filter(|n| n.span > 1) {
+            days.entry(n.start).or_default().push(i);
+        }
+    }
     (0..keys.len())
         .map(|i| {
             let first_after = starts.partition_point(|&s| s <= made[i].latest);
@@ -115,12 +122,9 @@ pub fn rank(keys: &[Arc<KeyEntry>]) -> Vec<Ranked> {
             let mut superseded = min_changed[first_after];
             // Same-day `.NN` order, where the windows overlap.
             if let Some(n) = made[i].named.filter(|n| n.span > 1) {
-                for (j, m) in made.iter().enumerate() {
-                    let same_day = m
-                        .named
-                        .is_some_and(|o| o.start == n.start && o.span == n.span);
-                    if j != i && same_day && m.newer_than(&made[i]) && m.earliest <= made[i].latest
-                    {
+                for &j in days.get(&n.start).map_or(&[][..], Vec::as_slice) {
+                    let m = &made[j];
+                    if j != i && m.newer_than(&made[i]) && m.earliest <= made[i].latest {
                         newer += 1;
                         superseded = superseded.min(keys[j].times.changed_ns);
                     }

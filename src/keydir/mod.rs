@@ -23,7 +23,7 @@ pub mod keygen;
 mod scan;
 mod set;
 pub use scan::{escape_controls, shown, Scanner, MAX_DEPTH, MAX_FILE_SIZE, RESERVED_KIDS};
-pub use set::{JwksCursor, JwksInfo, KeySet, Scope, SHARDS};
+pub use set::{JwksCursor, JwksInfo, KeySet, Newest, Scope, Selection, SHARDS};
 
 /// One servable key: its kid, where it came from, and the one form its
 /// responses are made from (the SPKI DER).

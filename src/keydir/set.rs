@@ -63,6 +63,9 @@ pub struct KeySet {
     jwk_bytes: u64,
     /// When the set last changed (or its newest key's mtime), in seconds.
     modified_secs: u64,
+    /// Counts changes (any key added, replaced or removed, times included),
+    /// so what is derived from a set can be kept until it changes.
+    version: u64,
     ready: bool,
 }
 
@@ -77,6 +80,7 @@ impl Default for KeySet {
             digest: 0,
             jwk_bytes: 0,
             modified_secs: 0,
+            version: 0,
             ready: false,
         }
     }
@@ -200,6 +204,119 @@ impl JwksCursor {
     }
 }
 
+/// Which keys a bounded JWKS holds (`?newest=N&issuer=NAME`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Newest {
+    /// The newest this many keys of each issuer; `None`: all of them.
+    pub per_issuer: Option<usize>,
+    /// Only these issuers (first kid segments); empty: every issuer.
+    pub issuers: Vec<String>,
+}
+
+impl Newest {
+    /// Most keys per issuer a bounded JWKS may ask for.
+    pub const MAX: usize = 1000;
+
+    /// The bounded JWKS a URL query asks for (`newest=N`, `issuer=NAME`,
+    /// repeatable), `None` for no query (the whole JWKS), or why not.
+    pub fn from_query(query: Option<&str>) -> Result<Option<Newest>, String> {
+        let Some(query) = query.filter(|q| !q.is_empty()) else {
+            return Ok(None);
+        };
+        let mut newest = Newest::default();
+        let mut seen = false;
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*name {
+                "newest" if seen => return Err("newest is given twice".into()),
+                "newest" => {
+                    seen = true;
+                    newest.per_issuer = Some(
+                        value
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|n| (1..=Newest::MAX).contains(n))
+                            .ok_or_else(|| {
+                                format!(
+                                    "newest={value:?} is not a number of keys from 1 to {}",
+                                    Newest::MAX
+                                )
+                            })?,
+                    );
+                }
+                "issuer" => {
+                    if crate::kid::validate(&value).is_err() || value.contains('/') {
+                        return Err(format!(
+                            "issuer={value:?} is not an issuer (the first segment of a kid, like jitsi)"
+                        ));
+                    }
+                    newest.issuers.push(value.into_owned());
+                }
+                other => {
+                    let shown: String = other
+                        .chars()
+                        .take(40)
+                        .flat_map(char::escape_default)
+                        .collect();
+                    return Err(format!(
+                        "unknown parameter \"{shown}\": this JWKS takes newest=N (the newest N keys of each issuer) and issuer=NAME (repeatable)"
+                    ));
+                }
+            }
+        }
+        newest.issuers.sort();
+        newest.issuers.dedup();
+        Ok(Some(newest))
+    }
+}
+
+/// The keys of a bounded JWKS, chosen once, written as often as asked.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    keys: Vec<Arc<KeyEntry>>,
+    /// Its size and validators.
+    pub info: JwksInfo,
+}
+
+impl Selection {
+    /// The kids it holds, in order.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.kid.as_str())
+    }
+
+    /// Appends the next part of the document to `out` (at least `at_least`
+    /// bytes unless it ends first), from key `*next` on; `None` when done.
+    pub fn write(&self, next: &mut Option<usize>, out: &mut Vec<u8>, at_least: usize) {
+        let Some(mut i) = *next else {
+            return;
+        };
+        let start = out.len();
+        if i == 0 {
+            out.extend_from_slice(DOC_HEAD.as_bytes());
+        }
+        while i < self.keys.len() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_jwk(out, &self.keys[i]);
+            i += 1;
+            if out.len() - start >= at_least {
+                *next = Some(i);
+                return;
+            }
+        }
+        out.extend_from_slice(DOC_TAIL.as_bytes());
+        *next = None;
+    }
+
+    /// The whole document as one buffer.
+    pub fn document(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.info.len as usize);
+        let mut next = Some(0);
+        self.write(&mut next, &mut out, usize::MAX);
+        out
+    }
+}
+
 /// Validators and size of a JWKS, known before it is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JwksInfo {
@@ -232,6 +349,7 @@ impl KeySet {
 
     /// Adds `entry`, replacing the key with the same kid; returns the old one.
     pub(crate) fn insert(&mut self, entry: Arc<KeyEntry>) -> Option<Arc<KeyEntry>> {
+        self.version += 1;
         let hash = table_hash(&entry.kid_hash);
         if entry.replaced_secs != 0 {
             self.replaced.insert(entry.kid.clone(), entry.replaced_secs);
@@ -258,6 +376,7 @@ impl KeySet {
     /// Removes the key with this kid; returns it.
     pub(crate) fn remove(&mut self, kid: &str) -> Option<Arc<KeyEntry>> {
         let ByKid(old) = self.by_kid.remove(kid)?;
+        self.version += 1;
         if !self.replaced.is_empty() {
             self.replaced.remove(kid);
         }
@@ -340,6 +459,67 @@ impl KeySet {
     /// Files not served, in path order.
     pub fn skipped(&self) -> &[Skipped] {
         &self.skipped
+    }
+
+    /// A number that changes whenever a key is added, replaced (its file's
+    /// times included) or removed.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The JWKS that holds, of the keys in `scope`, the newest
+    /// `newest.per_issuer` of each issuer (first kid segment; newest by
+    /// [`super::age`], the rule `mint --issuer` follows), of the issuers
+    /// `newest.issuers` names (all if none). Where the evidence cannot order
+    /// keys, every key that may be among the newest is kept: a key left out
+    /// is still fetched through `asap_key_server`, but one whose material
+    /// changes under its kid must be in it.
+    pub fn newest_keys(&self, scope: &Scope, newest: &Newest) -> Selection {
+        let wanted =
+            |issuer: &str| newest.issuers.is_empty() || newest.issuers.iter().any(|i| i == issuer);
+        let mut keys: Vec<Arc<KeyEntry>> = Vec::new();
+        let mut group: Vec<Arc<KeyEntry>> = Vec::new();
+        let flush = |group: &mut Vec<Arc<KeyEntry>>, keys: &mut Vec<Arc<KeyEntry>>| {
+            match newest.per_issuer {
+                Some(n) if group.len() > n => keys.extend(
+                    super::age::rank(group)
+                        .into_iter()
+                        .filter(|r| r.newer < n)
+                        .map(|r| r.key),
+                ),
+                _ => keys.append(group),
+            }
+            group.clear();
+        };
+        for entry in self.keys_in(scope) {
+            let issuer = crate::kid::issuer(&entry.kid);
+            if !wanted(issuer) {
+                continue;
+            }
+            if group
+                .first()
+                .is_some_and(|g| crate::kid::issuer(&g.kid) != issuer)
+            {
+                flush(&mut group, &mut keys);
+            }
+            group.push(Arc::clone(entry));
+        }
+        flush(&mut group, &mut keys);
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+        let frame = (DOC_HEAD.len() + DOC_TAIL.len()) as u64;
+        let len = frame
+            + keys.iter().map(|k| jwk_len(k) as u64).sum::<u64>()
+            + keys.len().saturating_sub(1) as u64;
+        let sum = keys.iter().fold(0u128, |s, k| s.wrapping_add(digest(k)));
+        Selection {
+            info: JwksInfo {
+                keys: keys.len(),
+                len,
+                digest: sum,
+                modified_secs: self.modified_secs,
+            },
+            keys,
+        }
     }
 
     /// Whether this set comes from a completed scan.

@@ -1,7 +1,7 @@
 //! The response body: prebuilt bytes, or a JWKS written from the key set
 //! as it is sent, so no document of every key is ever held in memory.
 
-use crate::keydir::{JwksCursor, KeySet, Scope};
+use crate::keydir::{JwksCursor, KeySet, Scope, Selection};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use std::convert::Infallible;
@@ -19,6 +19,9 @@ pub enum Body {
     Full(Option<Bytes>),
     /// A JWKS, written from a snapshot of the key set frame by frame.
     Jwks(Box<JwksBody>),
+    /// A bounded JWKS, written from its chosen keys frame by frame: the
+    /// next key to write (`None` when done), and the bytes left.
+    Selection(Arc<Selection>, Option<usize>, u64),
 }
 
 /// The state of a JWKS being sent.
@@ -39,6 +42,11 @@ impl Body {
     /// No body.
     pub fn empty() -> Self {
         Body::Full(None)
+    }
+
+    /// A bounded JWKS, `len` bytes long (from [`Selection::info`]).
+    pub fn selection(chosen: Arc<Selection>, len: u64) -> Self {
+        Body::Selection(chosen, Some(0), len)
     }
 
     /// The JWKS of `scope` in `set`, `len` bytes long (from
@@ -73,6 +81,15 @@ impl http_body::Body for Body {
                 j.len = j.len.saturating_sub(out.len() as u64);
                 Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))))
             }
+            Body::Selection(chosen, next, len) => {
+                if next.is_none() {
+                    return Poll::Ready(None);
+                }
+                let mut out = Vec::with_capacity(JWKS_FRAME + 1024);
+                chosen.write(next, &mut out, JWKS_FRAME);
+                *len = len.saturating_sub(out.len() as u64);
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))))
+            }
         }
     }
 
@@ -80,6 +97,7 @@ impl http_body::Body for Body {
         match self {
             Body::Full(b) => b.as_ref().is_none_or(Bytes::is_empty),
             Body::Jwks(j) => j.cursor.is_done(),
+            Body::Selection(_, next, _) => next.is_none(),
         }
     }
 
@@ -87,6 +105,7 @@ impl http_body::Body for Body {
         match self {
             Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Body::Jwks(j) => SizeHint::with_exact(j.len),
+            Body::Selection(_, _, len) => SizeHint::with_exact(*len),
         }
     }
 }

@@ -42,7 +42,7 @@ const ROUTES: [(Route, &str); 8] = [
     (Route::Metrics, "metrics"),
     (Route::Unknown, "unknown"),
 ];
-const STATUSES: [u16; 6] = [200, 304, 404, 405, 503, 0];
+const STATUSES: [u16; 7] = [200, 304, 400, 404, 405, 503, 0];
 
 /// Requests answered, by route and status.
 #[derive(Debug)]

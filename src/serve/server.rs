@@ -11,7 +11,7 @@ use super::conn::{self, Rewind, SendTimeout};
 use super::metrics::{Requests, Route};
 use super::store::KeyStore;
 use super::tls::TlsState;
-use crate::keydir::{KeySet, Scope};
+use crate::keydir::{KeySet, Newest, Scope, Selection};
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -72,6 +72,8 @@ impl Default for Config {
 pub struct Prebuilt {
     /// Parts of recently served keys (a memo: answers do not depend on it).
     parts: Arc<super::parts::PartCache>,
+    /// Bounded JWKS chosen lately, by set version, scope and query (a memo).
+    selections: Arc<std::sync::Mutex<Selections>>,
     cache_control: HeaderValue,
     jwks_cache_control: HeaderValue,
     base_path: String,
@@ -95,6 +97,7 @@ impl Prebuilt {
         let base = trim_path(&config.base_path);
         Prebuilt {
             parts: Arc::default(),
+            selections: Arc::default(),
             cache_control,
             jwks_cache_control,
             base_path: if base.is_empty() {
@@ -225,6 +228,80 @@ fn jwks<B>(req: &Request<B>, keys: &Arc<KeySet>, scope: Scope, pre: &Prebuilt) -
     })
 }
 
+/// Bounded JWKS chosen lately: choosing ranks every issuer's keys, so the
+/// few variants Prosodys ask for are kept until the key set changes.
+#[derive(Debug, Default)]
+struct Selections(std::collections::VecDeque<(u64, Scope, Newest, Arc<Selection>)>);
+
+/// How many bounded JWKS variants are kept.
+const SELECTIONS: usize = 16;
+
+impl Selections {
+    fn get(&mut self, keys: &KeySet, scope: &Scope, newest: &Newest) -> Arc<Selection> {
+        let version = keys.version();
+        if let Some((_, _, _, s)) = self
+            .0
+            .iter()
+            .find(|(v, sc, n, _)| *v == version && sc == scope && n == newest)
+        {
+            return Arc::clone(s);
+        }
+        let chosen = Arc::new(keys.newest_keys(scope, newest));
+        self.0.retain(|(v, ..)| *v == version);
+        if self.0.len() >= SELECTIONS {
+            self.0.pop_front();
+        }
+        self.0
+            .push_back((version, scope.clone(), newest.clone(), Arc::clone(&chosen)));
+        chosen
+    }
+}
+
+/// The JWKS of `scope` bounded as `newest` says, each variant with its own
+/// validators, written from the chosen keys as it is sent.
+fn bounded_jwks<B>(
+    req: &Request<B>,
+    keys: &Arc<KeySet>,
+    scope: Scope,
+    newest: &Newest,
+    pre: &Prebuilt,
+) -> Response<Body> {
+    let chosen = match pre.selections.lock() {
+        Ok(mut memo) => memo.get(keys, &scope, newest),
+        Err(_) => Arc::new(keys.newest_keys(&scope, newest)),
+    };
+    let info = chosen.info;
+    let etag = HeaderValue::try_from(format!("\"n{:032x}-{:x}\"", info.digest, info.len))
+        .unwrap_or(HeaderValue::from_static("\"0\""));
+    let validators = Validators {
+        etag,
+        last_modified: crate::keydir::http_date(info.modified_secs),
+        modified_secs: info.modified_secs,
+    };
+    cacheable(req, validators, JSON, &pre.jwks_cache_control, || {
+        Body::selection(chosen, info.len)
+    })
+}
+
+/// A JWKS route: the whole JWKS, or the bounded one its query asks for.
+fn jwks_route<B>(
+    req: &Request<B>,
+    keys: &Arc<KeySet>,
+    scope: Scope,
+    pre: &Prebuilt,
+) -> Response<Body> {
+    match Newest::from_query(req.uri().query()) {
+        Ok(None) => jwks(req, keys, scope, pre),
+        Ok(Some(newest)) => bounded_jwks(req, keys, scope, &newest, pre),
+        Err(why) => {
+            let mut res = Response::new(Body::full(Bytes::from(format!("bad query: {why}\n"))));
+            *res.status_mut() = StatusCode::BAD_REQUEST;
+            res.headers_mut().insert(header::CONTENT_TYPE, TEXT);
+            res
+        }
+    }
+}
+
 /// The folder in `<folder>/<jwks path>`, if `path` is one.
 fn jwks_folder<'a>(path: &'a str, pre: &Prebuilt) -> Option<&'a str> {
     let folder = path
@@ -272,7 +349,7 @@ pub fn handle<B>(
             res.headers_mut().insert(header::CONTENT_TYPE, PROMETHEUS);
             return (res, Route::Metrics);
         }
-        p if p == pre.jwks_path => return (jwks(req, keys, Scope::All, pre), Route::Jwks),
+        p if p == pre.jwks_path => return (jwks_route(req, keys, Scope::All, pre), Route::Jwks),
         _ => {}
     }
     match keys.lookup(path) {
@@ -293,7 +370,7 @@ pub fn handle<B>(
         }
         None => match jwks_folder(path, pre) {
             Some(folder) => {
-                let res = jwks(req, keys, Scope::Folder(folder.to_owned()), pre);
+                let res = jwks_route(req, keys, Scope::Folder(folder.to_owned()), pre);
                 (res, Route::FolderJwks)
             }
             None => (not_found(), Route::Unknown),

@@ -449,3 +449,203 @@ fn serve_prints_both_set_ups_and_times_the_jwks_for_prosody() {
     let pem = server.get(&format!("/keys{}", key_path("jitsi/k")));
     assert_eq!(pem.header("cache-control"), Some("public, max-age=300"));
 }
+
+/// The kids of the JWKS at `path` on `server`.
+fn kids_at(server: &Server, path: &str) -> Vec<String> {
+    let reply = server.get(path);
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+    assert_eq!(
+        reply.header("content-length"),
+        Some(reply.body.len().to_string().as_str()),
+        "{path}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    doc["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Issue 21: `?newest=N` (and `issuer=`) holds only the newest N keys of
+/// each issuer, by the rule mint --issuer follows; each variant has its own
+/// validators; bad queries get a 400 naming them; a new key enters at once.
+#[test]
+fn a_bounded_jwks_holds_the_newest_keys_of_each_issuer() {
+    let (t, dir) = keydir();
+    for (i, kid) in [
+        "acme/2026-10-01",
+        "acme/2026-11-01",
+        "acme/2026-11-20",
+        "jitsi/2026-11-15",
+        "jitsi/2026-11-30",
+    ]
+    .iter()
+    .enumerate()
+    {
+        write(dir.join(format!("{kid}.pem")), &key(i % 4).spki);
+    }
+    // Two kids without a date: which is newer cannot be told, so both stay.
+    write(dir.join("other/k1.pem"), &key(1).spki);
+    write(dir.join("other/k2.pem"), &key(2).spki);
+    let server = Server::start(&dir, &[]);
+    let jwks = "/.well-known/jwks.json";
+    assert_eq!(kids_at(&server, jwks).len(), 7);
+    assert_eq!(
+        kids_at(&server, &format!("{jwks}?newest=1")),
+        [
+            "acme/2026-11-20",
+            "jitsi/2026-11-30",
+            "other/k1",
+            "other/k2"
+        ]
+    );
+    assert_eq!(
+        kids_at(
+            &server,
+            &format!("{jwks}?newest=2&issuer=acme&issuer=jitsi")
+        ),
+        [
+            "acme/2026-11-01",
+            "acme/2026-11-20",
+            "jitsi/2026-11-15",
+            "jitsi/2026-11-30"
+        ]
+    );
+    assert_eq!(
+        kids_at(&server, "/acme/.well-known/jwks.json?newest=1"),
+        ["acme/2026-11-20"]
+    );
+    // Its own validators: a 304 for its ETag, a 200 for the whole one's.
+    let etag = |path: &str| server.get(path).header("etag").unwrap().to_owned();
+    let (one, two, all) = (
+        etag(&format!("{jwks}?newest=1")),
+        etag(&format!("{jwks}?newest=2")),
+        etag(jwks),
+    );
+    assert!(one != two && one != all && two != all, "{one} {two} {all}");
+    let again = request(
+        server.addr,
+        "GET",
+        &format!("{jwks}?newest=1"),
+        &[("If-None-Match", &one)],
+    );
+    assert_eq!(again.status, 304);
+    let other = request(
+        server.addr,
+        "GET",
+        &format!("{jwks}?newest=1"),
+        &[("If-None-Match", &all)],
+    );
+    assert_eq!(other.status, 200);
+    // Bad queries are named.
+    for (query, says) in [
+        (
+            "newest=0",
+            "newest=\"0\" is not a number of keys from 1 to 1000",
+        ),
+        ("newest=two", "newest=\"two\""),
+        ("newest=1&newest=2", "newest is given twice"),
+        ("newst=1", "unknown parameter \"newst\""),
+        ("issuer=a%2Fb", "issuer=\"a/b\" is not an issuer"),
+    ] {
+        let reply = server.get(&format!("{jwks}?{query}"));
+        assert_eq!(reply.status, 400, "{query}");
+        assert!(reply.text().contains(says), "{query}: {}", reply.text());
+    }
+    // A rotated key enters the bounded set at once, and the one before stays
+    // only while it is among the newest N.
+    let (code, out, err) = cli(&["rotate", "acme", "--keys", &path_str(&dir)]);
+    assert_eq!(code, 0, "{err}");
+    let new = out
+        .lines()
+        .find_map(|l| l.strip_prefix("created kid "))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    wait_until("the rotated key in the bounded JWKS", || {
+        kids_at(&server, &format!("{jwks}?newest=1&issuer=acme")) == [new.clone()]
+    });
+    std::fs::remove_file(dir.join(format!("{new}.pem"))).unwrap();
+    wait_until("a deleted kid out of the bounded JWKS at once", || {
+        kids_at(&server, &format!("{jwks}?newest=1&issuer=acme")) == ["acme/2026-11-20"]
+    });
+    // jose verifies a token of the newest key against the bounded JWKS.
+    let token = token_with(
+        &hdr("acme/2026-11-20"),
+        &json!({"iss": "acme", "aud": "jitsi", "exp": now() + 600}),
+        &key(2).pkcs8,
+    );
+    let token_file = t.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let url = format!("http://{}{jwks}?newest=1&issuer=acme", server.addr);
+    let out = std::process::Command::new("node")
+        .arg(peers_dir().join("jose_jwks_verify.mjs"))
+        .args([&url, &path_str(&token_file), "jitsi", "acme"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Issue 21: doctor reports the size of the JWKS Prosody reads, and past a
+/// few hundred keys warns of the stall with the bounded URL as the fix; the
+/// bounded JWKS itself is checked against the newest keys of each issuer.
+#[test]
+fn doctor_weighs_the_jwks_at_cache_keys_url() {
+    let (t, dir) = keydir();
+    // Kids named by date, so that the newest of each issuer can be told.
+    for i in 0..260 {
+        let n = i / 3;
+        let kid = format!("tenant{}/2026-{:02}-{:02}", i % 3, n / 28 + 1, n % 28 + 1);
+        write(dir.join(format!("{kid}.pem")), &key(i % 4).spki);
+    }
+    let server = Server::start(&dir, &[]);
+    let base = format!("http://{}", server.addr);
+    // serve's start-up lines recommend the bounded JWKS, and say why.
+    server.wait_log(&format!(
+        "add cache_keys_url = \"{base}/.well-known/jwks.json?newest=2\""
+    ));
+    server.wait_log("that is the bounded JWKS, the newest 2 keys of each issuer");
+    let plugins = plugin_dir("G3");
+    let doctor = |cache_keys_url: &str| {
+        let cfg = config(
+            plugins.path(),
+            &format!("    asap_key_server = \"{base}\"\n    cache_keys_url = \"{cache_keys_url}\"\n    asap_accepted_issuers = {{ \"tenant0\", \"tenant1\", \"tenant2\" }}\n"),
+        );
+        let (code, out, err) = cli(&[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &path_str(&t.path().join("s.json")),
+            "--prosody-config",
+            &path_str(&cfg),
+        ]);
+        assert!(err.is_empty(), "{err}");
+        (code, out)
+    };
+    let (_, out) = doctor(&format!("{base}/.well-known/jwks.json"));
+    assert!(
+        out.contains("! size  260 key(s), ")
+            && out.contains("about 260 x 2.5 ms = 0.7 s of Prosody's time every 5m")
+            && out.contains(&format!(
+                "set cache_keys_url = \"{base}/.well-known/jwks.json?newest=2\""
+            )),
+        "{out}"
+    );
+    let (code, out) = doctor(&format!("{base}/.well-known/jwks.json?newest=2"));
+    assert!(
+        out.contains("✓ size  6 key(s)")
+            && out.contains("the 254 older key(s) are not expected in it")
+            && !out.contains("not in the JWKS"),
+        "{out}"
+    );
+    assert!(!out.contains("✗ "), "{code}: {out}");
+}
