@@ -649,3 +649,108 @@ fn doctor_weighs_the_jwks_at_cache_keys_url() {
     );
     assert!(!out.contains("✗ "), "{code}: {out}");
 }
+
+/// The real Prosody with `cache_keys_url` at the bounded JWKS over a few
+/// thousand keys (issue 21), its token module reading the JWKS as plugins
+/// from 2025-11 do: the newest key logs in from the JWKS, a same-kid
+/// rotation of it is picked up at the next refresh, an old kid outside the
+/// bounded set still logs in through asap_key_server, and a deleted kid
+/// leaves the bounded JWKS at once.
+#[test]
+fn prosody_logs_in_from_the_bounded_jwks_and_falls_back_to_the_key_server() {
+    let (_t, dir) = keydir();
+    // Thousands of keys of another issuer, named by the second.
+    for i in 0..3000 {
+        let kid = format!(
+            "bulk/2026-11-01T{:02}{:02}{:02}Z",
+            i / 3600,
+            (i / 60) % 60,
+            i % 60
+        );
+        write(dir.join(format!("{kid}.pem")), &key(i % 4).spki);
+    }
+    for (kid, i) in [
+        ("jitsi/2026-10-01", 0),
+        ("jitsi/2026-11-01", 1),
+        ("jitsi/2026-12-01", 2),
+    ] {
+        write(dir.join(format!("{kid}.pem")), &key(i).spki);
+    }
+    let server = Server::start(&dir, &["--jwks-max-age", "2"]);
+    let base = format!("http://{}", server.addr);
+    let bounded = format!("{base}/.well-known/jwks.json?newest=2");
+    assert_eq!(
+        kids_at(&server, "/.well-known/jwks.json?newest=2&issuer=jitsi"),
+        ["jitsi/2026-11-01", "jitsi/2026-12-01"]
+    );
+    let prosody = Prosody::start(
+        ProsodySetup {
+            mode: "g3",
+            focus: true,
+            tls: None,
+            key_server: Some(base.clone()),
+            muc_base: true,
+            host_lines: format!("    cache_keys_url = \"{bounded}\"\n"),
+        },
+        None,
+    );
+    let refreshes = |prosody: &Prosody| {
+        prosody
+            .log()
+            .matches("test: cached public keys refreshed: 4 keys")
+            .count()
+    };
+    wait_until("Prosody read the bounded JWKS", || refreshes(&prosody) >= 1);
+    let pem_fetches = |server: &Server| -> u64 {
+        let metrics = server.get("/metrics").text();
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("asap_keyserver_requests_total{route=\"prosody_pem\",status=\"200\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    let login = |kid: &str, pem: &str| -> i32 {
+        let token = token_with(&hdr(kid), &good_claims(), pem);
+        let (code, out, err) = cli(&[
+            "login",
+            &token,
+            "--websocket",
+            &prosody.websocket(),
+            "--domain",
+            "meet.test",
+            "--no-join",
+            "--timeout",
+            "5s",
+        ]);
+        assert!(code != 2, "{out}{err}");
+        code
+    };
+    // The newest key, from the JWKS: no .pem fetch.
+    assert_eq!(login("jitsi/2026-12-01", &key(2).pkcs8), 0);
+    assert_eq!(pem_fetches(&server), 0, "the JWKS gave the key");
+    // Replaced under its kid: the next refresh picks it up.
+    write_atomic(dir.join("jitsi/2026-12-01.pem"), &key(3).spki);
+    server.wait_key("jitsi/2026-12-01", key(3));
+    let seen = refreshes(&prosody);
+    wait_until("a refresh after the replacement", || {
+        refreshes(&prosody) >= seen + 2
+    });
+    assert_eq!(
+        login("jitsi/2026-12-01", &key(3).pkcs8),
+        0,
+        "the replaced key, from the JWKS"
+    );
+    // An old kid outside the bounded set: through asap_key_server.
+    let before = pem_fetches(&server);
+    assert_eq!(login("jitsi/2026-10-01", &key(0).pkcs8), 0);
+    assert_eq!(pem_fetches(&server), before + 1, "fetched as <sha256>.pem");
+    // A deleted kid leaves the bounded JWKS at once; the one before comes in.
+    std::fs::remove_file(dir.join("jitsi/2026-12-01.pem")).unwrap();
+    server.wait_gone("jitsi/2026-12-01");
+    assert_eq!(
+        kids_at(&server, "/.well-known/jwks.json?newest=2&issuer=jitsi"),
+        ["jitsi/2026-10-01", "jitsi/2026-11-01"]
+    );
+}
