@@ -58,11 +58,13 @@ macro_rules! causes {
 causes! {
     KEY_NOT_PARSED = "key-not-parsed", "key", Login,
         ["DECODER routines::unsupported", "pkey.new:"],
-        "the key server answered this kid with something that is not a public key (a certificate, HTML, an empty body): luaossl's pkey.new raises, the login gets no answer, and Prosody caches that body for the kid until it restarts",
+        "the key server answered this kid with something that is not a public key (a certificate, HTML, an empty \
+            body): luaossl's pkey.new raises, the login gets no answer, and Prosody caches that body for the kid until it restarts",
         "serve the SPKI public key (BEGIN PUBLIC KEY) at the kid's URL, then restart Prosody to drop the cached body";
     ROOM_MISSING_CRASH = "room-missing-no-answer", "room", Login,
         ["'room' claim is missing", "invalid tag name"],
-        "the token has no room claim: the token plugin of 2024 refuses it with an error that breaks the SASL reply, so the client gets no answer and disconnects",
+        "the token has no room claim: the token plugin of 2024 refuses it with an error that breaks the SASL reply, \
+            so the client gets no answer and disconnects",
         "mint with room set to the room name, or \"*\" for any room (or set asap_require_room_claim = false)";
     ROOM_MISSING = "room-missing", "room", Login,
         ["room claim is missing"],
@@ -90,8 +92,10 @@ causes! {
         "sign RS256 with the private key whose public half the key server publishes";
     NO_KEY = "no-key", "key", Login,
         ["could not obtain public key", "Error on GET request", "Timeout retrieving", "making the external call to"],
-        "Prosody could not fetch the public key for the token's kid from asap_key_server: the kid has no file there, the URL is wrong or ends in '/', the server redirects or is down",
-        "publish the kid at <asap_key_server>/<sha256(kid)>.pem (with asap-keyserver: add <keys>/<kid>.pem), and check the URL with asap-keyserver verify --key-server";
+        "Prosody could not fetch the public key for the token's kid from asap_key_server: the kid has no file there, \
+            the URL is wrong or ends in '/', the server redirects or is down",
+        "publish the kid at <asap_key_server>/<sha256(kid)>.pem (with asap-keyserver: add <keys>/<kid>.pem), and \
+            check the URL with asap-keyserver verify --key-server";
     TYP = "typ", "typ", Login,
         ["Invalid typ"],
         "the token header's typ is not exactly \"JWT\"",
@@ -102,7 +106,8 @@ causes! {
         "sign with RS256, or set signature_algorithm to the alg you sign with";
     SIGNATURE = "signature", "signature", Login,
         ["Invalid signature"],
-        "the signature does not verify with the key Prosody holds for this kid: the token was signed with another key, or the key was replaced under the same kid and Prosody keeps the one it fetched first until it restarts",
+        "the signature does not verify with the key Prosody holds for this kid: the token was signed with another \
+            key, or the key was replaced under the same kid and Prosody keeps the one it fetched first until it restarts",
         "sign with the private key of this kid; after replacing a key restart Prosody, and rotate with a new kid next time (asap-keyserver rotate)";
     EXP = "exp", "exp", Login,
         ["Not acceptable by exp", "exp must be number"],
@@ -122,16 +127,20 @@ causes! {
         "mint aud as one string that asap_accepted_audiences lists (or that list holds \"*\")";
     ROOM_DOES_NOT_EXIST = "room-does-not-exist", "room join", Join,
         ["room-does-not-exist", "Room does not exist", "Room does not exists"],
-        "the room did not exist when the user joined: the focus (jicofo) did not create it, or muc_mapper_domain_base is not set and the token plugin (2025-11 and later) finds no room at all",
-        "check that jicofo is up and answers the conference request (asap-keyserver login shows it), and that muc_mapper_domain_base is set (asap-keyserver doctor --prosody-config)";
+        "the room did not exist when the user joined: the focus (jicofo) did not create it, or muc_mapper_domain_base \
+            is not set and the token plugin (2025-11 and later) finds no room at all",
+        "check that jicofo is up and answers the conference request (asap-keyserver login shows it), and that muc_mapper_domain_base \
+            is set (asap-keyserver doctor --prosody-config)";
     NO_MUC_BASE = "no-muc-base", "sub", Join,
         ["No 'muc_domain_base' option set", "server-missing-config", "Misconfiguration of server"],
         "muc_mapper_domain_base is not set, so the token plugin cannot match a token's sub against the room's domain and refuses the join",
         "set muc_mapper_domain_base = \"<your domain>\" in Prosody's global section (Jitsi's packages do)";
     ROOM_MISMATCH = "room-mismatch", "room", Join,
         ["Room and token mismatched", "not allowed to join", "room-mismatch", "Room does not match"],
-        "the token does not allow this room: its room claim names another room, or its sub is not the meeting's tenant or domain (the 2024 plugin also refuses sub \"*\" and tenants when muc_mapper_domain_base is not set)",
-        "mint with room set to this room (or \"*\") and sub set to the tenant or domain (or \"*\"); check muc_mapper_domain_base with asap-keyserver doctor --prosody-config";
+        "the token does not allow this room: its room claim names another room, or its sub is not the meeting's \
+            tenant or domain (the 2024 plugin also refuses sub \"*\" and tenants when muc_mapper_domain_base is not set)",
+        "mint with room set to this room (or \"*\") and sub set to the tenant or domain (or \"*\"); check muc_mapper_domain_base \
+            with asap-keyserver doctor --prosody-config";
     JWKS_REFRESH = "jwks-refresh", "cache_keys_url", Setup,
         ["Failed to retrieve cached public keys", "attempt to call a nil value (method 'sub')"],
         "Prosody could not refresh the keys at cache_keys_url: the URL fails, or the token plugin is older than 2025-11 and cannot read a JWKS",

@@ -84,7 +84,19 @@ pub fn check_keys(dir: &Path, loaded: &Result<KeySet, Error>, seen: &mut Seen) -
             k.source().display()
         );
         match seen.insert(k.kid.clone(), fp.clone()) {
-            Some(old) if old != fp => out.push(Diagnostic::fail(&k.kid, format!("{line}: this kid now holds a DIFFERENT key than at the last doctor run")).fix("Prosody caches keys by kid until restart: put the new key under a new kid, restore the old one, or restart every Prosody")),
+            Some(old) if old != fp => out.push(
+                Diagnostic::fail(
+                    &k.kid,
+                    format!(
+                        "{line}: this kid now holds a DIFFERENT \
+                key than at the last doctor run"
+                    ),
+                )
+                .fix(
+                    "Prosody caches keys by kid until restart: put the new key \
+                under a new kid, restore the old one, or restart every Prosody",
+                ),
+            ),
             _ => out.push(Diagnostic::pass(&k.kid, line)),
         }
         if k.too_open() {
@@ -101,7 +113,14 @@ pub fn check_keys(dir: &Path, loaded: &Result<KeySet, Error>, seen: &mut Seen) -
             );
         }
         if !k.kid.contains('/') {
-            out.push(Diagnostic::warn(&k.kid, "the kid has no issuer segment: ASAP verifiers require kids to start with \"<iss>/\"").fix("use kids like jitsi/2026-11-27 (a file jitsi/2026-11-27.pem)"));
+            out.push(
+                Diagnostic::warn(
+                    &k.kid,
+                    "the kid has no issuer segment: ASAP verifiers require kids to start \
+                with \"<iss>/\"",
+                )
+                .fix("use kids like jitsi/2026-11-27 (a file jitsi/2026-11-27.pem)"),
+            );
         }
     }
     for s in set.skipped() {
@@ -148,12 +167,14 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
             out.push(
                 Diagnostic::warn(
                     "asap_key_server",
-                    format!("not set on {host}: it verifies HS256 tokens with app_secret, one shared secret that signs every token and cannot be rotated without changing Prosody and every minter at once"),
+                    format!("not set on {host}: it verifies HS256 tokens with app_secret, one shared secret that \
+                        signs every token and cannot be rotated without changing Prosody and every minter at once"),
                 )
                 .fix(format!(
                     "to move to a key server: 1. asap-keyserver rotate {app} (a key pair, kid {app}/<date>); \
                      2. asap-keyserver serve where Prosody can reach it (or export to static hosting); \
-                     3. on this VirtualHost set asap_key_server = \"https://<that server>\" and asap_accepted_issuers = {{ \"{app}\" }}, remove app_secret, restart Prosody; \
+                     3. on this VirtualHost set asap_key_server = \"https://<that server>\" and asap_accepted_issuers \
+                         = {{ \"{app}\" }}, remove app_secret, restart Prosody; \
                      4. mint RS256 tokens: asap-keyserver mint --issuer {app} (tokens signed with the secret stop working at that restart); \
                      5. check one: asap-keyserver verify TOKEN --prosody-config <this file>"
                 )),
@@ -181,7 +202,16 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
             let mut fine = true;
             if url.ends_with('/') {
                 fine = false;
-                out.push(Diagnostic::warn("asap_key_server", format!("{url:?} ends in '/': Prosody will request //<sha256>.pem (asap-keyserver answers it; nginx or S3 may not)")).fix("remove the trailing slash"));
+                out.push(
+                    Diagnostic::warn(
+                        "asap_key_server",
+                        format!(
+                            "{url:?} ends in '/': Prosody will request \
+                    //<sha256>.pem (asap-keyserver answers it; nginx or S3 may not)"
+                        ),
+                    )
+                    .fix("remove the trailing slash"),
+                );
             }
             if url.starts_with("http://") {
                 fine = false;
@@ -200,10 +230,24 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
         Read::Unreadable(_) => {}
     }
     if o.app_secret_set && matches!(o.asap_key_server, Read::Set(_)) {
-        out.push(Diagnostic::warn("app_secret", "set beside asap_key_server: it is ignored (tokens are verified with fetched RSA keys), and it suggests HS256 tokens that will fail").fix("remove app_secret from the VirtualHost"));
+        out.push(
+            Diagnostic::warn(
+                "app_secret",
+                "set beside asap_key_server: it is ignored (tokens are verified \
+            with fetched RSA keys), and it suggests HS256 tokens that will fail",
+            )
+            .fix("remove app_secret from the VirtualHost"),
+        );
     }
     if let Read::Unset = o.app_id {
-        out.push(Diagnostic::fail("app_id", "not set: the token plugin logs \"'app_id' must not be empty\" and is not installed").fix("set app_id = \"jitsi\""));
+        out.push(
+            Diagnostic::fail(
+                "app_id",
+                "not set: the token plugin logs \"'app_id' must not be empty\" and \
+            is not installed",
+            )
+            .fix("set app_id = \"jitsi\""),
+        );
     }
     out.extend(check_issuers(o, issuers_in_dir));
     if let Read::Set(alg) = &o.signature_algorithm {
@@ -274,7 +318,8 @@ fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic>
     for issuer in accepted.iter().filter(|i| !issuers_in_dir.contains(i)) {
         let keep: Vec<String> = accepted.iter().filter(|i| *i != issuer).cloned().collect();
         let fix = if keep.is_empty() {
-            format!("create a key of it (asap-keyserver rotate {issuer}), or on {host} accept the issuers that have keys: asap_accepted_issuers = {}", shown(issuers_in_dir))
+            format!("create a key of it (asap-keyserver rotate {issuer}), or on {host} accept the issuers that \
+                have keys: asap_accepted_issuers = {}", shown(issuers_in_dir))
         } else {
             format!("create a key of it (asap-keyserver rotate {issuer}), or on {host} write asap_accepted_issuers = {}", shown(&keep))
         };
@@ -283,7 +328,8 @@ fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic>
                 "asap_accepted_issuers",
                 format!("{host} accepts issuer {issuer:?} (from {from}), but the key directory has no key of it"),
             )
-            .why("a token with that iss needs a kid this key server publishes; none is under that issuer here, so such tokens fail \"could not obtain public key\" unless signed with another issuer's key")
+            .why("a token with that iss needs a kid this key server publishes; none is under that issuer here, \
+                so such tokens fail \"could not obtain public key\" unless signed with another issuer's key")
             .fix(fix),
         );
     }
@@ -324,7 +370,8 @@ pub fn check_muc(o: &TokenOptions, generation: Option<&'static Generation>) -> V
                 "token_verification",
                 format!("no MUC component of {host} loads it here: a token's room and sub are never checked, so any valid token joins any room"),
             )
-            .fix(format!("add \"token_verification\" to modules_enabled of Component {muc:?} \"muc\" (Jitsi's jitsi-meet-tokens package does); if that component is in another file, check that file")),
+            .fix(format!("add \"token_verification\" to modules_enabled of Component {muc:?} \"muc\" (Jitsi's jitsi-meet-tokens \
+                package does); if that component is in another file, check that file")),
         );
         return out;
     }
@@ -339,10 +386,13 @@ pub fn check_muc(o: &TokenOptions, generation: Option<&'static Generation>) -> V
     match o.muc_domain() {
         None => {
             let (fail, seen) = match generation {
-                Some(g) if g.room_lookup => (true, format!("not set: {} looks every room up under it, so every join is refused (\"Room does not exist\")", g.describe())),
-                Some(g) if verifying => (true, format!("not set: {} refuses joins with sub \"*\" or a tenant (\"Room and token mismatched\"); only sub {host:?} joins", g.describe())),
+                Some(g) if g.room_lookup => (true, format!("not set: {} looks every room up under it, so every \
+                    join is refused (\"Room does not exist\")", g.describe())),
+                Some(g) if verifying => (true, format!("not set: {} refuses joins with sub \"*\" or a tenant (\"Room \
+                    and token mismatched\"); only sub {host:?} joins", g.describe())),
                 Some(_) => (false, "not set: rooms are matched by the room claim alone (enable_domain_verification = false)".to_owned()),
-                None => (true, "not set: the token plugin of 2025-11 and later refuses every join (\"Room does not exist\"); older ones refuse sub \"*\" and tenants (\"Room and token mismatched\")".to_owned()),
+                None => (true, "not set: the token plugin of 2025-11 and later refuses every join (\"Room does \
+                    not exist\"); older ones refuse sub \"*\" and tenants (\"Room and token mismatched\")".to_owned()),
             };
             let d = if fail {
                 Diagnostic::fail("muc_mapper_domain_base", seen).because(&super::causes::NO_MUC_BASE).fix_here(line)
@@ -355,7 +405,8 @@ pub fn check_muc(o: &TokenOptions, generation: Option<&'static Generation>) -> V
             Diagnostic::fail(
                 "muc_mapper_domain_base",
                 format!(
-                    "rooms are matched under {muc}, but token_verification runs on {}: joins with sub \"*\" are refused (and from 2025-11 every join: \"Room does not exist\")",
+                    "rooms are matched under {muc}, but token_verification runs on {}: joins with sub \"*\" are \
+                        refused (and from 2025-11 every join: \"Room does not exist\")",
                     checking.join(", ")
                 ),
             )
@@ -363,7 +414,11 @@ pub fn check_muc(o: &TokenOptions, generation: Option<&'static Generation>) -> V
         ),
         Some(muc) => out.push(Diagnostic::pass(
             "token_verification",
-            format!("on {}; rooms matched under {muc} (muc_mapper_domain_base {:?})", checking.join(", "), o.muc_mapper_domain_base.value().map_or("", String::as_str)),
+            format!(
+                "on {}; rooms matched under {muc} (muc_mapper_domain_base {:?})",
+                checking.join(", "),
+                o.muc_mapper_domain_base.value().map_or("", String::as_str)
+            ),
         )),
     }
     out
@@ -421,7 +476,8 @@ pub fn check_plugin(
             Diagnostic::fail(
                 "cache_keys_url",
                 format!(
-                    "{url:?}: {} reads it as a map of certificates, not a JWKS; its refresh fails on every run (\"attempt to call a nil value (method 'sub')\")",
+                    "{url:?}: {} reads it as a map of certificates, not a JWKS; its refresh fails on every run \
+                        (\"attempt to call a nil value (method 'sub')\")",
                     g.describe()
                 ),
             )
@@ -446,10 +502,12 @@ pub fn check_plugin(
             out.push(
                 Diagnostic::warn(
                     "cache_keys_url",
-                    "not set: Prosody caches every key fetched from asap_key_server until it restarts, so rotating needs a new kid and removing a key revokes nothing",
+                    "not set: Prosody caches every key fetched from asap_key_server until it restarts, so rotating \
+                        needs a new kid and removing a key revokes nothing",
                 )
                 .fix(format!(
-                    "add to the VirtualHost: cache_keys_url = \"{base}{JWKS_PATH}\" (this plugin reads the JWKS asap-keyserver serves, refreshed by its Cache-Control)"
+                    "add to the VirtualHost: cache_keys_url = \"{base}{JWKS_PATH}\" (this plugin reads the JWKS \
+                        asap-keyserver serves, refreshed by its Cache-Control)"
                 )),
             )
         }
@@ -511,12 +569,14 @@ pub fn check_jwks(
                 crate::prosody::cache_keys_url(plain, count)
             )
         } else {
-            "it is bounded already, yet large: kids without a date cannot be ordered by age, so all of an issuer's stay in it; name keys by date (asap-keyserver rotate), or prune old ones".to_owned()
+            "it is bounded already, yet large: kids without a date cannot be ordered by age, so all of an issuer's \
+                stay in it; name keys by date (asap-keyserver rotate), or prune old ones".to_owned()
         };
         out.push(
             Diagnostic::warn("size", size)
                 .why(format!(
-                    "Prosody turns every JWKS key into a PEM at every refresh: about {count} x {} ms = {:.1} s of Prosody's time every {}, during which nobody can log in, join or send a message",
+                    "Prosody turns every JWKS key into a PEM at every refresh: about {count} x {} ms = {:.1} s \
+                        of Prosody's time every {}, during which nobody can log in, join or send a message",
                     crate::prosody::MS_PER_JWKS_KEY,
                     stall_ms / 1000.0,
                     shown(refresh)
@@ -578,7 +638,8 @@ pub fn check_jwks(
     if bounded.is_some() {
         out.push(Diagnostic::pass(
             "bounded",
-            format!("it holds the newest keys of each issuer, as asked; the {older} older key(s) are not expected in it: Prosody fetches them through asap_key_server while their files exist"),
+            format!("it holds the newest keys of each issuer, as asked; the {older} older key(s) are not expected \
+                in it: Prosody fetches them through asap_key_server while their files exist"),
         ));
     }
     out

@@ -109,18 +109,21 @@ pub(super) fn rotate(args: RotateArgs) -> anyhow::Result<ExitCode> {
     match &picked {
         Ok(k) if &k.kid == kid => {}
         Ok(k) => writeln!(out, "warning: `mint --issuer {}` picks {} (its file time is later than this key's): sign with --kid {kid}\n", args.issuer, k.kid)?,
-        Err(age::NoNewest::Unknown { candidates }) => writeln!(out, "warning: `mint --issuer {}` cannot tell which of {} is newest: sign with --kid {kid}\n", args.issuer, candidates.join(", "))?,
+        Err(age::NoNewest::Unknown { candidates }) => writeln!(out, "warning: `mint --issuer {}` cannot tell which \
+            of {} is newest: sign with --kid {kid}\n", args.issuer, candidates.join(", "))?,
         Err(age::NoNewest::Empty) => {}
     }
     writeln!(out, "Next:")?;
     writeln!(
         out,
-        "  1. A running `serve` publishes it at once. Sign new tokens with it: `mint --issuer {}`\n     picks it (the newest by kid date and file time), or --kid {kid}.",
+        "  1. A running `serve` publishes it at once. Sign new tokens with it: `mint --issuer {}`\n     picks it \
+            (the newest by kid date and file time), or --kid {kid}.",
         args.issuer
     )?;
     writeln!(
         out,
-        "     With several key server replicas (a Kubernetes Secret reaches each up to a minute apart)\n     or a Prosody reading only cache_keys_url, sign with --min-key-age (README: Rotation)."
+        "     With several key server replicas (a Kubernetes Secret reaches each up to a minute apart)\n     or \
+            a Prosody reading only cache_keys_url, sign with --min-key-age (README: Rotation)."
     )?;
     if before.is_empty() {
         writeln!(

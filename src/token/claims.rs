@@ -397,7 +397,8 @@ impl TokenSpec {
             ));
         } else if ttl < Duration::from_secs(600) {
             w.push(format!(
-                "ttl {} is under 10 minutes: Prosody checks exp at every login, and Jitsi logs in again on every reconnect (network change, page reload, XMPP resume); after exp that reconnect is refused",
+                "ttl {} is under 10 minutes: Prosody checks exp at every login, and Jitsi logs in again on every \
+                    reconnect (network change, page reload, XMPP resume); after exp that reconnect is refused",
                 humantime::format_duration(ttl)
             ));
         }

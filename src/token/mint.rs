@@ -59,7 +59,9 @@ pub enum MintError {
         choices: Vec<String>,
     },
     /// The evidence cannot tell which key of the issuer is the newest.
-    #[error("cannot tell which key of {issuer} is the newest: {} (kids without a date, and file times that do not settle it); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to make a key known newer than all of them", list(.candidates))]
+    #[error("cannot tell which key of {issuer} is the newest: {} (kids without a date, and file times that do not \
+        settle it); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to make a key known newer than \
+        all of them", list(.candidates))]
     Unordered {
         /// The issuer (or `the key directory`).
         issuer: String,
@@ -67,7 +69,8 @@ pub enum MintError {
         candidates: Vec<String>,
     },
     /// Every key of the issuer is younger than `--min-key-age`.
-    #[error("no key of {issuer} has been in the key directory for {} (--min-key-age) yet; the youngest, {kid}, appeared {} ago: wait, or sign with --kid", secs(.min_key_age), secs(.age))]
+    #[error("no key of {issuer} has been in the key directory for {} (--min-key-age) yet; the youngest, {kid}, \
+        appeared {} ago: wait, or sign with --kid", secs(.min_key_age), secs(.age))]
     TooYoung {
         /// The issuer.
         issuer: String,

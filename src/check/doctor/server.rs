@@ -130,18 +130,45 @@ fn compare(k: &KeyEntry, got: &keysource::Obtained, jwks: bool, out: &mut Vec<Di
     let ours = Some((k.n().to_vec(), k.e().to_vec()));
     let theirs = got.key.as_ref().map(|f| (f.n.clone(), f.e.clone()));
     let f = match (&got.problem, theirs) {
-        (Some((why, fix)), _) => Diagnostic::fail(&k.kid, format!("{} ({}): {why}", got.location, got.summary)).fix(fix),
-        (None, Some(t)) if Some(&t) != ours.as_ref() => Diagnostic::fail(&k.kid, format!("{} serves a DIFFERENT key than {}", got.location, k.source().display())).fix("Prosody verifies with the served key: make the server serve this directory, or restart it"),
-        (None, _) if got.key.as_ref().is_some_and(|f| f.form.is_private()) => Diagnostic::fail(&k.kid, format!("{} serves PRIVATE key material", got.location)).fix("serve only public keys (asap-keyserver serve re-encodes them as SPKI), rotate to a new kid"),
+        (Some((why, fix)), _) => {
+            Diagnostic::fail(&k.kid, format!("{} ({}): {why}", got.location, got.summary)).fix(fix)
+        }
+        (None, Some(t)) if Some(&t) != ours.as_ref() => Diagnostic::fail(
+            &k.kid,
+            format!(
+                "{} serves a DIFFERENT \
+            key than {}",
+                got.location,
+                k.source().display()
+            ),
+        )
+        .fix(
+            "Prosody verifies with the served key: make \
+            the server serve this directory, or restart it",
+        ),
+        (None, _) if got.key.as_ref().is_some_and(|f| f.form.is_private()) => Diagnostic::fail(
+            &k.kid,
+            format!(
+                "{} \
+            serves PRIVATE key material",
+                got.location
+            ),
+        )
+        .fix(
+            "serve only public keys (asap-keyserver serve re-encodes \
+            them as SPKI), rotate to a new kid",
+        ),
         _ => Diagnostic::pass(&k.kid, format!("served identically at {}", got.location)),
     };
     out.push(f);
     if let Some(when) = &got.replaced {
         let seen = format!("its key changed at {when} while the server ran (Asap-Key-Replaced)");
         let d = if jwks {
-            Diagnostic::warn(&k.kid, seen).why("Prosody takes the new key from cache_keys_url's JWKS at its next refresh, but one that fetched this kid through asap_key_server before then keeps the old key until it restarts")
+            Diagnostic::warn(&k.kid, seen).why("Prosody takes the new key from cache_keys_url's JWKS at its next \
+                refresh, but one that fetched this kid through asap_key_server before then keeps the old key until it restarts")
         } else {
-            Diagnostic::fail(&k.kid, seen).why("a Prosody that fetched this kid through asap_key_server before then still holds the old key and rejects every token signed with the new one (\"Invalid signature\") until it restarts")
+            Diagnostic::fail(&k.kid, seen).why("a Prosody that fetched this kid through asap_key_server before \
+                then still holds the old key and rejects every token signed with the new one (\"Invalid signature\") until it restarts")
         };
         out.push(d.fix(format!(
             "restart Prosody, or add cache_keys_url (token plugin {} and later); rotate with a new kid next time (asap-keyserver rotate {})",

@@ -419,7 +419,8 @@ mod tests {
     fn messages_name_their_cause() {
         for (message, want) in [
             ("Error verifying token err:not-allowed, reason:Invalid signature", ("signature", Stage::Login, FAILS)),
-            ("Error verifying token err:not-allowed, reason:invalid 'iss' claim tenant: room:standup user_agent:Mozilla/5.0 tenant:x room:y", ("iss", Stage::Login, FAILS)),
+            ("Error verifying token err:not-allowed, reason:invalid 'iss' claim tenant: room:standup user_agent:Mozilla/5.0 \
+                tenant:x room:y", ("iss", Stage::Login, FAILS)),
             ("Error verifying token err:'room' claim is missing, reason:(nil)", ("room-missing-no-answer", Stage::Login, Role::Failure { echo: true })),
             ("Error verifying token err:not-allowed, reason:'room' claim is missing", ("room-missing", Stage::Login, FAILS)),
             ("Error verifying token err:not-authorized, reason:sub claim is missing tenant: room:r user_agent:(nil)", ("sub-missing", Stage::Login, FAILS)),
@@ -430,12 +431,21 @@ mod tests {
             ("Token nil not allowed to join: r@c/nick err: room-does-not-exist reason: Room does not exist", ("room-does-not-exist", Stage::Join, FAILS)),
             ("Token x not allowed to join: r@c/nick err: (nil) reason: Room and token mismatched", ("room-mismatch", Stage::Join, FAILS)),
             ("Token x not allowed to join: [t]r@c/n err: server-missing-config reason: Misconfiguration of server", ("no-muc-base", Stage::Join, FAILS)),
-            ("User a@b/c not allowed to join: r@c/n token: x token room: r token sub: s err: authentication-required reason: Authentication required", ("no-token", Stage::Join, FAILS)),
+            ("User a@b/c not allowed to join: r@c/n token: x token room: r token sub: s err: authentication-required \
+                reason: Authentication required", ("no-token", Stage::Join, FAILS)),
             ("Traceback[c2s]: pkey.new: decoder_lib.c:103:error:1E08010C:DECODER routines::unsupported", ("key-not-parsed", Stage::Login, FAILS)),
-            ("Traceback[bosh]: /usr/lib/prosody/util/stanza.lua:51: invalid tag name: contains invalid characters", ("room-missing-no-answer", Stage::Login, Role::After)),
-            ("Traceback[c2s]: /usr/share/jitsi-meet/prosody-plugins/token/util.lib.lua:343: bad argument #1 to 'lower' (string expected, got nil)", ("sub-missing", Stage::Join, FAILS)),
-            ("Encountered error: /x/util.lib.lua:281: attempt to call a nil value (method 'sub')", ("jwks-refresh", Stage::Setup, Role::Failure { echo: true })),
-            ("Error in 'error' watcher: /usr/lib/prosody/util/async.lua:154: /x/util.lib.lua:281: attempt to call a nil value (method 'sub')", ("jwks-refresh", Stage::Setup, Role::After)),
+            (
+                "Traceback[bosh]: /usr/lib/prosody/util/stanza.lua:51: invalid tag name: contains invalid characters",
+                ("room-missing-no-answer", Stage::Login, Role::After),
+            ),
+            ("Traceback[c2s]: /usr/share/jitsi-meet/prosody-plugins/token/util.lib.lua:343: bad argument #1 to \
+                'lower' (string expected, got nil)", ("sub-missing", Stage::Join, FAILS)),
+            (
+                "Encountered error: /x/util.lib.lua:281: attempt to call a nil value (method 'sub')",
+                ("jwks-refresh", Stage::Setup, Role::Failure { echo: true }),
+            ),
+            ("Error in 'error' watcher: /usr/lib/prosody/util/async.lua:154: /x/util.lib.lua:281: attempt to call \
+                a nil value (method 'sub')", ("jwks-refresh", Stage::Setup, Role::After)),
             ("Failed to retrieve cached public keys code:404", ("jwks-refresh", Stage::Setup, FAILS)),
             ("'app_id' must not be empty", ("no-app-id", Stage::Setup, FAILS)),
             ("'app_secret' or 'asap_key_server' must be specified", ("no-key-server", Stage::Setup, FAILS)),

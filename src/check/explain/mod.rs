@@ -150,7 +150,8 @@ mod tests {
             "Dec 01 15:32:18 meet.example.com:auth_token\twarn\tError verifying token err:not-allowed, reason:Invalid signature{}\n",
             "x".repeat(3 * MAX_LINE)
         );
-        let traceback_at_eof = "Dec 01 15:32:22 c2s55c4\terror\tTraceback[c2s]: pkey.new: decoder_lib.c:103:error:1E08010C:DECODER routines::unsupported\n\tstack traceback:\n\t[C]: in function '_openssl.pkey.new'";
+        let traceback_at_eof = "Dec 01 15:32:22 c2s55c4\terror\tTraceback[c2s]: pkey.new: decoder_lib.c:103:error:1E08010C:DECODER \
+            routines::unsupported\n\tstack traceback:\n\t[C]: in function '_openssl.pkey.new'";
         let mut binary: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
         binary.extend_from_slice(b"\n\xff\xfe\x00\tinfo\t\x1b[31m\r\n");
         for input in [

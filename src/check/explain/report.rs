@@ -36,7 +36,9 @@ pub struct Group {
 }
 
 /// Why and fix for failures whose reason the table does not know.
-const UNKNOWN_WHY: &str = "Prosody refused a token for a reason asap-keyserver does not know (a newer plugin, or another module's check): Prosody's words are below";
+const UNKNOWN_WHY: &str =
+    "Prosody refused a token for a reason asap-keyserver does not know (a newer plugin, or \
+    another module's check): Prosody's words are below";
 const UNKNOWN_FIX: &str =
     "check the token with asap-keyserver verify, and read the reason in the token plugin's sources";
 

@@ -50,9 +50,12 @@ pub fn refusal(step: &str, said: Option<&str>, checks: &Checks, muc_base: &MucBa
         {
             let why = match muc_base {
                 MucBase::Set(base) => format!(
-                    "the room accepted the room claim but refused the token: its sub is not matched under muc_mapper_domain_base {base:?} (a tenant room needs sub = the tenant or \"*\")"
+                    "the room accepted the room claim but refused the token: its sub is not matched under muc_mapper_domain_base \
+                        {base:?} (a tenant room needs sub = the tenant or \"*\")"
                 ),
-                _ => "the room refused the token though its room claim names this room: the token plugin of 2024 matches sub \"*\" and tenants under muc_mapper_domain_base, and refuses them when it is not set; or sub names another domain".to_owned(),
+                _ => "the room refused the token though its room claim names this room: the token plugin of 2024 \
+                    matches sub \"*\" and tenants under muc_mapper_domain_base, and refuses them when it is not \
+                    set; or sub names another domain".to_owned(),
             };
             *sub = Diagnostic::warn("sub", sub.seen.clone())
                 .why(why)
@@ -62,7 +65,8 @@ pub fn refusal(step: &str, said: Option<&str>, checks: &Checks, muc_base: &MucBa
     if out.is_empty() {
         out.push(Diagnostic::skip(
             "checks",
-            "the offline checks find nothing Prosody would refuse with the settings given: pass --prosody-config (and --key-server) so that they check what this Prosody checks",
+            "the offline checks find nothing Prosody would refuse with the settings given: pass --prosody-config \
+                (and --key-server) so that they check what this Prosody checks",
         ));
     }
     Explained { cause, checks: out }

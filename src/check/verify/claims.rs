@@ -57,7 +57,17 @@ pub(super) fn time_checks(
             Some(exp) => {
                 let exp = exp as u64;
                 if exp >= MS {
-                    c.push(Diagnostic::warn("exp", format!("{exp} (milliseconds?)")).why("exp looks like milliseconds: Prosody reads seconds, so this token is valid for millennia").fix("divide by 1000: exp is seconds since 1970"));
+                    c.push(
+                        Diagnostic::warn("exp", format!("{exp} (milliseconds?)"))
+                            .why(
+                                "exp looks like milliseconds: \
+                        Prosody reads seconds, so this token is valid for millennia",
+                            )
+                            .fix(
+                                "divide by 1000: exp \
+                        is seconds since 1970",
+                            ),
+                    );
                 } else if now >= exp {
                     c.push(
                         Diagnostic::fail("exp", format!("{} ({} ago)", when(exp), span(now - exp)))
@@ -91,7 +101,8 @@ pub(super) fn time_checks(
                         format!("{}{}", when(nbf), if ms { " (milliseconds?)" } else { "" }),
                     )
                     .because(&causes::NBF);
-                    c.push(if ms { d.here("nbf looks like milliseconds, which Prosody reads as seconds far in the future").fix_here("divide by 1000") } else { d.here(format!("valid in {}", span(nbf - now))) });
+                    c.push(if ms { d.here("nbf looks like milliseconds, which Prosody reads as seconds far in the \
+                        future").fix_here("divide by 1000") } else { d.here(format!("valid in {}", span(nbf - now))) });
                 } else {
                     c.push(Diagnostic::pass("nbf", when(nbf)));
                 }
@@ -161,7 +172,8 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                         listed(list)
                     )));
             } else {
-                c.push(Diagnostic::fail("iss", brief(v)).because(&causes::ISS).here(format!("not in asap_accepted_issuers {}{default}", listed(list))).fix_here(format!(
+                c.push(Diagnostic::fail("iss", brief(v)).because(&causes::ISS).here(format!("not in asap_accepted_issuers \
+                    {}{default}", listed(list))).fix_here(format!(
                         "mint with iss {:?}, or add {} to asap_accepted_issuers",
                         list[0],
                         brief(v)
@@ -172,13 +184,50 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
     // aud: asap_accepted_audiences, default { "*" }, compared as a string.
     let any = s.accepted_audiences.iter().any(|a| a == "*");
     match claims.get("aud") {
-        None => c.push(Diagnostic::fail("aud", "missing").prosody_says("'aud' claim is missing").because(&causes::AUD)),
+        None => c.push(
+            Diagnostic::fail("aud", "missing")
+                .prosody_says("'aud' claim is missing")
+                .because(&causes::AUD),
+        ),
         Some(Value::String(a)) if any || s.accepted_audiences.contains(a) => {
-            c.push(Diagnostic::pass("aud", format!("{a:?} in asap_accepted_audiences {}", listed(&s.accepted_audiences))))
+            c.push(Diagnostic::pass(
+                "aud",
+                format!(
+                    "{a:?} in asap_accepted_audiences {}",
+                    listed(&s.accepted_audiences)
+                ),
+            ))
         }
-        Some(Value::String(a)) => c.push(Diagnostic::fail("aud", format!("{a:?}")).because(&causes::AUD).here(format!("not in asap_accepted_audiences {}", listed(&s.accepted_audiences))).fix_here(format!("mint with aud {:?}, or add {a:?} to asap_accepted_audiences", s.accepted_audiences.first().cloned().unwrap_or_default()))),
-        Some(v) if any => c.push(Diagnostic::warn("aud", brief(v)).why("aud is not a string: it passes only because asap_accepted_audiences contains \"*\"").fix("make aud one string")),
-        Some(v) => c.push(Diagnostic::fail("aud", brief(v)).because(&causes::AUD).here("aud is an array or not a string: Prosody compares aud as a string, so it never matches")),
+        Some(Value::String(a)) => c.push(
+            Diagnostic::fail("aud", format!("{a:?}"))
+                .because(&causes::AUD)
+                .here(format!(
+                    "not \
+            in asap_accepted_audiences {}",
+                    listed(&s.accepted_audiences)
+                ))
+                .fix_here(format!(
+                    "mint with aud {:?}, \
+            or add {a:?} to asap_accepted_audiences",
+                    s.accepted_audiences.first().cloned().unwrap_or_default()
+                )),
+        ),
+        Some(v) if any => c.push(
+            Diagnostic::warn("aud", brief(v))
+                .why(
+                    "aud is not a string: it passes only because \
+            asap_accepted_audiences contains \"*\"",
+                )
+                .fix("make aud one string"),
+        ),
+        Some(v) => c.push(
+            Diagnostic::fail("aud", brief(v))
+                .because(&causes::AUD)
+                .here(
+                    "aud is an array or not \
+            a string: Prosody compares aud as a string, so it never matches",
+                ),
+        ),
     }
     // room: required unless asap_require_room_claim = false; matched on MUC join.
     match claims.get("room") {
@@ -190,24 +239,78 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 &causes::ROOM_MISSING_CRASH
             };
             let others = disagreement(s.generation, |g| {
-                if g.missing_room.answered { "a clean error" } else { "no answer to the client" }
+                if g.missing_room.answered {
+                    "a clean error"
+                } else {
+                    "no answer to the client"
+                }
             });
             c.push(
                 Diagnostic::fail("room", "missing")
                     .prosody_says(r.text)
                     .because(cause)
-                    .here(format!("{} answers {}{others}", s.generation.describe(), if r.answered { r.condition } else { "nothing" })),
+                    .here(format!(
+                        "{} answers {}{others}",
+                        s.generation.describe(),
+                        if r.answered { r.condition } else { "nothing" }
+                    )),
             )
         }
-        None => c.push(Diagnostic::pass("room", "not required (asap_require_room_claim = false)")),
+        None => c.push(Diagnostic::pass(
+            "room",
+            "not required (asap_require_room_claim = false)",
+        )),
         Some(Value::String(r)) if r == "*" => c.push(Diagnostic::pass("room", "\"*\": any room")),
-        Some(Value::String(r)) if r.contains('@') || r.contains('/') => c.push(Diagnostic::warn("room", format!("{r:?}")).why("room must be the bare room name, not a JID or URL: the MUC join will not match").fix("set room to the name after the last '/' of the meeting URL")),
+        Some(Value::String(r)) if r.contains('@') || r.contains('/') => c.push(
+            Diagnostic::warn("room", format!("{r:?}"))
+                .why(
+                    "room \
+            must be the bare room name, not a JID or URL: the MUC join will not match",
+                )
+                .fix(
+                    "set room to the name \
+            after the last '/' of the meeting URL",
+                ),
+        ),
         Some(Value::String(r)) => match &s.room {
-            Some(joining) if r.to_lowercase() != joining.to_lowercase() => c.push(Diagnostic::fail("room", format!("{r:?}, joining {joining:?}")).prosody_says("Room and token mismatched").because(&causes::ROOM_MISMATCH).here("the room claim names another room").fix_here(format!("mint with room {:?} or \"*\"", joining.to_lowercase()))),
-            _ if r.chars().any(char::is_uppercase) => c.push(Diagnostic::warn("room", format!("{r:?}")).why("Prosody compares lower-cased: this matches the room in lower case only").fix("mint the room name in lower case")),
+            Some(joining) if r.to_lowercase() != joining.to_lowercase() => c.push(
+                Diagnostic::fail(
+                    "room",
+                    format!(
+                        "{r:?}, \
+                joining {joining:?}"
+                    ),
+                )
+                .prosody_says("Room and token mismatched")
+                .because(&causes::ROOM_MISMATCH)
+                .here(
+                    "the \
+                room claim names another room",
+                )
+                .fix_here(format!(
+                    "mint with room {:?} or \"*\"",
+                    joining.to_lowercase()
+                )),
+            ),
+            _ if r.chars().any(char::is_uppercase) => c.push(
+                Diagnostic::warn("room", format!("{r:?}"))
+                    .why(
+                        "Prosody \
+                compares lower-cased: this matches the room in lower case only",
+                    )
+                    .fix("mint the room name in lower case"),
+            ),
             _ => c.push(Diagnostic::pass("room", format!("{r:?}"))),
         },
-        Some(v) => c.push(Diagnostic::fail("room", brief(v)).prosody_says("Room and token mismatched").because(&causes::ROOM_MISMATCH).here("room must be a string")),
+        Some(v) => c.push(
+            Diagnostic::fail("room", brief(v))
+                .prosody_says("Room and token mismatched")
+                .because(&causes::ROOM_MISMATCH)
+                .here(
+                    "room \
+            must be a string",
+                ),
+        ),
     }
     // The room join itself: from 2025-11 the plugin looks every room up
     // under muc_mapper_domain_base's MUC domain, and finds none without it.
@@ -246,7 +349,8 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                         .prosody_says("bad argument #1 to 'lower' (string expected, got nil)")
                         .because(&causes::SUB_MISSING)
                         .here(format!(
-                            "{} logs the user in, then its room check (with enable_domain_verification) fails on the missing sub: the join gets no answer; rejected at login since {since}",
+                            "{} logs the user in, then its room check (with enable_domain_verification) fails on \
+                                the missing sub: the join gets no answer; rejected at login since {since}",
                             s.generation.describe()
                         )),
                 ),
@@ -339,7 +443,14 @@ pub(super) fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Se
                 format!("{} field(s), all strings", user.len()),
             ));
         } else {
-            c.push(Diagnostic::warn("context.user", odd.join(", ")).why("context.user fields should be strings: Jitsi components compare them as strings").fix("quote the values (\"true\", \"123\")"));
+            c.push(
+                Diagnostic::warn("context.user", odd.join(", "))
+                    .why(
+                        "context.user fields should be strings: \
+                Jitsi components compare them as strings",
+                    )
+                    .fix("quote the values (\"true\", \"123\")"),
+            );
         }
     }
     let moderator = user.and_then(|u| u.get("moderator"));
@@ -356,12 +467,35 @@ pub(super) fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Se
                 format!("context.user.moderator = {}", brief(m)),
             ));
         } else {
-            c.push(Diagnostic::warn("moderator", format!("context.user.moderator = {}", brief(m))).why("a non-string moderator is ignored by older Jitsi code, which compares with \"true\"").fix("write \"true\" or \"false\" as strings"));
+            c.push(
+                Diagnostic::warn(
+                    "moderator",
+                    format!("context.user.moderator = {}", brief(m)),
+                )
+                .why(
+                    "a non-string \
+                moderator is ignored by older Jitsi code, which compares with \"true\"",
+                )
+                .fix(
+                    "write \"true\" or \
+                \"false\" as strings",
+                ),
+            );
         }
     }
     if let Some(features) = context.and_then(|ctx| ctx.get("features")) {
         if moderator.is_none() && claims.get("moderator").is_none() {
-            c.push(Diagnostic::warn("features", brief(features)).why("features are set but the user is not a moderator: recording, streaming and the like need a moderator to start them").fix("add context.user.moderator = \"true\" for the user who should use them"));
+            c.push(
+                Diagnostic::warn("features", brief(features))
+                    .why(
+                        "features are set but the user is not a moderator: \
+                recording, streaming and the like need a moderator to start them",
+                    )
+                    .fix(
+                        "add context.user.moderator \
+                = \"true\" for the user who should use them",
+                    ),
+            );
         } else {
             c.push(Diagnostic::pass("features", brief(features)));
         }

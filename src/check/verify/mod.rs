@@ -507,7 +507,17 @@ fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySo
         c.push(Diagnostic::pass("key JWKS", &o.location));
     } else if let Some(KeySource::Server { base, .. }) = source {
         if base.ends_with('/') {
-            c.push(Diagnostic::warn("key URL", &o.location).why("asap_key_server ends in '/', so Prosody requests a path with '//'; asap-keyserver answers it, other servers may not").fix("remove the trailing slash from asap_key_server"));
+            c.push(
+                Diagnostic::warn("key URL", &o.location)
+                    .why(
+                        "asap_key_server ends in '/', so Prosody requests \
+                a path with '//'; asap-keyserver answers it, other servers may not",
+                    )
+                    .fix(
+                        "remove the trailing slash \
+                from asap_key_server",
+                    ),
+            );
         } else {
             c.push(Diagnostic::pass("key URL", &o.location));
         }
@@ -552,15 +562,18 @@ fn replaced_check(c: &mut Checks, o: &Obtained, kid: &str, settings: &Settings) 
     };
     let jwks = settings.generation.jwks && settings.cache_keys_url.is_some();
     let why = if jwks {
-        "a Prosody that fetched this kid through asap_key_server before then keeps the old key until it restarts; through cache_keys_url it takes the new one at its next JWKS refresh only if the kid is in that JWKS"
+        "a Prosody that fetched this kid through asap_key_server before then keeps the old key until it restarts; \
+            through cache_keys_url it takes the new one at its next JWKS refresh only if the kid is in that JWKS"
     } else {
-        "a Prosody that fetched this kid through asap_key_server before then still holds the old key, and rejects tokens signed with the new one (\"Invalid signature\") until it restarts"
+        "a Prosody that fetched this kid through asap_key_server before then still holds the old key, and rejects \
+            tokens signed with the new one (\"Invalid signature\") until it restarts"
     };
     c.push(
         Diagnostic::warn("key replaced", format!("kid {kid:?} holds another key since {when} (the key server says so)"))
             .why(why)
             .fix(format!(
-                "restart Prosody, or add cache_keys_url (token plugin {} and later) so a replaced key is picked up; rotate with a new kid next time (asap-keyserver rotate)",
+                "restart Prosody, or add cache_keys_url (token plugin {} and later) so a replaced key is picked \
+                    up; rotate with a new kid next time (asap-keyserver rotate)",
                 Generation::jwks_since().unwrap_or("2025-11")
             ))
             .only_if(format!(
