@@ -618,3 +618,6 @@ fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: 
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
