@@ -3,7 +3,8 @@
 
 use asap_keyserver::keydir::KeySet;
 use asap_keyserver::serve::metrics::Requests;
-use asap_keyserver::serve::server::{handle, Config, Prebuilt};
+use asap_keyserver::serve::handler::{handle, Prebuilt};
+use asap_keyserver::serve::Config;
 use asap_keyserver::serve::store::Reloads;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};

@@ -277,7 +277,7 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
             .map(str::to_owned)
     };
     let (location, cache_control) = (header("location"), header("cache-control"));
-    let key_replaced = header(crate::serve::server::KEY_REPLACED.as_str());
+    let key_replaced = header(crate::serve::handler::KEY_REPLACED.as_str());
     let body = res
         .body_mut()
         .with_config()

@@ -7,7 +7,7 @@ use crate::cli::ServeArgs;
 use crate::error::Error;
 use crate::keydir::{keygen, Scanner};
 use crate::kid;
-use crate::serve::{server, tls, watch, KeyStore};
+use crate::serve::{server, tls, watch, Config, KeyStore};
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +21,7 @@ struct ServeConfig {
     listen: std::net::SocketAddr,
     watch: watch::Mode,
     init: bool,
-    server: server::Config,
+    server: Config,
     tls: Option<tls::TlsFiles>,
     accept_loops: usize,
 }
@@ -67,7 +67,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 .poll_interval
                 .map_or(watch::Mode::Notify, watch::Mode::Poll),
             init: !a.no_init,
-            server: server::Config {
+            server: Config {
                 cache_max_age: a.cache_max_age,
                 jwks_max_age: a.jwks_max_age,
                 header_timeout: a.header_timeout,
@@ -75,7 +75,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 max_connections: a.max_connections.unwrap_or_else(default_max_connections),
                 base_path: a.base_path,
                 jwks_path: a.jwks_path,
-                ..server::Config::default()
+                ..Config::default()
             },
             accept_loops: a.accept_loops.unwrap_or_else(|| {
                 std::thread::available_parallelism()
@@ -237,7 +237,7 @@ struct Urls {
 }
 
 impl Urls {
-    fn new(scheme: &str, addr: std::net::SocketAddr, server: &server::Config) -> Urls {
+    fn new(scheme: &str, addr: std::net::SocketAddr, server: &Config) -> Urls {
         let prefix = server.base_path.trim_matches('/');
         let base = if prefix.is_empty() {
             format!("{scheme}://{addr}")

@@ -1,440 +1,27 @@
-//! The HTTP side: a pure [`handle`] that answers from a [`KeySet`], and
-//! [`run`], the accept loop around it.
+//! The accept loops around the pure [`handle`]: [`bind_reuseport`] binds
+//! one listener per loop, [`run`] serves a [`KeyStore`] on them until
+//! shutdown.
 //!
-//! A request is one hash lookup in the current key set and a response built
-//! from prebuilt parts; no request ever touches the filesystem. Connections
-//! are bounded, headers must arrive within a timeout, and shutdown stops
-//! accepting, lets in-flight requests finish, then returns.
+//! Connections are bounded, headers must arrive within a timeout, and
+//! shutdown stops accepting, lets in-flight requests finish, then returns.
+//! Over the connection limit, health checks are still answered and a few
+//! other clients wait in a lane of their own.
 
-use super::body::Body;
+use super::config::Config;
 use super::conn::{self, Rewind, SendTimeout};
+use super::handler::{handle, is_health, Prebuilt};
 use super::metrics::{Requests, Route};
 use super::store::KeyStore;
 use super::tls::TlsState;
-use crate::keydir::{KeySet, Newest, Scope, Selection};
-use bytes::Bytes;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
-
-/// The JWKS `max-age` by default: Prosody refreshes `cache_keys_url` every
-/// `max-age - 60` s, so every 5 minutes.
-pub const DEFAULT_JWKS_MAX_AGE: u64 = 360;
-
-/// Settings of the HTTP server.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `max-age` sent with keys, in seconds.
-    pub cache_max_age: u64,
-    /// `max-age` sent with the JWKS: Prosody's `cache_keys_url` refresh
-    /// runs every `max-age - 60` seconds.
-    pub jwks_max_age: u64,
-    /// Time a client has to send a complete request head (also the keep-alive idle limit).
-    pub header_timeout: Duration,
-    /// Open connections at most; further clients wait in the accept queue.
-    pub max_connections: usize,
-    /// How long shutdown waits for in-flight requests.
-    pub drain_timeout: Duration,
-    /// A response that makes no progress this long is dropped (a client
-    /// that stopped reading).
-    pub send_timeout: Duration,
-    /// Prefix under which every route is mounted (`/keys` -> `/keys/<hex>.pem`).
-    pub base_path: String,
-    /// Path of the JWKS document.
-    pub jwks_path: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            cache_max_age: 300,
-            jwks_max_age: DEFAULT_JWKS_MAX_AGE,
-            header_timeout: Duration::from_secs(10),
-            max_connections: 4096,
-            drain_timeout: Duration::from_secs(10),
-            send_timeout: Duration::from_secs(30),
-            base_path: String::new(),
-            jwks_path: "/.well-known/jwks.json".into(),
-        }
-    }
-}
-
-/// Response parts that depend only on the configuration, built once.
-#[derive(Debug, Clone)]
-pub struct Prebuilt {
-    /// Parts of recently served keys (a memo: answers do not depend on it).
-    parts: Arc<super::parts::PartCache>,
-    /// Bounded JWKS chosen lately, by set version, scope and query (a memo).
-    selections: Arc<std::sync::Mutex<Selections>>,
-    cache_control: HeaderValue,
-    jwks_cache_control: HeaderValue,
-    base_path: String,
-    jwks_path: String,
-}
-
-/// `/a//b/` -> `a/b/`: no leading slash, single slashes.
-fn trim_path(path: &str) -> String {
-    normalize(path).trim_end_matches('/').to_owned()
-}
-
-impl Prebuilt {
-    /// Builds the shared parts for `config`.
-    pub fn new(config: &Config) -> Self {
-        let max_age = |secs: u64| {
-            HeaderValue::try_from(format!("public, max-age={secs}"))
-                .unwrap_or(HeaderValue::from_static("public, max-age=300"))
-        };
-        let (cache_control, jwks_cache_control) =
-            (max_age(config.cache_max_age), max_age(config.jwks_max_age));
-        let base = trim_path(&config.base_path);
-        Prebuilt {
-            parts: Arc::default(),
-            selections: Arc::default(),
-            cache_control,
-            jwks_cache_control,
-            base_path: if base.is_empty() {
-                base
-            } else {
-                format!("{base}/")
-            },
-            jwks_path: trim_path(&config.jwks_path),
-        }
-    }
-}
-
-const PEM: HeaderValue = HeaderValue::from_static("application/x-pem-file");
-/// Sent with a key whose material changed under its kid while this server
-/// ran: when (an HTTP date). A Prosody that fetched the kid through
-/// `asap_key_server` before then still holds the old key; `verify`, `login`
-/// and `doctor` read it to say so.
-pub const KEY_REPLACED: header::HeaderName = header::HeaderName::from_static("asap-key-replaced");
-const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const PROMETHEUS: HeaderValue =
-    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
-
-fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut res = Response::new(Body::full(Bytes::from_static(body.as_bytes())));
-    *res.status_mut() = status;
-    res.headers_mut().insert(header::CONTENT_TYPE, TEXT);
-    res
-}
-
-/// Collapses runs of `/` (Prosody sends `//<hex>.pem` when `asap_key_server`
-/// ends in a slash) and drops the leading one.
-fn normalize(path: &str) -> Cow<'_, str> {
-    let trimmed = path.trim_start_matches('/');
-    if !trimmed.contains("//") {
-        return Cow::Borrowed(trimmed);
-    }
-    let mut out = String::with_capacity(trimmed.len());
-    for c in trimmed.chars() {
-        if c == '/' && out.ends_with('/') {
-            continue;
-        }
-        out.push(c);
-    }
-    Cow::Owned(out)
-}
-
-/// Whether an `If-None-Match` value matches `etag` (weak comparison, RFC 9110 §13.1.2).
-fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(list) = if_none_match.to_str() else {
-        return false;
-    };
-    let ours = etag.as_bytes();
-    list.split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
-}
-
-fn not_found() -> Response<Body> {
-    text(
-        StatusCode::NOT_FOUND,
-        "not found: no key at this path (Prosody: /<sha256(kid) in lowercase hex>.pem, ASAP: /<kid>)\n",
-    )
-}
-
-/// Whether the request's validators match (`If-None-Match` first, as RFC 9110 says).
-fn not_modified<B>(req: &Request<B>, etag: &HeaderValue, modified_secs: u64) -> bool {
-    let headers = req.headers();
-    match headers.get(header::IF_NONE_MATCH) {
-        Some(inm) => etag_matches(inm, etag),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .is_some_and(|since| modified_secs <= since.as_secs()),
-    }
-}
-
-/// Validators of a cacheable response.
-struct Validators {
-    etag: HeaderValue,
-    last_modified: HeaderValue,
-    modified_secs: u64,
-}
-
-/// A cacheable response, or a 304 (then `body` is never made).
-fn cacheable<B>(
-    req: &Request<B>,
-    validators: Validators,
-    content_type: HeaderValue,
-    cache_control: &HeaderValue,
-    body: impl FnOnce() -> Body,
-) -> Response<Body> {
-    let Validators {
-        etag,
-        last_modified,
-        modified_secs,
-    } = validators;
-    let mut res = if not_modified(req, &etag, modified_secs) {
-        let mut res = Response::new(Body::empty());
-        *res.status_mut() = StatusCode::NOT_MODIFIED;
-        res
-    } else {
-        let mut res = Response::new(body());
-        res.headers_mut().insert(header::CONTENT_TYPE, content_type);
-        res
-    };
-    let h = res.headers_mut();
-    h.insert(header::ETAG, etag);
-    h.insert(header::LAST_MODIFIED, last_modified);
-    h.insert(header::CACHE_CONTROL, cache_control.clone());
-    res
-}
-
-/// The JWKS of `scope`, written from `keys` as it is sent.
-fn jwks<B>(req: &Request<B>, keys: &Arc<KeySet>, scope: Scope, pre: &Prebuilt) -> Response<Body> {
-    let info = keys.jwks_info(&scope);
-    let etag = HeaderValue::try_from(format!("\"{:032x}-{:x}\"", info.digest, info.len))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    let validators = Validators {
-        etag,
-        last_modified: crate::keydir::http_date(info.modified_secs),
-        modified_secs: info.modified_secs,
-    };
-    cacheable(req, validators, JSON, &pre.jwks_cache_control, || {
-        Body::jwks(Arc::clone(keys), scope, info.len)
-    })
-}
-
-/// Bounded JWKS chosen lately: choosing ranks every issuer's keys, so the
-/// few variants Prosodys ask for are kept until the key set changes.
-#[derive(Debug, Default)]
-struct Selections(std::collections::VecDeque<(u64, Scope, Newest, Arc<Selection>)>);
-
-/// How many bounded JWKS variants are kept.
-const SELECTIONS: usize = 16;
-
-impl Selections {
-    fn get(&mut self, keys: &KeySet, scope: &Scope, newest: &Newest) -> Arc<Selection> {
-        let version = keys.version();
-        if let Some((_, _, _, s)) = self
-            .0
-            .iter()
-            .find(|(v, sc, n, _)| *v == version && sc == scope && n == newest)
-        {
-            return Arc::clone(s);
-        }
-        let chosen = Arc::new(keys.newest_keys(scope, newest));
-        self.0.retain(|(v, ..)| *v == version);
-        if self.0.len() >= SELECTIONS {
-            self.0.pop_front();
-        }
-        self.0
-            .push_back((version, scope.clone(), newest.clone(), Arc::clone(&chosen)));
-        chosen
-    }
-}
-
-/// The JWKS of `scope` bounded as `newest` says, each variant with its own
-/// validators, written from the chosen keys as it is sent.
-fn bounded_jwks<B>(
-    req: &Request<B>,
-    keys: &Arc<KeySet>,
-    scope: Scope,
-    newest: &Newest,
-    pre: &Prebuilt,
-) -> Response<Body> {
-    let chosen = match pre.selections.lock() {
-        Ok(mut memo) => memo.get(keys, &scope, newest),
-        Err(_) => Arc::new(keys.newest_keys(&scope, newest)),
-    };
-    let info = chosen.info;
-    let etag = HeaderValue::try_from(format!("\"n{:032x}-{:x}\"", info.digest, info.len))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    let validators = Validators {
-        etag,
-        last_modified: crate::keydir::http_date(info.modified_secs),
-        modified_secs: info.modified_secs,
-    };
-    cacheable(req, validators, JSON, &pre.jwks_cache_control, || {
-        Body::selection(chosen, info.len)
-    })
-}
-
-/// A JWKS route: the whole JWKS, or the bounded one its query asks for.
-fn jwks_route<B>(
-    req: &Request<B>,
-    keys: &Arc<KeySet>,
-    scope: Scope,
-    pre: &Prebuilt,
-) -> Response<Body> {
-    match Newest::from_query(req.uri().query()) {
-        Ok(None) => jwks(req, keys, scope, pre),
-        Ok(Some(newest)) => bounded_jwks(req, keys, scope, &newest, pre),
-        Err(why) => {
-            let mut res = Response::new(Body::full(Bytes::from(format!("bad query: {why}\n"))));
-            *res.status_mut() = StatusCode::BAD_REQUEST;
-            res.headers_mut().insert(header::CONTENT_TYPE, TEXT);
-            res
-        }
-    }
-}
-
-/// The folder in `<folder>/<jwks path>`, if `path` is one.
-fn jwks_folder<'a>(path: &'a str, pre: &Prebuilt) -> Option<&'a str> {
-    let folder = path
-        .strip_suffix(pre.jwks_path.as_str())?
-        .strip_suffix('/')?;
-    crate::kid::validate(folder).ok().map(|()| folder)
-}
-
-/// Answers one request from `keys`. Pure: no I/O, no clock. `/metrics`
-/// renders `requests` and `reloads`. Returns the response and the route it
-/// matched, for the request counters.
-pub fn handle<B>(
-    req: &Request<B>,
-    keys: &Arc<KeySet>,
-    pre: &Prebuilt,
-    requests: &Requests,
-    reloads: &super::store::Reloads,
-) -> (Response<Body>, Route) {
-    let method = req.method();
-    if method != Method::GET && method != Method::HEAD {
-        let mut res = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed: use GET or HEAD\n",
-        );
-        res.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return (res, Route::Unknown);
-    }
-    let full = normalize(req.uri().path());
-    let Some(path) = full.strip_prefix(pre.base_path.as_str()) else {
-        return (not_found(), Route::Unknown);
-    };
-    match path {
-        "healthz" => return (text(StatusCode::OK, "ok\n"), Route::Health),
-        "readyz" if keys.is_ready() => return (text(StatusCode::OK, "ready\n"), Route::Ready),
-        "readyz" => {
-            let res = text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: first key scan not finished\n",
-            );
-            return (res, Route::Ready);
-        }
-        "metrics" => {
-            let mut res = Response::new(Body::full(requests.render(keys, reloads)));
-            res.headers_mut().insert(header::CONTENT_TYPE, PROMETHEUS);
-            return (res, Route::Metrics);
-        }
-        p if p == pre.jwks_path => return (jwks_route(req, keys, Scope::All, pre), Route::Jwks),
-        _ => {}
-    }
-    match keys.lookup(path) {
-        Some((entry, asap)) => {
-            let parts = pre.parts.get(entry);
-            let validators = Validators {
-                etag: parts.etag.clone(),
-                last_modified: parts.last_modified.clone(),
-                modified_secs: entry.times.modified_secs(),
-            };
-            let mut res = cacheable(req, validators, PEM, &pre.cache_control, || {
-                Body::full(parts.pem.clone())
-            });
-            if let Some(when) = &parts.replaced {
-                res.headers_mut().insert(KEY_REPLACED, when.clone());
-            }
-            (res, if asap { Route::Asap } else { Route::Prosody })
-        }
-        None => match jwks_folder(path, pre) {
-            Some(folder) => {
-                let res = jwks_route(req, keys, Scope::Folder(folder.to_owned()), pre);
-                (res, Route::FolderJwks)
-            }
-            None => (not_found(), Route::Unknown),
-        },
-    }
-}
-
-/// Serves one accepted connection (plain or TLS) until it closes.
-async fn serve_connection<I>(
-    http: hyper::server::conn::http1::Builder,
-    io: I,
-    answer: Arc<Answer>,
-    peer: std::net::SocketAddr,
-    watcher: hyper_util::server::graceful::Watcher,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-        let s = &answer;
-        let (res, route) = handle(
-            &req,
-            &s.store.load(),
-            &s.pre,
-            &s.requests,
-            s.store.reloads(),
-        );
-        let status = res.status().as_u16();
-        s.requests.record(route, status);
-        debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status, route = ?route, "request");
-        std::future::ready(Ok::<_, Infallible>(res))
-    });
-    if let Err(e) = watcher
-        .watch(http.serve_connection(TokioIo::new(io), service))
-        .await
-    {
-        debug!(peer = %peer, error = %e, "connection ended with an error");
-    }
-}
-
-/// What answering a request needs, shared by every connection.
-struct Answer {
-    store: Arc<KeyStore>,
-    requests: Requests,
-    pre: Prebuilt,
-}
-
-/// What every accept loop shares.
-struct Shared {
-    answer: Arc<Answer>,
-    http: hyper::server::conn::http1::Builder,
-    /// For one request, then close: health checks answered over the limit.
-    http_once: hyper::server::conn::http1::Builder,
-    /// Taken out at shutdown; a connection starting after that is dropped.
-    graceful: std::sync::Mutex<Option<hyper_util::server::graceful::GracefulShutdown>>,
-    limit: Arc<Semaphore>,
-    /// Connections accepted over the limit while their first request head
-    /// is read (a health check is answered at once, without a slot).
-    over: Arc<Semaphore>,
-    /// Connections over the limit that asked for something else and wait
-    /// for a slot.
-    waiting: Arc<Semaphore>,
-    tls: Option<Arc<TlsState>>,
-    config: Config,
-}
 
 /// Connections read over the limit at once, at most. These and the
 /// [`WAITING`] ones come out of the file descriptors `serve` keeps free of
@@ -445,16 +32,6 @@ pub const OVER_LIMIT: usize = 8;
 pub const WAITING: usize = 8;
 /// How long a connection over the limit has to send its request head.
 const OVER_LIMIT_HEAD: Duration = Duration::from_secs(1);
-
-/// Whether `path` (a request target) is `/healthz` or `/readyz`.
-fn is_health(path: &str, pre: &Prebuilt) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    let path = normalize(path);
-    matches!(
-        path.strip_prefix(pre.base_path.as_str()),
-        Some("healthz" | "readyz")
-    )
-}
 
 /// Binds `count` listeners on `addr` with `SO_REUSEPORT`, so the kernel
 /// spreads new connections over one accept loop each (port 0: the first
@@ -544,6 +121,32 @@ pub async fn run(
         () = graceful.shutdown() => info!("all connections closed"),
         () = tokio::time::sleep(shared.config.drain_timeout) => warn!("drain timeout reached; closing remaining connections"),
     }
+}
+
+/// What every accept loop shares.
+struct Shared {
+    answer: Arc<Answer>,
+    http: hyper::server::conn::http1::Builder,
+    /// For one request, then close: health checks answered over the limit.
+    http_once: hyper::server::conn::http1::Builder,
+    /// Taken out at shutdown; a connection starting after that is dropped.
+    graceful: std::sync::Mutex<Option<hyper_util::server::graceful::GracefulShutdown>>,
+    limit: Arc<Semaphore>,
+    /// Connections accepted over the limit while their first request head
+    /// is read (a health check is answered at once, without a slot).
+    over: Arc<Semaphore>,
+    /// Connections over the limit that asked for something else and wait
+    /// for a slot.
+    waiting: Arc<Semaphore>,
+    tls: Option<Arc<TlsState>>,
+    config: Config,
+}
+
+/// What answering a request needs, shared by every connection.
+struct Answer {
+    store: Arc<KeyStore>,
+    requests: Requests,
+    pre: Prebuilt,
 }
 
 async fn accept_loop(
@@ -687,49 +290,34 @@ where
     drop(slot);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slashes_collapse() {
-        assert_eq!(normalize("/abc.pem"), "abc.pem");
-        assert_eq!(normalize("//abc.pem"), "abc.pem");
-        assert_eq!(normalize("/keys//x///y.pem"), "keys/x/y.pem");
-    }
-
-    #[test]
-    fn etags_compare_weakly_and_in_lists() {
-        let ours = HeaderValue::from_static("\"abc\"");
-        for hit in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
-            assert!(etag_matches(&HeaderValue::from_static(hit), &ours), "{hit}");
-        }
-        assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &ours));
-    }
-
-    #[test]
-    fn empty_set_is_not_ready_and_methods_are_limited() {
-        let set = Arc::new(KeySet::empty());
-        let pre = Prebuilt::new(&Config::default());
-        let (requests, reloads) = (Requests::default(), crate::serve::store::Reloads::default());
-        let req = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap();
-        let handle = |r: &Request<()>, set: &Arc<KeySet>, pre: &Prebuilt| {
-            handle(r, set, pre, &requests, &reloads).0
-        };
-        assert_eq!(
-            handle(&req(Method::GET, "/readyz"), &set, &pre).status(),
-            StatusCode::SERVICE_UNAVAILABLE
+/// Serves one accepted connection (plain or TLS) until it closes.
+async fn serve_connection<I>(
+    http: hyper::server::conn::http1::Builder,
+    io: I,
+    answer: Arc<Answer>,
+    peer: std::net::SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let s = &answer;
+        let (res, route) = handle(
+            &req,
+            &s.store.load(),
+            &s.pre,
+            &s.requests,
+            s.store.reloads(),
         );
-        assert_eq!(
-            handle(&req(Method::GET, "/healthz"), &set, &pre).status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            handle(&req(Method::GET, "/x.pem"), &set, &pre).status(),
-            StatusCode::NOT_FOUND
-        );
-        let res = handle(&req(Method::POST, "/x.pem"), &set, &pre);
-        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(res.headers()[header::ALLOW], "GET, HEAD");
+        let status = res.status().as_u16();
+        s.requests.record(route, status);
+        debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status, route = ?route, "request");
+        std::future::ready(Ok::<_, Infallible>(res))
+    });
+    if let Err(e) = watcher
+        .watch(http.serve_connection(TokioIo::new(io), service))
+        .await
+    {
+        debug!(peer = %peer, error = %e, "connection ended with an error");
     }
 }
