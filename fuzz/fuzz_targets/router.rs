@@ -4,7 +4,7 @@
 use asap_keyserver::keydir::KeySet;
 use asap_keyserver::serve::metrics::Requests;
 use asap_keyserver::serve::handler::{handle, Prebuilt};
-use asap_keyserver::serve::Config;
+use asap_keyserver::serve::HttpConfig;
 use asap_keyserver::serve::store::Reloads;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
@@ -17,7 +17,7 @@ fn fixture() -> &'static (Arc<KeySet>, Prebuilt, Requests, Reloads) {
         let pem = asap_keyserver::keys::generate_pkcs8_pem(2048).unwrap();
         std::fs::write(dir.join("jitsi/k.pem"), pem).unwrap();
         let set = Arc::new(KeySet::load(&dir).unwrap());
-        let config = Config { base_path: "/keys".into(), ..Config::default() };
+        let config = HttpConfig { base_path: "/keys".into(), ..HttpConfig::default() };
         (set, Prebuilt::new(&config), Requests::default(), Reloads::default())
     })
 }

@@ -7,7 +7,7 @@ use crate::cli::ServeArgs;
 use crate::error::Error;
 use crate::keydir::{keygen, Scanner};
 use crate::kid;
-use crate::serve::{server, tls, watch, Config, KeyStore};
+use crate::serve::{server, tls, watch, HttpConfig, KeyStore};
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +21,7 @@ struct ServeConfig {
     listen: std::net::SocketAddr,
     watch: watch::Mode,
     init: bool,
-    server: Config,
+    http: HttpConfig,
     tls: Option<tls::TlsFiles>,
     accept_loops: usize,
 }
@@ -67,7 +67,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 .poll_interval
                 .map_or(watch::Mode::Notify, watch::Mode::Poll),
             init: !a.no_init,
-            server: Config {
+            http: HttpConfig {
                 cache_max_age: a.cache_max_age,
                 jwks_max_age: a.jwks_max_age,
                 header_timeout: a.header_timeout,
@@ -75,7 +75,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 max_connections: a.max_connections.unwrap_or_else(default_max_connections),
                 base_path: a.base_path,
                 jwks_path: a.jwks_path,
-                ..Config::default()
+                ..HttpConfig::default()
             },
             accept_loops: a.accept_loops.unwrap_or_else(|| {
                 std::thread::available_parallelism()
@@ -119,7 +119,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         })?;
         info!(dir = %dir.display(), "created key directory");
     }
-    let mut scanner = Scanner::new(dir).reserving(&config.server.jwks_path);
+    let mut scanner = Scanner::new(dir).reserving(&config.http.jwks_path);
     let mut set = scanner.scan()?.unwrap_or_default();
     let mut created = None;
     if set.is_empty() && config.init {
@@ -147,10 +147,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .context("cannot read the bound address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(addr = %local, keys = key_count, dir = %dir.display(), "listening on {scheme}://{local}");
-    let urls = Urls::new(scheme, local, &config.server);
+    let urls = Urls::new(scheme, local, &config.http);
     let since = Generation::jwks_since().unwrap_or("a later version");
     let refresh =
-        fetch::prosody_refresh_secs(Some(&format!("max-age={}", config.server.jwks_max_age)));
+        fetch::prosody_refresh_secs(Some(&format!("max-age={}", config.http.jwks_max_age)));
     info!(asap_key_server = %urls.base,
         "Prosody set-up 1, any Jitsi token plugin: asap_key_server = \"{}\"; each key is cached by kid until Prosody restarts, so rotate with a new kid",
         urls.base);
@@ -185,7 +185,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let _ = tls_stopped.await;
         }))
     });
-    server::run(listeners, store, config.server, tls, shutdown_signal()).await;
+    server::run(listeners, store, config.http, tls, shutdown_signal()).await;
     hup.abort();
     let _ = stop_watch.send(());
     let _ = stop_tls.send(());
@@ -237,14 +237,14 @@ struct Urls {
 }
 
 impl Urls {
-    fn new(scheme: &str, addr: std::net::SocketAddr, server: &Config) -> Urls {
-        let prefix = server.base_path.trim_matches('/');
+    fn new(scheme: &str, addr: std::net::SocketAddr, http: &HttpConfig) -> Urls {
+        let prefix = http.base_path.trim_matches('/');
         let base = if prefix.is_empty() {
             format!("{scheme}://{addr}")
         } else {
             format!("{scheme}://{addr}/{prefix}")
         };
-        let jwks = format!("{base}/{}", server.jwks_path.trim_start_matches('/'));
+        let jwks = format!("{base}/{}", http.jwks_path.trim_start_matches('/'));
         Urls { base, jwks }
     }
 }

@@ -7,9 +7,10 @@ use std::time::Duration;
 /// `max-age - 60` s, so every 5 minutes.
 pub const DEFAULT_JWKS_MAX_AGE: u64 = 360;
 
-/// Settings of the HTTP server.
+/// Settings of the HTTP server (`serve`'s flags about HTTP; the whole of
+/// `serve` is `cmd::serve::ServeConfig`).
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct HttpConfig {
     /// `max-age` sent with keys, in seconds.
     pub cache_max_age: u64,
     /// `max-age` sent with the JWKS: Prosody's `cache_keys_url` refresh
@@ -30,9 +31,9 @@ pub struct Config {
     pub jwks_path: String,
 }
 
-impl Default for Config {
+impl Default for HttpConfig {
     fn default() -> Self {
-        Config {
+        HttpConfig {
             cache_max_age: 300,
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             header_timeout: Duration::from_secs(10),

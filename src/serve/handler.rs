@@ -6,7 +6,7 @@
 //! [`server`](super::server).
 
 use super::body::Body;
-use super::config::Config;
+use super::config::HttpConfig;
 use super::metrics::{Requests, Route};
 use super::parts::PartCache;
 use super::store::Reloads;
@@ -49,7 +49,7 @@ fn trim_path(path: &str) -> String {
 
 impl Prebuilt {
     /// Builds the shared parts for `config`.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &HttpConfig) -> Self {
         let max_age = |secs: u64| {
             HeaderValue::try_from(format!("public, max-age={secs}"))
                 .unwrap_or(HeaderValue::from_static("public, max-age=300"))
@@ -362,7 +362,7 @@ mod tests {
     #[test]
     fn empty_set_is_not_ready_and_methods_are_limited() {
         let set = Arc::new(KeySet::empty());
-        let pre = Prebuilt::new(&Config::default());
+        let pre = Prebuilt::new(&HttpConfig::default());
         let (requests, reloads) = (Requests::default(), Reloads::default());
         let req = |m: Method, p: &str| Request::builder().method(m).uri(p).body(()).unwrap();
         let handle = |r: &Request<()>, set: &Arc<KeySet>, pre: &Prebuilt| {

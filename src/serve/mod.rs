@@ -26,6 +26,6 @@ pub mod store;
 pub mod tls;
 pub mod watch;
 
-pub use config::Config;
+pub use config::HttpConfig;
 pub use server::run;
 pub use store::KeyStore;

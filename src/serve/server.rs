@@ -7,7 +7,7 @@
 //! Over the connection limit, health checks are still answered and a few
 //! other clients wait in a lane of their own.
 
-use super::config::Config;
+use super::config::HttpConfig;
 use super::conn::{self, Rewind, SendTimeout};
 use super::handler::{handle, is_health, Prebuilt};
 use super::metrics::{Requests, Route};
@@ -70,7 +70,7 @@ pub fn bind_reuseport(
 pub async fn run(
     listeners: Vec<TcpListener>,
     store: Arc<KeyStore>,
-    config: Config,
+    config: HttpConfig,
     tls: Option<Arc<TlsState>>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -139,7 +139,7 @@ struct Shared {
     /// for a slot.
     waiting: Arc<Semaphore>,
     tls: Option<Arc<TlsState>>,
-    config: Config,
+    config: HttpConfig,
 }
 
 /// What answering a request needs, shared by every connection.
