@@ -169,7 +169,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "ASAP_JWKS_MAX_AGE",
-        default_value_t = crate::serve::config::DEFAULT_JWKS_MAX_AGE,
+        default_value_t = crate::serve::DEFAULT_JWKS_MAX_AGE,
         value_name = "SECONDS"
     )]
     pub jwks_max_age: u64,
