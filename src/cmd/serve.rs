@@ -152,15 +152,21 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let refresh =
         fetch::prosody_refresh_secs(Some(&format!("max-age={}", config.http.jwks_max_age)));
     info!(asap_key_server = %urls.base,
-        "Prosody set-up 1, any Jitsi token plugin: asap_key_server = \"{}\"; each key is cached by kid until Prosody restarts, so rotate with a new kid",
+        "Prosody set-up 1, any Jitsi token plugin: asap_key_server = \"{}\"; \
+         each key is cached by kid until Prosody restarts, so rotate with a new kid",
         urls.base);
     let keys = store.load().len();
     let cache_keys_url = crate::prosody::cache_keys_url(&urls.jwks, keys);
     info!(cache_keys_url = %cache_keys_url,
-        "Prosody set-up 2, token plugin {since} or later: add cache_keys_url = \"{cache_keys_url}\"; Prosody reads it every {refresh} s, so a key replaced under its kid is live within {refresh} s and a removed kid stops within {refresh} s + 90 min");
+        "Prosody set-up 2, token plugin {since} or later: add cache_keys_url = \"{cache_keys_url}\"; \
+         Prosody reads it every {refresh} s, so a key replaced under its kid is live within {refresh} s \
+         and a removed kid stops within {refresh} s + 90 min");
     if cache_keys_url != urls.jwks {
         info!(keys,
-            "that is the bounded JWKS, the newest 2 keys of each issuer: Prosody converts every JWKS key at every refresh (about {} ms each, {keys} keys here) and logs nobody in meanwhile; a kid outside it still logs in through asap_key_server while its file exists (delete the file to stop new fetches; a Prosody that already fetched it keeps it until restart)",
+            "that is the bounded JWKS, the newest 2 keys of each issuer: Prosody converts every JWKS key \
+             at every refresh (about {} ms each, {keys} keys here) and logs nobody in meanwhile; \
+             a kid outside it still logs in through asap_key_server while its file exists \
+             (delete the file to stop new fetches; a Prosody that already fetched it keeps it until restart)",
             crate::prosody::MS_PER_JWKS_KEY);
     }
     if let Some(kid) = created {

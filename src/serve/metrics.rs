@@ -44,6 +44,15 @@ const ROUTES: [(Route, &str); 8] = [
 ];
 const STATUSES: [u16; 7] = [200, 304, 400, 404, 405, 503, 0];
 
+/// `# HELP` of `asap_keyserver_key_replaced_timestamp_seconds`.
+const KEY_REPLACED_HELP: &str = "When a served kid's key material last changed while this server ran \
+    (a kid holding another key than before): a Prosody that fetched the kid through asap_key_server \
+    before then still holds the old key.";
+/// `# HELP` of `asap_keyserver_full_walks_total`.
+const FULL_WALKS_HELP: &str = "Rescans that walked the whole key directory (start, once the watch is \
+    placed, watcher overflow or error, SIGHUP, poll mode, a directory holding symlinks); the others \
+    looked only at the paths the watcher named.";
+
 /// Requests answered, by route and status.
 #[derive(Debug)]
 pub struct Requests {
@@ -116,7 +125,7 @@ impl Requests {
             &mut out,
             "key_replaced_timestamp_seconds",
             "gauge",
-            "When a served kid's key material last changed while this server ran (a kid holding another key than before): a Prosody that fetched the kid through asap_key_server before then still holds the old key.",
+            KEY_REPLACED_HELP,
         );
         for (kid, secs) in keys.replaced() {
             // Kids are [A-Za-z0-9_.+/-]: nothing to escape in a label value.
@@ -126,10 +135,30 @@ impl Requests {
             );
         }
         let plain: [(&str, &str, &str, u64); 4] = [
-            ("reloads_total", "counter", "Rescans of the key directory that succeeded.", reloads.successes()),
-            ("full_walks_total", "counter", "Rescans that walked the whole key directory (start, once the watch is placed, watcher overflow or error, SIGHUP, poll mode, a directory holding symlinks); the others looked only at the paths the watcher named.", reloads.full_walks()),
-            ("reload_errors_total", "counter", "Rescans that failed (the last good set stays served).", reloads.failures()),
-            ("seconds_since_last_reload", "gauge", "Seconds since the last successful rescan.", reloads.seconds_since_success()),
+            (
+                "reloads_total",
+                "counter",
+                "Rescans of the key directory that succeeded.",
+                reloads.successes(),
+            ),
+            (
+                "full_walks_total",
+                "counter",
+                FULL_WALKS_HELP,
+                reloads.full_walks(),
+            ),
+            (
+                "reload_errors_total",
+                "counter",
+                "Rescans that failed (the last good set stays served).",
+                reloads.failures(),
+            ),
+            (
+                "seconds_since_last_reload",
+                "gauge",
+                "Seconds since the last successful rescan.",
+                reloads.seconds_since_success(),
+            ),
         ];
         for (name, kind, help, value) in plain {
             header(&mut out, name, kind, help);

@@ -32,6 +32,11 @@ pub const OVER_LIMIT: usize = 8;
 pub const WAITING: usize = 8;
 /// How long a connection over the limit has to send its request head.
 const OVER_LIMIT_HEAD: Duration = Duration::from_secs(1);
+/// The answer to a connection over the limit when [`WAITING`] others
+/// wait already, written as is.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+    Content-Type: text/plain; charset=utf-8\r\nContent-Length: 39\r\nConnection: close\r\n\r\n\
+    busy: every connection is taken; retry\n";
 
 /// Binds `count` listeners on `addr` with `SO_REUSEPORT`, so the kernel
 /// spreads new connections over one accept loop each (port 0: the first
@@ -270,10 +275,9 @@ where
     }
     let Ok(waiting) = Arc::clone(&shared.waiting).try_acquire_owned() else {
         debug!(peer = %peer, "over the connection limit with too many waiting: 503");
-        let busy = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 39\r\nConnection: close\r\n\r\nbusy: every connection is taken; retry\n";
         let _ = tokio::time::timeout(
             OVER_LIMIT_HEAD,
-            tokio::io::AsyncWriteExt::write_all(&mut io, busy),
+            tokio::io::AsyncWriteExt::write_all(&mut io, BUSY),
         )
         .await;
         shared.answer.requests.record(Route::Unknown, 503);
