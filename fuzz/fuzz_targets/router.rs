@@ -40,5 +40,5 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (res, _) = handle(&req, set, pre, requests, reloads);
-    assert!([200, 304, 404, 405, 503].contains(&res.status().as_u16()));
+    assert!([200, 304, 400, 404, 405, 503].contains(&res.status().as_u16()));
 });
