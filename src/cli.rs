@@ -632,6 +632,20 @@ pub struct LoginArgs {
     pub json: bool,
 }
 
+impl From<&LoginArgs> for crate::check::login::Given {
+    fn from(a: &LoginArgs) -> Self {
+        crate::check::login::Given {
+            websocket: a.websocket.clone(),
+            bosh: a.bosh.clone(),
+            domain: a.domain.clone(),
+            muc_domain: a.muc_domain.clone(),
+            focus: a.focus.clone(),
+            room: a.room.clone(),
+            no_join: a.no_join,
+        }
+    }
+}
+
 /// Flags of `doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

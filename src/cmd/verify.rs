@@ -23,12 +23,7 @@ pub(super) fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
         }
         Some(t) => t.to_owned(),
     };
-    let mut t = raw.trim().trim_matches('"').trim_matches('\'').trim();
-    t = t.strip_prefix("Bearer ").unwrap_or(t);
-    if let Some(pos) = t.find("jwt=") {
-        t = t[pos + 4..].split('&').next().unwrap_or_default();
-    }
-    Ok(t.to_owned())
+    Ok(crate::check::login::meeting::token_in(&raw).to_owned())
 }
 
 /// Prosody's settings as `--prosody-config` and the flags give them.
@@ -187,17 +182,4 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tokens_come_from_urls_and_headers_too() {
-        assert_eq!(
-            super::token_text(Some("https://meet.example.com/room?jwt=a.b.c&x=1")).unwrap(),
-            "a.b.c"
-        );
-        assert_eq!(super::token_text(Some("Bearer a.b.c\n")).unwrap(), "a.b.c");
-        assert_eq!(super::token_text(Some("\"a.b.c\"")).unwrap(), "a.b.c");
-    }
 }
