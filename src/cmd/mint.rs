@@ -23,19 +23,6 @@ fn read_claims(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(&text).with_context(|| format!("--claims {name}: not valid JSON"))
 }
 
-/// Percent-encodes a room name for a URL path segment.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
     let merge = a.claims.as_deref().map(read_claims).transpose()?;
     let spec = TokenSpec {
@@ -80,7 +67,7 @@ pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
         (Some(base), Some(room)) => Some(format!(
             "{}/{}?jwt={}",
             base.trim_end_matches('/'),
-            encode_segment(room),
+            crate::check::login::meeting::encode(room),
             minted.token
         )),
         (None, _) => None,
@@ -97,16 +84,4 @@ pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", url.as_deref().unwrap_or(&minted.token))?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn room_names_are_encoded() {
-        assert_eq!(
-            super::encode_segment("daily standup/2"),
-            "daily%20standup%2F2"
-        );
-        assert_eq!(super::encode_segment("abc-1"), "abc-1");
-    }
 }

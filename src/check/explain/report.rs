@@ -6,6 +6,7 @@ use super::event::Found;
 use super::line::Format;
 use super::redact::redact;
 use crate::check::causes::{Cause, Stage};
+use crate::check::login::meeting::encode;
 use crate::check::{self, Diagnostic, Layout};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -71,8 +72,8 @@ impl Group {
         // pasted command runs nothing a room name says.
         let path = match self.room.as_deref() {
             Some(r) => match r.strip_prefix('[').and_then(|t| t.split_once(']')) {
-                Some((tenant, room)) => format!("{}/{}", url_part(tenant), url_part(room)),
-                None => url_part(r),
+                Some((tenant, room)) => format!("{}/{}", encode(tenant), encode(room)),
+                None => encode(r),
             },
             None => "ROOM".to_owned(),
         };
@@ -136,19 +137,6 @@ fn host_of(source: &str) -> Option<String> {
     };
     let plain = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
     (!host.is_empty() && host.chars().all(plain)).then(|| host.to_owned())
-}
-
-/// `text` percent-encoded but for URL-safe characters.
-fn url_part(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 impl Report {

@@ -2,7 +2,7 @@
 //! `https://meet.example.com[/<tenant>]/<room>?jwt=<token>` gives the
 //! endpoints, domains and room ([`Meeting`]), and its `config.js` may name
 //! others ([`config_js_value`]). A token pasted inside such a URL (or a
-//! header) is found by [`token_in`].
+//! header) is found by [`token_in`]; [`encode`] writes a room for one.
 //!
 //! Parsed by hand rather than with the `url` crate: the client derives its
 //! endpoints from the URL as written, and `url` would normalise it (a
@@ -10,16 +10,21 @@
 //! `..` resolved), and its query pairs decode `+` and `%`, while a token is
 //! taken as it stands.
 
-/// Percent-encodes what is not unreserved.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What a meeting URL percent-encodes, in a path segment or a query value:
+/// every byte but the unreserved characters (RFC 3986 §2.3).
+const ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `part` percent-encoded for a meeting URL (a room, a tenant, a token in
+/// the query): only unreserved characters are kept, so nothing in it can
+/// end the segment or the value, or run in a shell.
+pub fn encode(part: &str) -> String {
+    utf8_percent_encode(part, ENCODED).to_string()
 }
 
 /// The URL with the token and room in the query, as the client sends it.
@@ -200,5 +205,13 @@ mod tests {
         );
         assert_eq!(token_in("Bearer a.b.c\n"), "a.b.c");
         assert_eq!(token_in("\"a.b.c\""), "a.b.c");
+    }
+
+    #[test]
+    fn room_names_are_encoded() {
+        assert_eq!(encode("daily standup/2"), "daily%20standup%2F2");
+        assert_eq!(encode("abc-1"), "abc-1");
+        assert_eq!(encode("a~b_c.d"), "a~b_c.d");
+        assert_eq!(encode("ä;$(x)"), "%C3%A4%3B%24%28x%29");
     }
 }

@@ -137,9 +137,9 @@ impl<'a> Session<'a> {
             return Err(refused(t, "SASL", "no ANONYMOUS mechanism".into()));
         }
         let deadline = self.deadline();
-        let answer = t.send(AUTH, deadline).and_then(|()| {
-            wait_for(t, deadline, |e| e.name == "success" || e.name == "failure")
-        });
+        let answer = t
+            .send(AUTH, deadline)
+            .and_then(|()| wait_for(t, deadline, |e| e.name == "success" || e.name == "failure"));
         match answer {
             Err(f) => Err(self.failed("SASL", f)),
             Ok(None) => {
@@ -153,7 +153,10 @@ impl<'a> Session<'a> {
             }
             Ok(Some(f)) if f.name == "failure" => {
                 let (cond, text) = condition(&f).unwrap_or(("failure".into(), None));
-                let seen = format!("{cond}{}", text.as_ref().map(|t| format!(": {t}")).unwrap_or_default());
+                let seen = format!(
+                    "{cond}{}",
+                    text.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
+                );
                 self.steps.push(
                     Diagnostic::fail("SASL", seen)
                         .prosody_says(text.clone().unwrap_or_else(|| cond.clone()))

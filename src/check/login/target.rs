@@ -104,7 +104,9 @@ impl Target {
             return Err(TargetError::NotJwt);
         }
         // config.js, where it is reachable, as the client reads it.
-        let js = meeting.as_ref().and_then(|m| config_js(m, options, &mut notes));
+        let js = meeting
+            .as_ref()
+            .and_then(|m| config_js(m, options, &mut notes));
         let from_js = |key: &str| js.as_deref().and_then(|t| config_js_value(t, key));
         let endpoint = match (&given.websocket, &given.bosh, &meeting) {
             (Some(ws), _, _) => Endpoint::WebSocket(ws.clone()),
@@ -157,7 +159,11 @@ impl Target {
 }
 
 /// The meeting's `config.js`, if it answers 200; a note says what happened.
-fn config_js(meeting: &Meeting, options: &fetch::Options, notes: &mut Vec<String>) -> Option<String> {
+fn config_js(
+    meeting: &Meeting,
+    options: &fetch::Options,
+    notes: &mut Vec<String>,
+) -> Option<String> {
     let url = meeting.config_js();
     match fetch::get(&url, options) {
         Ok(r) if r.status == 200 => {
@@ -166,7 +172,9 @@ fn config_js(meeting: &Meeting, options: &fetch::Options, notes: &mut Vec<String
         }
         Ok(r) => {
             let status = r.status;
-            notes.push(format!("{url}: HTTP {status}; using the defaults the client derives"));
+            notes.push(format!(
+                "{url}: HTTP {status}; using the defaults the client derives"
+            ));
             None
         }
         Err(e) => {
