@@ -489,9 +489,13 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-/// Prosody's token options given as flags; they win over `--prosody-config`.
+/// Prosody's token options given as flags, as
+/// [`TokenOptions`](crate::prosody::config::TokenOptions) are read from its
+/// config: both end in verify's [`Settings`]
+/// ([`Settings::overlay`] takes the config's, [`TokenOptionArgs::apply`]
+/// these, which win over `--prosody-config`).
 #[derive(Debug, Args)]
-pub struct SettingsArgs {
+pub struct TokenOptionArgs {
     /// Prosody's app_id (the default accepted issuer).
     #[arg(long)]
     pub app_id: Option<String>,
@@ -522,7 +526,7 @@ pub struct SettingsArgs {
     pub cache_keys_url: Option<String>,
 }
 
-impl SettingsArgs {
+impl TokenOptionArgs {
     /// Sets in `settings` every option given as a flag.
     pub fn apply(&self, settings: &mut Settings) {
         if let Some(v) = &self.app_id {
@@ -562,7 +566,7 @@ pub struct ProsodyArgs {
 
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub settings: SettingsArgs,
+    pub options: TokenOptionArgs,
 
     /// Check as the Jitsi token plugin of this month, e.g. 2025-10 [default:
     /// detected from --prosody-config's plugin_paths, else the newest known].

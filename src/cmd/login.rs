@@ -1,5 +1,6 @@
 //! `asap-keyserver login`: ask the real Prosody, step by step.
 
+use super::prosody::ProsodySettings;
 use crate::check::fetch;
 use crate::check::keysource::KeySource;
 use crate::check::login::{self, diagnose, Answer, Target};
@@ -16,12 +17,12 @@ fn offline_checks(
     target: &Target,
     options: &fetch::Options,
 ) -> anyhow::Result<(verify::Report, MucBase, Vec<String>)> {
-    let super::verify::Prosody {
+    let ProsodySettings {
         mut settings,
         key_server,
         notes,
         redactions,
-    } = super::verify::prosody_settings(&a.prosody, options.clone())?;
+    } = super::prosody::read(&a.prosody, options.clone())?;
     settings.domain = Some(target.domain.clone());
     settings.tenant.clone_from(&target.tenant);
     settings.room.clone_from(&target.room);
@@ -61,7 +62,7 @@ pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
         ca_file: a.ca_file.clone(),
     };
     let arg = match a.token.as_deref() {
-        None | Some("-") => super::verify::token_text(None)?,
+        None | Some("-") => super::token_text(None)?,
         Some(t) => t.trim().to_owned(),
     };
     let (target, notes) = Target::derive(&arg, &(&a).into(), &options)?;

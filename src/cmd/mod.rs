@@ -1,5 +1,7 @@
 //! The subcommands: each turns checked arguments into work and output.
-//! This is the presentation layer; the modules it calls only log.
+//! This is the presentation layer; the modules it calls only log. One
+//! module per subcommand, and `prosody`: the settings `verify` and `login`
+//! both check a token with.
 //!
 //! Exit status, as ripgrep's: [`ACCEPTED`] (0) for accepted / no problems,
 //! [`REJECTED`] (1) for rejected / problems found, and 2 for any error
@@ -14,10 +16,13 @@ mod list;
 mod login;
 mod mint;
 mod probe;
+mod prosody;
 mod serve;
 mod verify;
 
 use crate::cli::Command;
+use anyhow::Context as _;
+use std::io::Read as _;
 use std::process::ExitCode;
 
 /// Accepted, or no problems found.
@@ -43,6 +48,22 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Probe(args) => probe::run(args),
     }
+}
+
+/// The token from an argument, a meeting URL, or stdin (`verify` and
+/// `login`).
+fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
+    let raw = match arg {
+        None | Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the token from stdin")?;
+            s
+        }
+        Some(t) => t.to_owned(),
+    };
+    Ok(crate::check::login::meeting::token_in(&raw).to_owned())
 }
 
 /// Writes a command's report to stdout, then exits with `code`, the
