@@ -576,6 +576,13 @@ pub struct ProsodyArgs {
 
 /// Flags of `login`.
 #[derive(Debug, Args)]
+// The fetch flags in login's words: --timeout is the limit of each step
+// (15 s by default, not verify's 10 s), and --ca-file serves wss:// too.
+#[command(
+    mut_arg("timeout", |a| a.default_value("15s")
+        .help("Longest each step (connect, SASL, bind, focus, join) may take, as a whole")),
+    mut_arg("ca_file", |a| a.help("Extra CA certificates (PEM) to trust for wss:// and https://")),
+)]
 pub struct LoginArgs {
     /// The token, a meeting URL with ?jwt= (https://meet.example.com/[tenant/]room?jwt=...),
     /// or `-` for stdin [default: stdin].
@@ -623,13 +630,9 @@ pub struct LoginArgs {
     #[arg(long, default_value = "asap-keyserver-login")]
     pub nick: String,
 
-    /// Extra CA certificates (PEM) to trust for wss:// and https://.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-
-    /// Longest each step (connect, SASL, bind, focus, join) may take, as a whole.
-    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    /// `--ca-file`, and `--timeout` as the limit of each step.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 
     /// Print the steps as JSON.
     #[arg(long)]
@@ -797,6 +800,32 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn login_fetches_as_verify_does_but_waits_longer_per_step() {
+        let timeout = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Login(a) => a.fetch.timeout,
+            Command::Verify(a) => a.fetch.timeout,
+            _ => unreachable!(),
+        };
+        let login = [
+            "asap-keyserver",
+            "login",
+            "--no-join",
+            "--websocket",
+            "ws://h",
+            "a.b.c",
+        ];
+        assert_eq!(timeout(&login), Duration::from_secs(15));
+        assert_eq!(
+            timeout(&[&login[..], &["--timeout", "3s"]].concat()),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            timeout(&["asap-keyserver", "verify", "a.b.c"]),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]

@@ -57,10 +57,7 @@ fn offline_checks(
 }
 
 pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
-    let options = fetch::Options {
-        timeout: a.timeout,
-        ca_file: a.ca_file.clone(),
-    };
+    let options = fetch::Options::from(&a.fetch);
     let arg = match a.token.as_deref() {
         None | Some("-") => super::token_text(None)?,
         Some(t) => t.trim().to_owned(),
