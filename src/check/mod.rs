@@ -208,10 +208,10 @@ impl Tally {
     }
 }
 
-/// How [`write_text`] lays out a list: an indent before each line and the
-/// width of the check column.
+/// The columns [`write_text`] lines a list up in: an indent before each
+/// line and the width of the check column.
 #[derive(Debug, Clone, Copy)]
-pub struct Layout {
+pub struct Columns {
     /// Put before every line.
     pub indent: &'static str,
     /// The check column is padded to this width.
@@ -223,9 +223,9 @@ pub struct Layout {
 pub fn write_text(
     out: &mut impl Write,
     items: &[Diagnostic],
-    layout: Layout,
+    columns: Columns,
 ) -> std::io::Result<()> {
-    let Layout { indent, width } = layout;
+    let Columns { indent, width } = columns;
     for d in items {
         let (check, seen) = (escape_controls(&d.check), escape_controls(&d.seen));
         writeln!(out, "{indent}{} {check:<width$}  {seen}", d.status.symbol())?;
@@ -269,7 +269,7 @@ mod tests {
         write_text(
             &mut out,
             &items,
-            Layout {
+            Columns {
                 indent: "",
                 width: 16,
             },
@@ -288,7 +288,7 @@ mod tests {
         write_text(
             &mut out,
             &items[1..],
-            Layout {
+            Columns {
                 indent: "  ",
                 width: 0,
             },

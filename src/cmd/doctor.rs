@@ -1,6 +1,6 @@
 //! `asap-keyserver doctor`: findings grouped by what was looked at.
 
-use crate::check::{self, doctor, Diagnostic, Layout, Tally};
+use crate::check::{self, doctor, Columns, Diagnostic, Tally};
 use crate::cli::DoctorArgs;
 use crate::keydir::KeySet;
 use crate::prosody::config::{Config, Redactions, TokenOptions};
@@ -143,13 +143,13 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
             return Ok(());
         }
-        let layout = Layout {
+        let columns = Columns {
             indent: "  ",
             width: 0,
         };
         for (title, findings) in &sections {
             writeln!(out, "{title}")?;
-            check::write_text(out, findings, layout)?;
+            check::write_text(out, findings, columns)?;
             writeln!(out)?;
         }
         if let Some(lines) = &paste {

@@ -5,7 +5,7 @@ use crate::check::fetch;
 use crate::check::keysource::KeySource;
 use crate::check::login::{self, diagnose, Answer, Target};
 use crate::check::verify::{self, MucBase};
-use crate::check::{self, Diagnostic, Layout};
+use crate::check::{self, Columns, Diagnostic};
 use crate::cli::LoginArgs;
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -109,11 +109,11 @@ pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
         for n in &notes {
             writeln!(out, "{n}")?;
         }
-        let layout = Layout {
+        let columns = Columns {
             indent: "",
             width: 8,
         };
-        check::write_text(out, &transcript.steps, layout)?;
+        check::write_text(out, &transcript.steps, columns)?;
         if let Some((step, e)) = &explained {
             if let Some(c) = e.cause {
                 writeln!(out, "What Prosody's answer means ({}):", c.id)?;
@@ -136,7 +136,7 @@ pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {
             check::write_text(
                 out,
                 &e.checks,
-                Layout {
+                Columns {
                     indent: "  ",
                     width: 16,
                 },

@@ -3,7 +3,7 @@
 use super::prosody::ProsodySettings;
 use crate::check::keysource::KeySource;
 use crate::check::verify;
-use crate::check::{self, Layout};
+use crate::check::{self, Columns};
 use crate::cli::VerifyArgs;
 use anyhow::Context as _;
 use std::io::Write as _;
@@ -84,11 +84,11 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             for n in &notes {
                 writeln!(out, "{n}")?;
             }
-            let layout = Layout {
+            let columns = Columns {
                 indent: "",
                 width: 16,
             };
-            check::write_text(out, &report.checks, layout)?;
+            check::write_text(out, &report.checks, columns)?;
             writeln!(out, "{}", report.verdict())?;
         }
         Ok(())

@@ -7,7 +7,7 @@ use super::line::Format;
 use super::redact::redact;
 use crate::check::causes::{Cause, Stage};
 use crate::check::login::meeting::encode;
-use crate::check::{self, Diagnostic, Layout};
+use crate::check::{self, Columns, Diagnostic};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -225,7 +225,7 @@ impl Report {
             check::write_text(
                 out,
                 std::slice::from_ref(&d),
-                Layout {
+                Columns {
                     indent: "",
                     width: 0,
                 },
