@@ -6,17 +6,17 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 pub(super) fn run(a: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let report = explain::read(a.file.as_deref())?;
-    let code = if report.failures() == 0 {
+    let summary = explain::read(a.file.as_deref())?;
+    let code = if summary.failures() == 0 {
         super::ACCEPTED
     } else {
         super::REJECTED
     };
     super::report(code, |out| {
         if a.json {
-            writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&summary.to_json())?)?;
         } else {
-            report.write_text(out)?;
+            summary.write_text(out)?;
         }
         Ok(())
     })

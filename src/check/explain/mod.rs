@@ -4,16 +4,18 @@
 //! every token failure, and groups them by cause, in the words of the one
 //! table of causes ([`crate::check::causes`]) that `verify` uses.
 //!
-//! One child per seam: [`line`](mod@line) (the log formats), [`event`] (which
-//! messages are token failures, and which belong together), [`redact`]
-//! (no token ever leaves) and [`report`] (grouping and output).
+//! One child per seam, all private: `line` (the log formats), `event`
+//! (which messages are token failures, and which belong together),
+//! `redact` (no token ever leaves) and `summary` (grouping and output:
+//! the [`Summary`] [`explain`] returns).
 
-pub mod event;
-pub mod line;
-pub mod redact;
-pub mod report;
+mod event;
+mod line;
+mod redact;
+mod summary;
 
-pub use report::Report;
+pub use line::Format;
+pub use summary::{Group, Summary};
 
 use std::io::{BufRead, IsTerminal as _};
 use std::path::{Path, PathBuf};
@@ -54,7 +56,7 @@ pub enum Error {
 /// Reads the log at `path` (`None` or `-`: stdin) and explains it. With
 /// no path and a terminal on stdin there is nothing to read: an error
 /// saying what to give (`-` reads the terminal anyway).
-pub fn read(path: Option<&Path>) -> Result<Report, Error> {
+pub fn read(path: Option<&Path>) -> Result<Summary, Error> {
     let Some(path) = path.filter(|p| *p != Path::new("-")) else {
         let stdin = std::io::stdin();
         if path.is_none() && stdin.is_terminal() {
@@ -81,11 +83,11 @@ pub fn read(path: Option<&Path>) -> Result<Report, Error> {
 
 /// Reads a log and explains it. Bytes that are not UTF-8 are read lossily;
 /// lines past 64 KiB are cut there.
-pub fn explain(mut input: impl BufRead) -> std::io::Result<Report> {
-    let mut report = Report::default();
+pub fn explain(mut input: impl BufRead) -> std::io::Result<Summary> {
+    let mut summary = Summary::default();
     let mut pairing = event::Pairing::default();
     let mut buf = Vec::with_capacity(1024);
-    let mut out = |found| report.add(found);
+    let mut out = |found| summary.add(found);
     let mut lines = 0;
     let mut records = 0;
     let mut formats = std::collections::BTreeSet::new();
@@ -102,10 +104,10 @@ pub fn explain(mut input: impl BufRead) -> std::io::Result<Report> {
         }
     }
     pairing.finish(&mut out);
-    report.lines = lines;
-    report.records = records;
-    report.formats = formats;
-    Ok(report)
+    summary.lines = lines;
+    summary.records = records;
+    summary.formats = formats;
+    Ok(summary)
 }
 
 /// Reads the next line into `buf` (with its line break), keeping at most
@@ -140,7 +142,7 @@ fn next_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<boo
 mod tests {
     use super::*;
 
-    fn explained(text: &[u8]) -> Report {
+    fn explained(text: &[u8]) -> Summary {
         explain(text).unwrap()
     }
 

@@ -113,7 +113,7 @@ fn stage_words(stage: Stage) -> &'static str {
 
 /// What `explain` found in one log.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub struct Summary {
     /// Lines read.
     pub lines: u64,
     /// Lines that were Prosody log records.
@@ -139,7 +139,7 @@ fn host_of(source: &str) -> Option<String> {
     (!host.is_empty() && host.chars().all(plain)).then(|| host.to_owned())
 }
 
-impl Report {
+impl Summary {
     /// Adds one failure (or one more record about a failure).
     pub fn add(&mut self, found: Found) {
         let id = found.cause.map(|c| c.id);
@@ -201,7 +201,7 @@ impl Report {
         format!("{} format", names.join(" and "))
     }
 
-    /// The report as text: a headline, one block per cause as `verify`
+    /// The summary as text: a headline, one block per cause as `verify`
     /// writes its checks, and the verdict.
     pub fn write_text(&self, out: &mut impl Write) -> std::io::Result<()> {
         let groups = self.groups();
@@ -255,7 +255,7 @@ impl Report {
         Ok(())
     }
 
-    /// The report as JSON: `failures`, `lines`, `records`, `formats`, and
+    /// The summary as JSON: `failures`, `lines`, `records`, `formats`, and
     /// `causes[]` with `id`, `check`, `stage`, `count`, `first`, `last`,
     /// `says`, `why`, `fix`, `examples` and `next`.
     pub fn to_json(&self) -> serde_json::Value {
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn groups_count_and_keep_the_tables_words() {
-        let mut r = Report::default();
+        let mut r = Summary::default();
         let said = "Error verifying token err:not-allowed, reason:Invalid signature";
         r.add(found(&causes::SIGNATURE, "Dec 01 10:00:00", said));
         r.add(found(
@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn join_failures_point_at_login_with_the_room() {
-        let mut r = Report::default();
+        let mut r = Summary::default();
         let mut f = found(
             &causes::ROOM_MISMATCH,
             "t",
@@ -371,7 +371,7 @@ mod tests {
             ["asap-keyserver login \"https://meet.example.com/acme/r?jwt=$TOKEN\""]
         );
         // Whatever the log says, the suggested command runs nothing else.
-        let mut r = Report::default();
+        let mut r = Summary::default();
         let mut f = found(&causes::ROOM_MISMATCH, "t", "Token x not allowed to join");
         f.source = "conf.evil\"; rm -rf ~; \".host:token_verification".into();
         f.room = Some("a\"$(reboot)\"b".into());
