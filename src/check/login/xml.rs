@@ -139,7 +139,9 @@ mod tests {
     #[test]
     fn stanzas_parse_into_trees() {
         let els = parse(
-            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/><text xml:lang='en'>sub claim is missing</text></failure><iq type='result' id='b'><bind><jid>a@b/c</jid></bind></iq>",
+            "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/>\
+             <text xml:lang='en'>sub claim is missing</text></failure>\
+             <iq type='result' id='b'><bind><jid>a@b/c</jid></bind></iq>",
         )
         .unwrap();
         assert_eq!(els.len(), 2);
