@@ -20,8 +20,8 @@
 //!   `rotate` and `prune` follow), `keygen` (keygen, rotate, prune) and
 //!   `export` (static files).
 //! - [`serve`]: everything `serve` runs: the [`serve::KeyStore`] swapped on
-//!   reload, the watcher, the pure request handler and accept loops,
-//!   metrics, TLS.
+//!   reload, the watcher, the pure request handler (`handler`, no I/O) and
+//!   the accept loops around it (`server`), metrics, TLS.
 //! - [`token`]: typed Jitsi/JaaS/ASAP claims and the Minter that signs them.
 //! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
 //!   checks as data) and `doctor`; the table of causes (`causes`: what
@@ -30,15 +30,18 @@
 //!   (`generation`), the key source (`asap_key_server`, the JWKS at
 //!   `cache_keys_url`, a directory, a file), the Prosody-faithful fetch,
 //!   `login`, an XMPP client (WebSocket, BOSH) that asks the real Prosody
-//!   and explains its refusals, and `explain`, which reads Prosody's own
-//!   log (file, docker, journalctl) and groups its token failures by cause.
+//!   one protocol step at a time, from a meeting URL as Jitsi's client
+//!   reads it, and explains its refusals, and `explain`, which reads
+//!   Prosody's own log (file, docker, journalctl) and groups its token
+//!   failures by cause.
 //! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
 //!   sandbox) and the lines to paste into it.
 //! - [`error`]: the errors that stop a command, naming the file or kid and
 //!   the fix.
 //! - [`cli`]: clap definitions of the subcommands and their flags.
 //! - [`cmd`]: the subcommands, turning checked flags into work and output,
-//!   and the exit codes.
+//!   and the exit codes; `verify` and `login` read Prosody's settings in
+//!   one place (`cmd/prosody.rs`).
 //!
 //! Dependencies point down this list's spirit: `cmd` uses everything;
 //! `check` uses `keydir`, `keys` and `prosody` (and `serve` for the name of
