@@ -38,7 +38,8 @@
 //!   sandbox) and the lines to paste into it.
 //! - [`error`]: the errors that stop a command, naming the file or kid and
 //!   the fix.
-//! - [`cli`]: clap definitions of the subcommands and their flags.
+//! - [`cli`]: clap definitions of the subcommands and their flags, by what
+//!   the commands do (serve, the key directory, checks) and value parsers.
 //! - [`cmd`]: the subcommands, turning checked flags into work and output,
 //!   and the exit codes; `verify` and `login` read Prosody's settings in
 //!   one place (`cmd/prosody.rs`).

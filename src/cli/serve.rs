@@ -1,0 +1,103 @@
+//! Flags of `serve`: where to listen, how to watch, what to send, and the
+//! limits of the HTTP server.
+
+use super::values::parse_duration;
+use super::KeyDirArg;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Flags of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dir: KeyDirArg,
+
+    /// Address to listen on (use 0.0.0.0:8085 to serve other hosts).
+    #[arg(
+        long,
+        env = "ASAP_LISTEN",
+        default_value = "127.0.0.1:8085",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+
+    /// Rescan the key directory on this interval instead of using OS file
+    /// notifications (for NFS and volumes that send none), e.g. `2s`.
+    #[arg(long, env = "ASAP_POLL_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
+    pub poll_interval: Option<Duration>,
+
+    /// Do not create the key directory and a first signing key when there is no key.
+    #[arg(long, env = "ASAP_NO_INIT")]
+    pub no_init: bool,
+
+    /// `Cache-Control: max-age` sent with keys, in seconds.
+    #[arg(
+        long,
+        env = "ASAP_CACHE_MAX_AGE",
+        default_value_t = 300,
+        value_name = "SECONDS"
+    )]
+    pub cache_max_age: u64,
+
+    /// `Cache-Control: max-age` sent with the JWKS, in seconds. Prosody's
+    /// `cache_keys_url` (token plugin 2025-11 and later) refreshes every
+    /// max-age - 60 s: the default 360 makes it 5 minutes.
+    #[arg(
+        long,
+        env = "ASAP_JWKS_MAX_AGE",
+        default_value_t = crate::serve::DEFAULT_JWKS_MAX_AGE,
+        value_name = "SECONDS"
+    )]
+    pub jwks_max_age: u64,
+
+    /// Time a client has to send a complete request head; idle keep-alive
+    /// connections are closed after it too.
+    #[arg(long, env = "ASAP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub header_timeout: Duration,
+
+    /// A response that makes no progress this long is dropped: a client
+    /// that stopped reading (nginx's send_timeout) frees its connection.
+    #[arg(long, env = "ASAP_SEND_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub send_timeout: Duration,
+
+    /// Mount every route under this prefix (for reverse proxies), e.g. `/keys`.
+    #[arg(
+        long,
+        env = "ASAP_BASE_PATH",
+        default_value = "",
+        value_name = "PREFIX"
+    )]
+    pub base_path: String,
+
+    /// Where the JWKS of all keys is served.
+    #[arg(
+        long,
+        env = "ASAP_JWKS_PATH",
+        default_value = "/.well-known/jwks.json",
+        value_name = "PATH"
+    )]
+    pub jwks_path: String,
+
+    /// Serve HTTPS with this PEM certificate chain (reloaded when the file changes).
+    #[arg(long, env = "ASAP_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "ASAP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Accept loops, each on its own SO_REUSEPORT listener [default: one per CPU].
+    #[arg(long, env = "ASAP_ACCEPT_LOOPS", value_name = "N")]
+    pub accept_loops: Option<usize>,
+
+    /// Open connections at most; more clients wait for one to close
+    /// [default: 4096, or fewer to leave 64 file descriptors of the
+    /// open-file limit (raised to its hard limit at start) for rescans].
+    /// Over the limit, /healthz and /readyz are still answered (up to 8
+    /// clients read at a time), up to 8 others wait, and more get 503.
+    #[arg(long, env = "ASAP_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+}
