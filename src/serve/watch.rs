@@ -13,7 +13,7 @@
 //! last good set keeps being served and the directory is polled until it
 //! returns.
 //!
-//! Every folder gets its own watch ([`watch_tree`]), placed by this module
+//! Every folder gets its own watch (`watch_tree`), placed by this module
 //! rather than notify's recursive mode, and the folders a burst names are
 //! watched again before they are walked: a folder created unreadable gets
 //! its watch when its `chmod` is heard, and a folder moved whose watch
