@@ -135,15 +135,7 @@ fn nginx_configs_pass_nginx_t() {
         ("nginx/tls-proxy.conf", free_port()),
         ("nginx/static-export.conf", free_port()),
     ] {
-        let conf = std::fs::read_to_string(deploy(file))
-            .unwrap()
-            .replace(
-                "/etc/ssl/keys.example.com/fullchain.pem",
-                &path_str(&pki.cert),
-            )
-            .replace("/etc/ssl/keys.example.com/privkey.pem", &path_str(&pki.key))
-            .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
-            .replace("listen [::]:443 ssl;", "");
+        let conf = nginx_site(file.trim_start_matches("nginx/"), &pki, port);
         http.push_str(&conf);
     }
     let main = t.path().join("nginx.conf");

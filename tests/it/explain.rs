@@ -12,22 +12,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
-/// A token for `kid` signed with `pem`: good claims with `changes` (null
-/// removes a claim).
+/// A token for `kid` signed with `pem`: good claims with `changes`.
 fn token(kid: &str, pem: &str, changes: Value) -> String {
-    let mut claims = good_claims();
-    for (k, v) in changes.as_object().unwrap() {
-        if v.is_null() {
-            claims.as_object_mut().unwrap().remove(k);
-        } else {
-            claims[k] = v.clone();
-        }
-    }
-    token_with(
-        &json!({"alg": "RS256", "typ": "JWT", "kid": kid}),
-        &claims,
-        pem,
-    )
+    signed(kid, pem, changes)
 }
 
 /// Logs in with `token` over WebSocket (`ws`) or BOSH and joins `room`;

@@ -129,17 +129,8 @@ impl Drop for Nginx {
 
 fn start_nginx(root: &Path, pki: &TestPki, work: &Path) -> (Nginx, String) {
     let port = free_port();
-    let conf = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx/static-export.conf"),
-    )
-    .unwrap()
-    .replace(
-        "/etc/ssl/keys.example.com/fullchain.pem",
-        &path_str(&pki.cert),
-    )
-    .replace("/etc/ssl/keys.example.com/privkey.pem", &path_str(&pki.key))
-    .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
-    .replace("/srv/asap-keys", &path_str(root));
+    let conf =
+        nginx_site("static-export.conf", pki, port).replace("/srv/asap-keys", &path_str(root));
     let w = path_str(work);
     let main = format!(
         "daemon off;\nmaster_process off;\npid {w}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\naccess_log off;\n\

@@ -1,39 +1,12 @@
-//! Faults: a file that turns unreadable, a watcher queue that overflows
-//! (tests/overflow.rs), a full filesystem under keygen, and SIGTERM under load.
-//! (A key directory deleted and recreated is in tests/reload.rs.)
+//! Faults: a full filesystem under keygen, and SIGTERM under load. (A file
+//! that turns unreadable, a watcher queue that overflows and a key directory
+//! that goes away are the watcher's: watch/hardening.rs, watch/overflow.rs,
+//! watch/reload.rs.)
 
 use crate::common::*;
-use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-fn chmod(path: &std::path::Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-#[test]
-fn a_file_turned_unreadable_keeps_its_last_good_key() {
-    // Root reads everything, so the server runs as nobody in a user namespace
-    // (`unshare -U`), where permission bits apply to our files.
-    let (t, dir) = keydir();
-    chmod(t.path(), 0o755);
-    chmod(&dir, 0o755);
-    write(dir.join("k.pem"), &key(0).spki);
-    write(dir.join("later.pem"), &key(1).spki);
-    chmod(&dir.join("later.pem"), 0o000);
-    let server = Server::spawn_wrapped(&["unshare", "-U"], &serve_args(&dir, &[]), None);
-    assert_eq!(server.key("k").as_deref(), Some(key(0).spki.as_str()));
-    server.wait_log("later.pem reason=unreadable: Permission denied");
-    assert_eq!(server.status(&key_path("later")), 404);
-    chmod(&dir.join("k.pem"), 0o000);
-    server.wait_log("key file no longer parses; still serving its last good key");
-    assert_eq!(server.key("k").as_deref(), Some(key(0).spki.as_str()));
-    chmod(&dir.join("later.pem"), 0o644);
-    server.wait_key("later", key(1));
-    chmod(&dir.join("k.pem"), 0o644);
-    assert_eq!(server.key("k").as_deref(), Some(key(0).spki.as_str()));
-}
 
 #[test]
 fn keygen_into_a_full_filesystem_leaves_no_partial_file_and_says_so() {

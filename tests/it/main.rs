@@ -5,7 +5,6 @@
 
 mod common;
 
-mod churn;
 mod consumers;
 mod deploy;
 mod doctor;
@@ -13,21 +12,17 @@ mod exit_codes;
 mod explain;
 mod export;
 mod faults;
-mod files;
 mod hardening;
-mod incremental;
 mod jwks;
 mod keygen;
-mod layouts;
 mod lifecycle;
 mod login;
 mod mint;
-mod overflow;
 mod prosody_config;
-mod reload;
-mod revocation;
+mod routes;
 mod serve;
 mod slow_clients;
 mod tls;
 mod verifiers;
 mod verify;
+mod watch;

@@ -91,9 +91,14 @@ pub fn write_atomic(path: impl AsRef<Path>, data: impl AsRef<[u8]>) {
 
 /// Writes a private key file with mode 0600, as a careful operator would.
 pub fn write_private(path: impl AsRef<Path>, pem: &str) {
-    use std::os::unix::fs::PermissionsExt as _;
     write(&path, pem);
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    chmod(path.as_ref(), 0o600);
+}
+
+/// Sets a file's or folder's permission bits.
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 pub fn tempdir() -> tempfile::TempDir {

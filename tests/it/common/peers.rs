@@ -173,6 +173,24 @@ pub fn token_with(header: &serde_json::Value, payload: &serde_json::Value, pem: 
 }
 
 /// Claims Prosody accepts, valid for an hour.
+/// A token for `kid` signed with `pem` (RS256, typ JWT): good claims with
+/// `changes` (null removes a claim).
+pub fn signed(kid: &str, pem: &str, changes: serde_json::Value) -> String {
+    let mut claims = good_claims();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    token_with(
+        &serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid}),
+        &claims,
+        pem,
+    )
+}
+
 pub fn good_claims() -> serde_json::Value {
     let now = super::process::now();
     serde_json::json!({"iss": "jitsi", "aud": "jitsi", "sub": "*", "room": "standup",

@@ -92,3 +92,23 @@ impl TestPki {
         )
     }
 }
+
+/// A site file of `deploy/nginx/` with the test CA's certificate and key in
+/// place of the Let's Encrypt paths, listening on 127.0.0.1:`port` only.
+pub fn nginx_site(file: &str, pki: &TestPki, port: u16) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/nginx")
+        .join(file);
+    std::fs::read_to_string(path)
+        .unwrap()
+        .replace(
+            "/etc/ssl/keys.example.com/fullchain.pem",
+            &super::keys::path_str(&pki.cert),
+        )
+        .replace(
+            "/etc/ssl/keys.example.com/privkey.pem",
+            &super::keys::path_str(&pki.key),
+        )
+        .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
+        .replace("listen [::]:443 ssl;", "")
+}

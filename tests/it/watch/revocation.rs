@@ -11,10 +11,6 @@ use std::os::unix::fs::{symlink, PermissionsExt as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 /// A key directory `nobody` can read (tempdirs are 0700).
 fn open_keydir() -> (tempfile::TempDir, std::path::PathBuf) {
     let (t, dir) = keydir();

@@ -3,8 +3,8 @@
 //! instance is created) and restores it at once, holding `INOTIFY` for
 //! writing meanwhile so no other test's server starts its watcher then.
 
+use super::incremental::{full_walks, wait_same_as_full_scan};
 use crate::common::*;
-use crate::incremental::{full_walks, wait_same_as_full_scan};
 
 const SYSCTL: &str = "/proc/sys/fs/inotify/max_queued_events";
 
