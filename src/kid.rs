@@ -1,5 +1,6 @@
-//! Key ids: the rules a kid must follow, how a file path becomes a kid, and
-//! how a kid becomes the URL path Prosody requests.
+//! Key ids: the rules a kid must follow, how a file path becomes a kid, how
+//! a kid becomes the URL path Prosody requests (and that path the kid's
+//! hash again), and which kids the server's own routes would shadow.
 //!
 //! Prosody's token plugin hashes the raw kid bytes with SHA-256 and asks for
 //! `<asap_key_server>/<lowercase hex>.pem`. The kid itself follows ASAP's
@@ -99,7 +100,12 @@ pub fn from_relative_path(relative: &Path) -> Option<Result<String, KidError>> {
 /// );
 /// ```
 pub fn sha256_hex(kid: &str) -> String {
-    hex::encode(Sha256::digest(kid.as_bytes()))
+    hex::encode(sha256(kid))
+}
+
+/// SHA-256 of the raw kid bytes: what Prosody's path is made of.
+pub fn sha256(kid: &str) -> [u8; 32] {
+    Sha256::digest(kid.as_bytes()).into()
 }
 
 /// The path, without a leading slash, at which Prosody fetches `kid`:
@@ -111,9 +117,66 @@ pub fn sha256_hex(kid: &str) -> String {
 /// assert!(path.ends_with(".pem"));
 /// ```
 pub fn prosody_path(kid: &str) -> String {
-    let mut path = sha256_hex(kid);
+    hash_path(&sha256(kid))
+}
+
+/// The Prosody path of the kid whose [`sha256`] is `hash`: `<hex>.pem`,
+/// without a leading slash (for a kid hashed once and kept).
+pub fn hash_path(hash: &[u8; 32]) -> String {
+    let mut path = hex::encode(hash);
     path.push_str(".pem");
     path
+}
+
+/// The hex in `path` if it has the shape of a Prosody key path: 64
+/// lowercase hex digits, then `.pem`.
+fn prosody_hex(path: &str) -> Option<&str> {
+    let hex = path.strip_suffix(".pem")?;
+    (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(hex)
+}
+
+/// The kid hash a Prosody key path names (the inverse of [`prosody_path`]),
+/// if `path` has that shape.
+///
+/// ```
+/// use asap_keyserver::kid::{prosody_hash, prosody_path, sha256};
+/// assert_eq!(prosody_hash(&prosody_path("jitsi/k")), Some(sha256("jitsi/k")));
+/// assert_eq!(prosody_hash("jitsi/k.pem"), None);
+/// ```
+pub fn prosody_hash(path: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(prosody_hex(path)?, &mut out).ok()?;
+    Some(out)
+}
+
+/// Paths the server answers itself; a kid equal to one would be shadowed.
+pub const RESERVED_KIDS: [&str; 4] = ["healthz", "readyz", "metrics", ".well-known/jwks.json"];
+
+/// Why `kid` cannot be served at its ASAP route `/<kid>`, if it cannot:
+/// it is one of the server's own paths (`routes`: [`RESERVED_KIDS`] and a
+/// `--jwks-path`), ends in one of the `documents` also served under every
+/// folder (the JWKS paths), or looks like a Prosody `<sha256>.pem` path
+/// and would answer for another kid.
+pub fn shadowed(kid: &str, routes: &[String], documents: &[String]) -> Option<String> {
+    if let Some(r) = routes.iter().find(|r| *r == kid) {
+        return Some(format!("/{r} is a route of the server itself"));
+    }
+    // `/<folder>/<jwks path>` is the JWKS of the folder's keys.
+    if let Some(r) = documents.iter().find(|r| {
+        kid.strip_suffix(r.as_str())
+            .is_some_and(|folder| folder.ends_with('/'))
+    }) {
+        return Some(format!(
+            "/{kid} is the path of the JWKS of the keys under {}/",
+            kid.strip_suffix(r.as_str())
+                .unwrap_or_default()
+                .trim_end_matches('/')
+        ));
+    }
+    let hex = prosody_hex(kid)?;
+    Some(format!(
+        "/{kid} is the path Prosody requests for the kid hashing to {hex}"
+    ))
 }
 
 /// The first `/`-separated segment of a kid: the issuer, by ASAP convention.
@@ -272,6 +335,28 @@ mod tests {
             from_relative_path(Path::new(".pem")),
             Some(Err(KidError::Empty))
         );
+    }
+
+    #[test]
+    fn routes_and_prosody_paths_shadow_kids() {
+        let routes: Vec<String> = RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect();
+        let documents = vec![RESERVED_KIDS[3].to_owned()];
+        let shadowed = |kid: &str| shadowed(kid, &routes, &documents);
+        assert_eq!(
+            shadowed("metrics").as_deref(),
+            Some("/metrics is a route of the server itself")
+        );
+        assert_eq!(
+            shadowed("a/b/.well-known/jwks.json").as_deref(),
+            Some("/a/b/.well-known/jwks.json is the path of the JWKS of the keys under a/b/")
+        );
+        let path = prosody_path("other");
+        assert!(shadowed(&path).is_some_and(|why| why.contains("the kid hashing to")));
+        assert_eq!(shadowed(&path.to_uppercase().replace(".PEM", ".pem")), None);
+        assert_eq!(shadowed("jitsi/k"), None);
+        assert_eq!(prosody_hash(&path), Some(sha256("other")));
+        assert_eq!(hash_path(&sha256("other")), path);
+        assert_eq!(prosody_hash(&path[1..]), None);
     }
 
     #[test]

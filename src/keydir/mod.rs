@@ -11,7 +11,6 @@ use crate::keys::{KeyError, PublicKey};
 use crate::kid::KidError;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
-use sha2::Digest as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +21,7 @@ pub mod export;
 pub mod keygen;
 mod scan;
 mod set;
-pub use scan::{escape_controls, shown, Scanner, MAX_DEPTH, MAX_FILE_SIZE, RESERVED_KIDS};
+pub use scan::{escape_controls, shown, Scanner, MAX_DEPTH, MAX_FILE_SIZE};
 pub use set::{JwksCursor, JwksInfo, KeySet, Newest, Scope, Selection, SHARDS};
 
 /// One servable key: its kid, where it came from, and the one form its
@@ -133,7 +132,7 @@ impl KeyEntry {
             }
         };
         KeyEntry {
-            kid_hash: sha2::Sha256::digest(kid.as_bytes()).into(),
+            kid_hash: crate::kid::sha256(&kid),
             kid,
             root,
             public: KeyInfo {
@@ -196,9 +195,7 @@ impl KeyEntry {
 
     /// `<sha256(kid) hex>.pem`, the path Prosody requests (no leading slash).
     pub fn url_path(&self) -> String {
-        let mut path = hex::encode(self.kid_hash);
-        path.push_str(".pem");
-        path
+        crate::kid::hash_path(&self.kid_hash)
     }
 
     /// Whether a private key file is readable by group or others.
@@ -304,21 +301,6 @@ pub struct Skipped {
     pub reason: SkipReason,
     /// The file used to parse and its last good key is still served.
     pub serving_last_good: bool,
-}
-
-/// The hash in a Prosody key path: 64 lowercase hex digits, then `.pem`.
-pub(crate) fn prosody_hash(path: &str) -> Option<[u8; 32]> {
-    let hex_part = path.strip_suffix(".pem")?;
-    if hex_part.len() != 64
-        || !hex_part
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(hex_part, &mut out).ok()?;
-    Some(out)
 }
 
 pub(crate) fn http_date(secs: u64) -> HeaderValue {

@@ -28,9 +28,6 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024;
 /// below the key directory, or deeper, is skipped with [`SkipReason::TooDeep`].
 pub const MAX_DEPTH: usize = 32;
 
-/// Paths the server answers itself; a kid equal to one would be shadowed.
-pub const RESERVED_KIDS: [&str; 4] = ["healthz", "readyz", "metrics", ".well-known/jwks.json"];
-
 /// What identifies a version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
@@ -233,8 +230,8 @@ impl Scanner {
             full_walks: 0,
             symlinks: 0,
             hard_links: 0,
-            reserved: RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
-            documents: vec![RESERVED_KIDS[3].to_owned()],
+            reserved: kid::RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
+            documents: vec![kid::RESERVED_KIDS[3].to_owned()],
         }
     }
 
@@ -801,30 +798,6 @@ impl Scanner {
         })
     }
 
-    /// Why `kid` cannot be served at its ASAP route `/<kid>`, if it cannot:
-    /// it is one of the server's own paths, or it looks like a Prosody
-    /// `<sha256>.pem` path and would answer for another kid.
-    fn shadowed(&self, kid: &str) -> Option<String> {
-        if let Some(r) = self.reserved.iter().find(|r| *r == kid) {
-            return Some(format!("/{r} is a route of the server itself"));
-        }
-        // `/<folder>/<jwks path>` is the JWKS of the folder's keys.
-        if let Some(r) = self.documents.iter().find(|r| {
-            kid.strip_suffix(r.as_str())
-                .is_some_and(|folder| folder.ends_with('/'))
-        }) {
-            return Some(format!(
-                "/{kid} is the path of the JWKS of the keys under {}/",
-                kid.strip_suffix(r.as_str())
-                    .unwrap_or_default()
-                    .trim_end_matches('/')
-            ));
-        }
-        let hex = kid.strip_suffix(".pem")?;
-        (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| format!("/{kid} is the path Prosody requests for the kid hashing to {hex}"))
-    }
-
     /// Decides what a (new or changed) file is, reading it if it may be a key.
     fn examine(
         &self,
@@ -851,7 +824,7 @@ impl Scanner {
             Some(Err(e)) => return Outcome::skip(SkipReason::BadKid(e)),
             Some(Ok(kid)) => kid,
         };
-        if let Some(why) = self.shadowed(&kid) {
+        if let Some(why) = kid::shadowed(&kid, &self.reserved, &self.documents) {
             return Outcome::skip(SkipReason::Shadowed(why));
         }
         if meta.len() > MAX_FILE_SIZE {

@@ -408,7 +408,7 @@ impl KeySet {
 
     /// The key served at `path` (no leading slash), e.g. `<hex>.pem`.
     pub fn route(&self, path: &str) -> Option<&Arc<KeyEntry>> {
-        self.by_hash(&super::prosody_hash(path)?)
+        self.by_hash(&crate::kid::prosody_hash(path)?)
     }
 
     /// The key at `path` in either layout: `<sha256(kid)>.pem` first (Prosody),
