@@ -1,9 +1,14 @@
 //! Typed errors. Each message names the thing at fault and, where there is
 //! one, the fix; `main` prints the chain once with `{:#}`.
+//!
+//! Naming a file or a kid in a line a person reads is this module's job, so
+//! the text helpers that make one thing one line ([`escape_controls`],
+//! [`shown`]) live here too: every module may use them (this one imports
+//! only the bottom modules `keys` and `kid`) for its logs, rows and findings.
 
 use crate::keys::KeyError;
 use crate::kid::KidError;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors that stop a command.
 #[derive(Debug, thiserror::Error)]
@@ -106,4 +111,26 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+/// `text` with control characters escaped (`\n` for a newline in a file
+/// name), so one thing is one log line, one `list` row, one finding.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// A path for a human-readable line, control characters escaped.
+pub fn shown(path: &Path) -> String {
+    escape_controls(&path.display().to_string()).into_owned()
 }

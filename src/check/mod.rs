@@ -22,7 +22,7 @@ pub mod keysource;
 pub mod login;
 pub mod verify;
 
-use crate::keydir::escape_controls;
+use crate::error::escape_controls;
 use serde::Serialize;
 use std::io::Write;
 

@@ -1,7 +1,8 @@
 //! `asap-keyserver list`: what `serve` would serve from a key directory.
 
 use crate::cli::ListArgs;
-use crate::keydir::{shown, KeySet};
+use crate::error::shown;
+use crate::keydir::KeySet;
 use std::io::Write as _;
 use std::process::ExitCode;
 

@@ -21,7 +21,7 @@ pub mod export;
 pub mod keygen;
 mod scan;
 mod set;
-pub use scan::{escape_controls, shown, Scanner, MAX_DEPTH, MAX_FILE_SIZE};
+pub use scan::{Scanner, MAX_DEPTH, MAX_FILE_SIZE};
 pub use set::{JwksCursor, JwksInfo, KeySet, Newest, Scope, Selection, SHARDS};
 
 /// One servable key: its kid, where it came from, and the one form its

@@ -9,7 +9,7 @@
 //! stay inside the key directory.
 
 use super::{KeyEntry, KeySet, SkipReason, Skipped};
-use crate::error::Error;
+use crate::error::{shown, Error};
 use crate::keys;
 use crate::kid;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -999,28 +999,6 @@ impl Scanner {
             },
         }
     }
-}
-
-/// `text` with control characters escaped (`\n` for a newline in a file
-/// name), so one thing is one log line, one `list` row, one finding.
-pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return text.into();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
-}
-
-/// A path for a human-readable line, control characters escaped.
-pub fn shown(path: &Path) -> String {
-    escape_controls(&path.display().to_string()).into_owned()
 }
 
 /// Opens `path` for reading without blocking on a FIFO or a terminal.

@@ -68,7 +68,7 @@ pub fn read(path: Option<&Path>) -> Result<Summary, Error> {
         });
     };
     let unreadable = |source| Error::Unreadable {
-        what: crate::keydir::shown(path),
+        what: crate::error::shown(path),
         source,
     };
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {

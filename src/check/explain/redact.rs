@@ -54,7 +54,7 @@ pub fn redact(text: &str) -> String {
             out = Cow::Owned(s);
         }
     }
-    let shown = crate::keydir::escape_controls(&out);
+    let shown = crate::error::escape_controls(&out);
     match shown.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{}…", &shown[..cut]),
         None => shown.into_owned(),
