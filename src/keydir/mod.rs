@@ -1,20 +1,20 @@
 //! The key directory: what is in it, and everything done to it.
 //!
 //! A [`Scanner`] walks the directory into an immutable [`KeySet`] (the
-//! served keys with their prebuilt response parts, the JWKS, and the files
-//! skipped with the reason); [`KeySet::load`] does it once for one-shot
-//! commands. [`keygen`] makes and retires keys, [`export`] writes the public
-//! side as static files.
+//! served keys, the JWKS, and the files skipped with the reason);
+//! [`KeySet::load`] does it once for one-shot commands. [`keygen`] makes and
+//! retires keys, [`export`] writes the public side as static files.
+//!
+//! Keys know bytes and times (the SPKI DER, its fingerprint, the file's
+//! mtime); the HTTP headers made from them are `serve`'s.
 
 use crate::error::Error;
 use crate::keys::{KeyError, PublicKey};
 use crate::kid::KidError;
 use bytes::Bytes;
-use hyper::header::HeaderValue;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 pub mod age;
 pub mod export;
@@ -38,7 +38,7 @@ pub struct KeyEntry {
     pub public: KeyInfo,
     /// Permission bits of the file (after following symlinks).
     pub mode: u32,
-    /// The file's times, for `Last-Modified` and for telling which key is newest.
+    /// The file's times: `serve`'s `Last-Modified`, and which key is newest.
     pub times: FileTimes,
     /// When this kid last started holding other key material than before,
     /// as seen by the [`Scanner`] that read it (seconds since the epoch; 0 =
@@ -179,20 +179,6 @@ impl KeyEntry {
         Bytes::from(crate::keys::pem_encode("PUBLIC KEY", self.der()))
     }
 
-    /// Strong ETag, from the key material.
-    pub fn etag(&self) -> HeaderValue {
-        let mut tag = [0u8; 34];
-        tag[0] = b'"';
-        tag[33] = b'"';
-        let _ = hex::encode_to_slice(&self.public.fingerprint[..16], &mut tag[1..33]);
-        HeaderValue::from_bytes(&tag).unwrap_or(HeaderValue::from_static("\"0\""))
-    }
-
-    /// `Last-Modified`, from the file's mtime.
-    pub fn last_modified(&self) -> HeaderValue {
-        http_date(self.times.modified_secs())
-    }
-
     /// `<sha256(kid) hex>.pem`, the path Prosody requests (no leading slash).
     pub fn url_path(&self) -> String {
         crate::kid::hash_path(&self.kid_hash)
@@ -301,11 +287,6 @@ pub struct Skipped {
     pub reason: SkipReason,
     /// The file used to parse and its last good key is still served.
     pub serving_last_good: bool,
-}
-
-pub(crate) fn http_date(secs: u64) -> HeaderValue {
-    let text = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs));
-    HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 
 impl KeySet {

@@ -171,7 +171,7 @@ fn jwks<B>(req: &Request<B>, keys: &Arc<KeySet>, scope: Scope, pre: &Prebuilt) -
         .unwrap_or(HeaderValue::from_static("\"0\""));
     let validators = Validators {
         etag,
-        last_modified: crate::keydir::http_date(info.modified_secs),
+        last_modified: super::headers::http_date(info.modified_secs),
         modified_secs: info.modified_secs,
     };
     cacheable(req, validators, JSON, &pre.jwks_cache_control, || {
@@ -226,7 +226,7 @@ fn bounded_jwks<B>(
         .unwrap_or(HeaderValue::from_static("\"0\""));
     let validators = Validators {
         etag,
-        last_modified: crate::keydir::http_date(info.modified_secs),
+        last_modified: super::headers::http_date(info.modified_secs),
         modified_secs: info.modified_secs,
     };
     cacheable(req, validators, JSON, &pre.jwks_cache_control, || {

@@ -14,13 +14,15 @@
 //! Inside, not public: `conn` (a connection's bytes before hyper: the send
 //! timeout, and a request head read ahead for health checks over the
 //! connection limit), `body` (prebuilt bytes, or a JWKS written as it is
-//! sent: the [`Body`] of every response) and `parts` (response parts of
-//! hot keys, made once).
+//! sent: the [`Body`] of every response), `parts` (response parts of hot
+//! keys, made once) and `headers` (a key's ETag and HTTP dates, from its
+//! fingerprint and times).
 
 mod body;
 mod config;
 mod conn;
 pub mod handler;
+mod headers;
 pub mod metrics;
 mod parts;
 pub mod server;

@@ -5,6 +5,7 @@
 //! made once. A key replaced under its kid is a new entry, so its old parts
 //! are never served.
 
+use super::headers;
 use crate::keydir::KeyEntry;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -55,10 +56,9 @@ impl PartCache {
         let parts = Arc::new(Parts {
             entry: Arc::clone(entry),
             pem: entry.pem(),
-            etag: entry.etag(),
-            last_modified: entry.last_modified(),
-            replaced: (entry.replaced_secs != 0)
-                .then(|| crate::keydir::http_date(entry.replaced_secs)),
+            etag: headers::key_etag(&entry.public.fingerprint),
+            last_modified: headers::http_date(entry.times.modified_secs()),
+            replaced: (entry.replaced_secs != 0).then(|| headers::http_date(entry.replaced_secs)),
         });
         slot.store(Some(Arc::clone(&parts)));
         parts
