@@ -10,12 +10,11 @@
 
 use super::{KeyEntry, KeySet, SkipReason, Skipped};
 use crate::error::{shown, Error};
-use crate::keys;
+use crate::keys::{self, ReadError};
 use crate::kid;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -733,7 +732,7 @@ impl Scanner {
         let mut file = None;
         let meta = match &p.meta {
             Some(meta) => (**meta).clone(),
-            None if old.is_none() && !p.hidden => match open_nonblocking(&path) {
+            None if old.is_none() && !p.hidden => match keys::open_nonblocking(&path) {
                 Ok(f) => match f.metadata() {
                     Ok(meta) => {
                         file = Some(f);
@@ -833,15 +832,19 @@ impl Scanner {
         if meta.len() == 0 {
             return Outcome::skip(SkipReason::Empty);
         }
-        let mut data = Vec::with_capacity(meta.len() as usize);
-        match read_regular(path, file, &mut data) {
-            Ok(true) => {}
-            Ok(false) => return Outcome::skip(SkipReason::NotRegularFile),
-            Err(e) => return Outcome::skip(SkipReason::Unreadable(e.to_string())),
-        }
-        if data.len() as u64 > MAX_FILE_SIZE {
-            return Outcome::skip(SkipReason::TooLarge(data.len() as u64));
-        }
+        // The open never blocks: a FIFO swapped in after the `stat` would
+        // otherwise hang the rescan until someone writes to it.
+        let read = match file {
+            // Opened (and `meta` is its `fstat`) by `examine_pending`.
+            Some(file) => keys::read_opened(file, meta, MAX_FILE_SIZE),
+            None => keys::read_regular(path, MAX_FILE_SIZE),
+        };
+        let data = match read {
+            Ok(data) => data,
+            Err(ReadError::NotRegular(_)) => return Outcome::skip(SkipReason::NotRegularFile),
+            Err(ReadError::TooLarge(n)) => return Outcome::skip(SkipReason::TooLarge(n)),
+            Err(ReadError::Io(e)) => return Outcome::skip(SkipReason::Unreadable(e.to_string())),
+        };
         match keys::decode_public(&data) {
             Ok(public) => {
                 let mode = meta.permissions().mode() & 0o777;
@@ -999,35 +1002,6 @@ impl Scanner {
             },
         }
     }
-}
-
-/// Opens `path` for reading without blocking on a FIFO or a terminal.
-fn open_nonblocking(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-}
-
-/// Reads at most `MAX_FILE_SIZE + 1` bytes of `path` into `data` if it is a
-/// regular file when opened; `Ok(false)` when it is not. The open never
-/// blocks: a FIFO swapped in after the `stat` would otherwise hang the
-/// rescan until someone writes to it.
-fn read_regular(path: &Path, file: Option<fs::File>, data: &mut Vec<u8>) -> std::io::Result<bool> {
-    // A file opened by the caller was checked with `fstat` already.
-    let file = match file {
-        Some(file) => file,
-        None => {
-            let file = open_nonblocking(path)?;
-            if !file.metadata()?.is_file() {
-                return Ok(false);
-            }
-            file
-        }
-    };
-    file.take(MAX_FILE_SIZE + 1).read_to_end(data)?;
-    Ok(true)
 }
 
 #[cfg(test)]

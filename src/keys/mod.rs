@@ -1,5 +1,7 @@
 //! RSA key material: decode a PEM file into its public half, generate new
-//! private keys, and write them safely.
+//! private keys, and write them safely; and the safe read (non-blocking,
+//! regular files only, size-capped) that key files and Prosody's configs
+//! are read with.
 //!
 //! Whatever a key file holds, what leaves this module for serving is the
 //! public key re-encoded as SPKI (`BEGIN PUBLIC KEY`): the form every
@@ -14,9 +16,11 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 
 mod pem;
+mod read;
 mod write;
 pub use pem::pem_encode;
 use pem::{decode_base64, key_block};
+pub use read::{open_nonblocking, read_opened, read_regular, ReadError};
 pub use write::{write_new_file, write_new_private_key};
 
 /// Smallest modulus we serve or generate, in bits.

@@ -3,14 +3,12 @@
 //! `plugin_paths`) so that no file can stop `doctor` or `verify`.
 //!
 //! A config is written by whoever may write Prosody's folder, and `doctor`
-//! often runs as root: opening a FIFO it names would wait for a writer
-//! forever, a terminal would become ours, and a device or a huge file would
-//! be read without end. So the file is opened non-blocking and without
-//! taking a terminal, checked on the opened descriptor (`fstat`: what was
-//! opened, not what a path showed a moment before) to be a regular file,
-//! and read up to a limit.
+//! often runs as root: so the file is read as key files are
+//! ([`crate::keys::read_regular`]: opened non-blocking and without taking a
+//! terminal, checked on the opened descriptor to be a regular file, read up
+//! to a limit), with the reasons in words.
 
-use std::io::Read as _;
+use crate::keys::ReadError;
 use std::path::Path;
 
 /// Largest file read: the config, an included file or a file's contents.
@@ -19,34 +17,17 @@ pub const MAX_FILE: u64 = 4 * 1024 * 1024;
 /// The bytes of `path` if it is a regular file of at most [`MAX_FILE`]
 /// bytes; an error saying what it is otherwise.
 pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
+    crate::keys::read_regular(path, MAX_FILE).map_err(|e| match e {
+        ReadError::NotRegular(t) => std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("not a regular file but {}", kind(&meta.file_type())),
-        ));
-    }
-    let too_big = || {
-        std::io::Error::new(
+            format!("not a regular file but {}", kind(&t)),
+        ),
+        ReadError::TooLarge(_) => std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("larger than {} MiB", MAX_FILE >> 20),
-        )
-    };
-    if meta.len() > MAX_FILE {
-        return Err(too_big());
-    }
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE + 1).read_to_end(&mut data)?;
-    if data.len() as u64 > MAX_FILE {
-        // It grew while we read.
-        return Err(too_big());
-    }
-    Ok(data)
+        ),
+        ReadError::Io(e) => e,
+    })
 }
 
 /// [`read_regular`], as UTF-8 text (as Prosody's configs are).
