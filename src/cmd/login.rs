@@ -33,10 +33,7 @@ fn offline_checks(
         },
         None => KeySource::Unset,
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::keydir::age::now_secs();
     let unknown_key = matches!(source, KeySource::Unset) && settings.cache_keys_url.is_none();
     let mut report = verify::verify(&target.token, &settings, &source, now);
     report.checks.iter_mut().for_each(|d| d.redact(&redactions));

@@ -1,12 +1,13 @@
 //! `asap-keyserver mint`: a token on stdout, warnings on stderr.
 
 use crate::cli::MintArgs;
+use crate::keydir::age;
 use crate::token::claims::{TokenSpec, User};
 use crate::token::mint::{Choice, Minter};
 use anyhow::{bail, Context as _};
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 fn read_claims(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
     let (name, text) = if path.as_os_str() == "-" {
@@ -54,10 +55,7 @@ pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
         min_key_age: a.min_key_age,
     };
     let key = minter.choose(a.kid.as_deref(), a.issuer.as_deref(), choice)?;
-    let now = clock
-        .duration_since(UNIX_EPOCH)
-        .context("the clock is before 1970")?
-        .as_secs();
+    let now = age::epoch_secs(clock).context("the clock is before 1970")?;
     let minted = minter.mint(&key, &spec, now)?;
     let claims = &minted.built.claims;
     let url = match (&a.url, claims.room.as_deref()) {

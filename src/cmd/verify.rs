@@ -54,10 +54,8 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             "say where the key comes from: --key-server URL, --keys DIR, --key FILE, --cache-keys-url URL, or --prosody-config with asap_key_server"
         ),
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("clock before 1970")?
-        .as_secs();
+    let now = crate::keydir::age::epoch_secs(std::time::SystemTime::now())
+        .context("clock before 1970")?;
     let mut report = verify::verify(&token, &settings, &source, now);
     report.checks.iter_mut().for_each(|d| d.redact(&redactions));
     let code = if report.accepted() {

@@ -21,12 +21,26 @@
 //!
 //! How long a key has been in the directory is another question: its
 //! ctime, which a copy or rename into place sets and nothing sets back.
+//!
+//! The clock in seconds since the epoch ([`now_secs`], [`epoch_secs`]) is
+//! read here too, for every module that stamps or compares times.
 
 use super::KeyEntry;
 use crate::kid::{self, NamedTime};
 use std::sync::Arc;
+use std::time::{SystemTime, SystemTimeError, UNIX_EPOCH};
 
 const NS: u64 = 1_000_000_000;
+
+/// Seconds since the epoch at `t`; an error for a time before 1970.
+pub fn epoch_secs(t: SystemTime) -> Result<u64, SystemTimeError> {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs())
+}
+
+/// Now, in seconds since the epoch (0 on a clock set before 1970).
+pub fn now_secs() -> u64 {
+    epoch_secs(SystemTime::now()).unwrap_or(0)
+}
 
 /// When a key was made, as far as the evidence goes: a window of
 /// nanoseconds since the epoch.

@@ -118,7 +118,7 @@ pub fn next_kid(set: &KeySet, dir: &Path, issuer: &str, now: SystemTime) -> Resu
             });
         }
     }
-    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now_secs = age::epoch_secs(now).unwrap_or(0);
     let first = now_secs.max(latest_ns / NS + 1);
     if first > now_secs + 2 {
         let (_, newest) = latest.unwrap_or((0, ""));

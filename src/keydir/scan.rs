@@ -8,6 +8,7 @@
 //! directories are hidden and skipped; symlinks are followed only when they
 //! stay inside the key directory.
 
+use super::age::now_secs;
 use super::{KeyEntry, KeySet, SkipReason, Skipped};
 use crate::error::{shown, Error};
 use crate::keys::{self, ReadError};
@@ -18,7 +19,6 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{debug, error, info, warn};
 
 /// Key files larger than this are not keys (an RSA-16384 private key is ~12 KiB).
@@ -199,13 +199,6 @@ const BATCH: usize = 4096;
 const PARALLEL_FROM: usize = 640;
 /// The work of reading and parsing a file, in `stat`s.
 const NEW_FILE_WORK: usize = 10;
-
-/// Seconds since the epoch.
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 fn prefix64(bytes: &[u8; 32]) -> u64 {
     let mut first = [0u8; 8];

@@ -1,11 +1,11 @@
 //! The live key set the server reads, and the counters of the rescans that
 //! replace it.
 
+use crate::keydir::age::now_secs;
 use crate::keydir::KeySet;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The live key set, replaced atomically on reload; readers never block.
 #[derive(Debug)]
@@ -60,24 +60,16 @@ impl Default for Reloads {
             succeeded: AtomicU64::new(0),
             full_walks: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            last_success: AtomicU64::new(now()),
+            last_success: AtomicU64::new(now_secs()),
         }
     }
-}
-
-/// Seconds since the epoch.
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Reloads {
     /// Counts a successful rescan (a new key set swapped in, or nothing changed).
     pub fn succeeded(&self) {
         self.succeeded.fetch_add(1, Ordering::Relaxed);
-        self.last_success.store(now(), Ordering::Relaxed);
+        self.last_success.store(now_secs(), Ordering::Relaxed);
     }
 
     /// Records how many times the whole directory has been walked.
@@ -108,6 +100,6 @@ impl Reloads {
 
     /// Seconds since the last successful rescan (or since start).
     pub fn seconds_since_success(&self) -> u64 {
-        now().saturating_sub(self.last_success.load(Ordering::Relaxed))
+        now_secs().saturating_sub(self.last_success.load(Ordering::Relaxed))
     }
 }
