@@ -71,9 +71,9 @@ struct Cached {
     stamp: Option<Stamp>,
     outcome: Outcome,
     last_good: Option<Arc<KeyEntry>>,
-    /// The last scan that found this path (entries a scan did not mark are
+    /// The last pass that found this path (entries a pass did not mark are
     /// gone or changed: no second map of every file is built to tell).
-    generation: u32,
+    pass: u32,
 }
 
 impl Cached {
@@ -125,8 +125,9 @@ pub struct Scanner {
     seen: HashMap<u64, (u64, u64)>,
     /// Whether a scan has completed (the first one always yields a set).
     scanned: bool,
-    /// Counts scans, to mark the cache entries each one finds.
-    generation: u32,
+    /// Numbers the passes (full walks and rescans of one path), to mark the
+    /// cache entries each one finds.
+    pass: u32,
     /// Walks of the whole directory so far.
     full_walks: u64,
     /// Symlinks met by the last full walk: with any, a change at one path
@@ -218,7 +219,7 @@ impl Scanner {
             set: KeySet::empty(),
             seen: HashMap::new(),
             scanned: false,
-            generation: 0,
+            pass: 0,
             full_walks: 0,
             symlinks: 0,
             hard_links: 0,
@@ -300,7 +301,7 @@ impl Scanner {
             path: root.clone(),
             source,
         })?;
-        self.generation = self.generation.wrapping_add(1);
+        self.pass = self.pass.wrapping_add(1);
         self.full_walks += 1;
         self.walk_entries(entries, &root, Path::new(""), 0, &mut walk);
         self.parse_pending(&mut walk);
@@ -309,17 +310,17 @@ impl Scanner {
                 "read {} new or changed files (a line per key at debug level)", walk.read);
         }
         self.symlinks = walk.symlinks;
-        let generation = self.generation;
+        let pass = self.pass;
         self.hard_links = self
             .cache
             .values()
             .chain(walk.next.values())
-            .filter(|c| c.generation == generation && c.stamp.is_some_and(|s| s.links > 1))
+            .filter(|c| c.pass == pass && c.stamp.is_some_and(|s| s.links > 1))
             .count();
         let stale: Vec<Rel> = self
             .cache
             .iter()
-            .filter(|(_, c)| c.generation != generation)
+            .filter(|(_, c)| c.pass != pass)
             .map(|(k, _)| k.clone())
             .collect();
         let old = self.take(stale);
@@ -397,7 +398,7 @@ impl Scanner {
             ancestor = dir.parent();
         }
         let path = self.root.join(rel);
-        self.generation = self.generation.wrapping_add(1);
+        self.pass = self.pass.wrapping_add(1);
         let mut walk = Walk {
             root_canon: PathBuf::new(),
             next: BTreeMap::new(),
@@ -437,7 +438,7 @@ impl Scanner {
             .filter(|k| {
                 self.cache
                     .get(&***k)
-                    .is_some_and(|c| c.generation != self.generation)
+                    .is_some_and(|c| c.pass != self.pass)
             })
             .cloned()
             .collect();
@@ -466,7 +467,7 @@ impl Scanner {
             match examined {
                 Examined::Same => {
                     if let Some(old) = self.cache.get_mut(p.rel.as_os_str()) {
-                        old.generation = self.generation;
+                        old.pass = self.pass;
                     }
                 }
                 Examined::Nothing => {}
@@ -691,7 +692,7 @@ impl Scanner {
                     }
                     for k in kept {
                         if let Some(c) = self.cache.get_mut(&k) {
-                            c.generation = self.generation;
+                            c.pass = self.pass;
                         }
                     }
                     self.unreadable(walk, rel_path, &e);
@@ -940,7 +941,7 @@ impl Scanner {
                 stamp,
                 outcome,
                 last_good,
-                generation: self.generation,
+                pass: self.pass,
             },
         );
     }
