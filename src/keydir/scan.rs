@@ -54,22 +54,25 @@ impl Stamp {
     }
 }
 
+/// What the scanner decided a file is.
 #[derive(Debug, Clone)]
-enum Outcome {
+enum Verdict {
+    /// A key to serve.
     Key(Arc<KeyEntry>),
+    /// Not served, and why.
     Skip(Box<SkipReason>),
 }
 
-impl Outcome {
+impl Verdict {
     fn skip(reason: SkipReason) -> Self {
-        Outcome::Skip(Box::new(reason))
+        Verdict::Skip(Box::new(reason))
     }
 }
 
 #[derive(Debug, Clone)]
 struct Cached {
     stamp: Option<Stamp>,
-    outcome: Outcome,
+    verdict: Verdict,
     last_good: Option<Arc<KeyEntry>>,
     /// The last pass that found this path (entries a pass did not mark are
     /// gone or changed: no second map of every file is built to tell).
@@ -79,9 +82,9 @@ struct Cached {
 impl Cached {
     /// The key served for this path: its own, or its last good one.
     fn served(&self) -> Option<&Arc<KeyEntry>> {
-        match &self.outcome {
-            Outcome::Key(entry) => Some(entry),
-            Outcome::Skip(_) => self.last_good.as_ref(),
+        match &self.verdict {
+            Verdict::Key(entry) => Some(entry),
+            Verdict::Skip(_) => self.last_good.as_ref(),
         }
     }
 }
@@ -176,7 +179,7 @@ enum Examined {
     /// Nothing to record (a hidden file that cannot be stat'ed).
     Nothing,
     /// New or changed: its stamp (if it could be stat'ed) and what it is.
-    New(Option<Stamp>, Outcome),
+    New(Option<Stamp>, Verdict),
 }
 
 /// What rescanning one path came to.
@@ -456,14 +459,14 @@ impl Scanner {
     /// Reads and parses what the walk found new or changed, and records it.
     fn parse_pending(&mut self, walk: &mut Walk) {
         let pending = std::mem::take(&mut walk.pending);
-        let outcomes = self.examine_all(&pending);
-        let new = outcomes
+        let found = self.examine_all(&pending);
+        let new = found
             .iter()
             .filter(|o| matches!(o, Examined::New(..)))
             .count();
         walk.read += new;
         walk.bulk |= new > BULK;
-        for (p, examined) in pending.into_iter().zip(outcomes) {
+        for (p, examined) in pending.into_iter().zip(found) {
             match examined {
                 Examined::Same => {
                     if let Some(old) = self.cache.get_mut(p.rel.as_os_str()) {
@@ -471,7 +474,7 @@ impl Scanner {
                     }
                 }
                 Examined::Nothing => {}
-                Examined::New(stamp, outcome) => self.record(walk, p.rel, stamp, outcome),
+                Examined::New(stamp, verdict) => self.record(walk, p.rel, stamp, verdict),
             }
         }
     }
@@ -514,18 +517,18 @@ impl Scanner {
                 }
                 (None, None) => {}
             }
-            let same_skip = match (before.map(|b| &b.outcome), &now.outcome) {
-                (Some(Outcome::Skip(a)), Outcome::Skip(b)) => {
+            let same_skip = match (before.map(|b| &b.verdict), &now.verdict) {
+                (Some(Verdict::Skip(a)), Verdict::Skip(b)) => {
                     a == b
                         && before.is_some_and(|b| b.last_good.is_some()) == now.last_good.is_some()
                 }
-                (Some(Outcome::Key(_)) | None, Outcome::Key(_)) => true,
+                (Some(Verdict::Key(_)) | None, Verdict::Key(_)) => true,
                 _ => false,
             };
             if !same_skip {
                 skipped_changed = true;
-                match &now.outcome {
-                    Outcome::Skip(reason) => {
+                match &now.verdict {
+                    Verdict::Skip(reason) => {
                         self.skipped.insert(
                             rel.clone(),
                             Skipped {
@@ -535,7 +538,7 @@ impl Scanner {
                             },
                         );
                     }
-                    Outcome::Key(_) => {
+                    Verdict::Key(_) => {
                         self.skipped.remove(rel);
                     }
                 }
@@ -636,7 +639,7 @@ impl Scanner {
                             walk,
                             rel_path,
                             None,
-                            Outcome::skip(SkipReason::OutsideKeyDir(target)),
+                            Verdict::skip(SkipReason::OutsideKeyDir(target)),
                         );
                     }
                     return;
@@ -665,13 +668,13 @@ impl Scanner {
                 return;
             }
             if depth + 1 >= MAX_DEPTH {
-                self.record(walk, rel_path, None, Outcome::skip(SkipReason::TooDeep));
+                self.record(walk, rel_path, None, Verdict::skip(SkipReason::TooDeep));
                 return;
             }
             if file_type.is_symlink() {
                 if let Ok(c) = fs::canonicalize(path) {
                     if !walk.visited_dirs.insert(c) {
-                        self.record(walk, rel_path, None, Outcome::skip(SkipReason::SymlinkLoop));
+                        self.record(walk, rel_path, None, Verdict::skip(SkipReason::SymlinkLoop));
                         return;
                     }
                 }
@@ -720,7 +723,7 @@ impl Scanner {
             if p.hidden {
                 Examined::Nothing
             } else {
-                Examined::New(None, Outcome::skip(SkipReason::Unreadable(e.to_string())))
+                Examined::New(None, Verdict::skip(SkipReason::Unreadable(e.to_string())))
             }
         };
         let mut file = None;
@@ -799,32 +802,32 @@ impl Scanner {
         hidden: bool,
         meta: &fs::Metadata,
         file: Option<fs::File>,
-    ) -> Outcome {
+    ) -> Verdict {
         if hidden {
-            return Outcome::skip(SkipReason::Dotfile);
+            return Verdict::skip(SkipReason::Dotfile);
         }
         if !meta.is_file() {
-            return Outcome::skip(SkipReason::NotRegularFile);
+            return Verdict::skip(SkipReason::NotRegularFile);
         }
         let kid = match kid::from_relative_path(rel) {
             None if rel
                 .file_name()
                 .is_some_and(|n| n.as_encoded_bytes().starts_with(b"README")) =>
             {
-                return Outcome::skip(SkipReason::Readme)
+                return Verdict::skip(SkipReason::Readme)
             }
-            None => return Outcome::skip(SkipReason::NotPem),
-            Some(Err(e)) => return Outcome::skip(SkipReason::BadKid(e)),
+            None => return Verdict::skip(SkipReason::NotPem),
+            Some(Err(e)) => return Verdict::skip(SkipReason::BadKid(e)),
             Some(Ok(kid)) => kid,
         };
         if let Some(why) = kid::shadowed(&kid, &self.reserved, &self.documents) {
-            return Outcome::skip(SkipReason::Shadowed(why));
+            return Verdict::skip(SkipReason::Shadowed(why));
         }
         if meta.len() > MAX_FILE_SIZE {
-            return Outcome::skip(SkipReason::TooLarge(meta.len()));
+            return Verdict::skip(SkipReason::TooLarge(meta.len()));
         }
         if meta.len() == 0 {
-            return Outcome::skip(SkipReason::Empty);
+            return Verdict::skip(SkipReason::Empty);
         }
         // The open never blocks: a FIFO swapped in after the `stat` would
         // otherwise hang the rescan until someone writes to it.
@@ -835,14 +838,14 @@ impl Scanner {
         };
         let data = match read {
             Ok(data) => data,
-            Err(ReadError::NotRegular(_)) => return Outcome::skip(SkipReason::NotRegularFile),
-            Err(ReadError::TooLarge(n)) => return Outcome::skip(SkipReason::TooLarge(n)),
-            Err(ReadError::Io(e)) => return Outcome::skip(SkipReason::Unreadable(e.to_string())),
+            Err(ReadError::NotRegular(_)) => return Verdict::skip(SkipReason::NotRegularFile),
+            Err(ReadError::TooLarge(n)) => return Verdict::skip(SkipReason::TooLarge(n)),
+            Err(ReadError::Io(e)) => return Verdict::skip(SkipReason::Unreadable(e.to_string())),
         };
         match keys::decode_public(&data) {
             Ok(public) => {
                 let mode = meta.permissions().mode() & 0o777;
-                Outcome::Key(Arc::new(KeyEntry::new(
+                Verdict::Key(Arc::new(KeyEntry::new(
                     kid,
                     Arc::clone(&self.shared_root),
                     public,
@@ -850,7 +853,7 @@ impl Scanner {
                     super::FileTimes::of(meta),
                 )))
             }
-            Err(e) => Outcome::skip(SkipReason::BadKey(e)),
+            Err(e) => Verdict::skip(SkipReason::BadKey(e)),
         }
     }
 
@@ -859,17 +862,17 @@ impl Scanner {
     /// folder or a dangling link took the file's place.
     fn unreadable(&mut self, walk: &mut Walk, rel: PathBuf, why: &dyn std::fmt::Display) {
         let reason = SkipReason::Unreadable(why.to_string());
-        self.record_as(walk, rel, None, Outcome::skip(reason), false);
+        self.record_as(walk, rel, None, Verdict::skip(reason), false);
     }
 
-    /// Stores the outcome for `rel` in the walk's cache and logs what changed.
+    /// Stores the verdict for `rel` in the walk's cache and logs what changed.
     /// A key file that is still a regular file but cannot be read or parsed
     /// right now (being rewritten, briefly unreadable) keeps serving its last
     /// good key; anything else at the path ends it, as a fresh start would.
-    fn record(&mut self, walk: &mut Walk, rel: PathBuf, stamp: Option<Stamp>, outcome: Outcome) {
-        let transient = matches!(&outcome, Outcome::Skip(r) if matches!(**r,
+    fn record(&mut self, walk: &mut Walk, rel: PathBuf, stamp: Option<Stamp>, verdict: Verdict) {
+        let transient = matches!(&verdict, Verdict::Skip(r) if matches!(**r,
             SkipReason::Unreadable(_) | SkipReason::Empty | SkipReason::BadKey(_)));
-        self.record_as(walk, rel, stamp, outcome, transient);
+        self.record_as(walk, rel, stamp, verdict, transient);
     }
 
     /// [`Self::record`], saying whether a skip keeps the last good key.
@@ -878,7 +881,7 @@ impl Scanner {
         walk: &mut Walk,
         rel: PathBuf,
         stamp: Option<Stamp>,
-        mut outcome: Outcome,
+        mut verdict: Verdict,
         keep_last_good: bool,
     ) {
         if stamp.is_some_and(|s| s.links > 1) {
@@ -887,7 +890,7 @@ impl Scanner {
             self.hard_links = self.hard_links.max(1);
         }
         let mut replaced = false;
-        if let Outcome::Key(entry) = &mut outcome {
+        if let Verdict::Key(entry) = &mut verdict {
             // Other material than this kid held before in this process?
             let fingerprint = prefix64(&entry.public.fingerprint);
             let slot = self
@@ -912,23 +915,23 @@ impl Scanner {
             }
         }
         let old = self.cache.get(rel.as_os_str());
-        let last_good = match (&outcome, old) {
-            (Outcome::Key(_), _) => None,
-            (Outcome::Skip(_), Some(old)) if keep_last_good => old.served().cloned(),
-            (Outcome::Skip(_), _) => None,
+        let last_good = match (&verdict, old) {
+            (Verdict::Key(_), _) => None,
+            (Verdict::Skip(_), Some(old)) if keep_last_good => old.served().cloned(),
+            (Verdict::Skip(_), _) => None,
         };
-        let same_as_before = match (old.map(|o| &o.outcome), &outcome) {
-            (Some(Outcome::Skip(a)), Outcome::Skip(b)) => a == b,
-            (Some(Outcome::Key(a)), Outcome::Key(b)) => {
+        let same_as_before = match (old.map(|o| &o.verdict), &verdict) {
+            (Some(Verdict::Skip(a)), Verdict::Skip(b)) => a == b,
+            (Some(Verdict::Key(a)), Verdict::Key(b)) => {
                 a.public.fingerprint == b.public.fingerprint && a.mode == b.mode
             }
             _ => false,
         };
         if !same_as_before {
-            let was_key = old.is_some_and(|o| matches!(o.outcome, Outcome::Key(_)));
-            self.log_outcome(
+            let was_key = old.is_some_and(|o| matches!(o.verdict, Verdict::Key(_)));
+            self.log_verdict(
                 &rel,
-                &outcome,
+                &verdict,
                 last_good.as_ref(),
                 was_key,
                 walk.bulk,
@@ -939,7 +942,7 @@ impl Scanner {
             rel.into_os_string().into_boxed_os_str(),
             Cached {
                 stamp,
-                outcome,
+                verdict,
                 last_good,
                 pass: self.pass,
             },
@@ -948,10 +951,10 @@ impl Scanner {
 
     /// Logs what `rel` now is. In a `bulk` read (the first scan of a big
     /// directory) a key loaded is a debug line, not one info line per key.
-    fn log_outcome(
+    fn log_verdict(
         &self,
         rel: &Path,
-        outcome: &Outcome,
+        verdict: &Verdict,
         last_good: Option<&Arc<KeyEntry>>,
         existed: bool,
         bulk: bool,
@@ -959,8 +962,8 @@ impl Scanner {
     ) {
         // Only made when a line is written (tracing evaluates fields lazily).
         let path = || shown(&self.root.join(rel));
-        match outcome {
-            Outcome::Key(entry) => {
+        match verdict {
+            Verdict::Key(entry) => {
                 if replaced {
                     warn!(kid = %entry.kid, path = %path(),
                         "key material changed under an existing kid: a Prosody that fetched it through asap_key_server \
@@ -980,16 +983,16 @@ impl Scanner {
                          (on Kubernetes set defaultMode: 0400 on the volume)");
                 }
             }
-            Outcome::Skip(reason)
+            Verdict::Skip(reason)
                 if matches!(**reason, SkipReason::Dotfile | SkipReason::Readme) =>
             {
                 debug!(path = %path(), reason = %reason, "skipped file")
             }
-            Outcome::Skip(reason) if **reason == SkipReason::Empty && last_good.is_none() => info!(
+            Verdict::Skip(reason) if **reason == SkipReason::Empty && last_good.is_none() => info!(
                 path = %path(),
                 "empty file skipped (still being written?); it is read again when it changes"
             ),
-            Outcome::Skip(reason) => match last_good {
+            Verdict::Skip(reason) => match last_good {
                 Some(good) => error!(kid = %good.kid, path = %path(), reason = %reason,
                     "key file no longer parses; still serving its last good key"),
                 None => warn!(path = %path(), reason = %reason, "skipped file"),
