@@ -11,17 +11,23 @@
 //! This list is the one module map of the project; open the folder that
 //! does what you are after.
 //!
-//! - [`kid`]: kid rules, file path → kid, kid → `<sha256>.pem`.
+//! - [`kid`]: kid rules, file path → kid, kid → `<sha256>.pem` and back,
+//!   the kids the server's own routes would shadow.
 //! - [`keys`]: RSA key material: PEM decoding to the public half, key
-//!   generation, safe 0600 writes, [`keys::KeyError`].
+//!   generation, safe 0600 writes, the safe read (non-blocking, regular
+//!   files only, size-capped) of files others may write,
+//!   [`keys::KeyError`].
 //! - [`keydir`]: the key directory: [`keydir::Scanner`] walks it into an
-//!   immutable [`keydir::KeySet`] (served keys, JWKS, skipped files);
-//!   `age` (which key is the newest: the one rule `mint --issuer`,
-//!   `rotate` and `prune` follow), `keygen` (keygen, rotate, prune) and
-//!   `export` (static files).
+//!   immutable [`keydir::KeySet`] (served keys, JWKS, skipped files), in
+//!   `scan/` one child per step (`walk`, `examine` one file, `record` and
+//!   log); `age` (which key is the newest: the one rule `mint --issuer`,
+//!   `rotate` and `prune` follow; the clock in seconds), `keygen` (keygen,
+//!   rotate, prune) and `export` (static files). Keys know bytes and
+//!   times, never HTTP.
 //! - [`serve`]: everything `serve` runs: the [`serve::KeyStore`] swapped on
 //!   reload, the watcher, the pure request handler (`handler`, no I/O) and
-//!   the accept loops around it (`server`), metrics, TLS.
+//!   the accept loops around it (`server`), the headers made from a key's
+//!   fingerprint and times, metrics, TLS.
 //! - [`token`]: typed Jitsi/JaaS/ASAP claims and the Minter that signs them.
 //! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
 //!   checks as data) and `doctor`; the table of causes (`causes`: what
@@ -37,7 +43,8 @@
 //! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
 //!   sandbox) and the lines to paste into it.
 //! - [`error`]: the errors that stop a command, naming the file or kid and
-//!   the fix.
+//!   the fix; `escape_controls` and `shown`, which keep a name on one line
+//!   in any log, row or finding.
 //! - [`cli`]: clap definitions of the subcommands and their flags, by what
 //!   the commands do (serve, the key directory, checks) and value parsers.
 //! - [`cmd`]: the subcommands, turning checked flags into work and output,
@@ -47,8 +54,9 @@
 //! Dependencies point down this list's spirit: `cmd` uses everything;
 //! `check` uses `keydir`, `keys` and `prosody` (and `serve` for the name of
 //! the header it reads); `serve` and `token` use
-//! `keydir`; `keydir` uses `keys`, `kid` and `error`; no two top-level
-//! modules import each other.
+//! `keydir`; `keydir` uses `keys`, `kid` and `error`; `prosody` uses `keys`
+//! (its safe read); `error` uses only `keys` and `kid`, so every other
+//! module may use it; no two top-level modules import each other.
 
 // Lints (unsafe_code forbidden, missing_docs denied, clippy) are set once,
 // for every target, in Cargo.toml's [lints].
