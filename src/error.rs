@@ -96,7 +96,8 @@ pub enum Error {
     PruneKeepZero,
     /// A key of the issuer looks made in the future: no new key can be
     /// known newer than it.
-    #[error("cannot make a key known newer than {kid}: its file was last written at {time}, in the future; fix the clock, or `touch` that file if its time is wrong")]
+    #[error("cannot make a key known newer than {kid}: its file was last written at {time}, in the future; \
+        fix the clock, or `touch` that file if its time is wrong")]
     KeyFromTheFuture {
         /// The kid.
         kid: String,

@@ -33,7 +33,11 @@ pub const MAX_BITS: usize = 16384;
 #[non_exhaustive]
 pub enum KeyError {
     /// No PEM block at all.
-    #[error("not a PEM key{}", if *.binary { " (binary data; for DER run `openssl pkey -inform DER -in FILE -out FILE.pem`)" } else { " (expected BEGIN PRIVATE KEY / BEGIN PUBLIC KEY)" })]
+    #[error("not a PEM key{}", if *.binary {
+        " (binary data; for DER run `openssl pkey -inform DER -in FILE -out FILE.pem`)"
+    } else {
+        " (expected BEGIN PRIVATE KEY / BEGIN PUBLIC KEY)"
+    })]
     NotPem {
         /// The file is not text at all.
         binary: bool,
