@@ -2,6 +2,10 @@
 //! `doctor`, `explain` and `probe`, and what they share: how to fetch
 //! ([`FetchArgs`]) and Prosody's settings ([`ProsodyArgs`],
 //! [`TokenOptionArgs`]).
+//!
+//! The doc comments below are `--help` text, printed as written: their URLs
+//! stay bare.
+#![allow(rustdoc::bare_urls)]
 
 use super::values::parse_duration;
 use super::KeyDirArg;

@@ -1,16 +1,25 @@
-//! Classifying one file: its [`Stamp`] (what tells a changed file without
-//! reading it), and the [`Verdict`] on it (a key to serve, or skipped and
-//! why), read and parsed on every core when there are many.
+//! Classifying each [`Pending`] file the walk found: its [`Stamp`] (what
+//! tells a changed file without reading it), and the [`Verdict`] on it (a
+//! key to serve, or skipped and why), read and parsed on every core when
+//! there are many.
 
-use super::walk::Pending;
 use super::{Scanner, MAX_FILE_SIZE};
 use crate::keydir::{FileTimes, KeyEntry, SkipReason};
 use crate::keys::{self, ReadError};
 use crate::kid;
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// A file to look at: stat'ed (and read and parsed if new or changed) after
+/// the walk, on every core.
+pub(super) struct Pending {
+    pub(super) rel: PathBuf,
+    pub(super) hidden: bool,
+    /// Already known for a symlink (the walk had to follow it).
+    pub(super) meta: Option<Box<fs::Metadata>>,
+}
 
 /// What identifies a version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! never into hidden folders, at most [`MAX_DEPTH`] deep), batching the
 //! files to examine, and which cache entries are gone.
 
-use super::examine::{Examined, Verdict};
+use super::examine::{Examined, Pending, Verdict};
 use super::{Entries, Rel, Scanner, MAX_DEPTH};
 use crate::error::{shown, Error};
 use crate::keydir::SkipReason;
@@ -28,15 +28,6 @@ pub(super) struct Walk {
     /// New or changed files read.
     read: usize,
     symlinks: usize,
-}
-
-/// A file to look at: stat'ed (and read and parsed if new or changed) after
-/// the walk, on every core.
-pub(super) struct Pending {
-    pub(super) rel: PathBuf,
-    pub(super) hidden: bool,
-    /// Already known for a symlink (the walk had to follow it).
-    pub(super) meta: Option<Box<fs::Metadata>>,
 }
 
 /// What walking one path came to.

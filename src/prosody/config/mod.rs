@@ -90,7 +90,11 @@ pub enum ConfigError {
         hosts: Vec<String>,
     },
     /// Zero or several token hosts and no `--host`.
-    #[error("{path}: {} VirtualHosts use authentication = \"token\" ({}); choose one with --host", .found.len(), if .found.is_empty() { "none".to_owned() } else { .found.join(", ") })]
+    #[error(
+        "{path}: {} VirtualHosts use authentication = \"token\" ({}); choose one with --host",
+        .found.len(),
+        if .found.is_empty() { "none".to_owned() } else { .found.join(", ") }
+    )]
     AmbiguousHost {
         /// The file.
         path: PathBuf,
@@ -248,7 +252,12 @@ VirtualHost("guest.meet.example.com")
     fn expressions_run_as_prosody_runs_them() {
         let path = std::env::var("PATH").unwrap_or_default();
         let c = parse(
-            "suffix = \"-b\"\nVirtualHost \"m\"\n authentication = \"token\"\n asap_key_server = os.getenv(\"PATH\")\n app_id = \"a\" .. suffix\n asap_accepted_issuers = { \"x\", app_id .. \"2\", ENV_PATH }\n app_secret = \"s3cret\"\n asap_accepted_audiences = { string.format(\"%s\", \"jitsi\") }\n",
+            concat!(
+                "suffix = \"-b\"\nVirtualHost \"m\"\n authentication = \"token\"\n",
+                " asap_key_server = os.getenv(\"PATH\")\n app_id = \"a\" .. suffix\n",
+                " asap_accepted_issuers = { \"x\", app_id .. \"2\", ENV_PATH }\n app_secret = \"s3cret\"\n",
+                " asap_accepted_audiences = { string.format(\"%s\", \"jitsi\") }\n",
+            ),
         );
         let o = TokenOptions::read(&c, None).unwrap();
         assert!(o.unreadable().is_empty(), "{:?}", o.unreadable());
@@ -408,7 +417,10 @@ VirtualHost("guest.meet.example.com")
     fn unterminated_tables_end_the_parse() {
         // Found by `scripts/fuzz prosody_config` in the old hand-written
         // reader (an endless loop filling memory): now a Lua syntax error.
-        let text = "VirtualHost(\"a\")\n authentication = [==[token]==]\n app_id = \"\\x41\\065\" .. x\n asap_aacepted_issuers = {lHost(\"a\")\n authentication = [==[token]==]\n";
+        let text = concat!(
+            "VirtualHost(\"a\")\n authentication = [==[token]==]\n app_id = \"\\x41\\065\" .. x\n",
+            " asap_aacepted_issuers = {lHost(\"a\")\n authentication = [==[token]==]\n",
+        );
         let err = Config::parse(Path::new("t.cfg.lua"), text)
             .unwrap_err()
             .to_string();
