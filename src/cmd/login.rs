@@ -5,27 +5,24 @@ use crate::check::fetch;
 use crate::check::keysource::KeySource;
 use crate::check::login::{self, diagnose, Answer, Target};
 use crate::check::verify::{self, MucBase};
-use crate::check::{self, Columns, Diagnostic};
+use crate::check::{self, Columns};
 use crate::cli::LoginArgs;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-/// Verify's checks of the token with Prosody's settings (from
-/// `--prosody-config` and the flags) and the room joined, for a refusal.
+/// Prosody's settings (from `--prosody-config` and the flags) and where it
+/// fetches keys, for the offline checks of a refusal.
 fn offline_checks(
     a: &LoginArgs,
     target: &Target,
     options: &fetch::Options,
 ) -> anyhow::Result<(verify::Report, MucBase, Vec<String>)> {
     let ProsodySettings {
-        mut settings,
+        settings,
         key_server,
         notes,
         redactions,
     } = super::prosody::read(&a.prosody, options.clone())?;
-    settings.domain = Some(target.domain.clone());
-    settings.tenant.clone_from(&target.tenant);
-    settings.room.clone_from(&target.room);
     let source = match a.key_server.clone().or(key_server) {
         Some(base) => KeySource::Server {
             base,
@@ -33,24 +30,10 @@ fn offline_checks(
         },
         None => KeySource::Unset,
     };
+    let muc_base = settings.muc_base.clone();
     let now = crate::keydir::age::now_secs();
-    let unknown_key = matches!(source, KeySource::Unset) && settings.cache_keys_url.is_none();
-    let mut report = verify::verify(&target.token, &settings, &source, now);
-    report.checks.iter_mut().for_each(|d| d.redact(&redactions));
-    if unknown_key {
-        // Where Prosody fetches keys was not said: the key is not checked,
-        // which is not a failure of the token.
-        report.checks.retain(|d| d.check != "key URL");
-        for d in &mut report.checks {
-            if d.check == "key" || d.check == "signature" {
-                *d = Diagnostic::skip(
-                    d.check.clone(),
-                    "not checked: give --key-server URL (Prosody's asap_key_server) or --prosody-config",
-                );
-            }
-        }
-    }
-    Ok((report, settings.muc_base.clone(), notes))
+    let report = diagnose::offline_checks(target, settings, &source, &redactions, now);
+    Ok((report, muc_base, notes))
 }
 
 pub(super) fn run(a: LoginArgs) -> anyhow::Result<ExitCode> {

@@ -3,9 +3,12 @@
 //! Every pointer to checks is followed by those checks: where the settings
 //! needed to check a cause were not given, its check says so itself.
 
+use super::Target;
 use crate::check::causes::{self, Cause};
-use crate::check::verify::{MucBase, Report as Checks};
+use crate::check::keysource::KeySource;
+use crate::check::verify::{self, MucBase, Report as Checks, Settings};
 use crate::check::{Diagnostic, Status};
+use crate::prosody::config::Redactions;
 
 /// What a refusal means, and the checks that show it.
 #[derive(Debug, Clone)]
@@ -14,6 +17,38 @@ pub struct Explained {
     pub cause: Option<&'static Cause>,
     /// The offline checks that bear on it (never empty).
     pub checks: Vec<Diagnostic>,
+}
+
+/// Verify's checks of the token in `target` with Prosody's `settings`, for
+/// the room joined, keys from `source`, at `now`; what `redactions` names
+/// (the config's secrets) is not shown. With no key source and no JWKS,
+/// the key and signature are not checked, which is not a failure of the
+/// token.
+pub fn offline_checks(
+    target: &Target,
+    mut settings: Settings,
+    source: &KeySource,
+    redactions: &Redactions,
+    now: u64,
+) -> Checks {
+    settings.domain = Some(target.domain.clone());
+    settings.tenant.clone_from(&target.tenant);
+    settings.room.clone_from(&target.room);
+    let unknown_key = matches!(source, KeySource::Unset) && settings.cache_keys_url.is_none();
+    let mut report = verify::verify(&target.token, &settings, source, now);
+    report.checks.iter_mut().for_each(|d| d.redact(redactions));
+    if unknown_key {
+        report.checks.retain(|d| d.check != "key URL");
+        for d in &mut report.checks {
+            if d.check == "key" || d.check == "signature" {
+                *d = Diagnostic::skip(
+                    d.check.clone(),
+                    "not checked: give --key-server URL (Prosody's asap_key_server) or --prosody-config",
+                );
+            }
+        }
+    }
+    report
 }
 
 /// The checks of a room join: what `verify_room` looks at.
