@@ -10,7 +10,7 @@ use super::config::HttpConfig;
 use super::metrics::{Requests, Route};
 use super::parts::PartCache;
 use super::store::Reloads;
-use crate::keydir::{KeySet, Newest, Scope, Selection};
+use crate::keydir::{JwksInfo, KeySet, Newest, Scope, Selection};
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -135,6 +135,21 @@ struct Validators {
     modified_secs: u64,
 }
 
+impl Validators {
+    /// Those of a JWKS document: its ETag from the digest and length of
+    /// what is sent (`tag` first: `n` for a bounded JWKS, so the two never
+    /// share one), its date that of the newest file in it.
+    fn jwks(tag: &str, info: &JwksInfo) -> Self {
+        let etag = HeaderValue::try_from(format!("\"{tag}{:032x}-{:x}\"", info.digest, info.len))
+            .unwrap_or(HeaderValue::from_static("\"0\""));
+        Validators {
+            etag,
+            last_modified: super::headers::http_date(info.modified_secs),
+            modified_secs: info.modified_secs,
+        }
+    }
+}
+
 /// A cacheable response, or a 304 (then `body` is never made).
 fn cacheable<B>(
     req: &Request<B>,
@@ -167,13 +182,7 @@ fn cacheable<B>(
 /// The JWKS of `scope`, written from `keys` as it is sent.
 fn jwks<B>(req: &Request<B>, keys: &Arc<KeySet>, scope: Scope, pre: &Prebuilt) -> Response<Body> {
     let info = keys.jwks_info(&scope);
-    let etag = HeaderValue::try_from(format!("\"{:032x}-{:x}\"", info.digest, info.len))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    let validators = Validators {
-        etag,
-        last_modified: super::headers::http_date(info.modified_secs),
-        modified_secs: info.modified_secs,
-    };
+    let validators = Validators::jwks("", &info);
     cacheable(req, validators, JSON, &pre.jwks_cache_control, || {
         Body::jwks(Arc::clone(keys), scope, info.len)
     })
@@ -222,13 +231,7 @@ fn bounded_jwks<B>(
         Err(_) => Arc::new(keys.newest_keys(&scope, newest)),
     };
     let info = chosen.info;
-    let etag = HeaderValue::try_from(format!("\"n{:032x}-{:x}\"", info.digest, info.len))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    let validators = Validators {
-        etag,
-        last_modified: super::headers::http_date(info.modified_secs),
-        modified_secs: info.modified_secs,
-    };
+    let validators = Validators::jwks("n", &info);
     cacheable(req, validators, JSON, &pre.jwks_cache_control, || {
         Body::selection(chosen, info.len)
     })

@@ -151,16 +151,7 @@ fn jwks_path_and_base_path_move_the_routes() {
     ] {
         assert_eq!(server.get(&outside).status, 404, "{outside}");
     }
-    let (code, _, err) = cli(&[
-        "serve",
-        "--no-init",
-        "--keys",
-        &path_str(&dir),
-        "--listen",
-        "127.0.0.1:0",
-        "--base-path",
-        "/a b",
-    ]);
+    let (code, _, err) = cli(&serve_args(&dir, &["--base-path", "/a b"]));
     assert_eq!(code, 2);
     assert!(
         err.contains("--base-path \"/a b\": use a plain URL path like /keys"),

@@ -102,18 +102,9 @@ fn bad_certificates_are_clear_errors_at_start_and_ignored_at_reload() {
             "missing.pem: cannot read certificates",
         ),
     ] {
-        let (code, _, err) = cli(&[
-            "serve",
-            "--no-init",
-            "--keys",
-            &path_str(&dir),
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            &path_str(&cert),
-            "--tls-key",
-            &path_str(&key_file),
-        ]);
+        let (cert, key_file) = (path_str(&cert), path_str(&key_file));
+        let tls = ["--tls-cert", &cert, "--tls-key", &key_file];
+        let (code, _, err) = cli(&serve_args(&dir, &tls));
         assert_eq!(code, 2, "{err}");
         assert!(err.contains(needle), "no {needle:?} in {err}");
     }
