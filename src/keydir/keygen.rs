@@ -151,7 +151,7 @@ pub fn next_kid(set: &KeySet, dir: &Path, issuer: &str, now: SystemTime) -> Resu
 
 /// The private keys `mint --issuer` chooses from: directly under `<issuer>/`.
 pub fn signing_candidates(set: &KeySet, issuer: &str) -> Vec<Arc<KeyEntry>> {
-    set.issuer_keys(issuer).cloned().collect()
+    set.issuer_keys(issuer).into_iter().cloned().collect()
 }
 
 /// Why `prune` keeps a key.

@@ -7,9 +7,9 @@
 //! The header is always `{"alg":"RS256","typ":"JWT","kid":…}`: Prosody
 //! rejects any other `typ` and, by default, any other `alg`.
 
+pub use super::choice::Choice;
 use super::claims::{Built, ClaimsError, TokenSpec};
-use crate::keydir::age::{self, NoNewest};
-use crate::keydir::{KeyEntry, KeySet};
+use crate::keydir::KeySet;
 use crate::keys::{self, KeyError, KeyForm};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
@@ -19,7 +19,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Why a token could not be minted.
 #[derive(Debug, thiserror::Error)]
@@ -226,27 +226,6 @@ pub struct Minter {
     set: KeySet,
 }
 
-/// Which key of an issuer to sign with: the newest by [`crate::keydir::age`]
-/// among those in the directory for at least `min_key_age` at `now`.
-#[derive(Debug, Clone, Copy)]
-pub struct Choice {
-    /// The time of signing.
-    pub now: SystemTime,
-    /// How long a key must have been in the directory before it signs, so
-    /// that every key server replica and Prosody can find it first.
-    pub min_key_age: Duration,
-}
-
-impl Choice {
-    /// Now, with no minimum age.
-    pub fn now() -> Choice {
-        Choice {
-            now: SystemTime::now(),
-            min_key_age: Duration::ZERO,
-        }
-    }
-}
-
 impl Minter {
     /// Loads every private key in `dir` (scanned as `serve` would).
     pub fn load(dir: &Path) -> Result<Self, MintError> {
@@ -315,54 +294,10 @@ impl Minter {
     }
 
     /// The newest private key directly under `<dir>/<issuer>/` that has
-    /// been in the directory for `choice.min_key_age`.
+    /// been in the directory for `choice.min_key_age` (see [`choice`](super::choice)).
     pub fn newest_by(&self, issuer: &str, choice: Choice) -> Result<Arc<SigningKey>, MintError> {
-        let candidates = crate::keydir::keygen::signing_candidates(&self.set, issuer);
-        if candidates.is_empty() {
-            return Err(MintError::NoKeysForIssuer {
-                issuer: issuer.to_owned(),
-                choices: self.issuers(),
-            });
-        }
-        self.pick(issuer, candidates, choice)
-    }
-
-    /// The newest of `candidates` old enough for `choice`.
-    fn pick(
-        &self,
-        issuer: &str,
-        candidates: Vec<Arc<KeyEntry>>,
-        choice: Choice,
-    ) -> Result<Arc<SigningKey>, MintError> {
-        let now_ns = choice
-            .now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let cutoff = now_ns.saturating_sub(choice.min_key_age.as_nanos() as u64);
-        let (old_enough, young): (Vec<_>, Vec<_>) = candidates
-            .into_iter()
-            .partition(|k| k.times.changed_ns <= cutoff);
-        if old_enough.is_empty() {
-            let youngest = young.iter().max_by_key(|k| k.times.changed_ns);
-            return Err(MintError::TooYoung {
-                issuer: issuer.to_owned(),
-                min_key_age: choice.min_key_age,
-                kid: youngest.map(|k| k.kid.clone()).unwrap_or_default(),
-                age: Duration::from_nanos(
-                    now_ns.saturating_sub(youngest.map_or(0, |k| k.times.changed_ns)),
-                ),
-            });
-        }
-        match age::newest(&old_enough) {
-            Ok(entry) => self.key(&entry.kid),
-            Err(NoNewest::Empty) => Err(MintError::NoPrivateKeys {
-                dir: self.dir.clone(),
-            }),
-            Err(NoNewest::Unknown { candidates }) => Err(MintError::Unordered {
-                issuer: issuer.to_owned(),
-                candidates,
-            }),
-        }
+        let entry = super::choice::newest(&self.set, issuer, choice)?;
+        self.key(&entry.kid)
     }
 
     /// `--kid`, else `--issuer`'s newest key, else the newest key of the
@@ -394,7 +329,8 @@ impl Minter {
                         .filter(|k| k.public.form.is_private())
                         .cloned()
                         .collect();
-                    self.pick(only, all, choice)
+                    let entry = super::choice::pick(only, all, choice)?;
+                    self.key(&entry.kid)
                 }
                 other => other,
             },
@@ -430,6 +366,7 @@ mod tests {
     use super::*;
     use crate::keydir::keygen;
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use std::time::SystemTime;
 
     #[test]
     fn tokens_verify_with_jsonwebtoken_and_the_served_public_key() {

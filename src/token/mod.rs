@@ -1,5 +1,7 @@
 //! Tokens: the claims Jitsi, JaaS and ASAP consumers expect ([`claims`]),
-//! and signing them with keys from the key directory ([`mint`]).
+//! signing them with keys from the key directory ([`mint`]), the rule that
+//! chooses the key ([`choice`]).
 
+pub mod choice;
 pub mod claims;
 pub mod mint;

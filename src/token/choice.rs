@@ -1,0 +1,123 @@
+//! Which key signs: the one rule `mint --issuer --min-key-age` and the token
+//! service's `Signer` follow, written once.
+//!
+//! The key to sign with for an issuer is the newest (by
+//! [`crate::keydir::age`]) of its private keys directly under `<issuer>/`
+//! that has been in the key directory for at least `min_key_age`: a key
+//! every key server replica and every Prosody can already find. Finding the
+//! issuer's keys is a range lookup in the [`KeySet`]'s kid order, not a scan.
+
+use super::mint::MintError;
+use crate::keydir::age::{self, NoNewest};
+use crate::keydir::{keygen, KeyEntry, KeySet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Which key of an issuer to sign with: the newest by [`crate::keydir::age`]
+/// among those in the directory for at least `min_key_age` at `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Choice {
+    /// The time of signing.
+    pub now: SystemTime,
+    /// How long a key must have been in the directory before it signs, so
+    /// that every key server replica and Prosody can find it first.
+    pub min_key_age: Duration,
+}
+
+impl Choice {
+    /// Now, with no minimum age.
+    pub fn now() -> Choice {
+        Choice {
+            now: SystemTime::now(),
+            min_key_age: Duration::ZERO,
+        }
+    }
+
+    /// `now` in nanoseconds since the epoch.
+    fn now_ns(&self) -> u64 {
+        self.now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+
+    /// Keys that appeared at or before this (ns) are old enough.
+    fn cutoff_ns(&self) -> u64 {
+        self.now_ns()
+            .saturating_sub(self.min_key_age.as_nanos() as u64)
+    }
+}
+
+/// The issuers (first kid segments) that have private keys in `set`, for
+/// error messages (a pass over every key: only when something is wrong).
+pub fn issuers(set: &KeySet) -> Vec<String> {
+    let names: BTreeSet<_> = set
+        .keys()
+        .filter(|k| k.public.form.is_private())
+        .map(|k| crate::kid::issuer(&k.kid).to_owned())
+        .collect();
+    names.into_iter().collect()
+}
+
+/// The key to sign with for `issuer`: the newest of its private keys
+/// directly under `<issuer>/` that has been in the directory for
+/// `choice.min_key_age`.
+pub fn newest(set: &KeySet, issuer: &str, choice: Choice) -> Result<Arc<KeyEntry>, MintError> {
+    let candidates = keygen::signing_candidates(set, issuer);
+    if candidates.is_empty() {
+        return Err(MintError::NoKeysForIssuer {
+            issuer: issuer.to_owned(),
+            choices: issuers(set),
+        });
+    }
+    pick(issuer, candidates, choice)
+}
+
+/// The newest of `candidates` (keys of `issuer`) old enough for `choice`.
+pub fn pick(
+    issuer: &str,
+    candidates: Vec<Arc<KeyEntry>>,
+    choice: Choice,
+) -> Result<Arc<KeyEntry>, MintError> {
+    let now_ns = choice.now_ns();
+    let cutoff = choice.cutoff_ns();
+    let (old_enough, young): (Vec<_>, Vec<_>) = candidates
+        .into_iter()
+        .partition(|k| k.times.changed_ns <= cutoff);
+    if old_enough.is_empty() {
+        let youngest = young.iter().max_by_key(|k| k.times.changed_ns);
+        return Err(MintError::TooYoung {
+            issuer: issuer.to_owned(),
+            min_key_age: choice.min_key_age,
+            kid: youngest.map(|k| k.kid.clone()).unwrap_or_default(),
+            age: Duration::from_nanos(
+                now_ns.saturating_sub(youngest.map_or(0, |k| k.times.changed_ns)),
+            ),
+        });
+    }
+    match age::newest(&old_enough) {
+        Ok(entry) => Ok(entry),
+        Err(NoNewest::Empty) => Err(MintError::NoKeysForIssuer {
+            issuer: issuer.to_owned(),
+            choices: Vec::new(),
+        }),
+        Err(NoNewest::Unknown { candidates }) => Err(MintError::Unordered {
+            issuer: issuer.to_owned(),
+            candidates,
+        }),
+    }
+}
+
+/// Until when (ns since the epoch) the answer of [`newest`] for these
+/// `candidates` stays the same, the key set unchanged: the moment the next
+/// of its young keys becomes old enough (`None`: no young key, so until
+/// the key set changes).
+pub fn stable_until_ns(candidates: &[Arc<KeyEntry>], choice: Choice) -> Option<u64> {
+    let cutoff = choice.cutoff_ns();
+    let age = choice.min_key_age.as_nanos() as u64;
+    candidates
+        .iter()
+        .filter(|k| k.times.changed_ns > cutoff)
+        .map(|k| k.times.changed_ns.saturating_add(age))
+        .min()
+}
