@@ -27,8 +27,15 @@
 //! - [`serve`]: everything `serve` runs: the [`serve::KeyStore`] swapped on
 //!   reload, the watcher, the pure request handler (`handler`, no I/O) and
 //!   the accept loops around it (`server`), the headers made from a key's
-//!   fingerprint and times, metrics, TLS.
-//! - [`token`]: typed Jitsi/JaaS/ASAP claims and the Minter that signs them.
+//!   fingerprint and times, metrics, TLS, and `service`: the async glue
+//!   that reads request bodies for the token service's routes (`/mint`,
+//!   `/oidc/*`) and writes its replies, asked before the handler.
+//! - [`token`]: typed Jitsi/JaaS/ASAP claims, the Minter that signs them,
+//!   `choice` (the one rule choosing the signing key: newest of an issuer,
+//!   in the directory for `min_key_age`), and `service`, the token service
+//!   of `serve --config`: its TOML `config`, the `signer` over the live key
+//!   set, the mint API (`api`) and the OpenID Connect login bridge (`oidc/`);
+//!   pure, no sockets.
 //! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
 //!   checks as data) and `doctor`; the table of causes (`causes`: what
 //!   Prosody says when it refuses, why, the fix) that `verify`, `login` and
@@ -54,7 +61,7 @@
 //! Dependencies point down this list's spirit: `cmd` uses everything;
 //! `check` uses `keydir`, `keys` and `prosody` (and `serve` for the name of
 //! the header it reads); `serve` and `token` use
-//! `keydir`; `keydir` uses `keys`, `kid` and `error`; `prosody` uses `keys`
+//! `keydir` (and `serve` uses `token` for the token service); `keydir` uses `keys`, `kid` and `error`; `prosody` uses `keys`
 //! (its safe read); `error` uses only `keys` and `kid`, so every other
 //! module may use it; no two top-level modules import each other.
 

@@ -89,6 +89,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Turn on the token service from this TOML file: the mint API
+    /// (`POST /mint`) and/or the OpenID Connect login bridge (`/oidc/*`),
+    /// signing with the newest key of an issuer (see deploy/asap-keyserver.toml).
+    #[arg(long, env = "ASAP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Accept loops, each on its own SO_REUSEPORT listener [default: one per CPU].
     #[arg(long, env = "ASAP_ACCEPT_LOOPS", value_name = "N")]
     pub accept_loops: Option<usize>,

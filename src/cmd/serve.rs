@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::keydir::{keygen, Scanner};
 use crate::kid;
 use crate::serve::{server, tls, watch, HttpConfig, KeyStore};
+use crate::token::service::{Service, ServiceConfig};
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ struct ServeConfig {
     http: HttpConfig,
     tls: Option<tls::TlsFiles>,
     accept_loops: usize,
+    /// The token service's config file (`--config`).
+    service: Option<PathBuf>,
 }
 
 impl TryFrom<ServeArgs> for ServeConfig {
@@ -82,6 +85,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
                     .map_or(1, |n| n.get())
                     .min(16)
             }),
+            service: a.config,
             tls: a
                 .tls_cert
                 .zip(a.tls_key)
@@ -92,11 +96,18 @@ impl TryFrom<ServeArgs> for ServeConfig {
 
 pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ServeConfig::try_from(args)?;
+    // Before anything binds: a bad token service config stops here (exit 2).
+    let service = config
+        .service
+        .as_deref()
+        .map(ServiceConfig::load)
+        .transpose()?
+        .map(|c| Arc::new(Service::new(c)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(config));
+    let result = runtime.block_on(serve(config, service));
     // A rescan stuck in the kernel (a dead NFS server) must not keep a
     // stopped server alive.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -104,7 +115,7 @@ pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Result<()> {
     // Before anything is announced, so a SIGHUP never meets the default action.
     let hup_signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot handle SIGHUP")?;
@@ -191,7 +202,19 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let _ = tls_stopped.await;
         }))
     });
-    server::run(listeners, store, config.http, tls, shutdown_signal()).await;
+    if let Some(s) = &service {
+        info!(config = %s.file.display(), mint_api = s.mint.is_some(), login_bridge = s.oidc.is_some(),
+            min_key_age = %humantime::format_duration(s.signer.min_key_age()), "token service on");
+    }
+    server::run(
+        listeners,
+        store,
+        config.http,
+        tls,
+        service,
+        shutdown_signal(),
+    )
+    .await;
     hup.abort();
     let _ = stop_watch.send(());
     let _ = stop_tls.send(());

@@ -8,8 +8,10 @@
 
 use super::store::Reloads;
 use crate::keydir::KeySet;
+use crate::token::service::Service;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// What a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,11 +30,15 @@ pub enum Route {
     Ready,
     /// `/metrics`
     Metrics,
+    /// `POST /mint` (the token service).
+    Mint,
+    /// `/oidc/*` (the token service's login bridge).
+    Oidc,
     /// Anything else.
     Unknown,
 }
 
-const ROUTES: [(Route, &str); 8] = [
+const ROUTES: [(Route, &str); 10] = [
     (Route::Prosody, "prosody_pem"),
     (Route::Asap, "asap"),
     (Route::Jwks, "jwks"),
@@ -40,9 +46,13 @@ const ROUTES: [(Route, &str); 8] = [
     (Route::Health, "healthz"),
     (Route::Ready, "readyz"),
     (Route::Metrics, "metrics"),
+    (Route::Mint, "mint"),
+    (Route::Oidc, "oidc"),
     (Route::Unknown, "unknown"),
 ];
-const STATUSES: [u16; 7] = [200, 304, 400, 404, 405, 503, 0];
+const STATUSES: [u16; 13] = [
+    200, 302, 303, 304, 400, 401, 403, 404, 405, 429, 500, 503, 0,
+];
 
 /// `# HELP` of `asap_keyserver_key_replaced_timestamp_seconds`.
 const KEY_REPLACED_HELP: &str = "When a served kid's key material last changed while this server ran \
@@ -57,17 +67,28 @@ const FULL_WALKS_HELP: &str = "Rescans that walked the whole key directory (star
 #[derive(Debug)]
 pub struct Requests {
     counts: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
+    /// The token service, whose counters `/metrics` shows too.
+    service: Option<Arc<Service>>,
 }
 
 impl Default for Requests {
     fn default() -> Self {
         Requests {
             counts: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            service: None,
         }
     }
 }
 
 impl Requests {
+    /// Counters that also render the token service's (`serve --config`).
+    pub fn with_service(service: Option<Arc<Service>>) -> Requests {
+        Requests {
+            service,
+            ..Requests::default()
+        }
+    }
+
     /// Counts one answered request.
     pub fn record(&self, route: Route, status: u16) {
         let r = ROUTES
@@ -163,6 +184,9 @@ impl Requests {
         for (name, kind, help, value) in plain {
             header(&mut out, name, kind, help);
             let _ = writeln!(out, "asap_keyserver_{name} {value}");
+        }
+        if let Some(api) = self.service.as_ref().and_then(|s| s.mint.as_ref()) {
+            api.render_metrics(&mut out);
         }
         header(&mut out, "build_info", "gauge", "Build information.");
         let _ = writeln!(

@@ -10,6 +10,8 @@
 //!   TLS handshake, graceful shutdown.
 //! - [`metrics`]: request counters and the `/metrics` text.
 //! - [`tls`]: rustls from PEM files, reloaded when they change.
+//! - [`service`]: the token service's routes (`serve --config`: `/mint`,
+//!   `/oidc/*`), answered before the handler: bodies read, replies sent.
 //!
 //! Inside, not public: `conn` (a connection's bytes before hyper: the send
 //! timeout, and a request head read ahead for health checks over the
@@ -26,6 +28,7 @@ mod headers;
 pub mod metrics;
 mod parts;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod tls;
 pub mod watch;

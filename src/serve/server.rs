@@ -11,8 +11,10 @@ use super::config::HttpConfig;
 use super::conn::{self, Rewind, SendTimeout};
 use super::handler::{handle, is_health, Prebuilt};
 use super::metrics::{Requests, Route};
+use super::service;
 use super::store::KeyStore;
 use super::tls::TlsState;
+use crate::token::service::Service;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
@@ -77,6 +79,7 @@ pub async fn run(
     store: Arc<KeyStore>,
     config: HttpConfig,
     tls: Option<Arc<TlsState>>,
+    service: Option<Arc<Service>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -90,8 +93,10 @@ pub async fn run(
     let shared = Arc::new(Shared {
         answer: Arc::new(Answer {
             store,
-            requests: Requests::default(),
+            requests: Requests::with_service(service.clone()),
             pre: Prebuilt::new(&config),
+            service,
+            base_path: config.base_path.clone(),
         }),
         http,
         http_once,
@@ -152,6 +157,9 @@ struct Answer {
     store: Arc<KeyStore>,
     requests: Requests,
     pre: Prebuilt,
+    /// The token service (`serve --config`), asked before the handler.
+    service: Option<Arc<Service>>,
+    base_path: String,
 }
 
 async fn accept_loop(
@@ -304,6 +312,42 @@ async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    if answer.service.is_some() {
+        let with_service =
+            hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let s = Arc::clone(&answer);
+                async move {
+                    let target = s
+                        .service
+                        .as_ref()
+                        .and_then(|svc| service::target(svc, req.uri().path(), &s.base_path));
+                    let (res, route) = match (target, &s.service) {
+                        (Some(target), Some(svc)) => {
+                            service::answer(Arc::clone(svc), Arc::clone(&s.store), target, req)
+                                .await
+                        }
+                        _ => handle(
+                            &req,
+                            &s.store.load(),
+                            &s.pre,
+                            &s.requests,
+                            s.store.reloads(),
+                        ),
+                    };
+                    let status = res.status().as_u16();
+                    s.requests.record(route, status);
+                    debug!(peer = %peer, status, route = ?route, "request");
+                    Ok::<_, Infallible>(res)
+                }
+            });
+        if let Err(e) = watcher
+            .watch(http.serve_connection(TokioIo::new(io), with_service))
+            .await
+        {
+            debug!(peer = %peer, error = %e, "connection ended with an error");
+        }
+        return;
+    }
     let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let s = &answer;
         let (res, route) = handle(

@@ -1,0 +1,180 @@
+//! The token service's routes (`serve --config`): `POST /mint` and
+//! `/oidc/*`, answered before the key routes of [`super::handler`].
+//!
+//! This is the async glue around [`crate::token::service`], which is pure:
+//! here a request body is read (at most [`MAX_BODY`] bytes, so a client
+//! cannot make the server hold more), the service is asked, and its
+//! [`Reply`] becomes a hyper response. Signing (one RSA-2048 signature,
+//! about 0.3 ms) runs inline on the connection's task: a `spawn_blocking`
+//! hop costs more than it frees on a 2-core machine. Log lines name the
+//! client, the outcome and the kid, never a token or a secret.
+
+use super::body::Body;
+use super::metrics::Route;
+use super::store::KeyStore;
+use crate::token::service::{Reply, Service, MAX_BODY};
+use http_body_util::BodyExt as _;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tracing::{debug, info};
+
+/// Which part of the token service a path belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `<base>/mint`
+    Mint,
+    /// `<base>/oidc/<rest>`: the login bridge.
+    Oidc(String),
+}
+
+/// The token service's part for `path` (with `base_path`, as the key
+/// routes are mounted), if it is one of its routes and that part is on.
+pub fn target(service: &Service, path: &str, base_path: &str) -> Option<Target> {
+    let path = path.trim_start_matches('/');
+    let path = path
+        .strip_prefix(base_path.trim_matches('/'))
+        .unwrap_or(path);
+    let path = path.trim_start_matches('/');
+    if path == "mint" && service.mint.is_some() {
+        return Some(Target::Mint);
+    }
+    let rest = path
+        .strip_prefix("oidc/")
+        .or_else(|| (path == "oidc").then_some(""))?;
+    service.oidc.as_ref().map(|_| Target::Oidc(rest.to_owned()))
+}
+
+/// Answers a request for `target`.
+pub async fn answer(
+    service: Arc<Service>,
+    store: Arc<KeyStore>,
+    target: Target,
+    req: Request<hyper::body::Incoming>,
+) -> (Response<Body>, Route) {
+    match target {
+        Target::Mint => (mint(&service, &store, req).await, Route::Mint),
+        Target::Oidc(rest) => (oidc_route(&service, &store, &rest, req).await, Route::Oidc),
+    }
+}
+
+/// `/oidc/<rest>`: the OpenID Connect login bridge.
+// OIDC BRIDGE HOOK: `token/service/oidc/` answers these routes; until it
+// is wired here, every path under /oidc/ is 404.
+pub async fn oidc_route(
+    _service: &Arc<Service>,
+    _store: &Arc<KeyStore>,
+    _rest: &str,
+    _req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
+    response(Reply::error(
+        404,
+        "the login bridge is not available in this build",
+    ))
+}
+
+/// `POST /mint`.
+async fn mint(
+    service: &Service,
+    store: &KeyStore,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
+    let Some(api) = &service.mint else {
+        return response(Reply::error(
+            404,
+            "the mint API is not configured ([mint] in --config)",
+        ));
+    };
+    if req.method() != Method::POST {
+        let mut res = response(Reply::error(405, "use POST with a JSON body"));
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return res;
+    }
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(reply) => return response(reply),
+    };
+    let set = store.load();
+    let answer = api.handle(
+        authorization.as_deref(),
+        body.as_deref(),
+        &set,
+        &service.signer,
+        SystemTime::now(),
+        Instant::now(),
+    );
+    let status = answer.reply.status;
+    let client = answer.client.as_deref().unwrap_or("");
+    let kid = answer.kid.as_deref().unwrap_or("");
+    if answer.outcome == crate::token::service::api::Outcome::Minted {
+        debug!(client, kid, status, "mint API: token minted");
+    } else {
+        info!(
+            client,
+            status,
+            outcome = answer.outcome.label(),
+            "mint API: refused"
+        );
+    }
+    response(answer.reply)
+}
+
+/// The request body, or `None` when it is over [`MAX_BODY`] (not read
+/// further); a body that breaks off is a 400.
+pub async fn read_body<B>(req: Request<B>) -> Result<Option<bytes::Bytes>, Reply>
+where
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Ok(None);
+    }
+    match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(Some(collected.to_bytes())),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Reply::error(
+            400,
+            &format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
+/// A [`Reply`] as a hyper response.
+pub fn response(reply: Reply) -> Response<Body> {
+    let mut res = Response::new(Body::full(reply.body));
+    *res.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    for (name, value) in reply.headers {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    res
+}

@@ -1,0 +1,89 @@
+//! The token service `serve --config FILE` turns on: tokens for the people
+//! who join, signed RS256 with the newest key of an issuer.
+//!
+//! - [`config`]: the TOML file, checked ([`ServiceConfig`]); [`policy`]: a
+//!   mint client's rules (issuers, rooms, max_ttl, rate).
+//! - [`signer`]: the [`Signer`]: the newest key of an issuer that has been in
+//!   the key directory for `min_key_age` (the rule of `mint --issuer
+//!   --min-key-age`, [`crate::token::choice`]), its private key read once.
+//! - [`api`]: the mint API (`POST /mint`): a backend with a client secret
+//!   asks for a token within its policy.
+//!
+//! Everything here is pure: a request's parts and the live key set in, a
+//! [`Reply`] out. `serve::service` reads the bodies and writes the replies.
+
+pub mod api;
+pub mod config;
+pub mod policy;
+pub mod signer;
+
+pub use config::{
+    ClientPolicy, MintConfig, ModeratorRule, OidcConfig, RoomRule, Secret, ServiceConfig,
+};
+pub use signer::{SignError, Signed, Signer};
+
+/// The largest request body the service reads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What the token service turns on, built once from its config.
+#[derive(Debug)]
+pub struct Service {
+    /// The mint API, when `[mint]` is configured.
+    pub mint: Option<api::MintApi>,
+    /// The login bridge's settings, when `[oidc]` is configured.
+    pub oidc: Option<OidcConfig>,
+    /// Chooses keys and signs, for both.
+    pub signer: Signer,
+    /// Where the config came from (for messages).
+    pub file: std::path::PathBuf,
+}
+
+impl Service {
+    /// The service `config` describes.
+    pub fn new(config: ServiceConfig) -> Service {
+        Service {
+            mint: config.mint.map(api::MintApi::new),
+            oidc: config.oidc,
+            signer: Signer::new(config.min_key_age),
+            file: config.file,
+        }
+    }
+}
+
+/// An answer of the token service, before HTTP: status, headers, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Other headers (`Retry-After`, `WWW-Authenticate`, `Location`, `Set-Cookie`, ...).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON reply.
+    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+        let mut body = value.to_string().into_bytes();
+        body.push(b'\n');
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// A JSON error: `{"error": message}`.
+    pub fn error(status: u16, message: &str) -> Reply {
+        Reply::json(status, &serde_json::json!({ "error": message }))
+    }
+
+    /// The same reply with one more header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Reply {
+        self.headers.push((name, value));
+        self
+    }
+}
