@@ -23,6 +23,7 @@ mod routes;
 mod serve;
 mod slow_clients;
 mod tls;
+mod token_service;
 mod verifiers;
 mod verify;
 mod watch;

@@ -1,0 +1,546 @@
+//! `serve --config`: the token service. A bad config stops `serve` before
+//! it binds (exit 2, naming the file, the key and the fix); the cookie key
+//! is generated 0600; the mint API refuses every request outside a
+//! client's secret and policy with the right status and mints nothing; its
+//! tokens are accepted by the real Prosody through `asap_key_server` and
+//! through `cache_keys_url`, and by PyJWT and jose; and a new key signs
+//! only once it has been in the directory for `min_key_age`.
+
+use crate::common::*;
+use serde_json::json;
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SECRET: &str = "s3cr3t-for-the-backend-0123456789";
+const OTHER_SECRET: &str = "another-client-secret-9876543210";
+
+/// `POST path` with `body` and headers; reads the answer while writing,
+/// so an early answer to a large body is still read.
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(&request);
+    });
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let _ = sender.join();
+    parse_reply(&out, false)
+}
+
+/// `POST /mint` with the bearer `secret` and a JSON `body`.
+fn mint_api(addr: SocketAddr, secret: &str, body: serde_json::Value) -> Reply {
+    let auth = format!("Bearer {secret}");
+    post(
+        addr,
+        "/mint",
+        &[("Authorization", &auth)],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn json_of(r: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))
+}
+
+/// A config folder with the backend's secret (and another client's), and
+/// `toml` as `service.toml`.
+fn config(toml: &str) -> (tempfile::TempDir, PathBuf) {
+    let t = tempdir();
+    std::fs::create_dir(t.path().join("clients")).unwrap();
+    write(
+        t.path().join("clients/backend.secret"),
+        format!("{SECRET}\n"),
+    );
+    write(t.path().join("clients/other.secret"), OTHER_SECRET);
+    let file = t.path().join("service.toml");
+    write(&file, toml);
+    (t, file)
+}
+
+const MINT: &str = r#"
+min_key_age = "0s"
+
+[mint]
+[[mint.clients]]
+name = "backend"
+secret_file = "clients/backend.secret"
+issuers = ["jitsi"]
+rooms = ["standup", "team-*"]
+max_ttl = "1h"
+
+[[mint.clients]]
+name = "slow"
+secret_file = "clients/other.secret"
+issuers = ["jitsi", "other"]
+rooms = ["*"]
+rate = "2/min"
+"#;
+
+fn serve_with(dir: &Path, file: &Path) -> Server {
+    Server::start(dir, &["--config", file.to_str().unwrap()])
+}
+
+#[test]
+fn a_bad_config_stops_serve_before_it_binds_naming_file_key_and_fix() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let cases: [(String, &[&str]); 6] = [
+        (
+            format!("{MINT}colour = \"blue\"\n"),
+            &["unknown field `colour`"],
+        ),
+        (
+            MINT.replace("clients/backend.secret", "clients/missing.secret"),
+            &[
+                "mint.clients[0].secret_file",
+                "missing.secret",
+                "openssl rand -hex 32",
+            ],
+        ),
+        (
+            MINT.replace("min_key_age = \"0s\"", "min_key_age = \"soon\""),
+            &["min_key_age: \"soon\" is not a duration", "\"90s\""],
+        ),
+        (
+            MINT.replace("max_ttl = \"1h\"", "max_ttl = \"1 fortnight\""),
+            &["mint.clients[0].max_ttl", "is not a duration"],
+        ),
+        (
+            MINT.replace("rate = \"2/min\"", "rate = \"fast\""),
+            &["mint.clients[1].rate", "50/s"],
+        ),
+        (
+            "min_key_age = \"1s\"\n".to_owned(),
+            &["neither [oidc] nor [mint]"],
+        ),
+    ];
+    for (toml, needles) in cases {
+        let (_t, file) = config(&toml);
+        let args = serve_args(&dir, &["--config", file.to_str().unwrap()]);
+        let (code, _, err) = cli_within(DEADLINE, &args);
+        assert_eq!(code, 2, "{toml}\n{err}");
+        assert!(
+            err.contains(file.to_str().unwrap()),
+            "the file is named: {err}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "no {n:?} in {err}");
+        }
+        assert!(!err.contains("listening"), "{err}");
+    }
+    // The same through ASAP_CONFIG, and a config that does not exist.
+    let out = std::process::Command::new(bin())
+        .args(serve_args(&dir, &[]))
+        .env("ASAP_CONFIG", "/nonexistent/asap.toml")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/asap.toml: cannot read the token service config"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cookie_key_is_generated_0600_once_and_kept() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let oidc = r#"
+[oidc]
+issuer = "https://idp.example.com/realms/main"
+client_id = "jitsi"
+client_secret_file = "clients/backend.secret"
+public_url = "https://auth.example.com"
+jitsi_url = "https://meet.example.com"
+scopes = ["openid", "profile", "email"]
+token_issuer = "jitsi"
+audience = "jitsi"
+ttl = "3h"
+moderator = { claim = "groups", value = "jitsi-moderators" }
+cookie_key_file = "state/cookie.key"
+"#;
+    let (t, file) = config(oidc);
+    let cookie = t.path().join("state/cookie.key");
+    let server = serve_with(&dir, &file);
+    let meta = std::fs::metadata(&cookie).expect("the cookie key was created");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let first = std::fs::read_to_string(&cookie).unwrap();
+    assert_eq!(first.trim().len(), 64, "{first:?}");
+    assert!(first.trim().chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(
+        !server.logs().contains(first.trim()),
+        "the key is never logged"
+    );
+    assert!(
+        !server.logs().contains(SECRET),
+        "the client secret is never logged"
+    );
+    drop(server);
+    // A second start (another replica) reads the same key.
+    let again = serve_with(&dir, &file);
+    assert_eq!(std::fs::read_to_string(&cookie).unwrap(), first);
+    drop(again);
+    // A cookie key file that holds no key is an error naming it.
+    write(&cookie, "not a key");
+    let args = serve_args(&dir, &["--config", file.to_str().unwrap()]);
+    let (code, _, err) = cli_within(DEADLINE, &args);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("oidc.cookie_key_file") && err.contains("64 hex digits"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_mint_api_refuses_what_the_secret_and_policy_do_not_allow() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    write_private(dir.join("other/k.pem"), &key(1).pkcs8);
+    let (_t, file) = config(MINT);
+    let server = serve_with(&dir, &file);
+    let addr = server.addr;
+    let expect = |r: Reply, status: u16, needle: &str| {
+        assert_eq!(r.status, status, "{}", r.text());
+        let error = json_of(&r)["error"].as_str().unwrap_or_default().to_owned();
+        assert!(error.contains(needle), "no {needle:?} in {error:?}");
+        assert!(json_of(&r).get("token").is_none());
+        r
+    };
+    let good = json!({"room": "standup"});
+    // No secret, a wrong one, another scheme.
+    let r = post(addr, "/mint", &[], good.to_string().as_bytes());
+    let r = expect(r, 401, "missing Authorization");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"mint\""));
+    expect(
+        mint_api(addr, "wrong-secret-0123456789", good.clone()),
+        401,
+        "belongs to no client",
+    );
+    let basic = [("Authorization", "Basic YmFja2VuZDpzZWNyZXQ=")];
+    expect(post(addr, "/mint", &basic, b"{}"), 401, "Bearer");
+    // Outside the policy: 403 naming the rule.
+    expect(
+        mint_api(addr, SECRET, json!({"room": "boardroom"})),
+        403,
+        "rooms = [\"standup\", \"team-*\"]",
+    );
+    expect(mint_api(addr, SECRET, json!({})), 403, "every room");
+    expect(
+        mint_api(addr, SECRET, json!({"room": "standup", "issuer": "other"})),
+        403,
+        "issuers = [\"jitsi\"]",
+    );
+    expect(
+        mint_api(addr, SECRET, json!({"room": "standup", "kid": "other/k"})),
+        403,
+        "issuer \"other\"",
+    );
+    expect(
+        mint_api(addr, SECRET, json!({"room": "standup", "ttl": "2h"})),
+        403,
+        "max_ttl = \"1h\"",
+    );
+    expect(
+        mint_api(addr, SECRET, json!({"room": "team-a", "ttl": 3601})),
+        403,
+        "max_ttl",
+    );
+    // Malformed: 400 naming what.
+    let auth = format!("Bearer {SECRET}");
+    let h = [("Authorization", auth.as_str())];
+    let big = format!(
+        "{{\"room\": \"standup\", \"sub\": \"{}\"}}",
+        "x".repeat(70 * 1024)
+    );
+    expect(post(addr, "/mint", &h, big.as_bytes()), 400, "over 64 KiB");
+    expect(post(addr, "/mint", &h, b"{\"room\": "), 400, "not JSON");
+    expect(post(addr, "/mint", &h, b"room=standup"), 400, "not JSON");
+    expect(
+        mint_api(addr, SECRET, json!({"room": "standup", "admin": true})),
+        400,
+        "unknown field `admin`",
+    );
+    expect(
+        mint_api(
+            addr,
+            SECRET,
+            json!({"room": "standup", "user": {"role": "x"}}),
+        ),
+        400,
+        "unknown field `role`",
+    );
+    expect(
+        mint_api(addr, SECRET, json!({"room": "standup", "ttl": "soon"})),
+        400,
+        "not a duration",
+    );
+    expect(
+        mint_api(
+            addr,
+            SECRET,
+            json!({"room": "standup", "user": {"avatar": "http://x/a.png"}}),
+        ),
+        400,
+        "avatar",
+    );
+    // Only POST.
+    let r = request(addr, "GET", "/mint", &[]);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+    // The rate limit: 2 a minute for "slow", then 429 with Retry-After.
+    let slow = json!({"room": "any", "issuer": "other"});
+    for _ in 0..2 {
+        assert_eq!(mint_api(addr, OTHER_SECRET, slow.clone()).status, 200);
+    }
+    let r = expect(
+        mint_api(addr, OTHER_SECRET, slow.clone()),
+        429,
+        "over its rate of 2/1m",
+    );
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // The backend's own bucket is not touched by the slow client's.
+    let r = mint_api(addr, SECRET, json!({"room": "team-a", "moderator": true}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    // Nothing was minted by a refused request: the counters say so.
+    let metrics = server.get("/metrics").text();
+    for line in [
+        "asap_keyserver_mint_requests_total{client=\"\",outcome=\"unauthorized\"} 3",
+        "asap_keyserver_mint_requests_total{client=\"backend\",outcome=\"unauthorized\"}",
+        "asap_keyserver_mint_requests_total{client=\"backend\",outcome=\"minted\"} 1",
+        "asap_keyserver_mint_requests_total{client=\"backend\",outcome=\"forbidden\"} 6",
+        "asap_keyserver_mint_requests_total{client=\"slow\",outcome=\"minted\"} 2",
+        "asap_keyserver_mint_requests_total{client=\"slow\",outcome=\"rate_limited\"} 1",
+    ] {
+        let present = metrics.contains(line);
+        let want = !line.contains("backend\",outcome=\"unauthorized");
+        assert_eq!(present, want, "{line} in\n{metrics}");
+    }
+    // No secret and no token in any log line.
+    let logs = server.logs();
+    let token = json_of(&r)["token"].as_str().unwrap().to_owned();
+    for secret in [SECRET, OTHER_SECRET, "wrong-secret", token.as_str(), "eyJ"] {
+        assert!(!logs.contains(secret), "{secret:?} logged:\n{logs}");
+    }
+    assert!(
+        logs.contains("mint API: refused client=\"backend\" status=403 outcome=\"forbidden\""),
+        "{logs}"
+    );
+}
+
+const G3: ProsodySetup = ProsodySetup {
+    mode: "g3",
+    focus: true,
+    tls: None,
+    key_server: None,
+    muc_base: true,
+    host_lines: String::new(),
+};
+
+/// `login` with `token` to `room` against `prosody`: Prosody's verdict.
+fn prosody_accepts(prosody: &Prosody, token: &str, room: &str) -> Result<(), String> {
+    let ws = prosody.websocket();
+    let (code, out, err) = cli(&[
+        "login",
+        token,
+        "--timeout",
+        "5s",
+        "--websocket",
+        &ws,
+        "--domain",
+        "meet.test",
+        "--room",
+        room,
+    ]);
+    if code == 0 && out.contains("Prosody ACCEPTED the login and the join") {
+        Ok(())
+    } else {
+        Err(format!("{out}{err}"))
+    }
+}
+
+#[test]
+fn mint_api_tokens_are_accepted_by_prosody_through_the_key_server_and_the_jwks() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
+    let (_t, file) = config(MINT);
+    let server = serve_with(&dir, &file);
+    let url = format!("http://{}", server.addr);
+    let body = json!({
+        "room": "standup",
+        "sub": "meet.test",
+        "user": {"id": "u1", "name": "Ada", "email": "ada@example.com", "avatar": "https://example.com/a.png"},
+        "moderator": true,
+        "features": {"recording": true},
+        "ttl": "30m",
+    });
+    let r = mint_api(server.addr, SECRET, body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer = json_of(&r);
+    let token = answer["token"].as_str().unwrap();
+    assert_eq!(answer["kid"], "jitsi/2026-01-01");
+    let (header, claims) = decode(token);
+    assert_eq!(
+        header,
+        json!({"alg": "RS256", "typ": "JWT", "kid": "jitsi/2026-01-01"})
+    );
+    assert_eq!(claims["exp"], answer["exp"]);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        1800
+    );
+    assert_eq!(
+        (claims["iss"].as_str(), claims["aud"].as_str()),
+        (Some("jitsi"), Some("jitsi"))
+    );
+    assert_eq!(claims["context"]["user"]["name"], "Ada");
+    assert_eq!(
+        claims["context"]["user"]["moderator"], "true",
+        "the string form, as mint writes it"
+    );
+    // The same claim rules as `mint`: PyJWT and jose verify it against the served key.
+    let pem = server.key("jitsi/2026-01-01").unwrap();
+    for v in [Verifier::PyJwt, Verifier::Jose] {
+        let checked =
+            verify_with(v, token, &pem, "jitsi", "jitsi").unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        assert_eq!(checked["room"], "standup", "{v:?}");
+    }
+    // Prosody fetching the key from asap_key_server.
+    let through_pem = Prosody::start(
+        ProsodySetup {
+            key_server: Some(url.clone()),
+            ..G3
+        },
+        None,
+    );
+    prosody_accepts(&through_pem, token, "standup").unwrap();
+    // Prosody reading the JWKS at cache_keys_url; its asap_key_server
+    // answers 404 for every key, so only the JWKS can have given the key.
+    let through_jwks = Prosody::start(
+        ProsodySetup {
+            key_server: Some(format!("{url}/nothing-here")),
+            host_lines: format!("    cache_keys_url = \"{url}/.well-known/jwks.json\"\n"),
+            ..G3
+        },
+        None,
+    );
+    wait_until("Prosody read the JWKS", || {
+        through_jwks
+            .log()
+            .contains("test: cached public keys refreshed: 1 keys")
+    });
+    prosody_accepts(&through_jwks, token, "standup").unwrap();
+    let elsewhere = mint_api(server.addr, SECRET, json!({"room": "team-x"}));
+    let elsewhere = json_of(&elsewhere)["token"].as_str().unwrap().to_owned();
+    assert!(
+        prosody_accepts(&through_jwks, &elsewhere, "standup").is_err(),
+        "a token for another room is refused"
+    );
+}
+
+/// The file's status-change time (when it appeared at its path), in seconds.
+fn appeared_secs(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).unwrap().ctime() as u64
+}
+
+#[test]
+fn a_new_key_signs_only_once_it_has_been_in_the_directory_for_min_key_age() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
+    let (_t, file) = config(&MINT.replace("min_key_age = \"0s\"", "min_key_age = \"2s\""));
+    let server = serve_with(&dir, &file);
+    let url = format!("http://{}", server.addr);
+    let old = dir.join("jitsi/2026-01-01.pem");
+    // The first key itself is too young at first: 503 with Retry-After.
+    let first = mint_api(server.addr, SECRET, json!({"room": "standup"}));
+    if first.status == 503 {
+        assert!(first.header("retry-after").is_some(), "{}", first.text());
+        assert!(
+            json_of(&first)["error"]
+                .as_str()
+                .unwrap()
+                .contains("min-key-age"),
+            "{}",
+            first.text()
+        );
+    }
+    wait_until("the first key signs", || {
+        mint_api(server.addr, SECRET, json!({"room": "standup"})).status == 200
+    });
+    // Drop a newer key, then mint in a loop until it signs.
+    let new = dir.join("jitsi/2026-06-01.pem");
+    write_private(&new, &key(1).pkcs8);
+    server.wait_key("jitsi/2026-06-01", key(1));
+    let new_appeared = appeared_secs(&new);
+    let mut tokens: Vec<(String, u64, String)> = Vec::new();
+    wait_until("the new key signs", || {
+        let r = mint_api(server.addr, SECRET, json!({"room": "standup"}));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let token = json_of(&r)["token"].as_str().unwrap().to_owned();
+        let (header, claims) = decode(&token);
+        let kid = header["kid"].as_str().unwrap().to_owned();
+        tokens.push((kid.clone(), claims["iat"].as_u64().unwrap(), token));
+        std::thread::sleep(Duration::from_millis(200));
+        kid == "jitsi/2026-06-01"
+    });
+    assert!(appeared_secs(&old) <= new_appeared);
+    let switched = tokens
+        .iter()
+        .position(|(kid, _, _)| kid == "jitsi/2026-06-01")
+        .unwrap();
+    assert!(
+        switched > 0,
+        "the old key signed while the new one was younger than min_key_age"
+    );
+    for (i, (kid, iat, _)) in tokens.iter().enumerate() {
+        // Never the new key before it was 2 s in the directory (as the
+        // server saw its age: iat is the server's clock at signing).
+        if kid == "jitsi/2026-06-01" {
+            assert!(
+                *iat >= new_appeared + 2,
+                "token {i}: signed at {iat}, key appeared at {new_appeared}"
+            );
+        } else {
+            assert_eq!(kid, "jitsi/2026-01-01");
+            assert!(
+                i < switched,
+                "token {i}: back to the old key after the switch"
+            );
+        }
+    }
+    // Every token in between is accepted by Prosody.
+    let prosody = Prosody::start(
+        ProsodySetup {
+            key_server: Some(url),
+            ..G3
+        },
+        None,
+    );
+    let last_old = &tokens[switched - 1].2;
+    let first_new = &tokens[switched].2;
+    for token in [&tokens[0].2, last_old, first_new] {
+        prosody_accepts(&prosody, token, "standup").unwrap();
+    }
+    for (kid, _, token) in &tokens {
+        let pem = server.key(kid).unwrap();
+        verify_with(Verifier::PyJwt, token, &pem, "jitsi", "jitsi").unwrap();
+    }
+}
