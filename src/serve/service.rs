@@ -33,10 +33,12 @@ pub enum Target {
 /// routes are mounted), if it is one of its routes and that part is on.
 pub fn target(service: &Service, path: &str, base_path: &str) -> Option<Target> {
     let path = path.trim_start_matches('/');
-    let path = path
-        .strip_prefix(base_path.trim_matches('/'))
-        .unwrap_or(path);
-    let path = path.trim_start_matches('/');
+    let base = base_path.trim_matches('/');
+    let path = if base.is_empty() {
+        path
+    } else {
+        path.strip_prefix(base)?.strip_prefix('/')?
+    };
     if path == "mint" && service.mint.is_some() {
         return Some(Target::Mint);
     }

@@ -544,3 +544,34 @@ fn a_new_key_signs_only_once_it_has_been_in_the_directory_for_min_key_age() {
         verify_with(Verifier::PyJwt, token, &pem, "jitsi", "jitsi").unwrap();
     }
 }
+
+#[test]
+fn the_example_config_in_deploy_starts_serve_and_its_90s_wait_is_a_503_with_retry_after() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let t = tempdir();
+    let etc = format!("{}/", t.path().display());
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/asap-keyserver.toml"),
+    )
+    .unwrap();
+    let file = t.path().join("asap-keyserver.toml");
+    write(&file, example.replace("/etc/asap-keyserver/", &etc));
+    std::fs::create_dir(t.path().join("clients")).unwrap();
+    write(t.path().join("clients/backend.secret"), SECRET);
+    write(t.path().join("oidc-client-secret"), OTHER_SECRET);
+    let server = serve_with(&dir, &file);
+    assert!(t.path().join("cookie.key").exists());
+    let r = mint_api(server.addr, SECRET, json!({"room": "standup"}));
+    assert_eq!(r.status, 503, "{}", r.text());
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=90).contains(&wait), "{wait}");
+    assert!(
+        json_of(&r)["error"]
+            .as_str()
+            .unwrap()
+            .contains("no key of jitsi has been in the key directory for 1m 30s"),
+        "{}",
+        r.text()
+    );
+}
