@@ -17,7 +17,6 @@ use super::tls::TlsState;
 use crate::token::service::Service;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -312,44 +311,23 @@ async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    if answer.service.is_some() {
-        let with_service =
-            hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let s = Arc::clone(&answer);
-                async move {
-                    let target = s
-                        .service
-                        .as_ref()
-                        .and_then(|svc| service::target(svc, req.uri().path(), &s.base_path));
-                    let (res, route) = match (target, &s.service) {
-                        (Some(target), Some(svc)) => {
-                            service::answer(Arc::clone(svc), Arc::clone(&s.store), target, req)
-                                .await
-                        }
-                        _ => handle(
-                            &req,
-                            &s.store.load(),
-                            &s.pre,
-                            &s.requests,
-                            s.store.reloads(),
-                        ),
-                    };
-                    let status = res.status().as_u16();
-                    s.requests.record(route, status);
-                    debug!(peer = %peer, status, route = ?route, "request");
-                    Ok::<_, Infallible>(res)
-                }
-            });
-        if let Err(e) = watcher
-            .watch(http.serve_connection(TokioIo::new(io), with_service))
-            .await
-        {
-            debug!(peer = %peer, error = %e, "connection ended with an error");
-        }
-        return;
-    }
     let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let s = &answer;
+        // The token service's routes (`serve --config`) read a body and
+        // sign: a future of their own. Every other request is answered now.
+        let routed = s.service.as_ref().and_then(|svc| {
+            service::target(svc, req.uri().path(), &s.base_path).map(|t| (Arc::clone(svc), t))
+        });
+        if let Some((svc, target)) = routed {
+            let s = Arc::clone(s);
+            return service::Routed::later(async move {
+                let (res, route) = service::answer(svc, Arc::clone(&s.store), target, req).await;
+                let status = res.status().as_u16();
+                s.requests.record(route, status);
+                debug!(peer = %peer, status, route = ?route, "request");
+                res
+            });
+        }
         let (res, route) = handle(
             &req,
             &s.store.load(),
@@ -360,7 +338,7 @@ async fn serve_connection<I>(
         let status = res.status().as_u16();
         s.requests.record(route, status);
         debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status, route = ?route, "request");
-        std::future::ready(Ok::<_, Infallible>(res))
+        service::Routed::now(res)
     });
     if let Err(e) = watcher
         .watch(http.serve_connection(TokioIo::new(io), service))

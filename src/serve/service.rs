@@ -16,9 +16,48 @@ use crate::token::service::{Reply, Service, MAX_BODY};
 use http_body_util::BodyExt as _;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 use tracing::{debug, info};
+
+/// The future of a response: ready now (the key routes, as without
+/// `--config`), or the token service's answer (boxed: only its routes pay
+/// for the allocation).
+pub enum Routed {
+    /// Answered already.
+    Now(Option<Response<Body>>),
+    /// The token service's answer, on its way.
+    Later(Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+}
+
+impl Routed {
+    /// A response that is ready.
+    pub fn now(res: Response<Body>) -> Routed {
+        Routed::Now(Some(res))
+    }
+
+    /// A response `fut` will give.
+    pub fn later(fut: impl Future<Output = Response<Body>> + Send + 'static) -> Routed {
+        Routed::Later(Box::pin(fut))
+    }
+}
+
+impl Future for Routed {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Routed::Now(res) => Poll::Ready(Ok(res
+                .take()
+                .unwrap_or_else(|| response(Reply::error(500, "a response was asked for twice"))))),
+            Routed::Later(fut) => fut.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
 
 /// Which part of the token service a path belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
