@@ -1,5 +1,5 @@
 //! Which key signs: the one rule `mint --issuer --min-key-age` and the token
-//! service's `Signer` follow, written once.
+//! service's [`Signer`](super::service::Signer) follow, written once.
 //!
 //! The key to sign with for an issuer is the newest (by
 //! [`crate::keydir::age`]) of its private keys directly under `<issuer>/`
