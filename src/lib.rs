@@ -60,7 +60,7 @@
 //!
 //! Dependencies point down this list's spirit: `cmd` uses everything;
 //! `check` uses `keydir`, `keys` and `prosody` (and `serve` for the name of
-//! the header it reads); `serve` and `token` use
+//! the header it reads, `token` for `doctor --config`); `serve` and `token` use
 //! `keydir` (and `serve` uses `token` for the token service); `keydir` uses `keys`, `kid` and `error`; `prosody` uses `keys`
 //! (its safe read); `error` uses only `keys` and `kid`, so every other
 //! module may use it; no two top-level modules import each other.

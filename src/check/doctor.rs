@@ -2,11 +2,14 @@
 //!
 //! Three looks: the key directory itself (forms, sizes, modes, skipped
 //! files, kids reused for another key since the last run), a running key
-//! server compared with it kid by kid (`server`, bounded in time), and the
-//! Prosody configuration that should point at it.
+//! server compared with it kid by kid (`server`, bounded in time), the
+//! Prosody configuration that should point at it, and the token service's
+//! config (`service`, `doctor --config`).
 
 mod server;
+mod service;
 pub use server::check_server;
+pub use service::check_service;
 
 use super::generation::{self, Generation};
 use super::{fetch, keysource, Diagnostic, Status};

@@ -284,6 +284,12 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "VHOST", requires = "prosody_config")]
     pub host: Option<String>,
 
+    /// Also check the token service's config (`serve --config FILE`): every
+    /// issuer it signs for has a key old enough for min_key_age, and the
+    /// Prosody config (with --prosody-config) accepts its iss and aud.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Where to remember key fingerprints between runs (to spot a kid reused for another key).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,

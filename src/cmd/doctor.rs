@@ -4,6 +4,7 @@ use crate::check::{self, doctor, Columns, Diagnostic, Tally};
 use crate::cli::DoctorArgs;
 use crate::keydir::KeySet;
 use crate::prosody::config::{Config, Redactions, TokenOptions};
+use crate::token::service::ServiceConfig;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
     let mut cache_keys_url = None;
     let mut paste = None;
     let mut redactions = Redactions::default();
+    let mut prosody_options = None;
     if let Some(path) = &a.prosody_config {
         let config = Config::load(path)?;
         redactions = config.redactions.clone();
@@ -80,6 +82,19 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         } else {
             crate::prosody::config_lines(issuer, server)
         });
+        prosody_options = Some(o);
+    }
+    if let Some(file) = &a.config {
+        let findings = match ServiceConfig::check(file) {
+            Ok(config) => doctor::check_service(
+                &config,
+                set,
+                prosody_options.as_ref(),
+                std::time::SystemTime::now(),
+            ),
+            Err(e) => vec![Diagnostic::fail("config", e.to_string())],
+        };
+        sections.push((format!("Token service {}", file.display()), findings));
     }
     if let Some(url) = &key_server {
         sections.push((

@@ -575,3 +575,74 @@ fn the_example_config_in_deploy_starts_serve_and_its_90s_wait_is_a_503_with_retr
         r.text()
     );
 }
+
+#[test]
+fn doctor_config_names_issuers_without_an_old_enough_key_and_what_prosody_refuses() {
+    let (t, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    // The slow client may sign for "other", which has no key; jitsi's key is
+    // younger than the default min_key_age of 90 s.
+    let (c, file) = config(&MINT.replace("min_key_age = \"0s\"\n", ""));
+    let cfg = t.path().join("prosody.cfg.lua");
+    write(
+        &cfg,
+        "VirtualHost \"meet.example.com\"\n    authentication = \"token\"\n    app_id = \"jitsi\"\n    asap_key_server = \"http://127.0.0.1:1\"\n    asap_accepted_audiences = { \"meet\" }\n",
+    );
+    let state = t.path().join("state.json");
+    let args = [
+        "doctor",
+        "--keys",
+        dir.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--config",
+        file.to_str().unwrap(),
+        "--prosody-config",
+        cfg.to_str().unwrap(),
+        "--timeout",
+        "1s",
+    ];
+    let (code, out, _) = cli(&args);
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        &format!("Token service {}", file.display()) as &str,
+        "2 client(s): backend, slow",
+        "no key of jitsi has been in the key directory for 1m 30s",
+        "no private key under issuer \"other\"",
+        "asap-keyserver rotate other",
+        "iss \"other\"",
+        "add \"other\" to asap_accepted_issuers",
+        "add \"jitsi\" to asap_accepted_audiences",
+    ] {
+        assert!(out.contains(needle), "no {needle:?} in\n{out}");
+    }
+    // doctor writes nothing: a missing cookie key is only noted.
+    let oidc = "[oidc]\nissuer = \"https://idp.example.com\"\nclient_id = \"jitsi\"\npublic_url = \"https://auth.example.com\"\n\
+        jitsi_url = \"https://meet.example.com\"\ntoken_issuer = \"jitsi\"\ncookie_key_file = \"cookie.key\"\nmin_key_age = \"0s\"\n";
+    let file = c.path().join("oidc.toml");
+    write(
+        &file,
+        format!(
+            "min_key_age = \"0s\"\n{}",
+            oidc.replace("min_key_age = \"0s\"\n", "")
+        ),
+    );
+    let (_, out, _) = cli(&[
+        "doctor",
+        "--keys",
+        dir.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("does not exist yet: serve creates it"),
+        "{out}"
+    );
+    assert!(
+        out.contains("signing key of jitsi") && out.contains("jitsi/k (in the key directory for"),
+        "{out}"
+    );
+    assert!(!c.path().join("cookie.key").exists());
+}

@@ -89,6 +89,9 @@ pub struct ServiceConfig {
     pub oidc: Option<OidcConfig>,
     /// `[mint]`: the mint API, if configured.
     pub mint: Option<MintConfig>,
+    /// What a check without side effects ([`ServiceConfig::check`]) left
+    /// undone, for `doctor` to say (a cookie key file not created yet).
+    pub notes: Vec<String>,
 }
 
 /// `[oidc]`: the OpenID Connect login bridge.
@@ -209,6 +212,9 @@ struct RawClient {
 struct Reader<'a> {
     file: &'a Path,
     dir: PathBuf,
+    /// Create a missing cookie key file (`serve`), or only note it (`doctor`).
+    create: bool,
+    notes: std::cell::RefCell<Vec<String>>,
 }
 
 impl Reader<'_> {
@@ -308,6 +314,15 @@ impl Reader<'_> {
             or put 64 hex digits in it (`openssl rand -hex 32`)";
         let bytes = match crate::keys::read_regular(&path, SECRET_FILE_LIMIT) {
             Ok(b) => b,
+            Err(crate::keys::ReadError::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound && !self.create =>
+            {
+                self.notes.borrow_mut().push(format!(
+                    "{key}: {} does not exist yet: serve creates it (0600) at its first start; every replica must share it",
+                    path.display()
+                ));
+                return Ok(([0; 32], path));
+            }
             Err(crate::keys::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 generate_cookie_key(&path).map_err(|e| {
                     self.err(
@@ -379,15 +394,29 @@ impl ServiceConfig {
     /// Reads and checks `file` (and the secret files it names; a missing
     /// cookie key file is generated).
     pub fn load(file: &Path) -> Result<ServiceConfig, ConfigError> {
+        ServiceConfig::read(file, true)
+    }
+
+    /// Reads and checks `file` like [`ServiceConfig::load`], but writes
+    /// nothing: a missing cookie key file is only noted (`doctor`).
+    pub fn check(file: &Path) -> Result<ServiceConfig, ConfigError> {
+        ServiceConfig::read(file, false)
+    }
+
+    fn read(file: &Path, create: bool) -> Result<ServiceConfig, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
             file: file.to_owned(),
             source,
         })?;
-        ServiceConfig::parse(file, &text)
+        ServiceConfig::parse_with(file, &text, create)
     }
 
     /// Checks `text`, read from `file` (paths are relative to its folder).
     pub fn parse(file: &Path, text: &str) -> Result<ServiceConfig, ConfigError> {
+        ServiceConfig::parse_with(file, text, true)
+    }
+
+    fn parse_with(file: &Path, text: &str, create: bool) -> Result<ServiceConfig, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file.to_owned(),
             message: e.to_string().trim_end().replace('\n', "\n  "),
@@ -396,7 +425,12 @@ impl ServiceConfig {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_owned);
-        let r = Reader { file, dir };
+        let r = Reader {
+            file,
+            dir,
+            create,
+            notes: std::cell::RefCell::new(Vec::new()),
+        };
         let min_key_age = r.duration(
             "min_key_age",
             raw.min_key_age.as_deref(),
@@ -416,6 +450,7 @@ impl ServiceConfig {
             min_key_age,
             oidc,
             mint,
+            notes: r.notes.into_inner(),
         })
     }
 }
