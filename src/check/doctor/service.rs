@@ -6,7 +6,6 @@
 use super::super::Diagnostic;
 use crate::keydir::KeySet;
 use crate::prosody::config::{Read, TokenOptions};
-use crate::token::mint::MintError;
 use crate::token::service::{ServiceConfig, SignError, Signer};
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -73,11 +72,7 @@ pub fn check_service(
                     ),
                 )
             }
-            Err(e @ SignError::Choice(MintError::TooYoung { .. })) => Diagnostic::warn(
-                &check,
-                e.to_string(),
-            )
-            .fix(
+            Err(e @ SignError::TooYoung { .. }) => Diagnostic::warn(&check, e.to_string()).fix(
                 "wait: tokens are refused (503 with Retry-After) until then; or lower min_key_age",
             ),
             Err(e) => Diagnostic::fail(&check, e.to_string())

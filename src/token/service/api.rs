@@ -446,7 +446,7 @@ fn sign_refusal(e: &SignError) -> Refusal {
     match e {
         SignError::Claims(c) => bad(c.to_string()),
         SignError::UnknownKid(_) | SignError::PublicOnly(_) => bad(e.to_string()),
-        SignError::Choice(_) | SignError::Mismatch { .. } => {
+        SignError::Choice(_) | SignError::TooYoung { .. } | SignError::Mismatch { .. } => {
             tracing::warn!(error = %e, "mint API: no key can sign");
             let mut reply = Reply::error(503, &format!("no key can sign now: {e}"));
             if let Some(wait) = e.retry_after() {

@@ -9,7 +9,7 @@
 //! under that kid (replaced since the last scan) signs nothing, since
 //! Prosody would fetch the served key and reject the token.
 
-use crate::keydir::{KeyEntry, KeySet};
+use crate::keydir::{keygen, KeyEntry, KeySet};
 use crate::token::choice::{self, Choice};
 use crate::token::claims::{Built, ClaimsError, TokenSpec};
 use crate::token::mint::{MintError, SigningKey};
@@ -27,9 +27,17 @@ const CACHE_PRUNE_AT: usize = 64;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignError {
-    /// No key to choose (none for the issuer, all too young, no order).
+    /// No key to choose (none for the issuer, no order).
     #[error(transparent)]
     Choice(MintError),
+    /// Every key of the issuer is younger than `min_key_age`.
+    #[error("{source}")]
+    TooYoung {
+        /// What `mint --min-key-age` would say.
+        source: MintError,
+        /// Until the first of them is old enough.
+        retry_after: Duration,
+    },
     /// A kid asked for is not served.
     #[error("no key with kid {0:?} in the key directory")]
     UnknownKid(String),
@@ -63,13 +71,13 @@ pub enum SignError {
 }
 
 impl SignError {
-    /// When a retry may succeed: the youngest key's wait for
-    /// `min_key_age`, or a moment for a rescan.
+    /// When a retry may succeed: when the first key becomes old enough
+    /// for `min_key_age`, or after a moment for a rescan.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            SignError::Choice(MintError::TooYoung {
-                min_key_age, age, ..
-            }) => Some(min_key_age.saturating_sub(*age).max(Duration::from_secs(1))),
+            SignError::TooYoung { retry_after, .. } => {
+                Some((*retry_after).max(Duration::from_secs(1)))
+            }
             SignError::Mismatch { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
@@ -83,6 +91,24 @@ impl From<MintError> for SignError {
             MintError::Sign(s) => SignError::Sign(s),
             other => SignError::Choice(other),
         }
+    }
+}
+
+/// A choosing error, with when to retry when every candidate is too young.
+fn too_young(e: MintError, candidates: &[Arc<KeyEntry>], choice: Choice) -> SignError {
+    match e {
+        MintError::TooYoung { .. } => {
+            let now_ns = choice
+                .now
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let until = choice::stable_until_ns(candidates, choice).unwrap_or(now_ns);
+            SignError::TooYoung {
+                source: e,
+                retry_after: Duration::from_nanos(until.saturating_sub(now_ns)),
+            }
+        }
+        other => SignError::from(other),
     }
 }
 
@@ -134,7 +160,8 @@ impl Signer {
             now,
             min_key_age: self.min_key_age,
         };
-        Ok(choice::newest(set, issuer, choice)?)
+        choice::newest(set, issuer, choice)
+            .map_err(|e| too_young(e, &keygen::signing_candidates(set, issuer), choice))
     }
 
     /// Signs `spec` with the newest key of `issuer` that has been in the
@@ -169,7 +196,9 @@ impl Signer {
             now,
             min_key_age: self.min_key_age,
         };
-        let entry = choice::pick(crate::kid::issuer(kid), vec![Arc::clone(entry)], choice)?;
+        let candidates = vec![Arc::clone(entry)];
+        let entry = choice::pick(crate::kid::issuer(kid), candidates.clone(), choice)
+            .map_err(|e| too_young(e, &candidates, choice))?;
         self.sign_with(set, &entry, spec, now)
     }
 
@@ -241,7 +270,8 @@ mod tests {
         let err = signer
             .sign(&set, "jitsi", &TokenSpec::default(), SystemTime::now())
             .unwrap_err();
-        assert!(err.retry_after().is_some(), "{err}");
+        let wait = err.retry_after().unwrap().as_secs();
+        assert!((3500..=3600).contains(&wait), "{wait}: {err}");
         let later = SystemTime::now() + Duration::from_secs(7200);
         let signed = signer
             .sign(&set, "jitsi", &TokenSpec::default(), later)
