@@ -2,11 +2,13 @@
 
 usage: bench_mint.py BINARY [--rounds R] [--seconds S]   (called by scripts/bench-mint-api)
 
-1. `openssl speed -seconds 5 rsa2048` (one process, and -multi 2): the ceiling.
+1. `openssl speed -seconds 5 -multi 2 rsa2048`, once, for reference.
 2. POST /mint with wrk (Lua script, 16 keep-alive connections, one thread): our
    `serve --config` and the Node.js baseline (benches/node-mint: node http +
    jsonwebtoken 9.0.3 RS256 given the PEM, same bearer check, body and claims),
-   both up at once, runs alternated A B A B; medians.
+   both up at once, and `openssl speed -seconds 5 rsa2048` (one process), runs
+   alternated A B C A B C; medians, and the median of each round's ratios (the
+   machine's load changes between rounds, not within one).
 3. `serve` with and without --config: keep-alive GET of one key's Prosody path
    (64 connections), alternated; medians, and each server's RSS after.
 Every server runs on 127.0.0.1 on this machine, as the load generator does."""
@@ -87,14 +89,14 @@ def serve(port, extra):
                             env=dict(os.environ, RUST_LOG="warn"), stderr=subprocess.DEVNULL)
 
 
-print("== openssl speed -seconds 5 rsa2048", flush=True)
-for multi in ([], ["-multi", "2"]):
-    out = subprocess.run(["openssl", "speed", "-seconds", "5"] + multi + ["rsa2048"], capture_output=True, text=True).stdout
-    line = [l for l in out.splitlines() if l.startswith("rsa 2048") or l.startswith("rsa  2048")][-1]
-    nums = re.findall(r"[\d.]+", line)
-    print(f"openssl speed {' '.join(multi) or '(one process)'}: {float(nums[3]):,.0f} sign/s", flush=True)
-    if not multi:
-        openssl_sign = float(nums[3])
+def openssl_speed(multi=()):
+    out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), *multi, "rsa2048"],
+                         capture_output=True, text=True).stdout
+    line = [l for l in out.splitlines() if l.startswith("rsa 2048")][-1]
+    return float(re.findall(r"[\d.]+", line)[3])
+
+
+print(f"== openssl speed -seconds {seconds} -multi 2 rsa2048: {openssl_speed(['-multi', '2']):,.0f} sign/s", flush=True)
 
 procs = []
 try:
@@ -104,8 +106,9 @@ try:
                                    os.path.join(keys, kid + ".pem"), kid, secret], stderr=subprocess.DEVNULL))
     wait_settled(ours_port)
     time.sleep(1)
-    print(f"== POST /mint, wrk -t1 -c16 -d{seconds}s, {rounds} rounds alternated", flush=True)
-    ours, node = [], []
+    print(f"== POST /mint, wrk -t1 -c16 -d{seconds}s, {rounds} rounds alternated with openssl speed rsa2048 "
+          "(one process)", flush=True)
+    ours, node, speed = [], [], []
     for port in (ours_port, node_port):  # warm-up: key parsed, JIT compiled
         subprocess.run(["wrk", "-t1", "-c16", "-d2s", "-s", lua, f"http://127.0.0.1:{port}/mint"], capture_output=True)
     for _ in range(rounds):
@@ -113,9 +116,14 @@ try:
             rps, p99 = wrk(f"http://127.0.0.1:{port}/mint", 16, lua)
             res.append(rps)
             print(f"{name}: {rps:,.0f} tokens/s (p99 {p99})", flush=True)
-    o, n = statistics.median(ours), statistics.median(node)
-    print(f"median: asap-keyserver {o:,.0f} tokens/s, node {n:,.0f} tokens/s: {o / n:.2f}x node, "
-          f"{o / openssl_sign:.2f}x openssl speed rsa2048 (one process)", flush=True)
+        speed.append(openssl_speed())
+        print(f"openssl speed rsa2048: {speed[-1]:,.0f} sign/s", flush=True)
+    o, n, sp = statistics.median(ours), statistics.median(node), statistics.median(speed)
+    vs_node = statistics.median(a / b for a, b in zip(ours, node))
+    vs_openssl = statistics.median(a / b for a, b in zip(ours, speed))
+    print(f"median: asap-keyserver {o:,.0f} tokens/s, node {n:,.0f} tokens/s, openssl {sp:,.0f} sign/s; "
+          f"median of the rounds' ratios: {vs_node:.2f}x node, {vs_openssl:.2f}x openssl speed rsa2048 (one process)",
+          flush=True)
 finally:
     for p in procs:
         p.terminate()

@@ -160,7 +160,7 @@ impl Bucket {
 #[derive(Debug)]
 pub struct MintApi {
     clients: Vec<Client>,
-    /// Requests whose secret named no client, by outcome.
+    /// Requests whose secret named no client (all refused: 401).
     unknown: AtomicU64,
 }
 
