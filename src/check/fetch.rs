@@ -5,17 +5,17 @@
 //!
 //! The HTTP work is ureq's (blocking, which fits the one-shot `verify`,
 //! `doctor` and `probe`), over rustls with the aws-lc provider and the
-//! system's CA store plus `--ca-file`. What is ours is only what Prosody
-//! does differently from a browser: the URL is built by concatenation and
-//! sent as is, redirects are returned rather than followed, every status is
+//! system's CA store plus `--ca-file` (built in `keys::trust`). What is
+//! ours is only what Prosody does differently from a browser: the URL is
+//! built by concatenation and sent as is, redirects are returned rather than followed, every status is
 //! an answer rather than an error, and the body is neither decompressed nor
 //! decoded.
 
+use crate::keys::trust;
 use crate::kid;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::TlsConfig;
 
 /// Most of a response body we read.
 const MAX_RESPONSE: u64 = 1024 * 1024;
@@ -127,57 +127,24 @@ pub fn key_url(base: &str, kid: &str) -> String {
     format!("{base}/{}", kid::prosody_path(kid))
 }
 
-/// The system's CA certificates and those of `--ca-file`.
-fn root_certs(opts: &Options) -> Result<RootCerts, FetchError> {
-    let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
-        .certs
-        .iter()
-        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
-    if let Some(path) = &opts.ca_file {
-        let bad =
-            |what: String| FetchError::BadUrl(format!("--ca-file {}: {what}", path.display()));
-        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let before = certs.len();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {
-                certs.push(c);
-            }
-        }
-        if certs.len() == before {
-            return Err(bad("no BEGIN CERTIFICATE block".into()));
-        }
-    }
-    Ok(RootCerts::from(certs))
+/// The system's CA certificates and `--ca-file` (one trust store for the
+/// checks and the token service: [`crate::keys::trust`]).
+fn tls_config(opts: &Options) -> Result<TlsConfig, FetchError> {
+    trust::tls_config(opts.ca_file.as_deref())
+        .map_err(|e| FetchError::BadUrl(format!("--ca-file {e}")))
 }
 
 /// A rustls client configuration with the same trust as [`get`]: the
 /// system's CAs and `--ca-file` (for `login`'s `wss://`).
 pub fn rustls_client_config(opts: &Options) -> Result<rustls::ClientConfig, FetchError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let RootCerts::Specific(certs) = root_certs(opts)? {
-        for c in certs.iter() {
-            let _ = roots.add(rustls::pki_types::CertificateDer::from(c.der().to_vec()));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| FetchError::BadUrl(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    trust::rustls_client_config(opts.ca_file.as_deref())
+        .map_err(|e| FetchError::BadUrl(format!("--ca-file {e}")))
 }
 
 /// An agent that behaves like Prosody's `net.http`: one attempt, no
 /// redirects, any status is an answer, the body untouched.
 pub(crate) fn agent(opts: &Options) -> Result<ureq::Agent, FetchError> {
-    let tls = TlsConfig::builder()
-        .root_certs(root_certs(opts)?)
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .build();
+    let tls = tls_config(opts)?;
     let config = ureq::Agent::config_builder()
         .max_redirects(0)
         .max_redirects_will_error(false)
