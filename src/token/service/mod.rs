@@ -8,12 +8,16 @@
 //!   --min-key-age`, [`crate::token::choice`]), its private key read once.
 //! - [`api`]: the mint API (`POST /mint`): a backend with a client secret
 //!   asks for a token within its policy.
+//! - [`oidc`]: the OpenID Connect login bridge (`/oidc/auth`,
+//!   `/oidc/callback`, `/oidc/logout`): the identity provider logs a Jitsi
+//!   user in, the [`Signer`] signs their token.
 //!
 //! Everything here is pure: a request's parts and the live key set in, a
 //! [`Reply`] out. `serve::service` reads the bodies and writes the replies.
 
 pub mod api;
 pub mod config;
+pub mod oidc;
 pub mod policy;
 pub mod signer;
 
