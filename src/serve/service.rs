@@ -12,6 +12,7 @@
 use super::body::Body;
 use super::metrics::Route;
 use super::store::KeyStore;
+use crate::token::service::oidc::{BridgeRequest, Outcome};
 use crate::token::service::{Reply, Service, MAX_BODY};
 use http_body_util::BodyExt as _;
 use hyper::header::{self, HeaderValue};
@@ -22,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// The future of a response: ready now (the key routes, as without
 /// `--config`), or the token service's answer (boxed: only its routes pay
@@ -100,19 +101,74 @@ pub async fn answer(
     }
 }
 
-/// `/oidc/<rest>`: the OpenID Connect login bridge.
-// OIDC BRIDGE HOOK: `token/service/oidc/` answers these routes; until it
-// is wired here, every path under /oidc/ is 404.
+/// `/oidc/<rest>`: the OpenID Connect login bridge. It calls the
+/// identity provider (discovery, token endpoint, userinfo), so it runs in
+/// `spawn_blocking`; the log line names the outcome and the kid, never the
+/// code, the token or a cookie.
 pub async fn oidc_route(
-    _service: &Arc<Service>,
-    _store: &Arc<KeyStore>,
-    _rest: &str,
-    _req: Request<hyper::body::Incoming>,
+    service: &Arc<Service>,
+    store: &Arc<KeyStore>,
+    rest: &str,
+    req: Request<hyper::body::Incoming>,
 ) -> Response<Body> {
-    response(Reply::error(
-        404,
-        "the login bridge is not available in this build",
-    ))
+    let header_text = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request = BridgeRequest {
+        method: req.method().as_str().to_owned(),
+        route: rest.to_owned(),
+        query: req.uri().query().map(str::to_owned),
+        cookie: header_text(header::COOKIE),
+    };
+    let (service, store) = (service.clone(), store.clone());
+    let started = Instant::now();
+    let answer = tokio::task::spawn_blocking(move || {
+        let bridge = service.oidc.as_ref()?;
+        let set = store.load();
+        Some(bridge.handle(&request, &set, &service.signer, SystemTime::now()))
+    })
+    .await;
+    let answer = match answer {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return response(Reply::error(
+                404,
+                "the login bridge is not configured ([oidc] in --config)",
+            ))
+        }
+        Err(e) => {
+            warn!(error = %e, "login bridge: the request's task failed");
+            return response(Reply::error(
+                500,
+                "the login bridge failed; see the server log",
+            ));
+        }
+    };
+    let status = answer.reply.status;
+    let outcome = answer.outcome.label();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match answer.outcome {
+        Outcome::Refused(_) => info!(
+            route = rest,
+            status,
+            outcome,
+            detail = answer.detail.as_deref().unwrap_or(""),
+            ms,
+            "login bridge: refused"
+        ),
+        _ => info!(
+            route = rest,
+            status,
+            outcome,
+            kid = answer.kid.as_deref().unwrap_or(""),
+            ms,
+            "login bridge"
+        ),
+    }
+    response(answer.reply)
 }
 
 /// `POST /mint`.

@@ -34,8 +34,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct Service {
     /// The mint API, when `[mint]` is configured.
     pub mint: Option<api::MintApi>,
-    /// The login bridge's settings, when `[oidc]` is configured.
-    pub oidc: Option<OidcConfig>,
+    /// The login bridge, when `[oidc]` is configured.
+    pub oidc: Option<oidc::Bridge>,
     /// Chooses keys and signs, for both.
     pub signer: Signer,
     /// Where the config came from (for messages).
@@ -47,7 +47,7 @@ impl Service {
     pub fn new(config: ServiceConfig) -> Service {
         Service {
             mint: config.mint.map(api::MintApi::new),
-            oidc: config.oidc,
+            oidc: config.oidc.map(oidc::Bridge::new),
             signer: Signer::new(config.min_key_age),
             file: config.file,
         }

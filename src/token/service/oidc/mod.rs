@@ -1,13 +1,489 @@
 //! The OpenID Connect login bridge: `/oidc/auth` sends a Jitsi user to the
-//! identity provider, `/oidc/callback` mints their token, `/oidc/logout`
-//! ends the session.
+//! identity provider, `/oidc/callback` mints their token and sends them
+//! back to Jitsi, `/oidc/logout` ends the session.
 //!
-//! - `provider`: the IdP (discovery, JWKS, code exchange, id_token, userinfo).
-//! - `cookie`: the login state, sealed in a short-lived cookie.
-//! - `jitsi`: Jitsi's `state`, the room and tenant, the return URL.
-//! - `pages`: the error pages and the logout page.
+//! - [`provider`]: the IdP (discovery, JWKS, code exchange, id_token, userinfo).
+//! - [`cookie`]: the login state, sealed in a short-lived cookie.
+//! - [`jitsi`]: Jitsi's `state`, the room and tenant, the return URL.
+//! - [`pages`]: the error pages, the app hand-over and the logout.
+//!
+//! [`Bridge::handle`] blocks on the IdP (discovery, token endpoint,
+//! userinfo): `serve` runs it in `spawn_blocking`. Nothing of a login is
+//! kept in memory; the only state is the sealed cookie.
 
 pub mod cookie;
 pub mod jitsi;
 pub mod pages;
 pub mod provider;
+
+use super::{OidcConfig, Reply, Signer};
+use crate::keydir::KeySet;
+use crate::token::claims::{Flag, TokenSpec, User};
+use cookie::{CookieError, LoginState, Sealer, Session, LOGIN_COOKIE, SESSION_COOKIE};
+use jitsi::{App, Target};
+use pages::Page;
+use provider::{Identity, Provider, ProviderError, Settings};
+use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
+use subtle::ConstantTimeEq;
+
+/// A sealed id_token larger than this is not kept for logout (browsers
+/// drop cookies over about 4 KiB); logout then goes without the hint.
+const MAX_SESSION_COOKIE: usize = 3500;
+
+/// A request to the bridge, as `serve` hands it over (owned: it crosses
+/// into `spawn_blocking`).
+#[derive(Debug, Clone, Default)]
+pub struct BridgeRequest {
+    /// The HTTP method.
+    pub method: String,
+    /// The path after `/oidc/` (`auth`, `callback`, `logout`).
+    pub route: String,
+    /// The raw query string.
+    pub query: Option<String>,
+    /// The `Cookie` header.
+    pub cookie: Option<String>,
+}
+
+/// What happened, for the log line and the metric (never a secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent to the IdP.
+    Started,
+    /// A token minted and the user sent back.
+    Minted,
+    /// Logged out.
+    LoggedOut,
+    /// Refused: the label says why.
+    Refused(&'static str),
+}
+
+impl Outcome {
+    /// A short label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Started => "started",
+            Outcome::Minted => "minted",
+            Outcome::LoggedOut => "logged_out",
+            Outcome::Refused(why) => why,
+        }
+    }
+}
+
+/// The bridge's answer: the reply, what happened, and the kid that signed.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The HTTP reply.
+    pub reply: Reply,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The kid of a minted token.
+    pub kid: Option<String>,
+    /// Why it was refused, for the log (no token, code or secret).
+    pub detail: Option<String>,
+}
+
+/// The login bridge of `[oidc]`.
+pub struct Bridge {
+    config: OidcConfig,
+    provider: Result<Provider, String>,
+    sealer: Sealer,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn refused(
+    status: u16,
+    why: &'static str,
+    what: &str,
+    todo: &str,
+    detail: String,
+    cookies: Vec<String>,
+) -> Box<Answer> {
+    Box::new(Answer {
+        reply: to_reply(pages::error(status, what, todo, cookies)),
+        outcome: Outcome::Refused(why),
+        kid: None,
+        detail: Some(detail),
+    })
+}
+
+fn to_reply(page: Page) -> Reply {
+    let mut reply = Reply {
+        status: page.status,
+        content_type: "text/html; charset=utf-8",
+        headers: page.headers,
+        body: page.body.into_bytes(),
+    };
+    for (name, value) in pages::COMMON_HEADERS.iter().skip(1) {
+        reply.headers.push((name, (*value).to_owned()));
+    }
+    reply
+}
+
+fn unix(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Bridge {
+    /// The bridge for `config`; the IdP is discovered on the first login.
+    pub fn new(config: OidcConfig) -> Bridge {
+        let settings = Settings {
+            issuer: config.issuer.as_str().to_owned(),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.as_ref().map(|s| s.expose().to_owned()),
+            redirect_uri: format!(
+                "{}/oidc/callback",
+                config.public_url.as_str().trim_end_matches('/')
+            ),
+            scopes: config.scopes.clone(),
+            ca_file: config.ca_file.clone(),
+        };
+        let sealer = Sealer::new(&config.cookie_key, config.public_url.scheme() == "https");
+        Bridge {
+            provider: Provider::new(settings).map_err(|e| e.to_string()),
+            config,
+            sealer,
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    fn provider(&self) -> Result<&Provider, Box<Answer>> {
+        self.provider.as_ref().map_err(|e| {
+            refused(
+                500,
+                "config",
+                "The login service is misconfigured.",
+                "Tell the meeting's administrator.",
+                e.clone(),
+                vec![],
+            )
+        })
+    }
+
+    /// Answers one request under `/oidc/` (blocks on the IdP).
+    pub fn handle(
+        &self,
+        req: &BridgeRequest,
+        set: &KeySet,
+        signer: &Signer,
+        now: SystemTime,
+    ) -> Answer {
+        if req.method != "GET" && req.method != "HEAD" {
+            let mut a = refused(
+                405,
+                "method",
+                "This address is only opened by a browser.",
+                "Open it with GET.",
+                req.method.clone(),
+                vec![],
+            );
+            a.reply.headers.push(("allow", "GET, HEAD".into()));
+            return *a;
+        }
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(req.query.as_deref().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let result = match req.route.as_str() {
+            "auth" => self.auth(param("state"), param("room"), now),
+            "callback" => self.callback(&param, req.cookie.as_deref(), set, signer, now),
+            "logout" => Ok(self.logout(req.cookie.as_deref())),
+            _ => Err(refused(
+                404,
+                "not_found",
+                "There is no such page.",
+                "Use /oidc/auth, /oidc/callback or /oidc/logout.",
+                req.route.clone(),
+                vec![],
+            )),
+        };
+        result.unwrap_or_else(|a| *a)
+    }
+
+    /// `GET /oidc/auth?room=…&state=…`: a new login.
+    fn auth(
+        &self,
+        state: Option<&str>,
+        room: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Answer, Box<Answer>> {
+        let bad_request = |detail: String| {
+            refused(
+                400,
+                "bad_request",
+                &format!("The meeting link is not usable for login: {detail}."),
+                "Open the meeting again from its link.",
+                detail,
+                vec![],
+            )
+        };
+        let jitsi: Value = match state {
+            Some(s) if !s.is_empty() => serde_json::from_str(s)
+                .map_err(|e| bad_request(format!("the state parameter is not JSON ({e})")))?,
+            _ => Value::Null,
+        };
+        Target::from_request(Some(&jitsi), room).map_err(|e| bad_request(e.to_string()))?;
+        let start = self.provider()?.start().map_err(|e| self.idp_failure(e))?;
+        let login = LoginState {
+            state: start.state,
+            verifier: start.verifier,
+            nonce: start.nonce,
+            jitsi,
+            room: room.map(str::to_owned),
+            created: unix(now),
+        };
+        Ok(Answer {
+            reply: to_reply(pages::redirect(
+                &start.url,
+                vec![self.sealer.login_cookie(&login)],
+            )),
+            outcome: Outcome::Started,
+            kid: None,
+            detail: None,
+        })
+    }
+
+    /// `GET /oidc/callback?code=…&state=…[&iss=…]`: finish the login, mint, send back.
+    fn callback<'a>(
+        &self,
+        param: &dyn Fn(&str) -> Option<&'a str>,
+        cookie: Option<&str>,
+        set: &KeySet,
+        signer: &Signer,
+        now: SystemTime,
+    ) -> Result<Answer, Box<Answer>> {
+        let clear = || vec![self.sealer.clear(LOGIN_COOKIE)];
+        let again = "Go back to the meeting and log in again.";
+        let login = self.sealer.open_login(cookie, unix(now)).map_err(|e| {
+            let why = match e {
+                CookieError::Missing => "cookie_missing",
+                CookieError::Tampered => "cookie_tampered",
+                CookieError::Expired => "cookie_expired",
+            };
+            let todo = "Go back to the meeting and log in again (allow cookies for this site).";
+            refused(
+                400,
+                why,
+                &format!("This login cannot be finished: {e}."),
+                todo,
+                e.to_string(),
+                clear(),
+            )
+        })?;
+        if let Some(error) = param("error") {
+            let status = if error == "access_denied" { 403 } else { 502 };
+            let text = crate::error::escape_controls(error).into_owned();
+            let what = format!("The identity provider did not log you in ({text}).");
+            return Err(refused(status, "idp_error", &what, again, text, clear()));
+        }
+        let ours = login.state.as_bytes();
+        if !bool::from(param("state").unwrap_or("").as_bytes().ct_eq(ours)) {
+            let what = "This answer of the identity provider does not belong to the login started in this browser.";
+            return Err(refused(
+                400,
+                "state_mismatch",
+                what,
+                again,
+                "state mismatch".into(),
+                clear(),
+            ));
+        }
+        let Some(code) = param("code").filter(|c| !c.is_empty()) else {
+            return Err(refused(
+                400,
+                "bad_request",
+                "The identity provider's answer has no code.",
+                again,
+                "no code".into(),
+                clear(),
+            ));
+        };
+        let provider = self.provider()?;
+        provider
+            .check_iss_parameter(param("iss"))
+            .map_err(|e| self.idp_failure(e))?;
+        let identity = provider
+            .finish(code, &login.verifier, &login.nonce)
+            .map_err(|e| self.idp_failure(e))?;
+        let target =
+            Target::from_request(Some(&login.jitsi), login.room.as_deref()).map_err(|e| {
+                refused(
+                    400,
+                    "bad_request",
+                    &format!("The meeting link is not usable for login: {e}."),
+                    again,
+                    e.to_string(),
+                    clear(),
+                )
+            })?;
+        let spec = self.spec(&identity, &target);
+        let signed = signer
+            .sign(set, &self.config.token_issuer, &spec, now)
+            .map_err(|e| {
+                let mut a = refused(
+                    503,
+                    "no_key",
+                    "No signing key is ready.",
+                    "Try again in a minute.",
+                    e.to_string(),
+                    clear(),
+                );
+                if let Some(wait) = e.retry_after() {
+                    a.reply
+                        .headers
+                        .push(("retry-after", wait.as_secs().max(1).to_string()));
+                }
+                a
+            })?;
+        let url = target.return_url(&self.config.jitsi_url, &signed.token);
+        let mut cookies = clear();
+        let session = self.sealer.session_cookie(
+            &Session {
+                id_token: identity.id_token.clone(),
+            },
+            self.config.ttl.as_secs(),
+        );
+        if session.len() <= MAX_SESSION_COOKIE {
+            cookies.push(session);
+        }
+        let page = match target.app {
+            App::Web => pages::redirect(&url, cookies),
+            _ => pages::open_app(&url, cookies),
+        };
+        Ok(Answer {
+            reply: to_reply(page),
+            outcome: Outcome::Minted,
+            kid: Some(signed.kid),
+            detail: None,
+        })
+    }
+
+    /// The claims of the token for `identity` joining `target`.
+    fn spec(&self, identity: &Identity, target: &Target) -> TokenSpec {
+        let moderator = self.config.moderator.as_ref().is_some_and(|rule| {
+            match identity.claims.get(&rule.claim) {
+                Some(Value::String(s)) => *s == rule.value,
+                Some(Value::Array(values)) => values
+                    .iter()
+                    .any(|v| v.as_str() == Some(rule.value.as_str())),
+                _ => false,
+            }
+        });
+        let name = identity
+            .text("name")
+            .or_else(|| identity.text("preferred_username"))
+            .map(str::to_owned);
+        // Jitsi shows the avatar to everyone: only an https picture is passed on.
+        let avatar = identity
+            .text("picture")
+            .filter(|p| p.to_ascii_lowercase().starts_with("https://"))
+            .map(str::to_owned);
+        TokenSpec {
+            iss: Some(self.config.token_issuer.clone()),
+            aud: Some(self.config.audience.clone()),
+            sub: Some(target.sub()),
+            room: Some(target.room_claim()),
+            ttl: Some(self.config.ttl),
+            user: User {
+                id: Some(identity.sub.clone()),
+                name,
+                email: identity.text("email").map(str::to_owned),
+                avatar,
+                moderator: moderator.then_some(Flag::Bool(true)),
+                affiliation: moderator.then(|| "owner".to_owned()),
+                ..User::default()
+            },
+            ..TokenSpec::default()
+        }
+    }
+
+    /// `GET /oidc/logout`: cookies cleared, on to the IdP's logout, back to Jitsi's `static/logout.html`.
+    fn logout(&self, cookie: Option<&str>) -> Answer {
+        let back = pages::jitsi_logout_page(self.config.jitsi_url.as_str());
+        let hint = self.sealer.open_session(cookie).map(|s| s.id_token);
+        let next = self
+            .provider
+            .as_ref()
+            .ok()
+            .and_then(|p| p.end_session_url(hint.as_deref(), &back))
+            .unwrap_or(back);
+        Answer {
+            reply: to_reply(pages::logout(
+                &next,
+                vec![
+                    self.sealer.clear(LOGIN_COOKIE),
+                    self.sealer.clear(SESSION_COOKIE),
+                ],
+            )),
+            outcome: Outcome::LoggedOut,
+            kid: None,
+            detail: None,
+        }
+    }
+
+    fn idp_failure(&self, e: ProviderError) -> Box<Answer> {
+        let clear = vec![self.sealer.clear(LOGIN_COOKIE)];
+        let again = "Go back to the meeting and log in again.";
+        match &e {
+            ProviderError::Unreachable(_) => refused(
+                502,
+                "idp_unreachable",
+                "The identity provider cannot be reached.",
+                "Try again in a few minutes; if it lasts, tell the meeting's administrator.",
+                e.to_string(),
+                clear,
+            ),
+            ProviderError::Discovery(_) => refused(
+                502,
+                "idp_config",
+                "The identity provider's configuration cannot be used by this login service.",
+                "Tell the meeting's administrator.",
+                e.to_string(),
+                clear,
+            ),
+            ProviderError::CodeRefused(_) => refused(
+                400,
+                "code_refused",
+                "The identity provider refused this login (it was finished already, or took too long).",
+                again,
+                e.to_string(),
+                clear,
+            ),
+            ProviderError::IdToken(_) => refused(
+                502,
+                "id_token_invalid",
+                "The identity provider's answer failed the security checks; no token was made.",
+                "Tell the meeting's administrator.",
+                e.to_string(),
+                clear,
+            ),
+            ProviderError::Mixup(_) => refused(
+                400,
+                "issuer_mismatch",
+                "This answer does not come from the expected identity provider.",
+                again,
+                e.to_string(),
+                clear,
+            ),
+        }
+    }
+}

@@ -155,9 +155,12 @@ pub enum ProviderError {
     /// The token endpoint refused the code (used already, expired, wrong verifier).
     #[error("the identity provider refused the login code: {0}")]
     CodeRefused(String),
-    /// The id_token (or the callback's `iss`) failed validation.
+    /// The id_token failed validation.
     #[error("the identity provider's id_token is not valid: {0}")]
     IdToken(String),
+    /// The callback's `iss` (RFC 9207) is not our issuer, or missing though announced.
+    #[error("the callback does not come from the configured identity provider: {0}")]
+    Mixup(String),
 }
 
 /// The ureq agent openidconnect speaks through: no redirects followed
@@ -208,6 +211,7 @@ impl SyncHttpClient for IdpHttp {
 
 /// What discovery found, with the JWKS of the moment.
 struct Discovered {
+    http: IdpHttp,
     client: IdpClient,
     jwks: JsonWebKeySet<CoreJsonWebKey>,
     jwks_uri: openidconnect::JsonWebKeySetUrl,
@@ -254,7 +258,6 @@ impl Identity {
 /// down, and a failed discovery is retried on the next login).
 pub struct Provider {
     settings: Settings,
-    http: IdpHttp,
     discovered: Mutex<Option<Arc<Discovered>>>,
     last_refresh: Mutex<Option<Instant>>,
 }
@@ -278,10 +281,8 @@ impl Provider {
             .map_err(|e| ProviderError::Discovery(format!("issuer {:?}: {e}", settings.issuer)))?;
         RedirectUrl::new(settings.redirect_uri.clone())
             .map_err(|e| ProviderError::Discovery(format!("public_url: {e}")))?;
-        let http = IdpHttp::new(settings.ca_file.as_deref())?;
         Ok(Provider {
             settings,
-            http,
             discovered: Mutex::new(None),
             last_refresh: Mutex::new(None),
         })
@@ -310,7 +311,8 @@ impl Provider {
     fn discover(&self) -> Result<Discovered, ProviderError> {
         let issuer = IssuerUrl::new(self.settings.issuer.clone())
             .map_err(|e| ProviderError::Discovery(e.to_string()))?;
-        let metadata = Metadata::discover(&issuer, &self.http).map_err(|e| match e {
+        let http = IdpHttp::new(self.settings.ca_file.as_deref())?;
+        let metadata = Metadata::discover(&issuer, &http).map_err(|e| match e {
             openidconnect::DiscoveryError::Validation(v) => ProviderError::Discovery(v),
             other => unreachable(error_chain(&other)),
         })?;
@@ -339,6 +341,7 @@ impl Provider {
                 .map_err(|e| ProviderError::Discovery(e.to_string()))?,
         );
         Ok(Discovered {
+            http,
             client,
             jwks,
             jwks_uri,
@@ -377,12 +380,12 @@ impl Provider {
         let announced = self.discovered()?.iss_parameter;
         match iss {
             Some(i) if i == self.settings.issuer => Ok(()),
-            Some(i) => Err(ProviderError::IdToken(format!(
+            Some(i) => Err(ProviderError::Mixup(format!(
                 "the callback's iss {:?} is not the issuer {:?} (RFC 9207)",
                 crate::error::escape_controls(i),
                 self.settings.issuer
             ))),
-            None if announced => Err(ProviderError::IdToken(
+            None if announced => Err(ProviderError::Mixup(
                 "the callback has no iss though the IdP announces it (RFC 9207)".into(),
             )),
             None => Ok(()),
@@ -403,7 +406,7 @@ impl Provider {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| ProviderError::Discovery(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
-            .request(&self.http)
+            .request(&d.http)
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => ProviderError::CodeRefused(format!(
                     "{}{}",
@@ -502,9 +505,10 @@ impl Provider {
             }
             *last = Some(Instant::now());
         }
-        let jwks = JsonWebKeySet::fetch(&d.jwks_uri, &self.http)
-            .map_err(|e| unreachable(error_chain(&e)))?;
+        let jwks =
+            JsonWebKeySet::fetch(&d.jwks_uri, &d.http).map_err(|e| unreachable(error_chain(&e)))?;
         let fresh = Arc::new(Discovered {
+            http: d.http.clone(),
             client: d.client.clone(),
             jwks,
             jwks_uri: d.jwks_uri.clone(),
@@ -529,7 +533,7 @@ impl Provider {
         };
         let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = request
             .require_signed_response(false)
-            .request(&self.http)
+            .request(&d.http)
             .map_err(|e| unreachable(format!("userinfo: {}", error_chain(&e))))?;
         Ok(match serde_json::to_value(&info) {
             Ok(Value::Object(m)) => Some(m),
