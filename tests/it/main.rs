@@ -18,6 +18,7 @@ mod keygen;
 mod lifecycle;
 mod login;
 mod mint;
+mod oidc;
 mod prosody_config;
 mod routes;
 mod serve;

@@ -18,7 +18,7 @@ pub mod provider;
 
 use super::{OidcConfig, Reply, Signer};
 use crate::keydir::KeySet;
-use crate::token::claims::{Flag, TokenSpec, User};
+use crate::token::claims::{TokenSpec, User};
 use cookie::{CookieError, LoginState, Sealer, Session, LOGIN_COOKIE, SESSION_COOKIE};
 use jitsi::{App, Target};
 use pages::Page;
@@ -408,10 +408,11 @@ impl Bridge {
                 name,
                 email: identity.text("email").map(str::to_owned),
                 avatar,
-                moderator: moderator.then_some(Flag::Bool(true)),
                 affiliation: moderator.then(|| "owner".to_owned()),
                 ..User::default()
             },
+            // The string "true" Jitsi's plugins compare with (token::claims' rule).
+            moderator: moderator.then_some(true),
             ..TokenSpec::default()
         }
     }

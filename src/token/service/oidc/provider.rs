@@ -211,6 +211,8 @@ impl SyncHttpClient for IdpHttp {
 
 /// What discovery found, with the JWKS of the moment.
 struct Discovered {
+    /// The issuer exactly as discovery spells it.
+    issuer: String,
     http: IdpHttp,
     client: IdpClient,
     jwks: JsonWebKeySet<CoreJsonWebKey>,
@@ -309,13 +311,29 @@ impl Provider {
 
     /// Discovery (issuer compared exactly by openidconnect) and the JWKS.
     fn discover(&self) -> Result<Discovered, ProviderError> {
-        let issuer = IssuerUrl::new(self.settings.issuer.clone())
-            .map_err(|e| ProviderError::Discovery(e.to_string()))?;
         let http = IdpHttp::new(self.settings.ca_file.as_deref())?;
-        let metadata = Metadata::discover(&issuer, &http).map_err(|e| match e {
-            openidconnect::DiscoveryError::Validation(v) => ProviderError::Discovery(v),
-            other => unreachable(error_chain(&other)),
-        })?;
+        let mut first_error = None;
+        let mut found = None;
+        for candidate in issuer_spellings(&self.settings.issuer) {
+            let issuer = IssuerUrl::new(candidate.clone())
+                .map_err(|e| ProviderError::Discovery(e.to_string()))?;
+            match Metadata::discover(&issuer, &http) {
+                Ok(m) => {
+                    found = Some((candidate, m));
+                    break;
+                }
+                Err(e) => {
+                    let e = match e {
+                        openidconnect::DiscoveryError::Validation(v) => ProviderError::Discovery(v),
+                        other => unreachable(error_chain(&other)),
+                    };
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let Some((issuer, metadata)) = found else {
+            return Err(first_error.unwrap_or_else(|| ProviderError::Discovery("no issuer".into())));
+        };
         let extra = metadata.additional_metadata().clone();
         if let Some(methods) = &extra.code_challenge_methods_supported {
             if !methods.iter().any(|m| m == "S256") {
@@ -341,6 +359,7 @@ impl Provider {
                 .map_err(|e| ProviderError::Discovery(e.to_string()))?,
         );
         Ok(Discovered {
+            issuer,
             http,
             client,
             jwks,
@@ -377,13 +396,14 @@ impl Provider {
     /// RFC 9207: an `iss` sent on the callback must be the issuer; one the
     /// IdP announced but did not send is a mix-up attempt.
     pub fn check_iss_parameter(&self, iss: Option<&str>) -> Result<(), ProviderError> {
-        let announced = self.discovered()?.iss_parameter;
+        let d = self.discovered()?;
+        let announced = d.iss_parameter;
         match iss {
-            Some(i) if i == self.settings.issuer => Ok(()),
+            Some(i) if i == d.issuer => Ok(()),
             Some(i) => Err(ProviderError::Mixup(format!(
                 "the callback's iss {:?} is not the issuer {:?} (RFC 9207)",
                 crate::error::escape_controls(i),
-                self.settings.issuer
+                d.issuer
             ))),
             None if announced => Err(ProviderError::Mixup(
                 "the callback has no iss though the IdP announces it (RFC 9207)".into(),
@@ -427,12 +447,12 @@ impl Provider {
             )
         })?;
         let nonce = Nonce::new(nonce.to_owned());
-        let claims = match self.verify(&d.jwks, id_token, &nonce) {
+        let claims = match self.verify(&d.issuer, &d.jwks, id_token, &nonce) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
                 let d = self.refresh_jwks(&d)?;
-                self.verify(&d.jwks, id_token, &nonce)
+                self.verify(&d.issuer, &d.jwks, id_token, &nonce)
             }
             other => other,
         }
@@ -454,6 +474,7 @@ impl Provider {
 
     fn verify(
         &self,
+        issuer: &str,
         jwks: &JsonWebKeySet<CoreJsonWebKey>,
         id_token: &openidconnect::IdToken<
             ExtraClaims,
@@ -464,7 +485,7 @@ impl Provider {
         nonce: &Nonce,
     ) -> Result<openidconnect::IdTokenClaims<ExtraClaims, CoreGenderClaim>, ClaimsVerificationError>
     {
-        let issuer = IssuerUrl::new(self.settings.issuer.clone())
+        let issuer = IssuerUrl::new(issuer.to_owned())
             .map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
         let client_id = self.settings.client_id.clone();
         // Public-client verifier: no client secret, so no HMAC even if the list allowed it.
@@ -508,6 +529,7 @@ impl Provider {
         let jwks =
             JsonWebKeySet::fetch(&d.jwks_uri, &d.http).map_err(|e| unreachable(error_chain(&e)))?;
         let fresh = Arc::new(Discovered {
+            issuer: d.issuer.clone(),
             http: d.http.clone(),
             client: d.client.clone(),
             jwks,
@@ -563,6 +585,26 @@ impl Provider {
     }
 }
 
+/// The issuer as configured, and for an issuer that is a bare origin the
+/// other spelling of its root (`https://idp` / `https://idp/`): the
+/// config's URL type cannot keep which one was written, and discovery
+/// must then match one of them exactly (Auth0 writes the slash, most do
+/// not). Every later comparison is exact against the spelling discovery used.
+fn issuer_spellings(configured: &str) -> Vec<String> {
+    let mut out = vec![configured.to_owned()];
+    if let Ok(url) = openidconnect::url::Url::parse(configured) {
+        if url.path() == "/" && url.query().is_none() {
+            let bare = configured.trim_end_matches('/').to_owned();
+            out.insert(0, bare.clone());
+            out.push(format!("{bare}/"));
+            out.dedup();
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|s| seen.insert(s.clone()));
+        }
+    }
+    out
+}
+
 fn now() -> DateTime<Utc> {
     Utc::now()
 }
@@ -604,6 +646,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_origin_issuer_is_tried_without_and_with_its_slash() {
+        assert_eq!(
+            issuer_spellings("https://idp.example.com/"),
+            ["https://idp.example.com", "https://idp.example.com/"]
+        );
+        assert_eq!(
+            issuer_spellings("https://idp.example.com/realms/main"),
+            ["https://idp.example.com/realms/main"]
+        );
+    }
 
     #[test]
     fn azp_is_required_with_several_audiences_and_must_be_us() {

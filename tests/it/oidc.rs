@@ -1,0 +1,742 @@
+//! The OpenID Connect login bridge (`serve --config` with `[oidc]`)
+//! against a real identity provider: npm `oidc-provider` (OpenID
+//! Certified) started on 127.0.0.1 with a client that must use PKCE and
+//! accounts whose userinfo carries groups. The whole login runs over real
+//! HTTP (auth → the IdP's login form → consent → callback → the Jitsi URL),
+//! and its token is accepted by the real Prosody through `asap_key_server`
+//! and through `cache_keys_url`; moderator comes from the groups claim.
+//! Attacks on the login state, replays and a return outside `jitsi_url`
+//! are refused with the right status and mint nothing; forged id_tokens
+//! come from a second, hostile IdP (a real HTTP server serving discovery,
+//! a JWKS and a token endpoint that answers crafted id_tokens).
+
+use crate::common::*;
+use asap_keyserver::token::service::oidc::cookie::{LoginState, Sealer, LOGIN_COOKIE};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+
+const CLIENT_SECRET: &str = "oidc-client-secret-0123456789abcdef";
+const COOKIE_KEY: [u8; 32] = [0x5a; 32];
+const JITSI: &str = "http://meet.test";
+
+/// A node script of tests/peers on 127.0.0.1, killed on drop.
+pub struct Node {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `node tests/peers/<script> ARGS` and waits for its `PORT n` line.
+pub fn node(script: &str, args: &[&str]) -> Node {
+    let mut child = Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(peers_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node is installed (scripts/test installs it and oidc-provider)");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = line.strip_prefix("PORT ") {
+                let _ = tx.send(port.trim().parse::<u16>().unwrap());
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("{script} did not print its port (is oidc-provider installed? npm ci --prefix tests/peers)"));
+    Node { child, port }
+}
+
+/// Cookies by name (every server here is 127.0.0.1; the names differ).
+#[derive(Debug, Clone, Default)]
+pub struct Jar(BTreeMap<String, String>);
+
+impl Jar {
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn take(&mut self, reply: &Reply) {
+        for (name, value) in &reply.headers {
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = value.split(';').next().unwrap_or("");
+            let Some((n, v)) = pair.split_once('=') else {
+                continue;
+            };
+            let gone = value.to_ascii_lowercase().contains("max-age=0")
+                || value
+                    .to_ascii_lowercase()
+                    .contains("expires=thu, 01 jan 1970");
+            if gone || v.is_empty() {
+                self.0.remove(n.trim());
+            } else {
+                self.0.insert(n.trim().to_owned(), v.trim().to_owned());
+            }
+        }
+    }
+}
+
+fn dechunk(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&rest[..end])
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[start + size + 2..];
+    }
+    out
+}
+
+/// `method url` with the jar's cookies (and a form body); the jar takes
+/// the answer's cookies.
+pub fn fetch(jar: &mut Jar, method: &str, url: &str, form: Option<&str>) -> Reply {
+    let u = url::Url::parse(url).unwrap();
+    let addr: SocketAddr = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap())
+        .parse()
+        .unwrap();
+    let target = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_owned(),
+    };
+    let mut req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: it-browser\r\n",
+        addr
+    );
+    if !jar.0.is_empty() {
+        req.push_str(&format!("Cookie: {}\r\n", jar.header()));
+    }
+    let body = form.unwrap_or("");
+    if form.is_some() {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let mut reply = parse_reply(&raw, method == "HEAD");
+    if reply
+        .header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        reply.body = dechunk(&reply.body);
+    }
+    jar.take(&reply);
+    reply
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    url::Url::parse(base)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
+}
+
+/// Follows the IdP's pages from `start` (the IdP URL our `/oidc/auth` sent
+/// us to) as `user`: the login form, then the consent form; returns the
+/// callback URL the IdP sends the browser to.
+pub fn idp_login(jar: &mut Jar, start: &str, user: &str, callback_prefix: &str) -> String {
+    let mut url = start.to_owned();
+    for _ in 0..20 {
+        let r = fetch(jar, "GET", &url, None);
+        if (300..400).contains(&r.status) {
+            let next = absolute(&url, r.header("location").unwrap());
+            if next.starts_with(callback_prefix) {
+                return next;
+            }
+            url = next;
+            continue;
+        }
+        let page = r.text();
+        assert_eq!(r.status, 200, "IdP page {url}: {page}");
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .and_then(|a| a.split('"').next())
+            .unwrap_or_else(|| panic!("no form at {url}: {page}"));
+        let form = if page.contains("name=\"prompt\" value=\"login\"") {
+            format!("prompt=login&login={user}&password=anything")
+        } else {
+            "prompt=consent".to_owned()
+        };
+        let posted = fetch(jar, "POST", &absolute(&url, action), Some(&form));
+        assert!(
+            (300..400).contains(&posted.status),
+            "IdP form {action}: {} {}",
+            posted.status,
+            posted.text()
+        );
+        url = absolute(&url, posted.header("location").unwrap());
+        if url.starts_with(callback_prefix) {
+            return url;
+        }
+    }
+    panic!("the IdP did not send the browser back within 20 steps");
+}
+
+/// A key directory with `jitsi/2026-01-01.pem`, a config folder with the
+/// client secret and cookie key, and `serve --config` on a port chosen
+/// beforehand (the IdP must know the redirect URI before the server starts).
+pub struct Setup {
+    pub _keys: tempfile::TempDir,
+    pub _conf: tempfile::TempDir,
+    pub server: Server,
+    pub public: String,
+}
+
+/// The query of Jitsi's `tokenAuthUrl` for `state`.
+pub fn auth_path(room: &str, state: &serde_json::Value) -> String {
+    let state = state.to_string();
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!("/oidc/auth?room={}&state={}", enc(room), enc(&state))
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn token_of(location: &str) -> String {
+    let u = url::Url::parse(location).unwrap();
+    u.query_pairs()
+        .find(|(k, _)| k == "jwt")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no jwt in {location}"))
+}
+
+/// Asserts a refusal: `status`, an HTML page that says what to do, no
+/// redirect with a token, and the log naming `outcome`.
+fn refused(setup: &Setup, reply: &Reply, status: u16, outcome: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert!(reply.text().contains("What to do"), "{}", reply.text());
+    assert!(
+        reply.header("location").is_none_or(|l| !l.contains("jwt=")),
+        "{:?}",
+        reply.header("location")
+    );
+    let needle = format!("outcome=\"{outcome}\"");
+    wait_until(&format!("a log line with {needle}"), || {
+        setup.server.has_log(&needle)
+    });
+}
+
+/// Waits for the log to show `n` minted logins (the log is read by another thread).
+fn wait_minted(setup: &Setup, n: usize) {
+    wait_until(&format!("{n} minted logins in the log"), || {
+        minted(setup) == n
+    });
+}
+
+fn minted(setup: &Setup) -> usize {
+    setup
+        .server
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("outcome=\"minted\""))
+        .count()
+}
+
+const G3: ProsodySetup = ProsodySetup {
+    mode: "g3",
+    focus: true,
+    tls: None,
+    key_server: None,
+    muc_base: true,
+    host_lines: String::new(),
+};
+
+fn prosody_accepts(prosody: &Prosody, token: &str, room: &str) -> Result<(), String> {
+    let ws = prosody.websocket();
+    let (code, out, err) = cli(&[
+        "login",
+        token,
+        "--timeout",
+        "5s",
+        "--websocket",
+        &ws,
+        "--domain",
+        "meet.test",
+        "--room",
+        room,
+    ]);
+    if code == 0 && out.contains("Prosody ACCEPTED the login and the join") {
+        Ok(())
+    } else {
+        Err(format!("{out}{err}"))
+    }
+}
+
+struct Login {
+    /// The jar as it was just before the callback (to replay it).
+    before_callback: Jar,
+    callback: String,
+    reply: Reply,
+    jar: Jar,
+}
+
+fn full_login(setup: &Setup, user: &str, state: &serde_json::Value, room: &str) -> Login {
+    let mut jar = Jar::default();
+    let start = fetch(
+        &mut jar,
+        "GET",
+        &format!("{}{}", setup.public, auth_path(room, state)),
+        None,
+    );
+    assert_eq!(start.status, 302, "{}", start.text());
+    let set_cookie = start.header("set-cookie").unwrap().to_owned();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/oidc/", "Max-Age=600"] {
+        assert!(set_cookie.contains(attr), "{set_cookie}");
+    }
+    assert!(
+        !set_cookie.contains("Secure"),
+        "public_url is http: {set_cookie}"
+    );
+    let idp = start.header("location").unwrap().to_owned();
+    assert_eq!(
+        query_param(&idp, "code_challenge_method").as_deref(),
+        Some("S256"),
+        "{idp}"
+    );
+    assert!(
+        query_param(&idp, "nonce").is_some() && query_param(&idp, "state").is_some(),
+        "{idp}"
+    );
+    assert!(
+        !idp.contains("roomSafe"),
+        "Jitsi's state stays in the cookie: {idp}"
+    );
+    let callback = idp_login(
+        &mut jar,
+        &idp,
+        user,
+        &format!("{}/oidc/callback", setup.public),
+    );
+    let before_callback = jar.clone();
+    let reply = fetch(&mut jar, "GET", &callback, None);
+    Login {
+        before_callback,
+        callback,
+        reply,
+        jar,
+    }
+}
+
+fn idp_for(public: &str, secret: bool) -> Node {
+    let callback = format!("{public}/oidc/callback");
+    let logout = format!("{JITSI}/static/logout.html");
+    let mut args = vec![callback.as_str(), logout.as_str()];
+    if secret {
+        args.push(CLIENT_SECRET);
+    }
+    node("idp.mjs", &args)
+}
+
+/// A free port for the bridge and the IdP that registers it.
+fn bridge_with_idp(extra: &str) -> (Setup, Node) {
+    // The IdP must know the redirect URI, which names the bridge's port.
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let idp = idp_for(&public, true);
+    let issuer = format!("http://127.0.0.1:{}", idp.port);
+    let setup = bridge_on(port, &issuer, extra);
+    (setup, idp)
+}
+
+fn bridge_on(port: u16, issuer: &str, extra: &str) -> Setup {
+    let (keys, dir) = keydir();
+    write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
+    let conf = tempdir();
+    write(
+        conf.path().join("client.secret"),
+        format!("{CLIENT_SECRET}\n"),
+    );
+    write(
+        conf.path().join("cookie.key"),
+        format!("{}\n", hex::encode(COOKIE_KEY)),
+    );
+    let public = format!("http://127.0.0.1:{port}");
+    let file = conf.path().join("service.toml");
+    write(
+        &file,
+        format!(
+            "min_key_age = \"0s\"\n\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\nclient_secret_file = \"client.secret\"\n\
+             public_url = \"{public}\"\njitsi_url = \"{JITSI}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\"]\n\
+             token_issuer = \"jitsi\"\naudience = \"jitsi\"\nttl = \"1h\"\ncookie_key_file = \"cookie.key\"\n{extra}\n"
+        ),
+    );
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "serve",
+        "--keys",
+        dir.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--no-init",
+        "--config",
+        file.to_str().unwrap(),
+    ];
+    let server = Server::spawn(&args, None);
+    Setup {
+        _keys: keys,
+        _conf: conf,
+        server,
+        public,
+    }
+}
+
+const MODERATORS: &str = "moderator = { claim = \"groups\", value = \"jitsi-moderators\" }";
+
+#[test]
+fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jwks() {
+    let (setup, idp) = bridge_with_idp(MODERATORS);
+    let state = json!({"room": "Standup", "roomSafe": "standup", "config.startWithAudioMuted": true, "refreshToken": "not-copied"});
+    let login = full_login(&setup, "ada", &state, "Standup");
+    assert_eq!(login.reply.status, 302, "{}", login.reply.text());
+    let location = login.reply.header("location").unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("{JITSI}/standup?jwt=")),
+        "{location}"
+    );
+    assert!(
+        location.ends_with("#config.startWithAudioMuted=true"),
+        "{location}"
+    );
+    assert!(!location.contains("not-copied"), "{location}");
+    assert_eq!(login.reply.header("referrer-policy"), Some("no-referrer"));
+    assert!(
+        login.jar.0.get(LOGIN_COOKIE).is_none(),
+        "the login cookie is cleared"
+    );
+    let token = token_of(&location);
+    let (header, claims) = decode(&token);
+    assert_eq!(header["kid"], "jitsi/2026-01-01");
+    assert_eq!(
+        (claims["iss"].as_str(), claims["aud"].as_str()),
+        (Some("jitsi"), Some("jitsi"))
+    );
+    assert_eq!(
+        (claims["sub"].as_str(), claims["room"].as_str()),
+        (Some("*"), Some("standup"))
+    );
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        3600
+    );
+    let user = &claims["context"]["user"];
+    assert_eq!(user["id"], "ada");
+    assert_eq!(user["name"], "Ada Lovelace", "from userinfo: {claims}");
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["avatar"], "https://example.com/ada.png");
+    assert_eq!(
+        (user["moderator"].clone(), user["affiliation"].clone()),
+        (json!("true"), json!("owner"))
+    );
+    // No log line carries the token, the code or the client secret.
+    let code = query_param(&login.callback, "code").unwrap();
+    let logs = setup.server.logs.lock().unwrap().join("\n");
+    for secret in [token.as_str(), code.as_str(), CLIENT_SECRET] {
+        assert!(!logs.contains(secret), "logged: {logs}");
+    }
+    assert!(
+        logs.contains("outcome=\"minted\" kid=\"jitsi/2026-01-01\""),
+        "{logs}"
+    );
+
+    // Prosody fetching the key from asap_key_server...
+    let through_pem = Prosody::start(
+        ProsodySetup {
+            key_server: Some(setup.public.clone()),
+            ..G3
+        },
+        None,
+    );
+    prosody_accepts(&through_pem, &token, "standup").unwrap();
+    // ... and reading the JWKS at cache_keys_url (its asap_key_server 404s).
+    let through_jwks = Prosody::start(
+        ProsodySetup {
+            key_server: Some(format!("{}/nothing-here", setup.public)),
+            host_lines: format!(
+                "    cache_keys_url = \"{}/.well-known/jwks.json\"\n",
+                setup.public
+            ),
+            ..G3
+        },
+        None,
+    );
+    wait_until("Prosody read the JWKS", || {
+        through_jwks
+            .log()
+            .contains("test: cached public keys refreshed: 1 keys")
+    });
+    prosody_accepts(&through_jwks, &token, "standup").unwrap();
+
+    // Bob is not in jitsi-moderators: no moderator, no owner.
+    let bob = full_login(&setup, "bob", &json!({"room": "standup"}), "standup");
+    assert_eq!(bob.reply.status, 302, "{}", bob.reply.text());
+    let (_, claims) = decode(&token_of(bob.reply.header("location").unwrap()));
+    assert_eq!(claims["context"]["user"]["name"], "Bob");
+    assert!(
+        claims["context"]["user"].get("moderator").is_none()
+            && claims["context"]["user"].get("affiliation").is_none(),
+        "{claims}"
+    );
+    prosody_accepts(
+        &through_pem,
+        &token_of(bob.reply.header("location").unwrap()),
+        "standup",
+    )
+    .unwrap();
+
+    // The same callback again (cookie and all): the IdP refuses the used code, nothing is minted.
+    wait_minted(&setup, 2);
+    let before = 2;
+    let mut replay_jar = login.before_callback.clone();
+    let replay = fetch(&mut replay_jar, "GET", &login.callback, None);
+    refused(&setup, &replay, 400, "code_refused");
+    assert_eq!(minted(&setup), before);
+
+    // Logout: cookies cleared, on to the IdP's end_session with the id_token and Jitsi's logout page.
+    let mut jar = login.jar.clone();
+    assert!(jar.0.contains_key("asap_oidc_session"), "{jar:?}");
+    let out = fetch(
+        &mut jar,
+        "GET",
+        &format!("{}/oidc/logout", setup.public),
+        None,
+    );
+    assert_eq!(out.status, 302, "{}", out.text());
+    let next = out.header("location").unwrap();
+    assert!(
+        next.starts_with(&format!("http://127.0.0.1:{}/session/end?", idp.port)),
+        "{next}"
+    );
+    assert_eq!(
+        query_param(next, "post_logout_redirect_uri").as_deref(),
+        Some("http://meet.test/static/logout.html")
+    );
+    assert!(query_param(next, "id_token_hint").is_some(), "{next}");
+    assert!(!jar.0.contains_key("asap_oidc_session"), "{jar:?}");
+    let ended = fetch(&mut jar, "GET", next, None);
+    assert!(
+        ended.status < 500,
+        "the IdP takes our logout: {} {}",
+        ended.status,
+        ended.text()
+    );
+}
+
+#[test]
+fn attacks_on_the_login_state_and_the_return_are_refused_and_mint_nothing() {
+    let (setup, _idp) = bridge_with_idp("");
+    let callback_prefix = format!("{}/oidc/callback", setup.public);
+    let start = |jar: &mut Jar| {
+        let r = fetch(
+            jar,
+            "GET",
+            &format!(
+                "{}{}",
+                setup.public,
+                auth_path("standup", &json!({"room": "standup"}))
+            ),
+            None,
+        );
+        assert_eq!(r.status, 302, "{}", r.text());
+        r.header("location").unwrap().to_owned()
+    };
+
+    // Missing cookie: the callback comes in a browser that never started the login.
+    let mut jar = Jar::default();
+    let idp = start(&mut jar);
+    let callback = idp_login(&mut jar, &idp, "ada", &callback_prefix);
+    let mut no_cookie = jar.clone();
+    no_cookie.0.remove(LOGIN_COOKIE);
+    refused(
+        &setup,
+        &fetch(&mut no_cookie, "GET", &callback, None),
+        400,
+        "cookie_missing",
+    );
+
+    // Tampered cookie: one character changed.
+    let mut tampered = jar.clone();
+    let value = tampered.0.get_mut(LOGIN_COOKIE).unwrap();
+    let flipped = if value.ends_with('A') { 'B' } else { 'A' };
+    value.pop();
+    value.push(flipped);
+    refused(
+        &setup,
+        &fetch(&mut tampered, "GET", &callback, None),
+        400,
+        "cookie_tampered",
+    );
+
+    // State mismatch: the right cookie, another login's state.
+    let mut mismatch = jar.clone();
+    let wrong = callback.replace("state=", "state=x");
+    refused(
+        &setup,
+        &fetch(&mut mismatch, "GET", &wrong, None),
+        400,
+        "state_mismatch",
+    );
+
+    // Expired: a cookie sealed with the right key 11 minutes ago.
+    let sealer = Sealer::new(&COOKIE_KEY, false);
+    let old = LoginState {
+        state: query_param(&callback, "state").unwrap(),
+        verifier: "v".repeat(43),
+        nonce: "n".into(),
+        jitsi: json!({"room": "standup"}),
+        room: None,
+        created: now() - 660,
+    };
+    let mut expired = Jar::default();
+    expired
+        .0
+        .insert(LOGIN_COOKIE.into(), sealer.seal(LOGIN_COOKIE, &old));
+    refused(
+        &setup,
+        &fetch(&mut expired, "GET", &callback, None),
+        400,
+        "cookie_expired",
+    );
+
+    // The untouched login still works (the refusals above were not luck).
+    let ok = fetch(&mut jar, "GET", &callback, None);
+    assert_eq!(ok.status, 302, "{}", ok.text());
+    wait_minted(&setup, 1);
+    assert!(ok
+        .header("location")
+        .unwrap()
+        .starts_with(&format!("{JITSI}/standup?jwt=")));
+
+    // Returns outside jitsi_url: rooms and tenants that would leave the path.
+    for (room, state) in [
+        ("x", json!({"room": "../../evil.example"})),
+        ("x", json!({"roomSafe": "%2F%2Fevil.example"})),
+        ("x", json!({"room": "r", "tenant": "evil.example@x"})),
+        ("x", json!({"room": "r", "tenant": "a/../../b"})),
+        ("//evil.example", json!(null)),
+        ("r?x=1#y", json!(null)),
+    ] {
+        let mut jar = Jar::default();
+        let r = fetch(
+            &mut jar,
+            "GET",
+            &format!("{}{}", setup.public, auth_path(room, &state)),
+            None,
+        );
+        refused(&setup, &r, 400, "bad_request");
+        assert!(
+            jar.0.get(LOGIN_COOKIE).is_none(),
+            "no login started for {state}"
+        );
+    }
+    assert_eq!(minted(&setup), 1);
+}
+
+#[test]
+fn forged_id_tokens_from_a_hostile_idp_are_refused() {
+    let hostile = node("hostile_idp.mjs", &["jitsi"]);
+    let issuer = format!("http://127.0.0.1:{}", hostile.port);
+    let setup = bridge_on(free_port(), &issuer, MODERATORS);
+    let attempt = |mode: &str, extra: &str| {
+        let mut jar = Jar::default();
+        let r = fetch(
+            &mut jar,
+            "GET",
+            &format!(
+                "{}{}",
+                setup.public,
+                auth_path("standup", &json!({"room": "standup"}))
+            ),
+            None,
+        );
+        assert_eq!(r.status, 302, "{}", r.text());
+        let idp = r.header("location").unwrap().to_owned();
+        assert!(idp.starts_with(&format!("{issuer}/auth?")), "{idp}");
+        let (state, nonce) = (
+            query_param(&idp, "state").unwrap(),
+            query_param(&idp, "nonce").unwrap(),
+        );
+        let callback = format!(
+            "{}/oidc/callback?code={mode}~{nonce}&state={state}{extra}",
+            setup.public
+        );
+        fetch(&mut jar, "GET", &callback, None)
+    };
+    // The control: a well-formed id_token from this IdP is accepted.
+    let good = attempt("good", "");
+    assert_eq!(good.status, 302, "{}", good.text());
+    let (_, claims) = decode(&token_of(good.header("location").unwrap()));
+    assert_eq!(
+        (
+            claims["context"]["user"]["id"].as_str(),
+            claims["context"]["user"]["moderator"].as_str()
+        ),
+        (Some("mallory"), Some("true"))
+    );
+    wait_minted(&setup, 1);
+    for mode in [
+        "wrong_aud",
+        "wrong_iss",
+        "wrong_nonce",
+        "expired",
+        "alg_none",
+        "hs256_pubkey",
+    ] {
+        let r = attempt(mode, "");
+        assert_eq!(r.status, 502, "{mode}: {}", r.text());
+        refused(&setup, &r, 502, "id_token_invalid");
+        assert_eq!(minted(&setup), 1, "{mode} minted a token");
+    }
+    // RFC 9207: an `iss` on the callback that is not the issuer (a mix-up).
+    let mixup = attempt("good", "&iss=http%3A%2F%2F127.0.0.1%3A1");
+    refused(&setup, &mixup, 400, "issuer_mismatch");
+    assert_eq!(minted(&setup), 1);
+}
