@@ -740,3 +740,34 @@ fn forged_id_tokens_from_a_hostile_idp_are_refused() {
     refused(&setup, &mixup, 400, "issuer_mismatch");
     assert_eq!(minted(&setup), 1);
 }
+
+#[test]
+fn a_login_in_a_real_headless_browser_ends_at_jitsi_with_a_token() {
+    let (setup, _idp) = bridge_with_idp(MODERATORS);
+    let state = json!({"room": "Browser Room", "roomSafe": "browser%20room", "tenant": "team"});
+    let auth = format!("{}{}", setup.public, auth_path("Browser Room", &state));
+    let out = Command::new("python3")
+        .arg(peers_dir().join("browser_login.py"))
+        .args([auth.as_str(), "ada", JITSI])
+        .output()
+        .expect("python3 runs (scripts/test installs selenium, chromium and chromium-driver)");
+    assert!(
+        out.status.success(),
+        "the browser did not come back to Jitsi: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let location = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        location.starts_with(&format!("{JITSI}/team/browser%20room?jwt=")),
+        "{location}"
+    );
+    let token = token_of(&location);
+    let (_, claims) = decode(&token);
+    assert_eq!(
+        (claims["sub"].as_str(), claims["room"].as_str()),
+        (Some("team"), Some("browser%20room"))
+    );
+    assert_eq!(claims["context"]["user"]["moderator"], "true");
+    let pem = setup.server.key("jitsi/2026-01-01").unwrap();
+    verify_with(Verifier::PyJwt, &token, &pem, "jitsi", "jitsi").unwrap();
+}
