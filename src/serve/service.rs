@@ -149,14 +149,17 @@ pub async fn oidc_route(
     };
     let status = answer.reply.status;
     let outcome = answer.outcome.label();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    // What the bridge itself adds: the whole answer minus the IdP's calls.
+    let idp_ms = answer.idp_time.as_secs_f64() * 1000.0;
+    let bridge_ms = started.elapsed().as_secs_f64() * 1000.0 - idp_ms;
     match answer.outcome {
         Outcome::Refused(_) => info!(
             route = rest,
             status,
             outcome,
             detail = answer.detail.as_deref().unwrap_or(""),
-            ms,
+            idp_ms,
+            bridge_ms,
             "login bridge: refused"
         ),
         _ => info!(
@@ -164,7 +167,8 @@ pub async fn oidc_route(
             status,
             outcome,
             kid = answer.kid.as_deref().unwrap_or(""),
-            ms,
+            idp_ms,
+            bridge_ms,
             "login bridge"
         ),
     }

@@ -685,16 +685,12 @@ fn forged_id_tokens_from_a_hostile_idp_are_refused() {
     let hostile = node("hostile_idp.mjs", &["jitsi"]);
     let issuer = format!("http://127.0.0.1:{}", hostile.port);
     let setup = bridge_on(free_port(), &issuer, MODERATORS);
-    let attempt = |mode: &str, extra: &str| {
+    let attempt_with = |mode: &str, extra: &str, state: serde_json::Value| {
         let mut jar = Jar::default();
         let r = fetch(
             &mut jar,
             "GET",
-            &format!(
-                "{}{}",
-                setup.public,
-                auth_path("standup", &json!({"room": "standup"}))
-            ),
+            &format!("{}{}", setup.public, auth_path("standup", &state)),
             None,
         );
         assert_eq!(r.status, 302, "{}", r.text());
@@ -710,6 +706,7 @@ fn forged_id_tokens_from_a_hostile_idp_are_refused() {
         );
         fetch(&mut jar, "GET", &callback, None)
     };
+    let attempt = |mode: &str, extra: &str| attempt_with(mode, extra, json!({"room": "standup"}));
     // The control: a well-formed id_token from this IdP is accepted.
     let good = attempt("good", "");
     assert_eq!(good.status, 302, "{}", good.text());
@@ -739,6 +736,42 @@ fn forged_id_tokens_from_a_hostile_idp_are_refused() {
     let mixup = attempt("good", "&iss=http%3A%2F%2F127.0.0.1%3A1");
     refused(&setup, &mixup, 400, "issuer_mismatch");
     assert_eq!(minted(&setup), 1);
+    // The IdP rotates: an id_token signed with a key its JWKS lists only
+    // now is accepted after one refetch; a kid it never lists is refused.
+    let rotated = attempt("new_kid", "");
+    assert_eq!(rotated.status, 302, "{}", rotated.text());
+    wait_minted(&setup, 2);
+    refused(&setup, &attempt("unknown_kid", ""), 502, "id_token_invalid");
+    assert_eq!(minted(&setup), 2);
+
+    // The apps come back through their URL schemes, to jitsi_url's host only.
+    for (flag, expected) in [
+        ("electron", "jitsi-meet://meet.test/standup?jwt="),
+        ("ios", "org.jitsi.meet://meet.test/standup?jwt="),
+        ("android", "intent://meet.test/standup?jwt="),
+    ] {
+        let r = attempt_with("good", "", json!({"room": "standup", flag: true}));
+        assert_eq!(r.status, 200, "{flag}: {}", r.text());
+        let refresh = r.header("refresh").unwrap();
+        let url = refresh.strip_prefix("0; url=").unwrap();
+        assert!(url.starts_with(expected), "{flag}: {url}");
+        if flag == "android" {
+            assert!(
+                url.ends_with("#Intent;scheme=org.jitsi.meet;package=org.jitsi.meet;end"),
+                "{url}"
+            );
+        }
+        assert!(
+            r.text().contains("Open the meeting in the Jitsi app"),
+            "{}",
+            r.text()
+        );
+        decode(&token_of(
+            &url.replace("intent://", "http://")
+                .replace("jitsi-meet://", "http://")
+                .replace("org.jitsi.meet://", "http://"),
+        ));
+    }
 }
 
 #[test]

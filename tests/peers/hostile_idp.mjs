@@ -9,6 +9,9 @@
 //   expired       exp an hour ago
 //   alg_none      alg "none", no signature
 //   hs256_pubkey  HS256 with the IdP's public key PEM as the HMAC secret
+//   new_kid       valid, signed with a second key the JWKS lists only from
+//                 its second fetch on (a rotation: the bridge must refetch)
+//   unknown_kid   signed with a key the JWKS never lists
 // It has no userinfo endpoint, so the id_token is all the bridge reads.
 // Usage: node hostile_idp.mjs [client_id]
 import http from 'node:http';
@@ -18,6 +21,10 @@ const clientId = process.argv[2] ?? 'jitsi';
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const publicPem = publicKey.export({ type: 'spki', format: 'pem' });
 const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'hostile-1', use: 'sig', alg: 'RS256' };
+const second = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwk2 = { ...second.publicKey.export({ format: 'jwk' }), kid: 'hostile-2', use: 'sig', alg: 'RS256' };
+const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
+let jwksFetches = 0;
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 function idToken(issuer, mode, nonce) {
@@ -39,8 +46,10 @@ function idToken(issuer, mode, nonce) {
     const input = `${b64({ alg: 'HS256', typ: 'JWT', kid: 'hostile-1' })}.${b64(claims)}`;
     return `${input}.${createHmac('sha256', publicPem).update(input).digest('base64url')}`;
   }
-  const input = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'hostile-1' })}.${b64(claims)}`;
-  return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+  const [kid, key] = mode === 'new_kid' ? ['hostile-2', second.privateKey]
+    : mode === 'unknown_kid' ? ['hostile-9', stranger.privateKey] : ['hostile-1', privateKey];
+  const input = `${b64({ alg: 'RS256', typ: 'JWT', kid })}.${b64(claims)}`;
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(key).toString('base64url')}`;
 }
 
 const server = http.createServer((req, res) => {
@@ -62,7 +71,10 @@ const server = http.createServer((req, res) => {
       code_challenge_methods_supported: ['S256'],
     });
   }
-  if (url.pathname === '/jwks') return json(200, { keys: [jwk] });
+  if (url.pathname === '/jwks') {
+    jwksFetches += 1;
+    return json(200, { keys: jwksFetches === 1 ? [jwk] : [jwk, jwk2] });
+  }
   if (url.pathname === '/token' && req.method === 'POST') {
     let body = '';
     req.on('data', (c) => { body += c; });

@@ -81,6 +81,8 @@ pub struct Answer {
     pub kid: Option<String>,
     /// Why it was refused, for the log (no token, code or secret).
     pub detail: Option<String>,
+    /// Time spent waiting for the IdP while answering.
+    pub idp_time: std::time::Duration,
 }
 
 /// The login bridge of `[oidc]`.
@@ -111,6 +113,7 @@ fn refused(
         outcome: Outcome::Refused(why),
         kid: None,
         detail: Some(detail),
+        idp_time: std::time::Duration::ZERO,
     })
 }
 
@@ -181,7 +184,9 @@ impl Bridge {
         signer: &Signer,
         now: SystemTime,
     ) -> Answer {
-        if req.method != "GET" && req.method != "HEAD" {
+        provider::take_idp_time();
+        // GET only: a HEAD of the callback would spend the code for nothing.
+        if req.method != "GET" {
             let mut a = refused(
                 405,
                 "method",
@@ -190,7 +195,7 @@ impl Bridge {
                 req.method.clone(),
                 vec![],
             );
-            a.reply.headers.push(("allow", "GET, HEAD".into()));
+            a.reply.headers.push(("allow", "GET".into()));
             return *a;
         }
         let query: Vec<(String, String)> =
@@ -216,7 +221,9 @@ impl Bridge {
                 vec![],
             )),
         };
-        result.unwrap_or_else(|a| *a)
+        let mut answer = result.unwrap_or_else(|a| *a);
+        answer.idp_time = provider::take_idp_time();
+        answer
     }
 
     /// `GET /oidc/auth?room=…&state=…`: a new login.
@@ -259,6 +266,7 @@ impl Bridge {
             outcome: Outcome::Started,
             kid: None,
             detail: None,
+            idp_time: std::time::Duration::ZERO,
         })
     }
 
@@ -374,6 +382,7 @@ impl Bridge {
             outcome: Outcome::Minted,
             kid: Some(signed.kid),
             detail: None,
+            idp_time: std::time::Duration::ZERO,
         })
     }
 
@@ -438,6 +447,7 @@ impl Bridge {
             outcome: Outcome::LoggedOut,
             kid: None,
             detail: None,
+            idp_time: std::time::Duration::ZERO,
         }
     }
 

@@ -194,6 +194,26 @@ impl SyncHttpClient for IdpHttp {
     type Error = HttpError;
 
     fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let started = Instant::now();
+        let answer = self.exchange(request);
+        IDP_TIME.with(|t| t.set(t.get() + started.elapsed()));
+        answer
+    }
+}
+
+thread_local! {
+    /// Time this thread spent waiting for the IdP since [`take_idp_time`].
+    static IDP_TIME: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
+}
+
+/// The time this thread spent in IdP requests since the last call (so the
+/// bridge can report what it adds on top of the IdP).
+pub fn take_idp_time() -> Duration {
+    IDP_TIME.with(|t| t.replace(Duration::ZERO))
+}
+
+impl IdpHttp {
+    fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let host = request.uri().host().unwrap_or("?").to_owned();
         let answer = self
             .0
