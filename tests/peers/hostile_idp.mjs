@@ -12,12 +12,14 @@
 //   new_kid       valid, signed with a second key the JWKS lists only from
 //                 its second fetch on (a rotation: the bridge must refetch)
 //   unknown_kid   signed with a key the JWKS never lists
-// It has no userinfo endpoint, so the id_token is all the bridge reads.
-// Usage: node hostile_idp.mjs [client_id]
+// Without `userinfo` it has no userinfo endpoint, so the id_token is all the
+// bridge reads; with it (the callback benchmark) /me answers Mallory's claims.
+// Usage: node hostile_idp.mjs [client_id] [userinfo]
 import http from 'node:http';
 import { generateKeyPairSync, createHmac, createSign } from 'node:crypto';
 
 const clientId = process.argv[2] ?? 'jitsi';
+const withUserinfo = process.argv[3] === 'userinfo';
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const publicPem = publicKey.export({ type: 'spki', format: 'pem' });
 const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'hostile-1', use: 'sig', alg: 'RS256' };
@@ -69,11 +71,15 @@ const server = http.createServer((req, res) => {
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256', 'HS256', 'none'],
       code_challenge_methods_supported: ['S256'],
+      ...(withUserinfo ? { userinfo_endpoint: `${issuer}/me` } : {}),
     });
   }
   if (url.pathname === '/jwks') {
     jwksFetches += 1;
     return json(200, { keys: jwksFetches === 1 ? [jwk] : [jwk, jwk2] });
+  }
+  if (withUserinfo && url.pathname === '/me') {
+    return json(200, { sub: 'mallory', name: 'Mallory', email: 'mallory@example.com', groups: ['jitsi-moderators'] });
   }
   if (url.pathname === '/token' && req.method === 'POST') {
     let body = '';
