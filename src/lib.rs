@@ -15,8 +15,9 @@
 //!   the kids the server's own routes would shadow.
 //! - [`keys`]: RSA key material: PEM decoding to the public half, key
 //!   generation, safe 0600 writes, the safe read (non-blocking, regular
-//!   files only, size-capped) of files others may write,
-//!   [`keys::KeyError`].
+//!   files only, size-capped) of files others may write, `trust` (the
+//!   system's CAs plus a CA file, for every outgoing HTTPS: the checks and
+//!   the login bridge's IdP client), [`keys::KeyError`].
 //! - [`keydir`]: the key directory: [`keydir::Scanner`] walks it into an
 //!   immutable [`keydir::KeySet`] (served keys, JWKS, skipped files), in
 //!   `scan/` one child per step (`walk`, `examine` one file, `record` and
@@ -34,8 +35,11 @@
 //!   `choice` (the one rule choosing the signing key: newest of an issuer,
 //!   in the directory for `min_key_age`), and `service`, the token service
 //!   of `serve --config`: its TOML `config`, the `signer` over the live key
-//!   set, the mint API (`api`) and the OpenID Connect login bridge (`oidc/`);
-//!   pure, no sockets.
+//!   set, the mint API (`api`) and the OpenID Connect login bridge (`oidc/`:
+//!   `provider` the IdP client over ureq, `cookie` the sealed login state,
+//!   `jitsi` Jitsi's state and the return URL, `pages`). No server sockets:
+//!   only the bridge's blocking calls to the IdP, which `serve` runs in
+//!   `spawn_blocking`.
 //! - [`check`]: one [`check::Diagnostic`] type for `verify` (Prosody's token
 //!   checks as data) and `doctor`; the table of causes (`causes`: what
 //!   Prosody says when it refuses, why, the fix) that `verify`, `login` and

@@ -378,12 +378,22 @@ fn idp_for(public: &str, secret: bool) -> Node {
 
 /// A free port for the bridge and the IdP that registers it.
 fn bridge_with_idp(extra: &str) -> (Setup, Node) {
+    bridge_with_idp_client(extra, true)
+}
+
+/// The bridge and a real IdP; `secret`: a confidential client, else a public one (PKCE only).
+fn bridge_with_idp_client(extra: &str, secret: bool) -> (Setup, Node) {
     // The IdP must know the redirect URI, which names the bridge's port.
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
-    let idp = idp_for(&public, true);
+    let idp = idp_for(&public, secret);
     let issuer = format!("http://127.0.0.1:{}", idp.port);
-    let setup = bridge_on(port, &issuer, extra);
+    let extra = if secret {
+        format!("client_secret_file = \"client.secret\"\n{extra}")
+    } else {
+        extra.to_owned()
+    };
+    let setup = bridge_on(port, &issuer, &extra);
     (setup, idp)
 }
 
@@ -404,7 +414,7 @@ fn bridge_on(port: u16, issuer: &str, extra: &str) -> Setup {
     write(
         &file,
         format!(
-            "min_key_age = \"0s\"\n\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\nclient_secret_file = \"client.secret\"\n\
+            "min_key_age = \"0s\"\n\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\n\
              public_url = \"{public}\"\njitsi_url = \"{JITSI}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\"]\n\
              token_issuer = \"jitsi\"\naudience = \"jitsi\"\nttl = \"1h\"\ncookie_key_file = \"cookie.key\"\n{extra}\n"
         ),
@@ -684,7 +694,11 @@ fn attacks_on_the_login_state_and_the_return_are_refused_and_mint_nothing() {
 fn forged_id_tokens_from_a_hostile_idp_are_refused() {
     let hostile = node("hostile_idp.mjs", &["jitsi"]);
     let issuer = format!("http://127.0.0.1:{}", hostile.port);
-    let setup = bridge_on(free_port(), &issuer, MODERATORS);
+    let setup = bridge_on(
+        free_port(),
+        &issuer,
+        &format!("client_secret_file = \"client.secret\"\n{MODERATORS}"),
+    );
     let attempt_with = |mode: &str, extra: &str, state: serde_json::Value| {
         let mut jar = Jar::default();
         let r = fetch(
@@ -803,4 +817,19 @@ fn a_login_in_a_real_headless_browser_ends_at_jitsi_with_a_token() {
     assert_eq!(claims["context"]["user"]["moderator"], "true");
     let pem = setup.server.key("jitsi/2026-01-01").unwrap();
     verify_with(Verifier::PyJwt, &token, &pem, "jitsi", "jitsi").unwrap();
+}
+
+#[test]
+fn a_public_client_logs_in_with_pkce_alone() {
+    let (setup, _idp) = bridge_with_idp_client("", false);
+    let login = full_login(&setup, "bob", &json!({"room": "standup"}), "standup");
+    assert_eq!(login.reply.status, 302, "{}", login.reply.text());
+    let (_, claims) = decode(&token_of(login.reply.header("location").unwrap()));
+    assert_eq!(
+        (
+            claims["room"].as_str(),
+            claims["context"]["user"]["id"].as_str()
+        ),
+        (Some("standup"), Some("bob"))
+    );
 }
