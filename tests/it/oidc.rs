@@ -489,7 +489,15 @@ fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jw
     // No log line carries the token, the code or the client secret.
     let code = query_param(&login.callback, "code").unwrap();
     let logs = setup.server.logs.lock().unwrap().join("\n");
-    for secret in [token.as_str(), code.as_str(), CLIENT_SECRET] {
+    let cookie = login.before_callback.0.get(LOGIN_COOKIE).unwrap().clone();
+    let session = login.jar.0.get("asap_oidc_session").unwrap().clone();
+    for secret in [
+        token.as_str(),
+        code.as_str(),
+        CLIENT_SECRET,
+        cookie.as_str(),
+        session.as_str(),
+    ] {
         assert!(!logs.contains(secret), "logged: {logs}");
     }
     assert!(
@@ -656,6 +664,35 @@ fn attacks_on_the_login_state_and_the_return_are_refused_and_mint_nothing() {
         "cookie_expired",
     );
 
+    // RFC 9207: this IdP announces the `iss` parameter; a callback without it is a mix-up.
+    let mut u = url::Url::parse(&callback).unwrap();
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(kept);
+    let mut no_iss = jar.clone();
+    refused(
+        &setup,
+        &fetch(&mut no_iss, "GET", u.as_str(), None),
+        400,
+        "issuer_mismatch",
+    );
+
+    // The IdP says the person may not log in.
+    let state = query_param(&callback, "state").unwrap();
+    let denied = format!(
+        "{}/oidc/callback?error=access_denied&state={state}",
+        setup.public
+    );
+    refused(
+        &setup,
+        &fetch(&mut jar.clone(), "GET", &denied, None),
+        403,
+        "idp_error",
+    );
+
     // The untouched login still works (the refusals above were not luck).
     let ok = fetch(&mut jar, "GET", &callback, None);
     assert_eq!(ok.status, 302, "{}", ok.text());
@@ -740,23 +777,29 @@ fn forged_id_tokens_from_a_hostile_idp_are_refused() {
         "expired",
         "alg_none",
         "hs256_pubkey",
+        "two_aud",
+        "future_iat",
     ] {
         let r = attempt(mode, "");
         assert_eq!(r.status, 502, "{mode}: {}", r.text());
         refused(&setup, &r, 502, "id_token_invalid");
         assert_eq!(minted(&setup), 1, "{mode} minted a token");
     }
+    // Several audiences are fine with azp = our client_id.
+    let azp = attempt("two_aud_azp", "");
+    assert_eq!(azp.status, 302, "{}", azp.text());
+    wait_minted(&setup, 2);
     // RFC 9207: an `iss` on the callback that is not the issuer (a mix-up).
     let mixup = attempt("good", "&iss=http%3A%2F%2F127.0.0.1%3A1");
     refused(&setup, &mixup, 400, "issuer_mismatch");
-    assert_eq!(minted(&setup), 1);
+    assert_eq!(minted(&setup), 2);
     // The IdP rotates: an id_token signed with a key its JWKS lists only
     // now is accepted after one refetch; a kid it never lists is refused.
     let rotated = attempt("new_kid", "");
     assert_eq!(rotated.status, 302, "{}", rotated.text());
-    wait_minted(&setup, 2);
+    wait_minted(&setup, 3);
     refused(&setup, &attempt("unknown_kid", ""), 502, "id_token_invalid");
-    assert_eq!(minted(&setup), 2);
+    assert_eq!(minted(&setup), 3);
 
     // The apps come back through their URL schemes, to jitsi_url's host only.
     for (flag, expected) in [

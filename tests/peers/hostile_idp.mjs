@@ -9,6 +9,9 @@
 //   expired       exp an hour ago
 //   alg_none      alg "none", no signature
 //   hs256_pubkey  HS256 with the IdP's public key PEM as the HMAC secret
+//   two_aud       aud [client_id, another] and no azp
+//   two_aud_azp   aud [client_id, another] with azp = client_id (valid)
+//   future_iat    iat an hour ahead
 //   new_kid       valid, signed with a second key the JWKS lists only from
 //                 its second fetch on (a rotation: the bridge must refetch)
 //   unknown_kid   signed with a key the JWKS never lists
@@ -33,13 +36,14 @@ function idToken(issuer, mode, nonce) {
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: mode === 'wrong_iss' ? 'http://127.0.0.1:1/other' : issuer,
-    aud: mode === 'wrong_aud' ? 'someone-else' : clientId,
+    aud: mode === 'wrong_aud' ? 'someone-else' : mode.startsWith('two_aud') ? [clientId, 'another-client'] : clientId,
+    ...(mode === 'two_aud_azp' ? { azp: clientId } : {}),
     sub: 'mallory',
     name: 'Mallory',
     groups: ['jitsi-moderators'],
     nonce: mode === 'wrong_nonce' ? 'not-the-nonce' : nonce,
-    iat: mode === 'expired' ? now - 7200 : now,
-    exp: mode === 'expired' ? now - 3600 : now + 300,
+    iat: mode === 'expired' ? now - 7200 : mode === 'future_iat' ? now + 3600 : now,
+    exp: mode === 'expired' ? now - 3600 : mode === 'future_iat' ? now + 7200 : now + 300,
   };
   if (mode === 'alg_none') {
     return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`;
