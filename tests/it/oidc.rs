@@ -710,6 +710,11 @@ fn attacks_on_the_login_state_and_the_return_are_refused_and_mint_nothing() {
         ("x", json!({"room": "r", "tenant": "a/../../b"})),
         ("//evil.example", json!(null)),
         ("r?x=1#y", json!(null)),
+        // Not an escape, but a state too large for a cookie the browser would keep.
+        (
+            "r",
+            json!({"room": "r", "config.subject": "x".repeat(5000)}),
+        ),
     ] {
         let mut jar = Jar::default();
         let r = fetch(

@@ -30,6 +30,9 @@ use subtle::ConstantTimeEq;
 /// A sealed id_token larger than this is not kept for logout (browsers
 /// drop cookies over about 4 KiB); logout then goes without the hint.
 const MAX_SESSION_COOKIE: usize = 3500;
+/// The login cookie's limit: browsers keep about 4 KiB per cookie, name
+/// and attributes included, and silently drop a larger one.
+const MAX_LOGIN_COOKIE: usize = 4000;
 
 /// A request to the bridge, as `serve` hands it over (owned: it crosses
 /// into `spawn_blocking`).
@@ -243,12 +246,16 @@ impl Bridge {
                 vec![],
             )
         };
-        let jitsi: Value = match state {
+        let mut jitsi: Value = match state {
             Some(s) if !s.is_empty() => serde_json::from_str(s)
                 .map_err(|e| bad_request(format!("the state parameter is not JSON ({e})")))?,
             _ => Value::Null,
         };
         Target::from_request(Some(&jitsi), room).map_err(|e| bad_request(e.to_string()))?;
+        // Jitsi's refresh token is of no use to the bridge: it is not kept.
+        if let Some(fields) = jitsi.as_object_mut() {
+            fields.remove("refreshToken");
+        }
         let start = self.provider()?.start().map_err(|e| self.idp_failure(e))?;
         let login = LoginState {
             state: start.state,
@@ -258,11 +265,15 @@ impl Bridge {
             room: room.map(str::to_owned),
             created: unix(now),
         };
+        let cookie = self.sealer.login_cookie(&login);
+        if cookie.len() > MAX_LOGIN_COOKIE {
+            return Err(bad_request(format!(
+                "Jitsi's state is too large to keep in a cookie ({} bytes sealed, at most {MAX_LOGIN_COOKIE})",
+                cookie.len()
+            )));
+        }
         Ok(Answer {
-            reply: to_reply(pages::redirect(
-                &start.url,
-                vec![self.sealer.login_cookie(&login)],
-            )),
+            reply: to_reply(pages::redirect(&start.url, vec![cookie])),
             outcome: Outcome::Started,
             kid: None,
             detail: None,
