@@ -881,3 +881,26 @@ fn a_public_client_logs_in_with_pkce_alone() {
         (Some("standup"), Some("bob"))
     );
 }
+
+#[test]
+fn an_unreachable_idp_is_a_502_page_and_serve_keeps_serving_keys() {
+    let closed = free_port();
+    let setup = bridge_on(free_port(), &format!("http://127.0.0.1:{closed}"), "");
+    let mut jar = Jar::default();
+    let r = fetch(
+        &mut jar,
+        "GET",
+        &format!("{}{}", setup.public, auth_path("standup", &json!(null))),
+        None,
+    );
+    refused(&setup, &r, 502, "idp_unreachable");
+    assert!(r.text().contains("cannot be reached"), "{}", r.text());
+    assert!(!jar.0.contains_key(LOGIN_COOKIE));
+    let keys = fetch(
+        &mut jar,
+        "GET",
+        &format!("{}/.well-known/jwks.json", setup.public),
+        None,
+    );
+    assert_eq!(keys.status, 200, "{}", keys.text());
+}
