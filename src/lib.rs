@@ -36,7 +36,7 @@
 //!   in the directory for `min_key_age`), and `service`, the token service
 //!   of `serve --config`: its TOML `config`, the `signer` over the live key
 //!   set, the mint API (`api`) and the OpenID Connect login bridge (`oidc/`:
-//!   `provider` the IdP client over ureq, `cookie` the sealed login state,
+//!   `provider` the IdP client over `http` (ureq), `cookie` the sealed login state,
 //!   `jitsi` Jitsi's state and the return URL, `pages`). No server sockets:
 //!   only the bridge's blocking calls to the IdP, which `serve` runs in
 //!   `spawn_blocking`.

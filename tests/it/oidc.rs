@@ -487,6 +487,7 @@ fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jw
         (json!("true"), json!("owner"))
     );
     // No log line carries the token, the code or the client secret.
+    wait_minted(&setup, 1);
     let code = query_param(&login.callback, "code").unwrap();
     let logs = setup.server.logs.lock().unwrap().join("\n");
     let cookie = login.before_callback.0.get(LOGIN_COOKIE).unwrap().clone();

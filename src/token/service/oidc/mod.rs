@@ -2,7 +2,8 @@
 //! identity provider, `/oidc/callback` mints their token and sends them
 //! back to Jitsi, `/oidc/logout` ends the session.
 //!
-//! - [`provider`]: the IdP (discovery, JWKS, code exchange, id_token, userinfo).
+//! - [`provider`]: the IdP (discovery, JWKS, code exchange, id_token, userinfo),
+//!   over [`http`] (a ureq agent with the program's trust; IdP time counted).
 //! - [`cookie`]: the login state, sealed in a short-lived cookie.
 //! - [`jitsi`]: Jitsi's `state`, the room and tenant, the return URL.
 //! - [`pages`]: the error pages, the app hand-over and the logout.
@@ -12,6 +13,7 @@
 //! kept in memory; the only state is the sealed cookie.
 
 pub mod cookie;
+pub mod http;
 pub mod jitsi;
 pub mod pages;
 pub mod provider;
@@ -187,7 +189,7 @@ impl Bridge {
         signer: &Signer,
         now: SystemTime,
     ) -> Answer {
-        provider::take_idp_time();
+        http::take_idp_time();
         // GET only: a HEAD of the callback would spend the code for nothing.
         if req.method != "GET" {
             let mut a = refused(
@@ -225,7 +227,7 @@ impl Bridge {
             )),
         };
         let mut answer = result.unwrap_or_else(|a| *a);
-        answer.idp_time = provider::take_idp_time();
+        answer.idp_time = http::take_idp_time();
         answer
     }
 

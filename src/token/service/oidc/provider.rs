@@ -6,11 +6,12 @@
 //! The protocol is the `openidconnect` crate's (an implementation of the
 //! OpenID Connect specs with typed metadata, tokens and claims); its HTTP
 //! goes through a ureq agent with the same trust as the rest of the program
-//! ([`crate::keys::trust`]: the system's CAs and the config's `ca_file`).
-//! What is ours is the policy: the algorithms allowed (asymmetric only),
-//! the leeway, `azp`, and RFC 9207's `iss` parameter. Every call blocks:
-//! the server runs them in `spawn_blocking`.
+//! ([`super::http`] over [`crate::keys::trust`]: the system's CAs and the
+//! config's `ca_file`). What is ours is the policy: the algorithms allowed
+//! (asymmetric only), the leeway, `azp`, and RFC 9207's `iss` parameter.
+//! Every call blocks: the server runs them in `spawn_blocking`.
 
+use super::http::IdpHttp;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
@@ -22,15 +23,13 @@ use openidconnect::core::{
 use openidconnect::{
     AccessToken, AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode,
     ClaimsVerificationError, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IdTokenFields,
-    IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, ProviderMetadata, RedirectUrl, RequestTokenError, Scope,
-    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
-    SyncHttpClient, TokenResponse, UserInfoClaims,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IdTokenVerifier, IssuerUrl,
+    JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    ProviderMetadata, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
+    StandardErrorResponse, StandardTokenResponse, SubjectIdentifier, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,10 +39,6 @@ pub const LEEWAY: Duration = Duration::from_secs(60);
 /// The JWKS is fetched again for an unknown kid at most this often, so a
 /// stream of forged kids cannot turn the bridge against the IdP.
 pub const JWKS_REFRESH_EVERY: Duration = Duration::from_secs(30);
-/// Most of an IdP answer read.
-const MAX_ANSWER: u64 = 1024 * 1024;
-/// One IdP call's deadline.
-const IDP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// id_token signature algorithms accepted: asymmetric only. `none` and the
 /// HMAC family are never accepted (an HMAC "signed" with the IdP's public
@@ -161,72 +156,6 @@ pub enum ProviderError {
     /// The callback's `iss` (RFC 9207) is not our issuer, or missing though announced.
     #[error("the callback does not come from the configured identity provider: {0}")]
     Mixup(String),
-}
-
-/// The ureq agent openidconnect speaks through: no redirects followed
-/// (the token endpoint must answer itself), every status returned (OAuth
-/// errors come as 400 JSON), bodies capped.
-#[derive(Debug, Clone)]
-pub struct IdpHttp(ureq::Agent);
-
-impl IdpHttp {
-    /// An agent trusting the system's CAs and `ca_file`.
-    pub fn new(ca_file: Option<&std::path::Path>) -> Result<IdpHttp, ProviderError> {
-        let tls = crate::keys::trust::tls_config(ca_file)
-            .map_err(|e| ProviderError::Discovery(format!("ca_file {e}")))?;
-        let config = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .timeout_global(Some(IDP_TIMEOUT))
-            .tls_config(tls)
-            .build();
-        Ok(IdpHttp(config.new_agent()))
-    }
-}
-
-/// An HTTP failure towards the IdP (no URL query, no body: they may carry codes).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HttpError(String);
-
-impl SyncHttpClient for IdpHttp {
-    type Error = HttpError;
-
-    fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let started = Instant::now();
-        let answer = self.exchange(request);
-        IDP_TIME.with(|t| t.set(t.get() + started.elapsed()));
-        answer
-    }
-}
-
-thread_local! {
-    /// Time this thread spent waiting for the IdP since [`take_idp_time`].
-    static IDP_TIME: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
-}
-
-/// The time this thread spent in IdP requests since the last call (so the
-/// bridge can report what it adds on top of the IdP).
-pub fn take_idp_time() -> Duration {
-    IDP_TIME.with(|t| t.replace(Duration::ZERO))
-}
-
-impl IdpHttp {
-    fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let host = request.uri().host().unwrap_or("?").to_owned();
-        let answer = self
-            .0
-            .run(request)
-            .map_err(|e| HttpError(format!("{host}: {e}")))?;
-        let (parts, body) = answer.into_parts();
-        let mut bytes = Vec::new();
-        body.into_reader()
-            .take(MAX_ANSWER)
-            .read_to_end(&mut bytes)
-            .map_err(|e| HttpError(format!("{host}: {e}")))?;
-        Ok(HttpResponse::from_parts(parts, bytes))
-    }
 }
 
 /// What discovery found, with the JWKS of the moment.
