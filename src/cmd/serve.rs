@@ -205,6 +205,9 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
     if let Some(s) = &service {
         info!(config = %s.file.display(), mint_api = s.mint.is_some(), login_bridge = s.oidc.is_some(),
             min_key_age = %humantime::format_duration(s.signer.min_key_age()), "token service on");
+        if let Some(bridge) = &s.oidc {
+            bridge.prepare_in_background();
+        }
     }
     server::run(
         listeners,

@@ -445,6 +445,12 @@ const MODERATORS: &str = "moderator = { claim = \"groups\", value = \"jitsi-mode
 fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jwks() {
     let (setup, idp) = bridge_with_idp(MODERATORS);
     let state = json!({"room": "Standup", "roomSafe": "standup", "config.startWithAudioMuted": true, "refreshToken": "not-copied"});
+    // Discovery runs at start, so a wrong issuer shows in the log before anyone logs in.
+    wait_until("discovery at start", || {
+        setup
+            .server
+            .has_log("login bridge: identity provider discovered")
+    });
     let login = full_login(&setup, "ada", &state, "Standup");
     assert_eq!(login.reply.status, 302, "{}", login.reply.text());
     let location = login.reply.header("location").unwrap().to_owned();
@@ -887,6 +893,11 @@ fn a_public_client_logs_in_with_pkce_alone() {
 fn an_unreachable_idp_is_a_502_page_and_serve_keeps_serving_keys() {
     let closed = free_port();
     let setup = bridge_on(free_port(), &format!("http://127.0.0.1:{closed}"), "");
+    wait_until("the start-up discovery's warning", || {
+        setup
+            .server
+            .has_log("login bridge: identity provider not usable yet")
+    });
     let mut jar = Jar::default();
     let r = fetch(
         &mut jar,

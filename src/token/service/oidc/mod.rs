@@ -26,6 +26,7 @@ use jitsi::{App, Target};
 use pages::Page;
 use provider::{Identity, Provider, ProviderError, Settings};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
 
@@ -93,7 +94,7 @@ pub struct Answer {
 /// The login bridge of `[oidc]`.
 pub struct Bridge {
     config: OidcConfig,
-    provider: Result<Provider, String>,
+    provider: Result<Arc<Provider>, String>,
     sealer: Sealer,
 }
 
@@ -157,9 +158,27 @@ impl Bridge {
         };
         let sealer = Sealer::new(&config.cookie_key, config.public_url.scheme() == "https");
         Bridge {
-            provider: Provider::new(settings).map_err(|e| e.to_string()),
+            provider: Provider::new(settings)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
             config,
             sealer,
+        }
+    }
+
+    /// Discovers the IdP on a thread of its own: the outcome is logged at
+    /// start, and the first login finds it done. A failure is retried by
+    /// the next login.
+    pub fn prepare_in_background(&self) {
+        let Ok(provider) = self.provider.clone() else {
+            return;
+        };
+        let spawned = std::thread::Builder::new().name("oidc-discovery".into()).spawn(move || match provider.prepare() {
+            Ok(()) => tracing::info!(issuer = provider.issuer(), "login bridge: identity provider discovered"),
+            Err(e) => tracing::warn!(issuer = provider.issuer(), error = %e, "login bridge: identity provider not usable yet (retried at the next login)"),
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "login bridge: cannot start the discovery thread (discovery happens at the first login)");
         }
     }
 
@@ -168,7 +187,7 @@ impl Bridge {
         &self.config
     }
 
-    fn provider(&self) -> Result<&Provider, Box<Answer>> {
+    fn provider(&self) -> Result<&Arc<Provider>, Box<Answer>> {
         self.provider.as_ref().map_err(|e| {
             refused(
                 500,

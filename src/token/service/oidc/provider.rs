@@ -244,6 +244,12 @@ impl Provider {
         &self.settings.issuer
     }
 
+    /// Discovers the IdP now (discovery and JWKS) unless done already, so a
+    /// bad `issuer` shows in the log at start and the first login does not wait.
+    pub fn prepare(&self) -> Result<(), ProviderError> {
+        self.discovered().map(|_| ())
+    }
+
     fn discovered(&self) -> Result<Arc<Discovered>, ProviderError> {
         if let Some(d) = self
             .discovered
