@@ -398,6 +398,11 @@ fn bridge_with_idp_client(extra: &str, secret: bool) -> (Setup, Node) {
 }
 
 fn bridge_on(port: u16, issuer: &str, extra: &str) -> Setup {
+    bridge_aged(port, issuer, extra, "0s")
+}
+
+/// [`bridge_on`] with a `min_key_age`.
+fn bridge_aged(port: u16, issuer: &str, extra: &str, min_key_age: &str) -> Setup {
     let (keys, dir) = keydir();
     write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
     let conf = tempdir();
@@ -414,7 +419,7 @@ fn bridge_on(port: u16, issuer: &str, extra: &str) -> Setup {
     write(
         &file,
         format!(
-            "min_key_age = \"0s\"\n\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\n\
+            "min_key_age = \"{min_key_age}\"\n\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\n\
              public_url = \"{public}\"\njitsi_url = \"{JITSI}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\"]\n\
              token_issuer = \"jitsi\"\naudience = \"jitsi\"\nttl = \"1h\"\ncookie_key_file = \"cookie.key\"\n{extra}\n"
         ),
@@ -915,4 +920,38 @@ fn an_unreachable_idp_is_a_502_page_and_serve_keeps_serving_keys() {
         None,
     );
     assert_eq!(keys.status, 200, "{}", keys.text());
+}
+
+#[test]
+fn no_key_old_enough_is_a_503_with_retry_after_and_nothing_minted() {
+    let hostile = node("hostile_idp.mjs", &["jitsi"]);
+    let issuer = format!("http://127.0.0.1:{}", hostile.port);
+    let setup = bridge_aged(
+        free_port(),
+        &issuer,
+        "client_secret_file = \"client.secret\"",
+        "1h",
+    );
+    let mut jar = Jar::default();
+    let r = fetch(
+        &mut jar,
+        "GET",
+        &format!("{}{}", setup.public, auth_path("standup", &json!(null))),
+        None,
+    );
+    assert_eq!(r.status, 302, "{}", r.text());
+    let idp = r.header("location").unwrap().to_owned();
+    let (state, nonce) = (
+        query_param(&idp, "state").unwrap(),
+        query_param(&idp, "nonce").unwrap(),
+    );
+    let callback = format!(
+        "{}/oidc/callback?code=good~{nonce}&state={state}",
+        setup.public
+    );
+    let r = fetch(&mut jar, "GET", &callback, None);
+    refused(&setup, &r, 503, "no_key");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= 3600, "{wait}");
+    assert_eq!(minted(&setup), 0);
 }

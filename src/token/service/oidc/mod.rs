@@ -378,21 +378,32 @@ impl Bridge {
         let spec = self.spec(&identity, &target);
         let signed = signer
             .sign(set, &self.config.token_issuer, &spec, now)
-            .map_err(|e| {
-                let mut a = refused(
-                    503,
-                    "no_key",
-                    "No signing key is ready.",
-                    "Try again in a minute.",
-                    e.to_string(),
-                    clear(),
-                );
-                if let Some(wait) = e.retry_after() {
+            .map_err(|e| match e.retry_after() {
+                Some(wait) => {
+                    let mut a = refused(
+                        503,
+                        "no_key",
+                        "No signing key is ready.",
+                        "Try again in a minute.",
+                        e.to_string(),
+                        clear(),
+                    );
                     a.reply
                         .headers
                         .push(("retry-after", wait.as_secs().max(1).to_string()));
+                    a
                 }
-                a
+                None => {
+                    let todo = "Tell the meeting's administrator (the server log says why).";
+                    refused(
+                        500,
+                        "sign_failed",
+                        "Your token could not be made.",
+                        todo,
+                        e.to_string(),
+                        clear(),
+                    )
+                }
             })?;
         let url = target.return_url(&self.config.jitsi_url, &signed.token);
         let mut cookies = clear();
