@@ -955,3 +955,94 @@ fn no_key_old_enough_is_a_503_with_retry_after_and_nothing_minted() {
     assert!(wait > 0 && wait <= 3600, "{wait}");
     assert_eq!(minted(&setup), 0);
 }
+
+/// `doctor --config` against the real IdP: what it says, and the exit code.
+fn doctor_config(issuer: &str, prosody: Option<&str>) -> (i32, String) {
+    let (t, dir) = keydir();
+    write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
+    write(
+        t.path().join("cookie.key"),
+        format!("{}\n", hex::encode(COOKIE_KEY)),
+    );
+    let file = t.path().join("service.toml");
+    write(
+        &file,
+        format!(
+            "min_key_age = \"0s\"\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\npublic_url = \"http://127.0.0.1:9\"\n\
+             jitsi_url = \"{JITSI}\"\ntoken_issuer = \"jitsi\"\naudience = \"jitsi\"\ncookie_key_file = \"cookie.key\"\n"
+        ),
+    );
+    let state = t.path().join("state.json");
+    let mut args = vec![
+        "doctor".to_owned(),
+        "--keys".into(),
+        dir.to_str().unwrap().into(),
+        "--state".into(),
+        state.to_str().unwrap().into(),
+        "--config".into(),
+        file.to_str().unwrap().into(),
+    ];
+    if let Some(lua) = prosody {
+        let cfg = t.path().join("prosody.cfg.lua");
+        write(&cfg, lua);
+        args.extend(["--prosody-config".into(), cfg.to_str().unwrap().into()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, _) = cli(&args);
+    (code, out)
+}
+
+#[test]
+fn doctor_config_discovers_the_identity_provider_as_the_bridge_does() {
+    let idp = idp_for("http://127.0.0.1:9", false);
+    let issuer = format!("http://127.0.0.1:{}", idp.port);
+    let (code, out) = doctor_config(&issuer, None);
+    assert_eq!(code, 0, "{out}");
+    for needle in [
+        &format!("{issuer}: discovered, 1 signing key(s) at {issuer}/") as &str,
+        "code_challenge_methods_supported [\"S256\"]",
+        &format!("end_session_endpoint {issuer}/"),
+        "jitsi/2026-01-01 (in the key directory for",
+        "pass --prosody-config",
+    ] {
+        assert!(out.contains(needle), "no {needle:?} in\n{out}");
+    }
+
+    // Prosody's own iss and aud checks (verify's), with its config.
+    let accepting =
+        "VirtualHost \"meet.example.com\"\n authentication = \"token\"\n app_id = \"jitsi\"\n";
+    let (_, out) = doctor_config(&issuer, Some(accepting));
+    assert!(
+        out.contains(
+            "\"jitsi\" in asap_accepted_issuers { \"jitsi\" } (the default: app_id alone)"
+        ),
+        "{out}"
+    );
+    let refusing =
+        "VirtualHost \"meet.example.com\"\n authentication = \"token\"\n app_id = \"other\"\n \
+                    asap_accepted_audiences = { \"meet\" }\n";
+    let (code, out) = doctor_config(&issuer, Some(refusing));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("or add \"jitsi\" to asap_accepted_issuers")
+            && out.contains("asap_accepted_audiences"),
+        "{out}"
+    );
+
+    // An issuer the IdP does not answer for: the bridge could log no one in.
+    let wrong = format!("{issuer}/realms/main");
+    let (code, out) = doctor_config(&wrong, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("identity provider")
+            && out.contains(&format!(
+                "{wrong}/.well-known/openid-configuration answers from this host"
+            )),
+        "{out}"
+    );
+    // Nothing listens: refused at once, named.
+    drop(idp);
+    let (code, out) = doctor_config(&issuer, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("identity provider unreachable"), "{out}");
+}

@@ -610,14 +610,14 @@ fn doctor_config_names_issuers_without_an_old_enough_key_and_what_prosody_refuse
         "no key of jitsi has been in the key directory for 1m 30s",
         "no private key under issuer \"other\"",
         "asap-keyserver rotate other",
-        "iss \"other\"",
+        "invalid 'iss' claim",
         "add \"other\" to asap_accepted_issuers",
         "add \"jitsi\" to asap_accepted_audiences",
     ] {
         assert!(out.contains(needle), "no {needle:?} in\n{out}");
     }
     // doctor writes nothing: a missing cookie key is only noted.
-    let oidc = "[oidc]\nissuer = \"https://idp.example.com\"\nclient_id = \"jitsi\"\npublic_url = \"https://auth.example.com\"\n\
+    let oidc = "[oidc]\nissuer = \"http://127.0.0.1:1\"\nclient_id = \"jitsi\"\npublic_url = \"https://auth.example.com\"\n\
         jitsi_url = \"https://meet.example.com\"\ntoken_issuer = \"jitsi\"\ncookie_key_file = \"cookie.key\"\nmin_key_age = \"0s\"\n";
     let file = c.path().join("oidc.toml");
     write(

@@ -1,12 +1,16 @@
 //! `doctor --config FILE`: the token service's config as `serve --config`
-//! would use it, checked without writing anything: every issuer it signs
-//! for has a key old enough for `min_key_age` (the signer's own choice), and
-//! the Prosody config, when given, accepts those issuers and audiences.
+//! would use it, checked without writing anything: the identity provider
+//! discovered by the login bridge's own code (issuer exact, PKCE S256, the
+//! JWKS), every issuer it signs for has a key old enough for `min_key_age`
+//! (the signer's own choice), and the Prosody config, when given, accepts
+//! its tokens' `iss` and `aud` (verify's own checks).
 
+use super::super::verify::{self, Settings};
 use super::super::Diagnostic;
 use crate::keydir::KeySet;
-use crate::prosody::config::{Read, TokenOptions};
-use crate::token::service::{ServiceConfig, SignError, Signer};
+use crate::prosody::config::TokenOptions;
+use crate::token::service::oidc::Bridge;
+use crate::token::service::{OidcConfig, ServiceConfig, SignError, Signer};
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
@@ -51,8 +55,7 @@ pub fn check_service(
     if let Some(oidc) = &config.oidc {
         issuers.insert(oidc.token_issuer.clone());
         audiences.insert(oidc.audience.clone());
-        // The login bridge's own checks (the identity provider's discovery
-        // reachable) belong to token/service/oidc/ and are added there.
+        out.extend(check_idp(oidc));
     }
     let signer = Signer::new(config.min_key_age);
     let min = humantime::format_duration(config.min_key_age);
@@ -72,66 +75,113 @@ pub fn check_service(
                     ),
                 )
             }
-            Err(e @ SignError::TooYoung { .. }) => Diagnostic::warn(&check, e.to_string()).fix(
-                "wait: tokens are refused (503 with Retry-After) until then; or lower min_key_age",
-            ),
+            Err(e @ SignError::TooYoung { .. }) => Diagnostic::fail(&check, e.to_string())
+                .why("until then every login and mint request is refused (503 with Retry-After)")
+                .fix("wait, or lower min_key_age (the README's \"Mint from your backend\" says how low is safe)"),
             Err(e) => Diagnostic::fail(&check, e.to_string())
                 .fix(format!("asap-keyserver rotate {issuer}")),
         });
     }
-    if let Some(o) = prosody {
-        out.extend(check_prosody_accepts(o, &issuers, &audiences));
+    match prosody {
+        Some(o) => out.extend(check_prosody_accepts(o, &issuers, &audiences)),
+        None => out.push(Diagnostic::skip(
+            "Prosody accepts iss and aud",
+            "not checked: pass --prosody-config to check the tokens' iss and aud against asap_accepted_issuers and \
+             asap_accepted_audiences",
+        )),
     }
     out
 }
 
-/// Whether Prosody's `asap_accepted_issuers` (default: `app_id`) and
-/// `asap_accepted_audiences` (default: any) take the service's tokens.
+/// Whether Prosody (its token options `o`) accepts tokens of each issuer
+/// with each audience: `verify`'s own `iss` and `aud` checks.
 fn check_prosody_accepts(
     o: &TokenOptions,
     issuers: &BTreeSet<String>,
     audiences: &BTreeSet<String>,
 ) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let accepted: Option<Vec<String>> = match (&o.accepted_issuers, o.app_id.value()) {
-        (Read::Set(list), _) => Some(list.clone()),
-        (Read::Unset, Some(app)) => Some(vec![app.clone()]),
-        _ => None,
-    };
-    for issuer in issuers {
-        let check = format!("iss {issuer:?}");
-        match &accepted {
-            Some(list) if list.contains(issuer) => {
-                out.push(Diagnostic::pass(&check, "Prosody accepts it"))
+    let mut settings = Settings::default();
+    settings.overlay(o);
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for iss in issuers {
+        for aud in audiences {
+            for d in verify::issuer_audience(iss, aud, &settings) {
+                if !out
+                    .iter()
+                    .any(|seen| seen.check == d.check && seen.seen == d.seen)
+                {
+                    out.push(d);
+                }
             }
-            Some(list) => out.push(
-                Diagnostic::fail(
-                    &check,
-                    format!(
-                        "Prosody accepts only {list:?} (asap_accepted_issuers, by default app_id)"
-                    ),
-                )
-                .fix(format!(
-                    "add \"{issuer}\" to asap_accepted_issuers on the token VirtualHost"
-                )),
-            ),
-            None => out.push(Diagnostic::skip(
-                &check,
-                "neither asap_accepted_issuers nor app_id could be read",
-            )),
         }
     }
-    for aud in audiences {
-        let check = format!("aud {aud:?}");
-        match &o.accepted_audiences {
-            Read::Set(list) if list.iter().any(|a| a == aud || a == "*") => out.push(Diagnostic::pass(&check, "Prosody accepts it")),
-            Read::Set(list) => out.push(
-                Diagnostic::fail(&check, format!("Prosody accepts only {list:?} (asap_accepted_audiences)"))
-                    .fix(format!("add \"{aud}\" to asap_accepted_audiences, or set the token service's audience to one of them")),
-            ),
-            Read::Unset => out.push(Diagnostic::pass(&check, "Prosody accepts any aud (asap_accepted_audiences unset)")),
-            Read::Unreadable(_) => out.push(Diagnostic::skip(&check, "asap_accepted_audiences could not be read")),
-        }
+    out
+}
+
+/// The identity provider as the login bridge discovers it (its own code):
+/// reachable, its `issuer` exactly ours, S256 PKCE, a JWKS with keys; and
+/// what is missing for logout.
+fn check_idp(oidc: &OidcConfig) -> Vec<Diagnostic> {
+    const CHECK: &str = "identity provider";
+    let issuer = oidc.issuer.as_str();
+    let mut out = Vec::new();
+    if oidc.issuer.scheme() == "http"
+        && !matches!(
+            oidc.issuer.host_str(),
+            Some("127.0.0.1" | "localhost" | "[::1]")
+        )
+    {
+        out.push(
+            Diagnostic::warn("oidc.issuer", format!("{issuer} is plain http"))
+                .why("the code, the id_token and the IdP's keys can be read or swapped on the way")
+                .fix("use the provider's https:// issuer"),
+        );
     }
+    let found = match Bridge::new(oidc.clone()).describe() {
+        Ok(found) => found,
+        Err(e) => {
+            out.push(
+                Diagnostic::fail(CHECK, e)
+                    .why("no one can log in: the bridge discovers the IdP the same way at its first login")
+                    .fix(format!(
+                        "check that {}/.well-known/openid-configuration answers from this host and that oidc.issuer is \
+                         the provider's issuer exactly (Keycloak: https://HOST/realms/REALM); a private CA goes in oidc.ca_file",
+                        issuer.trim_end_matches('/')
+                    )),
+            );
+            return out;
+        }
+    };
+    out.push(if found.keys > 0 {
+        Diagnostic::pass(
+            CHECK,
+            format!(
+                "{}: discovered, {} signing key(s) at {}",
+                found.issuer, found.keys, found.jwks_uri
+            ),
+        )
+    } else {
+        Diagnostic::fail(
+            CHECK,
+            format!(
+                "{}: no key the bridge can use at {}",
+                found.issuer, found.jwks_uri
+            ),
+        )
+        .why("every id_token would be refused")
+        .fix("give the realm or provider an RS256 or ES256 signing key")
+    });
+    out.push(match &found.pkce_methods {
+        Some(m) => Diagnostic::pass("PKCE", format!("code_challenge_methods_supported {m:?}")),
+        None => Diagnostic::warn("PKCE", "the IdP does not list code_challenge_methods_supported")
+            .why("the bridge always sends S256; an IdP that ignores it still works, without PKCE's protection of the code")
+            .fix("require PKCE (S256) for this client at the IdP"),
+    });
+    out.push(match &found.end_session {
+        Some(url) => Diagnostic::pass("logout", format!("end_session_endpoint {url}")),
+        None => Diagnostic::warn("logout", "the IdP lists no end_session_endpoint")
+            .why("/oidc/logout (Jitsi's tokenLogoutUrl) then ends only the meeting's session; the IdP logs the user in again silently")
+            .fix("enable RP-initiated logout at the IdP, or accept this"),
+    });
     out
 }

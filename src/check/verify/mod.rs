@@ -200,6 +200,19 @@ fn brief(v: &Value) -> String {
     }
 }
 
+/// Prosody's `iss` and `aud` checks alone, for tokens that will carry
+/// `iss` and `aud` (what `doctor --config` asks of the token service's
+/// `token_issuer` and `audience` before any token exists).
+pub fn issuer_audience(iss: &str, aud: &str, settings: &Settings) -> Vec<Diagnostic> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), Value::String(iss.to_owned()));
+    claims.insert("aud".into(), Value::String(aud.to_owned()));
+    let mut c = Checks::new();
+    claims::claim_checks(&mut c, &claims, settings);
+    c.retain(|d| d.check == "iss" || d.check == "aud");
+    c
+}
+
 /// A JWT part (header or payload) as a JSON object, unverified.
 pub fn decode_part(part: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;

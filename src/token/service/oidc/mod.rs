@@ -182,6 +182,13 @@ impl Bridge {
         }
     }
 
+    /// Discovers the IdP now, on this thread, as a login would (for
+    /// `doctor --config`): what was found, or why it cannot be used.
+    pub fn describe(&self) -> Result<provider::Described, String> {
+        let provider = self.provider.as_ref().map_err(Clone::clone)?;
+        provider.describe().map_err(|e| e.to_string())
+    }
+
     /// Its configuration.
     pub fn config(&self) -> &OidcConfig {
         &self.config

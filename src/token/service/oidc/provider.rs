@@ -168,6 +168,26 @@ struct Discovered {
     jwks_uri: openidconnect::JsonWebKeySetUrl,
     iss_parameter: bool,
     end_session: Option<String>,
+    /// `code_challenge_methods_supported`, when listed.
+    pkce_methods: Option<Vec<String>>,
+}
+
+/// What discovery found, for `doctor --config` to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// The issuer as discovery spells it.
+    pub issuer: String,
+    /// The JWKS URL.
+    pub jwks_uri: String,
+    /// Keys in the JWKS the bridge may check an id_token with.
+    pub keys: usize,
+    /// `code_challenge_methods_supported`, when listed (it holds S256, or
+    /// discovery would have failed).
+    pub pkce_methods: Option<Vec<String>>,
+    /// RP-initiated logout.
+    pub end_session: Option<String>,
+    /// RFC 9207: the IdP sends `iss` on the callback.
+    pub iss_parameter: bool,
 }
 
 /// A login to start: the URL to send the browser to and what the callback
@@ -321,6 +341,21 @@ impl Provider {
             jwks_uri,
             iss_parameter: extra.authorization_response_iss_parameter_supported == Some(true),
             end_session: extra.end_session_endpoint,
+            pkce_methods: extra.code_challenge_methods_supported,
+        })
+    }
+
+    /// Discovers the IdP (as [`prepare`](Self::prepare)) and says what was
+    /// found.
+    pub fn describe(&self) -> Result<Described, ProviderError> {
+        let d = self.discovered()?;
+        Ok(Described {
+            issuer: d.issuer.clone(),
+            jwks_uri: d.jwks_uri.as_str().to_owned(),
+            keys: d.jwks.keys().len(),
+            pkce_methods: d.pkce_methods.clone(),
+            end_session: d.end_session.clone(),
+            iss_parameter: d.iss_parameter,
         })
     }
 
@@ -491,6 +526,7 @@ impl Provider {
             jwks_uri: d.jwks_uri.clone(),
             iss_parameter: d.iss_parameter,
             end_session: d.end_session.clone(),
+            pkce_methods: d.pkce_methods.clone(),
         });
         *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
         Ok(fresh)
