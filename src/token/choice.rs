@@ -7,12 +7,61 @@
 //! every key server replica and every Prosody can already find. Finding the
 //! issuer's keys is a range lookup in the [`KeySet`]'s kid order, not a scan.
 
-use super::mint::MintError;
 use crate::keydir::age::{self, NoNewest};
 use crate::keydir::{keygen, KeyEntry, KeySet};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why no key of an issuer can sign.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChoiceError {
+    /// `--issuer` has no private key.
+    #[error("no private key under issuer {issuer:?}; issuers: {}", list(.choices))]
+    NoKeysForIssuer {
+        /// The issuer asked for.
+        issuer: String,
+        /// The issuers that could be used.
+        choices: Vec<String>,
+    },
+    /// The evidence cannot tell which key of the issuer is the newest.
+    #[error("cannot tell which key of {issuer} is the newest: {} (kids without a date, and file times that do not \
+        settle it); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to make a key known newer than \
+        all of them", list(.candidates))]
+    Unordered {
+        /// The issuer (or `the key directory`).
+        issuer: String,
+        /// The kids that may be the newest.
+        candidates: Vec<String>,
+    },
+    /// Every key of the issuer is younger than `--min-key-age`.
+    #[error("no key of {issuer} has been in the key directory for {} (--min-key-age) yet; the youngest, {kid}, \
+        appeared {} ago: wait, or sign with --kid", secs(.min_key_age), secs(.age))]
+    TooYoung {
+        /// The issuer.
+        issuer: String,
+        /// The minimum asked for.
+        min_key_age: Duration,
+        /// The key that appeared most recently.
+        kid: String,
+        /// How long ago.
+        age: Duration,
+    },
+}
+
+fn secs(d: &Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(d.as_secs()))
+}
+
+/// Items for an error message, `none` when there are none.
+pub(crate) fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
 
 /// Which key of an issuer to sign with: the newest by [`crate::keydir::age`]
 /// among those in the directory for at least `min_key_age` at `now`.
@@ -62,10 +111,10 @@ pub fn issuers(set: &KeySet) -> Vec<String> {
 /// The key to sign with for `issuer`: the newest of its private keys
 /// directly under `<issuer>/` that has been in the directory for
 /// `choice.min_key_age`.
-pub fn newest(set: &KeySet, issuer: &str, choice: Choice) -> Result<Arc<KeyEntry>, MintError> {
+pub fn newest(set: &KeySet, issuer: &str, choice: Choice) -> Result<Arc<KeyEntry>, ChoiceError> {
     let candidates = keygen::signing_candidates(set, issuer);
     if candidates.is_empty() {
-        return Err(MintError::NoKeysForIssuer {
+        return Err(ChoiceError::NoKeysForIssuer {
             issuer: issuer.to_owned(),
             choices: issuers(set),
         });
@@ -78,7 +127,7 @@ pub fn pick(
     issuer: &str,
     candidates: Vec<Arc<KeyEntry>>,
     choice: Choice,
-) -> Result<Arc<KeyEntry>, MintError> {
+) -> Result<Arc<KeyEntry>, ChoiceError> {
     let now_ns = choice.now_ns();
     let cutoff = choice.cutoff_ns();
     let (old_enough, young): (Vec<_>, Vec<_>) = candidates
@@ -86,7 +135,7 @@ pub fn pick(
         .partition(|k| k.times.changed_ns <= cutoff);
     if old_enough.is_empty() {
         let youngest = young.iter().max_by_key(|k| k.times.changed_ns);
-        return Err(MintError::TooYoung {
+        return Err(ChoiceError::TooYoung {
             issuer: issuer.to_owned(),
             min_key_age: choice.min_key_age,
             kid: youngest.map(|k| k.kid.clone()).unwrap_or_default(),
@@ -97,11 +146,11 @@ pub fn pick(
     }
     match age::newest(&old_enough) {
         Ok(entry) => Ok(entry),
-        Err(NoNewest::Empty) => Err(MintError::NoKeysForIssuer {
+        Err(NoNewest::Empty) => Err(ChoiceError::NoKeysForIssuer {
             issuer: issuer.to_owned(),
             choices: Vec::new(),
         }),
-        Err(NoNewest::Unknown { candidates }) => Err(MintError::Unordered {
+        Err(NoNewest::Unknown { candidates }) => Err(ChoiceError::Unordered {
             issuer: issuer.to_owned(),
             candidates,
         }),

@@ -7,7 +7,8 @@
 //! The header is always `{"alg":"RS256","typ":"JWT","kid":…}`: Prosody
 //! rejects any other `typ` and, by default, any other `alg`.
 
-pub use super::choice::Choice;
+use super::choice::list;
+pub use super::choice::{Choice, ChoiceError};
 use super::claims::{Built, ClaimsError, TokenSpec};
 use crate::keydir::KeySet;
 use crate::keys::{self, KeyError, KeyForm};
@@ -19,7 +20,6 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Why a token could not be minted.
 #[derive(Debug, thiserror::Error)]
@@ -50,37 +50,9 @@ pub enum MintError {
         /// The kids that could be used.
         choices: Vec<String>,
     },
-    /// `--issuer` has no private key.
-    #[error("no private key under issuer {issuer:?}; issuers: {}", list(.choices))]
-    NoKeysForIssuer {
-        /// The issuer asked for.
-        issuer: String,
-        /// The issuers that could be used.
-        choices: Vec<String>,
-    },
-    /// The evidence cannot tell which key of the issuer is the newest.
-    #[error("cannot tell which key of {issuer} is the newest: {} (kids without a date, and file times that do not \
-        settle it); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to make a key known newer than \
-        all of them", list(.candidates))]
-    Unordered {
-        /// The issuer (or `the key directory`).
-        issuer: String,
-        /// The kids that may be the newest.
-        candidates: Vec<String>,
-    },
-    /// Every key of the issuer is younger than `--min-key-age`.
-    #[error("no key of {issuer} has been in the key directory for {} (--min-key-age) yet; the youngest, {kid}, \
-        appeared {} ago: wait, or sign with --kid", secs(.min_key_age), secs(.age))]
-    TooYoung {
-        /// The issuer.
-        issuer: String,
-        /// The minimum asked for.
-        min_key_age: Duration,
-        /// The key that appeared most recently.
-        kid: String,
-        /// How long ago.
-        age: Duration,
-    },
+    /// No key of `--issuer` to sign with (see [`ChoiceError`]).
+    #[error(transparent)]
+    Choice(#[from] ChoiceError),
     /// Neither `--kid` nor `--issuer`, and more than one issuer.
     #[error("more than one issuer has private keys; choose one with --issuer ({}) or --kid", list(.choices))]
     Ambiguous {
@@ -101,18 +73,6 @@ pub enum MintError {
     /// Serialising or signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
-}
-
-fn secs(d: &Duration) -> humantime::FormattedDuration {
-    humantime::format_duration(Duration::from_secs(d.as_secs()))
-}
-
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(", ")
-    }
 }
 
 /// RS256 over an aws-lc-rs key pair parsed once.
@@ -330,7 +290,7 @@ impl Minter {
         match self.issuers().as_slice() {
             [only] => match self.newest_by(only, choice) {
                 // The only issuer's keys are nested deeper: all of them compete.
-                Err(MintError::NoKeysForIssuer { .. }) => {
+                Err(MintError::Choice(ChoiceError::NoKeysForIssuer { .. })) => {
                     let all = self
                         .set
                         .keys()
@@ -372,7 +332,7 @@ mod tests {
     use super::*;
     use crate::keydir::keygen;
     use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     #[test]
     fn tokens_verify_with_jsonwebtoken_and_the_served_public_key() {

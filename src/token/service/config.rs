@@ -6,7 +6,7 @@
 //! file are relative to the file's folder. Secrets (client secrets, the
 //! cookie key) are read from their own files, and never shown by `Debug`.
 
-pub use super::policy::{ClientPolicy, Rate, RoomRule};
+pub use super::policy::{ClientPolicy, Rate, RoomRule, Secret};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -59,23 +59,6 @@ pub enum ConfigError {
         /// What to do.
         fix: String,
     },
-}
-
-/// A secret read from a file: compared, used, never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself (to send or compare; never to log).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }
 
 /// The whole file, checked.
@@ -303,7 +286,7 @@ impl Reader<'_> {
                 "generate one with `openssl rand -hex 32`",
             ));
         }
-        Ok(Secret(secret.to_owned()))
+        Ok(Secret::new(secret.to_owned()))
     }
 
     /// The cookie key: 64 hex digits (or 32 raw bytes) in `file`, created

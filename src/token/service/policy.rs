@@ -2,8 +2,29 @@
 //! its secret, the issuers and rooms it may mint for, the longest lifetime,
 //! and its rate.
 
-use super::config::Secret;
 use std::time::Duration;
+
+/// A secret read from a file: compared, used, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret as read from its file.
+    pub(crate) fn new(secret: String) -> Secret {
+        Secret(secret)
+    }
+
+    /// The secret itself (to send or compare; never to log).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
 
 /// One `[[mint.clients]]`: who may mint what.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@
 use crate::keydir::{keygen, KeyEntry, KeySet};
 use crate::token::choice::{self, Choice};
 use crate::token::claims::{Built, ClaimsError, TokenSpec};
-use crate::token::mint::{MintError, SigningKey};
+use crate::token::mint::{ChoiceError, MintError, SigningKey};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,12 +29,12 @@ const CACHE_PRUNE_AT: usize = 64;
 pub enum SignError {
     /// No key to choose (none for the issuer, no order).
     #[error(transparent)]
-    Choice(MintError),
+    Choice(ChoiceError),
     /// Every key of the issuer is younger than `min_key_age`.
     #[error("{source}")]
     TooYoung {
         /// What `mint --min-key-age` would say.
-        source: MintError,
+        source: ChoiceError,
         /// Until the first of them is old enough.
         retry_after: Duration,
     },
@@ -89,15 +89,16 @@ impl From<MintError> for SignError {
         match e {
             MintError::Claims(c) => SignError::Claims(c),
             MintError::Sign(s) => SignError::Sign(s),
-            other => SignError::Choice(other),
+            MintError::Choice(c) => SignError::Choice(c),
+            other => SignError::Sign(other.to_string()),
         }
     }
 }
 
 /// A choosing error, with when to retry when every candidate is too young.
-fn too_young(e: MintError, candidates: &[Arc<KeyEntry>], choice: Choice) -> SignError {
+fn too_young(e: ChoiceError, candidates: &[Arc<KeyEntry>], choice: Choice) -> SignError {
     match e {
-        MintError::TooYoung { .. } => {
+        ChoiceError::TooYoung { .. } => {
             let now_ns = choice
                 .now
                 .duration_since(UNIX_EPOCH)
@@ -108,7 +109,7 @@ fn too_young(e: MintError, candidates: &[Arc<KeyEntry>], choice: Choice) -> Sign
                 retry_after: Duration::from_nanos(until.saturating_sub(now_ns)),
             }
         }
-        other => SignError::from(other),
+        other => SignError::Choice(other),
     }
 }
 

@@ -6,7 +6,6 @@
 //! JSON), answers are capped, and the time spent waiting for the IdP is
 //! counted per thread so the bridge can report what it adds on top.
 
-use super::provider::ProviderError;
 use openidconnect::{HttpRequest, HttpResponse, SyncHttpClient};
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -24,9 +23,10 @@ pub struct IdpHttp(ureq::Agent);
 
 impl IdpHttp {
     /// An agent trusting the system's CAs and `ca_file`.
-    pub fn new(ca_file: Option<&std::path::Path>) -> Result<IdpHttp, ProviderError> {
-        let tls = crate::keys::trust::tls_config(ca_file)
-            .map_err(|e| ProviderError::Discovery(format!("ca_file {e}")))?;
+    pub fn new(
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<IdpHttp, crate::keys::trust::TrustError> {
+        let tls = crate::keys::trust::tls_config(ca_file)?;
         let config = ureq::Agent::config_builder()
             .max_redirects(0)
             .max_redirects_will_error(false)

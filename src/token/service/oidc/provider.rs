@@ -286,7 +286,8 @@ impl Provider {
 
     /// Discovery (issuer compared exactly by openidconnect) and the JWKS.
     fn discover(&self) -> Result<Discovered, ProviderError> {
-        let http = IdpHttp::new(self.settings.ca_file.as_deref())?;
+        let http = IdpHttp::new(self.settings.ca_file.as_deref())
+            .map_err(|e| ProviderError::Discovery(format!("ca_file {e}")))?;
         let mut first_error = None;
         let mut found = None;
         for candidate in issuer_spellings(&self.settings.issuer) {
