@@ -152,26 +152,16 @@ pub async fn oidc_route(
     // What the bridge itself adds: the whole answer minus the IdP's calls.
     let idp_ms = answer.idp_time.as_secs_f64() * 1000.0;
     let bridge_ms = started.elapsed().as_secs_f64() * 1000.0 - idp_ms;
-    match answer.outcome {
-        Outcome::Refused(_) => info!(
-            route = rest,
-            status,
-            outcome,
-            detail = answer.detail.as_deref().unwrap_or(""),
-            idp_ms,
-            bridge_ms,
-            "login bridge: refused"
-        ),
-        _ => info!(
-            route = rest,
-            status,
-            outcome,
-            kid = answer.kid.as_deref().unwrap_or(""),
-            idp_ms,
-            bridge_ms,
-            "login bridge"
-        ),
-    }
+    // A refusal says why (no token, code or secret is in `detail`); a
+    // token minted says its kid.
+    let (detail, kid) = match answer.outcome {
+        Outcome::Refused(_) => (answer.detail.as_deref().unwrap_or(""), ""),
+        _ => ("", answer.kid.as_deref().unwrap_or("")),
+    };
+    info!(
+        route = rest,
+        status, outcome, detail, kid, idp_ms, bridge_ms, "login bridge"
+    );
     response(answer.reply)
 }
 
