@@ -9,6 +9,8 @@
 //! are refused with the right status and mint nothing; forged id_tokens
 //! come from a second, hostile IdP (a real HTTP server serving discovery,
 //! a JWKS and a token endpoint that answers crafted id_tokens).
+//! Rotation: a newer key dropped while logins run signs them only once it
+//! has been in the directory for `min_key_age`, and Prosody accepts both sides.
 
 use crate::common::*;
 use asap_keyserver::token::service::oidc::cookie::{LoginState, Sealer, LOGIN_COOKIE};
@@ -17,6 +19,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 const CLIENT_SECRET: &str = "oidc-client-secret-0123456789abcdef";
 const COOKIE_KEY: [u8; 32] = [0x5a; 32];
@@ -954,6 +957,147 @@ fn no_key_old_enough_is_a_503_with_retry_after_and_nothing_minted() {
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!(wait > 0 && wait <= 3600, "{wait}");
     assert_eq!(minted(&setup), 0);
+}
+
+/// A token the bridge minted in the rotation loop.
+struct Minted {
+    kid: String,
+    iat: u64,
+    token: String,
+    /// The login began after the server served the new key (so its key set held it).
+    after_served: bool,
+}
+
+/// Rotation through the login bridge, as
+/// `token_service::a_new_key_signs_only_once_it_has_been_in_the_directory_for_min_key_age`
+/// does it through the mint API: a newer key dropped while logins keep
+/// running signs only once it has been in the directory for `min_key_age`,
+/// and every token on either side of the switch is accepted by Prosody.
+#[test]
+fn a_new_key_signs_logins_only_once_it_has_been_in_the_directory_for_min_key_age() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Mutex;
+    let (old_kid, new_kid) = ("jitsi/2026-01-01", "jitsi/2026-06-01");
+    let port = free_port();
+    let idp = idp_for(&format!("http://127.0.0.1:{port}"), true);
+    let issuer = format!("http://127.0.0.1:{}", idp.port);
+    let setup = bridge_aged(
+        port,
+        &issuer,
+        "client_secret_file = \"client.secret\"",
+        "2s",
+    );
+    let state = json!({"room": "standup"});
+    // A whole login's token, or None while no key is old enough (503).
+    let login = |after_served: bool| -> Option<Minted> {
+        let l = full_login(&setup, "ada", &state, "standup");
+        if l.reply.status == 503 {
+            return None;
+        }
+        assert_eq!(l.reply.status, 302, "{}", l.reply.text());
+        let token = token_of(l.reply.header("location").unwrap());
+        let (header, claims) = decode(&token);
+        Some(Minted {
+            kid: header["kid"].as_str().unwrap().to_owned(),
+            iat: claims["iat"].as_u64().unwrap(),
+            token,
+            after_served,
+        })
+    };
+    // The first key is itself too young at first.
+    let mut first = None;
+    wait_until("the first key signs a login", || {
+        first = login(false);
+        first.is_some()
+    });
+    let first = first.unwrap();
+    assert_eq!(first.kid, old_kid);
+
+    // Logins in a loop; meanwhile a newer key is dropped into the directory.
+    let keys = setup._keys.path().join("keys");
+    let new = keys.join("jitsi/2026-06-01.pem");
+    let served = AtomicBool::new(false);
+    let tokens: Mutex<Vec<Minted>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        let looping = s.spawn(|| {
+            let mut by_new = 0;
+            wait_until("the new key signs three logins", || {
+                let after_served = served.load(SeqCst);
+                let minted = login(after_served).expect("a key old enough signs every login");
+                by_new += usize::from(minted.kid == new_kid);
+                tokens.lock().unwrap().push(minted);
+                std::thread::sleep(Duration::from_millis(200));
+                by_new == 3
+            });
+        });
+        wait_until("a login of the loop before the drop", || {
+            !tokens.lock().unwrap().is_empty()
+        });
+        write_private(&new, &key(1).pkcs8);
+        setup.server.wait_key(new_kid, key(1));
+        served.store(true, SeqCst);
+        looping.join().expect("the login loop");
+    });
+    let tokens = tokens.into_inner().unwrap();
+    let new_appeared = appeared_secs(&new);
+    assert!(appeared_secs(&keys.join("jitsi/2026-01-01.pem")) <= new_appeared);
+    let switched = tokens.iter().position(|t| t.kid == new_kid).unwrap();
+    assert!(
+        tokens[..switched].iter().any(|t| t.after_served),
+        "the old key signed while the new one was served but younger than min_key_age"
+    );
+    for (i, t) in tokens.iter().enumerate() {
+        let at = format!(
+            "token {i}: {} signed at {}, the new key appeared at {new_appeared}",
+            t.kid, t.iat
+        );
+        // iat is the server's clock at signing, in whole seconds, as the
+        // ctime here: iat == appeared + 2 may be either side of the 2 s.
+        if t.iat < new_appeared + 2 {
+            assert_eq!(t.kid, old_kid, "{at}");
+        }
+        if t.after_served && t.iat > new_appeared + 2 {
+            assert_eq!(t.kid, new_kid, "{at}");
+        }
+        if i >= switched {
+            assert_eq!(t.kid, new_kid, "{at}: back to the old key after the switch");
+        }
+    }
+
+    // Every token is accepted by the real Prosody: through asap_key_server
+    // and through cache_keys_url (its asap_key_server 404s), taking turns.
+    let through_pem = Prosody::start(
+        ProsodySetup {
+            key_server: Some(setup.public.clone()),
+            ..G3
+        },
+        None,
+    );
+    let through_jwks = Prosody::start(
+        ProsodySetup {
+            key_server: Some(format!("{}/nothing-here", setup.public)),
+            host_lines: format!(
+                "    cache_keys_url = \"{}/.well-known/jwks.json\"\n",
+                setup.public
+            ),
+            ..G3
+        },
+        None,
+    );
+    wait_until("Prosody read the JWKS with both keys", || {
+        through_jwks
+            .log()
+            .contains("test: cached public keys refreshed: 2 keys")
+    });
+    for (i, t) in std::iter::once(&first).chain(&tokens).enumerate() {
+        let (prosody, via) = if i % 2 == 0 {
+            (&through_pem, "asap_key_server")
+        } else {
+            (&through_jwks, "cache_keys_url")
+        };
+        prosody_accepts(prosody, &t.token, "standup")
+            .unwrap_or_else(|e| panic!("login {i} ({}) through {via}: {e}", t.kid));
+    }
 }
 
 /// `doctor --config` against the real IdP: what it says, and the exit code.

@@ -455,12 +455,6 @@ fn mint_api_tokens_are_accepted_by_prosody_through_the_key_server_and_the_jwks()
     );
 }
 
-/// The file's status-change time (when it appeared at its path), in seconds.
-fn appeared_secs(path: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt as _;
-    std::fs::metadata(path).unwrap().ctime() as u64
-}
-
 #[test]
 fn a_new_key_signs_only_once_it_has_been_in_the_directory_for_min_key_age() {
     let (_k, dir) = keydir();

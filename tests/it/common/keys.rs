@@ -95,6 +95,13 @@ pub fn write_private(path: impl AsRef<Path>, pem: &str) {
     chmod(path.as_ref(), 0o600);
 }
 
+/// The file's status-change time (when it appeared at its path), in
+/// seconds: the time a key's age (`min_key_age`) counts from.
+pub fn appeared_secs(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).unwrap().ctime() as u64
+}
+
 /// Sets a file's or folder's permission bits.
 pub fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
