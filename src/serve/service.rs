@@ -160,7 +160,7 @@ pub async fn oidc_route(
     };
     info!(
         route = rest,
-        status, outcome, detail, kid, idp_ms, bridge_ms, "login bridge"
+        status, outcome, kid, detail, idp_ms, bridge_ms, "login bridge"
     );
     response(answer.reply)
 }

@@ -26,15 +26,6 @@ fn expect(args: &[&str], code: i32, needles: &[&str]) -> String {
     out
 }
 
-const G3: ProsodySetup = ProsodySetup {
-    mode: "g3",
-    focus: true,
-    tls: None,
-    key_server: None,
-    muc_base: true,
-    host_lines: String::new(),
-};
-
 #[test]
 fn prosodys_own_answers_over_websocket_and_bosh() {
     let prosody = Prosody::start(G3, None);

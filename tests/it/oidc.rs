@@ -284,36 +284,6 @@ fn minted(setup: &Setup) -> usize {
         .count()
 }
 
-const G3: ProsodySetup = ProsodySetup {
-    mode: "g3",
-    focus: true,
-    tls: None,
-    key_server: None,
-    muc_base: true,
-    host_lines: String::new(),
-};
-
-fn prosody_accepts(prosody: &Prosody, token: &str, room: &str) -> Result<(), String> {
-    let ws = prosody.websocket();
-    let (code, out, err) = cli(&[
-        "login",
-        token,
-        "--timeout",
-        "5s",
-        "--websocket",
-        &ws,
-        "--domain",
-        "meet.test",
-        "--room",
-        room,
-    ]);
-    if code == 0 && out.contains("Prosody ACCEPTED the login and the join") {
-        Ok(())
-    } else {
-        Err(format!("{out}{err}"))
-    }
-}
-
 struct Login {
     /// The jar as it was just before the callback (to replay it).
     before_callback: Jar,
@@ -521,31 +491,10 @@ fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jw
     );
 
     // Prosody fetching the key from asap_key_server...
-    let through_pem = Prosody::start(
-        ProsodySetup {
-            key_server: Some(setup.public.clone()),
-            ..G3
-        },
-        None,
-    );
+    let through_pem = through_key_server(&setup.public);
     prosody_accepts(&through_pem, &token, "standup").unwrap();
     // ... and reading the JWKS at cache_keys_url (its asap_key_server 404s).
-    let through_jwks = Prosody::start(
-        ProsodySetup {
-            key_server: Some(format!("{}/nothing-here", setup.public)),
-            host_lines: format!(
-                "    cache_keys_url = \"{}/.well-known/jwks.json\"\n",
-                setup.public
-            ),
-            ..G3
-        },
-        None,
-    );
-    wait_until("Prosody read the JWKS", || {
-        through_jwks
-            .log()
-            .contains("test: cached public keys refreshed: 1 keys")
-    });
+    let through_jwks = through_jwks(&setup.public, 1);
     prosody_accepts(&through_jwks, &token, "standup").unwrap();
 
     // Bob is not in jitsi-moderators: no moderator, no owner.
@@ -1066,29 +1015,8 @@ fn a_new_key_signs_logins_only_once_it_has_been_in_the_directory_for_min_key_age
 
     // Every token is accepted by the real Prosody: through asap_key_server
     // and through cache_keys_url (its asap_key_server 404s), taking turns.
-    let through_pem = Prosody::start(
-        ProsodySetup {
-            key_server: Some(setup.public.clone()),
-            ..G3
-        },
-        None,
-    );
-    let through_jwks = Prosody::start(
-        ProsodySetup {
-            key_server: Some(format!("{}/nothing-here", setup.public)),
-            host_lines: format!(
-                "    cache_keys_url = \"{}/.well-known/jwks.json\"\n",
-                setup.public
-            ),
-            ..G3
-        },
-        None,
-    );
-    wait_until("Prosody read the JWKS with both keys", || {
-        through_jwks
-            .log()
-            .contains("test: cached public keys refreshed: 2 keys")
-    });
+    let through_pem = through_key_server(&setup.public);
+    let through_jwks = through_jwks(&setup.public, 2);
     for (i, t) in std::iter::once(&first).chain(&tokens).enumerate() {
         let (prosody, via) = if i % 2 == 0 {
             (&through_pem, "asap_key_server")

@@ -345,37 +345,6 @@ fn the_mint_api_refuses_what_the_secret_and_policy_do_not_allow() {
     );
 }
 
-const G3: ProsodySetup = ProsodySetup {
-    mode: "g3",
-    focus: true,
-    tls: None,
-    key_server: None,
-    muc_base: true,
-    host_lines: String::new(),
-};
-
-/// `login` with `token` to `room` against `prosody`: Prosody's verdict.
-fn prosody_accepts(prosody: &Prosody, token: &str, room: &str) -> Result<(), String> {
-    let ws = prosody.websocket();
-    let (code, out, err) = cli(&[
-        "login",
-        token,
-        "--timeout",
-        "5s",
-        "--websocket",
-        &ws,
-        "--domain",
-        "meet.test",
-        "--room",
-        room,
-    ]);
-    if code == 0 && out.contains("Prosody ACCEPTED the login and the join") {
-        Ok(())
-    } else {
-        Err(format!("{out}{err}"))
-    }
-}
-
 #[test]
 fn mint_api_tokens_are_accepted_by_prosody_through_the_key_server_and_the_jwks() {
     let (_k, dir) = keydir();
@@ -423,29 +392,11 @@ fn mint_api_tokens_are_accepted_by_prosody_through_the_key_server_and_the_jwks()
         assert_eq!(checked["room"], "standup", "{v:?}");
     }
     // Prosody fetching the key from asap_key_server.
-    let through_pem = Prosody::start(
-        ProsodySetup {
-            key_server: Some(url.clone()),
-            ..G3
-        },
-        None,
-    );
+    let through_pem = through_key_server(&url);
     prosody_accepts(&through_pem, token, "standup").unwrap();
     // Prosody reading the JWKS at cache_keys_url; its asap_key_server
     // answers 404 for every key, so only the JWKS can have given the key.
-    let through_jwks = Prosody::start(
-        ProsodySetup {
-            key_server: Some(format!("{url}/nothing-here")),
-            host_lines: format!("    cache_keys_url = \"{url}/.well-known/jwks.json\"\n"),
-            ..G3
-        },
-        None,
-    );
-    wait_until("Prosody read the JWKS", || {
-        through_jwks
-            .log()
-            .contains("test: cached public keys refreshed: 1 keys")
-    });
+    let through_jwks = through_jwks(&url, 1);
     prosody_accepts(&through_jwks, token, "standup").unwrap();
     let elsewhere = mint_api(server.addr, SECRET, json!({"room": "team-x"}));
     let elsewhere = json_of(&elsewhere)["token"].as_str().unwrap().to_owned();

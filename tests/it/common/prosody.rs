@@ -5,7 +5,7 @@
 
 use super::http::free_port;
 use super::keys::{path_str, tempdir};
-use super::process::wait_until;
+use super::process::{cli, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -28,6 +28,69 @@ pub struct ProsodySetup {
     /// More lines for the token VirtualHost, after `app_id = "jitsi"` (which
     /// they may override).
     pub host_lines: String,
+}
+
+/// The token plugin of 2026 (sub required), rooms created by the focus
+/// stand-in, `muc_mapper_domain_base` set: Jitsi's packages today.
+pub const G3: ProsodySetup = ProsodySetup {
+    mode: "g3",
+    focus: true,
+    tls: None,
+    key_server: None,
+    muc_base: true,
+    host_lines: String::new(),
+};
+
+/// `login` with `token` to `room` against `prosody`: Prosody's verdict
+/// (`Err` holds what login printed).
+pub fn prosody_accepts(prosody: &Prosody, token: &str, room: &str) -> Result<(), String> {
+    let ws = prosody.websocket();
+    let (code, out, err) = cli(&[
+        "login",
+        token,
+        "--timeout",
+        "5s",
+        "--websocket",
+        &ws,
+        "--domain",
+        "meet.test",
+        "--room",
+        room,
+    ]);
+    if code == 0 && out.contains("Prosody ACCEPTED the login and the join") {
+        Ok(())
+    } else {
+        Err(format!("{out}{err}"))
+    }
+}
+
+/// A [`G3`] Prosody that fetches keys from the key server at `base`
+/// (`asap_key_server`).
+pub fn through_key_server(base: &str) -> Prosody {
+    Prosody::start(
+        ProsodySetup {
+            key_server: Some(base.to_owned()),
+            ..G3
+        },
+        None,
+    )
+}
+
+/// A [`G3`] Prosody that reads the JWKS of the key server at `base`
+/// (`cache_keys_url`; its `asap_key_server` answers 404 for every key, so
+/// only the JWKS can give a key), once it has read `keys` keys from it.
+pub fn through_jwks(base: &str, keys: usize) -> Prosody {
+    let prosody = Prosody::start(
+        ProsodySetup {
+            key_server: Some(format!("{base}/nothing-here")),
+            host_lines: format!("    cache_keys_url = \"{base}/.well-known/jwks.json\"\n"),
+            ..G3
+        },
+        None,
+    );
+    let read = format!("test: cached public keys refreshed: {keys} keys");
+    wait_until("Prosody read the JWKS", || prosody.log().contains(&read));
+    prosody
 }
 
 /// A running Prosody.
