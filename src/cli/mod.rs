@@ -117,6 +117,18 @@ pub enum Command {
     /// Exit 0 if URL answers 200 (a health check for images without curl).
     #[command(after_help = EXIT_STATUS)]
     Probe(ProbeArgs),
+    /// Write the manual pages, made from these definitions (for packagers).
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+/// Flags of the hidden `man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write asap-keyserver.1 and one asap-keyserver-COMMAND.1 per command
+    /// into DIR (it must exist) instead of printing asap-keyserver.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl Command {

@@ -14,6 +14,7 @@ mod export;
 mod keygen;
 mod list;
 mod login;
+mod man;
 mod mint;
 mod probe;
 mod prosody;
@@ -47,6 +48,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Login(args) => login::run(*args),
         Command::Export(args) => export::run(args),
         Command::Probe(args) => probe::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The files in deploy/, checked with the tools that consume them:
-//! systemd-analyze, kubernetes-validate, nginx -t, and our own doctor.
+//! systemd-analyze, kubernetes-validate, nginx -t, our own doctor, and the
+//! manual pages (`man`, as lintian reads them).
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
@@ -250,4 +251,59 @@ fn the_docker_jitsi_meet_jwks_snippet_adds_cache_keys_url_to_the_env_made_host()
     );
     assert_eq!(o.asap_key_server, Read::Set("https://keys.internal".into()));
     assert_eq!(o.app_id, Read::Set("jitsi".into()));
+}
+
+#[test]
+fn the_manual_pages_come_from_the_cli_and_render_without_warnings() {
+    let t = tempdir();
+    let (code, _, err) = cli(&["man", "--dir", t.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let mut pages: Vec<String> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for command in [
+        "serve", "mint", "verify", "doctor", "keygen", "rotate", "prune", "login", "explain",
+        "export",
+    ] {
+        assert!(
+            pages.contains(&format!("asap-keyserver-{command}.1")),
+            "{pages:?}"
+        );
+    }
+    assert!(pages.contains(&"asap-keyserver.1".to_owned()), "{pages:?}");
+    assert!(
+        !pages
+            .iter()
+            .any(|p| p.contains("-man.") || p.contains("-help.")),
+        "{pages:?}"
+    );
+    // As lintian reads them: man-db's own warnings, UTF-8.
+    for page in &pages {
+        let (ok, out) = output(
+            Command::new("man")
+                .args(["--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z"])
+                .arg(t.path().join(page))
+                .stdout(std::process::Stdio::null()),
+        );
+        assert!(ok && out.trim().is_empty(), "{page}: {out}");
+    }
+    let serve = std::fs::read_to_string(t.path().join("asap-keyserver-serve.1")).unwrap();
+    assert!(
+        serve.contains("\\-\\-keys") && serve.contains("\\-\\-config"),
+        "{serve}"
+    );
+    // Without --dir, the main page on stdout: the commands listed, hidden `man` not.
+    let (code, main, _) = cli(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        main.starts_with(".ie") && main.contains("asap\\-keyserver\\-serve(1)"),
+        "{main}"
+    );
+    assert!(!main.contains("asap\\-keyserver\\-man"), "{main}");
+    // A folder that is not there: exit 2, named.
+    let (code, _, err) = cli(&["man", "--dir", "/nonexistent/man1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/man1: not a folder"), "{err}");
 }
