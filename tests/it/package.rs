@@ -130,6 +130,12 @@ fn start_as_unit() -> Server {
         exec.starts_with("/usr/bin/asap-keyserver serve"),
         "ExecStart: {exec}"
     );
+    for line in [
+        "User=asap-keyserver",
+        "EnvironmentFile=-/etc/asap-keyserver/asap-keyserver.env",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{UNIT} lacks {line}");
+    }
     // The harness passes its own binary as $1: `shift` drops it.
     let script = format!(
         "set -a; . {ENV_FILE}; set +a; shift; \
@@ -355,4 +361,48 @@ fn package_installs_upgrades_removes_and_purges() {
         keys,
         "every key file is in {backup}"
     );
+}
+
+/// The package's unit (debian/) locks the service down as the manual one (deploy/systemd/)
+/// does: every line of the manual unit's [Service] is in it, but for who runs it and where
+/// the program and keys are. Needs no root.
+#[test]
+fn the_package_unit_is_hardened_as_the_manual_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manual =
+        std::fs::read_to_string(root.join("deploy/systemd/asap-keyserver.service")).unwrap();
+    let package = std::fs::read_to_string(root.join("debian/asap-keyserver.service")).unwrap();
+    let differ = [
+        "ExecStart=",
+        "DynamicUser=",
+        "ReadOnlyPaths=",
+        "Environment=",
+        "#",
+    ];
+    let service = manual
+        .split("[Service]")
+        .nth(1)
+        .and_then(|s| s.split("[Install]").next())
+        .unwrap();
+    let lines: Vec<&str> = service
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !differ.iter().any(|d| l.starts_with(d)))
+        .collect();
+    assert!(
+        lines.len() > 20,
+        "the manual unit's [Service] lines: {lines:?}"
+    );
+    for line in lines {
+        assert!(
+            package.lines().any(|l| l == line),
+            "debian/asap-keyserver.service lacks {line:?}"
+        );
+    }
+    for line in [
+        "User=asap-keyserver",
+        "ReadOnlyPaths=/var/lib/asap-keyserver /etc/asap-keyserver",
+        "ExecStart=/usr/bin/asap-keyserver serve --no-init --keys /var/lib/asap-keyserver/keys $ASAP_ARGS",
+    ] {
+        assert!(package.lines().any(|l| l == line), "debian/asap-keyserver.service lacks {line:?}");
+    }
 }
