@@ -4,8 +4,8 @@
 //! upgrade that keeps keys and settings, remove, purge, and lintian.
 //!
 //! It must run as root (CI does). It builds the package from the dev binary
-//! the test run already has (`PROFILE=dev NO_BUILD=1 scripts/package`), so it
-//! costs no release build; `scripts/package` alone builds release.
+//! the test run already has (`PACKAGE_BIN=... scripts/package`), so it costs
+//! no release build; `scripts/package` alone builds release.
 
 use crate::common::*;
 use std::collections::BTreeSet;
@@ -97,15 +97,11 @@ impl Drop for Cleanup {
 
 /// Builds the package at `version` into `out` from the dev binary of this test run.
 fn build(out: &Path, version: &str) -> PathBuf {
-    let bin = Path::new(bin());
-    let target = bin.parent().and_then(Path::parent).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     ok(Command::new(root.join("scripts/package"))
         .args(["--deb-version", version, "--output"])
         .arg(out)
-        .env("PROFILE", "dev")
-        .env("NO_BUILD", "1")
-        .env("CARGO_TARGET_DIR", target));
+        .env("PACKAGE_BIN", bin()));
     let deb = out.join(format!("{PKG}_{version}_amd64.deb"));
     assert!(deb.is_file(), "scripts/package made no {}", deb.display());
     deb
