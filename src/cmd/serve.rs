@@ -131,6 +131,10 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
         info!(dir = %dir.display(), "created key directory");
     }
     let mut scanner = Scanner::new(dir).reserving(&config.http.jwks_path);
+    // A kid at one of the token service's paths is skipped with the reason, never silently shadowed.
+    for route in service.iter().flat_map(|s| s.routes()) {
+        scanner = scanner.reserving_route(route);
+    }
     let mut set = scanner.scan()?.unwrap_or_default();
     let mut created = None;
     if set.is_empty() && config.init {

@@ -1,5 +1,8 @@
-//! The token service's routes (`serve --config`): `POST /mint` and
-//! `/oidc/*`, answered before the key routes of [`super::handler`].
+//! The token service's routes (`serve --config`): `/mint` and
+//! `/oidc/auth`, `/oidc/callback`, `/oidc/logout` ([`Service::routes`]),
+//! answered before the key routes of [`super::handler`]; every other path
+//! is a key route, and a kid at one of these paths is skipped at scan
+//! time with the reason (`Scanner::reserving_route`).
 //!
 //! This is the async glue around [`crate::token::service`], which is pure:
 //! here a request body is read (at most [`MAX_BODY`] bytes, so a client
@@ -13,7 +16,7 @@ use super::body::Body;
 use super::metrics::Route;
 use super::store::KeyStore;
 use crate::token::service::oidc::{BridgeRequest, Outcome};
-use crate::token::service::{Reply, Service, MAX_BODY};
+use crate::token::service::{Reply, Service, MAX_BODY, MINT_ROUTE, OIDC_ROUTES};
 use http_body_util::BodyExt as _;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -79,13 +82,14 @@ pub fn target(service: &Service, path: &str, base_path: &str) -> Option<Target> 
     } else {
         path.strip_prefix(base)?.strip_prefix('/')?
     };
-    if path == "mint" && service.mint.is_some() {
+    if path == MINT_ROUTE && service.mint.is_some() {
         return Some(Target::Mint);
     }
-    let rest = path
-        .strip_prefix("oidc/")
-        .or_else(|| (path == "oidc").then_some(""))?;
-    service.oidc.as_ref().map(|_| Target::Oidc(rest.to_owned()))
+    let (_, rest) = OIDC_ROUTES.iter().find(|(route, _)| *route == path)?;
+    service
+        .oidc
+        .as_ref()
+        .map(|_| Target::Oidc((*rest).to_owned()))
 }
 
 /// Answers a request for `target`.

@@ -591,3 +591,37 @@ fn doctor_config_names_issuers_without_an_old_enough_key_and_what_prosody_refuse
     );
     assert!(!c.path().join("cookie.key").exists());
 }
+
+#[test]
+fn kids_at_the_token_services_paths_are_refused_with_the_reason_and_other_oidc_kids_are_served() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
+    write(dir.join("mint.pem"), &key(1).spki);
+    write(dir.join("oidc/auth.pem"), &key(2).spki);
+    write(dir.join("oidc/2026-01-01.pem"), &key(3).spki);
+    let oidc = "\n[oidc]\nissuer = \"http://127.0.0.1:1\"\nclient_id = \"jitsi\"\npublic_url = \"http://127.0.0.1:9\"\n\
+                jitsi_url = \"http://meet.test\"\ntoken_issuer = \"jitsi\"\ncookie_key_file = \"cookie.key\"\n";
+    let (_t, file) = config(&format!("{MINT}{oidc}"));
+    let server = serve_with(&dir, &file);
+    // The service's own paths: refused as kids, with the reason, as /healthz is.
+    server.wait_log("reason=kid refused: /mint is a route of the server itself");
+    server.wait_log("reason=kid refused: /oidc/auth is a route of the server itself");
+    assert_eq!(get(server.addr, &key_path("mint")).status, 404);
+    assert_eq!(get(server.addr, &key_path("oidc/auth")).status, 404);
+    // /oidc/auth is the bridge's (no IdP here: its error page, no key).
+    let bridge = get(server.addr, "/oidc/auth?room=standup");
+    assert!(
+        !bridge.text().contains("BEGIN PUBLIC KEY"),
+        "{}",
+        bridge.text()
+    );
+    // Any other kid under oidc/ is a key like any other, at both its routes.
+    for path in ["/oidc/2026-01-01".to_owned(), key_path("oidc/2026-01-01")] {
+        let r = get(server.addr, &path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(r.text(), key(3).spki, "{path}");
+    }
+    // And the mint API still answers at /mint.
+    let minted = mint_api(server.addr, SECRET, json!({"room": "standup"}));
+    assert_eq!(minted.status, 200, "{}", minted.text());
+}

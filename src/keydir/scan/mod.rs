@@ -139,6 +139,17 @@ impl Scanner {
         self
     }
 
+    /// Also refuses a kid equal to `path`: a route the server answers
+    /// itself (the token service's `mint`, `oidc/auth`, …), so that the kid
+    /// is listed as skipped with the reason instead of silently shadowed.
+    pub fn reserving_route(mut self, path: &str) -> Self {
+        let path = path.trim_matches('/');
+        if !path.is_empty() && !self.reserved.iter().any(|r| r == path) {
+            self.reserved.push(path.to_owned());
+        }
+        self
+    }
+
     /// Makes the next scan read every file again, as if all had changed
     /// (SIGHUP); what is served meanwhile stays.
     pub fn forget_stamps(&mut self) {

@@ -52,7 +52,31 @@ impl Service {
             file: config.file,
         }
     }
+
+    /// The paths (under `--base-path`) this service answers: `mint` and
+    /// the bridge's `oidc/auth`, `oidc/callback` and `oidc/logout`, for
+    /// the parts that are on. Every other path, `oidc/<anything else>`
+    /// included, stays a key route.
+    pub fn routes(&self) -> Vec<&'static str> {
+        let mut routes = Vec::new();
+        if self.mint.is_some() {
+            routes.push(MINT_ROUTE);
+        }
+        if self.oidc.is_some() {
+            routes.extend(OIDC_ROUTES.iter().map(|r| r.0));
+        }
+        routes
+    }
 }
+
+/// The mint API's path.
+pub const MINT_ROUTE: &str = "mint";
+/// The login bridge's paths and the bridge route each one is.
+pub const OIDC_ROUTES: [(&str, &str); 3] = [
+    ("oidc/auth", "auth"),
+    ("oidc/callback", "callback"),
+    ("oidc/logout", "logout"),
+];
 
 /// An answer of the token service, before HTTP: status, headers, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
