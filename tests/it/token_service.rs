@@ -624,4 +624,23 @@ fn kids_at_the_token_services_paths_are_refused_with_the_reason_and_other_oidc_k
     // And the mint API still answers at /mint.
     let minted = mint_api(server.addr, SECRET, json!({"room": "standup"}));
     assert_eq!(minted.status, 200, "{}", minted.text());
+    // doctor --config says so before serve does.
+    let state = _t.path().join("state.json");
+    let (code, out, _) = cli(&[
+        "doctor",
+        "--keys",
+        dir.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    for route in ["mint", "oidc/auth"] {
+        assert!(
+            out.contains(&format!("a kid at /{route}, a path of the token service")),
+            "{out}"
+        );
+    }
+    assert!(!out.contains("a kid at /oidc/2026-01-01"), "{out}");
 }

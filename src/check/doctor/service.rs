@@ -10,7 +10,9 @@ use super::super::Diagnostic;
 use crate::keydir::KeySet;
 use crate::prosody::config::TokenOptions;
 use crate::token::service::oidc::Bridge;
-use crate::token::service::{OidcConfig, ServiceConfig, SignError, Signer};
+use crate::token::service::{
+    OidcConfig, ServiceConfig, SignError, Signer, MINT_ROUTE, OIDC_ROUTES,
+};
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
@@ -56,6 +58,21 @@ pub fn check_service(
         issuers.insert(oidc.token_issuer.clone());
         audiences.insert(oidc.audience.clone());
         out.extend(check_idp(oidc));
+    }
+    // A kid at one of the service's own paths is refused by serve --config.
+    let mut routes: Vec<&str> = Vec::new();
+    if config.mint.is_some() {
+        routes.push(MINT_ROUTE);
+    }
+    if config.oidc.is_some() {
+        routes.extend(OIDC_ROUTES.iter().map(|r| r.0));
+    }
+    for route in routes.into_iter().filter(|r| set.get(r).is_some()) {
+        out.push(
+            Diagnostic::fail(route, format!("a kid at /{route}, a path of the token service"))
+                .why("serve --config refuses it (skipped, with the reason in its log): it is not served at /<kid> nor at its .pem path")
+                .fix(format!("rename the file {route}.pem (its kid changes: tokens signed with it need the new kid)")),
+        );
     }
     let signer = Signer::new(config.min_key_age);
     let min = humantime::format_duration(config.min_key_age);
