@@ -13,13 +13,16 @@ use std::io::{self, Read as _};
 use std::path::Path;
 
 /// Why a file was not read.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// Not a regular file (a folder, a FIFO, a socket, a device): its type.
+    #[error("not a regular file ({0:?})")]
     NotRegular(fs::FileType),
     /// Over the limit: its size, or what was read of it if it grew meanwhile.
+    #[error("too large ({0} bytes)")]
     TooLarge(u64),
     /// Opening, `fstat` or reading failed.
+    #[error("{0}")]
     Io(io::Error),
 }
 

@@ -84,7 +84,7 @@ impl Choice {
     }
 
     /// `now` in nanoseconds since the epoch.
-    fn now_ns(&self) -> u64 {
+    pub fn now_ns(&self) -> u64 {
         self.now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)

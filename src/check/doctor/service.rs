@@ -7,6 +7,7 @@
 
 use super::super::verify::{self, Settings};
 use super::super::Diagnostic;
+use crate::keydir::age::epoch_secs;
 use crate::keydir::KeySet;
 use crate::prosody::config::TokenOptions;
 use crate::token::service::oidc::Bridge;
@@ -80,9 +81,8 @@ pub fn check_service(
         let check = format!("signing key of {issuer}");
         out.push(match signer.choose(set, issuer, now) {
             Ok(entry) => {
-                let age = now
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs())
+                let age = epoch_secs(now)
+                    .unwrap_or(0)
                     .saturating_sub(entry.times.changed_ns / 1_000_000_000);
                 Diagnostic::pass(
                     &check,

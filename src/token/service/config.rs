@@ -264,7 +264,7 @@ impl Reader<'_> {
         let bytes = crate::keys::read_regular(&path, SECRET_FILE_LIMIT).map_err(|e| {
             self.err(
                 key,
-                format!("cannot read {}: {}", path.display(), read_problem(&e)),
+                format!("cannot read {}: {}", path.display(), e),
                 "create it with `openssl rand -hex 32 > FILE; chmod 600 FILE` (paths are relative to the config file's folder)",
             )
         })?;
@@ -316,19 +316,11 @@ impl Reader<'_> {
                 })?;
                 tracing::info!(path = %path.display(), "created the cookie key (mode 0600); share this file between replicas");
                 crate::keys::read_regular(&path, SECRET_FILE_LIMIT).map_err(|e| {
-                    self.err(
-                        key,
-                        format!("cannot read {}: {}", path.display(), read_problem(&e)),
-                        fix,
-                    )
+                    self.err(key, format!("cannot read {}: {}", path.display(), e), fix)
                 })?
             }
             Err(e) => {
-                return Err(self.err(
-                    key,
-                    format!("cannot read {}: {}", path.display(), read_problem(&e)),
-                    fix,
-                ))
+                return Err(self.err(key, format!("cannot read {}: {}", path.display(), e), fix))
             }
         };
         let parsed = parse_cookie_key(&bytes).ok_or_else(|| {
@@ -339,14 +331,6 @@ impl Reader<'_> {
             )
         })?;
         Ok((parsed, path))
-    }
-}
-
-fn read_problem(e: &crate::keys::ReadError) -> String {
-    match e {
-        crate::keys::ReadError::NotRegular(t) => format!("not a regular file ({t:?})"),
-        crate::keys::ReadError::TooLarge(n) => format!("too large ({n} bytes)"),
-        crate::keys::ReadError::Io(e) => e.to_string(),
     }
 }
 

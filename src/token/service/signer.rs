@@ -9,6 +9,7 @@
 //! under that kid (replaced since the last scan) signs nothing, since
 //! Prosody would fetch the served key and reject the token.
 
+use crate::keydir::age::epoch_secs;
 use crate::keydir::{keygen, KeyEntry, KeySet};
 use crate::token::choice::{self, Choice};
 use crate::token::claims::{Built, ClaimsError, TokenSpec};
@@ -16,7 +17,7 @@ use crate::token::mint::{ChoiceError, MintError, SigningKey};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The most a private key file may hold.
 const KEY_FILE_LIMIT: u64 = 256 * 1024;
@@ -99,10 +100,7 @@ impl From<MintError> for SignError {
 fn too_young(e: ChoiceError, candidates: &[Arc<KeyEntry>], choice: Choice) -> SignError {
     match e {
         ChoiceError::TooYoung { .. } => {
-            let now_ns = choice
-                .now
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
+            let now_ns = choice.now_ns();
             let until = choice::stable_until_ns(candidates, choice).unwrap_or(now_ns);
             SignError::TooYoung {
                 source: e,
@@ -211,7 +209,7 @@ impl Signer {
         now: SystemTime,
     ) -> Result<Signed, SignError> {
         let key = self.key(set, entry)?;
-        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let secs = epoch_secs(now).unwrap_or(0);
         let minted = key.mint(spec, secs)?;
         Ok(Signed {
             token: minted.token,

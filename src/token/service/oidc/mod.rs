@@ -19,6 +19,7 @@ pub mod pages;
 pub mod provider;
 
 use super::{OidcConfig, Reply, Signer};
+use crate::keydir::age::epoch_secs;
 use crate::keydir::KeySet;
 use crate::token::claims::{TokenSpec, User};
 use cookie::{CookieError, LoginState, Sealer, Session, LOGIN_COOKIE, SESSION_COOKIE};
@@ -27,7 +28,7 @@ use pages::Page;
 use provider::{Identity, Provider, ProviderError, Settings};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 use subtle::ConstantTimeEq;
 
 /// A sealed id_token larger than this is not kept for logout (browsers
@@ -134,12 +135,6 @@ fn to_reply(page: Page) -> Reply {
         reply.headers.push((name, (*value).to_owned()));
     }
     reply
-}
-
-fn unix(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Bridge {
@@ -291,7 +286,7 @@ impl Bridge {
             nonce: start.nonce,
             jitsi,
             room: room.map(str::to_owned),
-            created: unix(now),
+            created: epoch_secs(now).unwrap_or(0),
         };
         let cookie = self.sealer.login_cookie(&login);
         if cookie.len() > MAX_LOGIN_COOKIE {
@@ -320,22 +315,25 @@ impl Bridge {
     ) -> Result<Answer, Box<Answer>> {
         let clear = || vec![self.sealer.clear(LOGIN_COOKIE)];
         let again = "Go back to the meeting and log in again.";
-        let login = self.sealer.open_login(cookie, unix(now)).map_err(|e| {
-            let why = match e {
-                CookieError::Missing => "cookie_missing",
-                CookieError::Tampered => "cookie_tampered",
-                CookieError::Expired => "cookie_expired",
-            };
-            let todo = "Go back to the meeting and log in again (allow cookies for this site).";
-            refused(
-                400,
-                why,
-                &format!("This login cannot be finished: {e}."),
-                todo,
-                e.to_string(),
-                clear(),
-            )
-        })?;
+        let login = self
+            .sealer
+            .open_login(cookie, epoch_secs(now).unwrap_or(0))
+            .map_err(|e| {
+                let why = match e {
+                    CookieError::Missing => "cookie_missing",
+                    CookieError::Tampered => "cookie_tampered",
+                    CookieError::Expired => "cookie_expired",
+                };
+                let todo = "Go back to the meeting and log in again (allow cookies for this site).";
+                refused(
+                    400,
+                    why,
+                    &format!("This login cannot be finished: {e}."),
+                    todo,
+                    e.to_string(),
+                    clear(),
+                )
+            })?;
         if let Some(error) = param("error") {
             let status = if error == "access_denied" { 403 } else { 502 };
             let text = crate::error::escape_controls(error).into_owned();
