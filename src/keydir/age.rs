@@ -1,23 +1,30 @@
 //! Which key is the newest: the order keys were made in, never the order
 //! their kids sort in.
 //!
-//! `mint --issuer`, `rotate` and `prune` ask one question, answered here
-//! and nowhere else: which of these keys was made last? `acme/k1` sorts
-//! after `acme/2026-12-01`, yet may be a year older. The evidence, kept to
-//! what survives copies (`scp`, `kubectl create secret`, backups):
+//! `mint --issuer`, `rotate`, `prune`, `?newest=N` and the token service ask
+//! one question, answered here and nowhere else: which of these keys was
+//! made last? `acme/k1` sorts after `acme/2026-12-01`, yet may be a year
+//! older. The rule:
 //!
 //! - a date in the kid's last segment (`2026-12-01`, `2026-12-01.02`,
-//!   `2026-12-01T151136Z`, the names `rotate` gives): made in that day or
-//!   second, and a day's `.NN` key after its plain one;
-//! - the file's mtime: key material is never younger than the file that
-//!   holds it, so it bounds the making from above. A name dated after its
-//!   file's mtime is contradicted and not believed.
+//!   `2026-12-01T151136Z`, the names `rotate` gives) says the key was made
+//!   in that day or second, and a day's `.NN` key after its plain one; the
+//!   file's mtime bounds the making from above (key material is never
+//!   younger than the file that holds it), so a name dated after its
+//!   file's mtime is contradicted and not believed;
+//! - a kid without a (believed) date was made when its file was written,
+//!   give or take [`MTIME_MARGIN`]: a copy of a whole directory (`cp -r`,
+//!   `kubectl create secret`, the kubelet's projection, a restore) stamps
+//!   its files within milliseconds to seconds of each other, so files
+//!   written closer than that are not ordered; a key dropped a day later
+//!   is a day later.
 //!
 //! Each key is thus made within a window ([`Made`]); a key is known newer
 //! than another when its window starts after the other's ends. The newest
 //! key is the one known newer than every other. When none is (two undated
-//! kids, say: a copy resets both mtimes), the order is unknown, and callers
-//! refuse and name the candidates rather than guess.
+//! kids written within the margin, say), the order is unknown: `mint
+//! --issuer` refuses and names the candidates ([`newest`]); the running
+//! token service keeps the key it signed with ([`keep_or_latest`]).
 //!
 //! How long a key has been in the directory is another question: its
 //! ctime, which a copy or rename into place sets and nothing sets back.
@@ -28,9 +35,15 @@
 use super::KeyEntry;
 use crate::kid::{self, NamedTime};
 use std::sync::Arc;
-use std::time::{SystemTime, SystemTimeError, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, SystemTimeError, UNIX_EPOCH};
 
 const NS: u64 = 1_000_000_000;
+
+/// How much later the file of a key without a date in its kid must have
+/// been written than another key's for it to be known newer: longer than
+/// a copy of a whole key directory takes to stamp its files (milliseconds
+/// to seconds), far shorter than the time between two rotations.
+pub const MTIME_MARGIN: Duration = Duration::from_secs(60);
 
 /// Seconds since the epoch at `t`; an error for a time before 1970.
 pub fn epoch_secs(t: SystemTime) -> Result<u64, SystemTimeError> {
@@ -64,8 +77,9 @@ impl Made {
                 latest: modified_ns.min((n.start + n.span) * NS - 1),
                 named: Some(n),
             },
+            // Made when the file was written, give or take the margin.
             _ => Made {
-                earliest: 0,
+                earliest: modified_ns.saturating_sub(MTIME_MARGIN.as_nanos() as u64),
                 latest: modified_ns,
                 named: None,
             },
@@ -166,36 +180,59 @@ pub enum NoNewest {
     },
 }
 
-/// The key of `keys` known newer than every other one.
-pub fn newest(keys: &[Arc<KeyEntry>]) -> Result<Arc<KeyEntry>, NoNewest> {
+/// The keys of `keys` that may be the newest: the one known newer than
+/// every other, or, when the order cannot be told, every key no other is
+/// known newer than (and those whose window reaches past the latest start
+/// of these), in kid order. Empty only when `keys` is.
+pub fn newest_candidates(keys: &[Arc<KeyEntry>]) -> Vec<Arc<KeyEntry>> {
     let ranked = rank(keys);
     let tops: Vec<&Ranked> = ranked.iter().filter(|r| r.newer == 0).collect();
-    match tops.as_slice() {
-        [] if keys.is_empty() => Err(NoNewest::Empty),
-        [top]
-            if ranked
-                .iter()
-                .all(|r| Arc::ptr_eq(&r.key, &top.key) || top.made.newer_than(&r.made)) =>
+    if let [top] = tops.as_slice() {
+        if ranked
+            .iter()
+            .all(|r| Arc::ptr_eq(&r.key, &top.key) || top.made.newer_than(&r.made))
         {
-            Ok(Arc::clone(&top.key))
-        }
-        _ => {
-            // The keys no other key is known newer than; without a
-            // top, every key whose window reaches past the latest start.
-            let mut candidates: Vec<String> = if tops.is_empty() {
-                ranked.iter().map(|r| r.key.kid.clone()).collect()
-            } else {
-                let latest_start = tops.iter().map(|t| t.made.earliest).max().unwrap_or(0);
-                ranked
-                    .iter()
-                    .filter(|r| r.newer == 0 || r.made.latest >= latest_start)
-                    .map(|r| r.key.kid.clone())
-                    .collect()
-            };
-            candidates.sort();
-            Err(NoNewest::Unknown { candidates })
+            return vec![Arc::clone(&top.key)];
         }
     }
+    let mut candidates: Vec<Arc<KeyEntry>> = if tops.is_empty() {
+        ranked.iter().map(|r| Arc::clone(&r.key)).collect()
+    } else {
+        let latest_start = tops.iter().map(|t| t.made.earliest).max().unwrap_or(0);
+        ranked
+            .iter()
+            .filter(|r| r.newer == 0 || r.made.latest >= latest_start)
+            .map(|r| Arc::clone(&r.key))
+            .collect()
+    };
+    candidates.sort_by(|a, b| a.kid.cmp(&b.kid));
+    candidates
+}
+
+/// The key of `keys` known newer than every other one.
+pub fn newest(keys: &[Arc<KeyEntry>]) -> Result<Arc<KeyEntry>, NoNewest> {
+    match newest_candidates(keys).as_slice() {
+        [] => Err(NoNewest::Empty),
+        [only] => Ok(Arc::clone(only)),
+        many => Err(NoNewest::Unknown {
+            candidates: many.iter().map(|k| k.kid.clone()).collect(),
+        }),
+    }
+}
+
+/// Of `candidates` whose order cannot be told, the one a running service
+/// signs with: `keep` (the kid it signed with before) when it is one of
+/// them, so that adding a key never moves signing to a guess; else the
+/// one whose file was written last (the last kid on a tie). `None` only
+/// for no candidates.
+pub fn keep_or_latest(candidates: &[Arc<KeyEntry>], keep: Option<&str>) -> Option<Arc<KeyEntry>> {
+    keep.and_then(|kid| candidates.iter().find(|k| k.kid == kid))
+        .or_else(|| {
+            candidates
+                .iter()
+                .max_by(|a, b| (a.times.modified_ns, &a.kid).cmp(&(b.times.modified_ns, &b.kid)))
+        })
+        .cloned()
 }
 
 #[cfg(test)]
@@ -206,6 +243,7 @@ mod tests {
     const DAY: u64 = 86_400 * NS;
     /// 2026-12-01T00:00:00Z in ns.
     const DEC1: u64 = 1_796_083_200 * NS;
+    const MARGIN: u64 = 60 * NS;
 
     fn made(kid: &str, mtime: u64) -> Made {
         Made::of(kid, mtime)
@@ -214,14 +252,17 @@ mod tests {
     #[test]
     fn windows_from_names_and_mtimes() {
         let undated = made("acme/k1", DEC1 + 5);
-        assert_eq!((undated.earliest, undated.latest), (0, DEC1 + 5));
+        assert_eq!(
+            (undated.earliest, undated.latest),
+            (DEC1 + 5 - MARGIN, DEC1 + 5)
+        );
         let day = made("acme/2026-12-01", DEC1 + 3 * DAY);
         assert_eq!((day.earliest, day.latest), (DEC1, DEC1 + DAY - 1));
         // A name dated after its file was written is not believed.
         let future = made("acme/2099-01-01", DEC1);
         assert_eq!(
             (future.earliest, future.latest, future.dated()),
-            (0, DEC1, false)
+            (DEC1 - MARGIN, DEC1, false)
         );
         // Written the same day: the mtime is the tighter bound.
         assert_eq!(made("acme/2026-12-01", DEC1 + 7).latest, DEC1 + 7);
@@ -232,9 +273,13 @@ mod tests {
         let k1 = made("acme/k1", DEC1 + 10 * NS);
         let rotated = made("acme/2026-12-01T000011Z", DEC1 + 11 * NS + 5);
         assert!(rotated.newer_than(&k1) && !k1.newer_than(&rotated));
-        // Two undated keys: never ordered, whatever their mtimes.
+        // Two undated keys: by their file times, when more than the margin apart.
         let k2 = made("acme/k2", DEC1 + DAY);
-        assert!(!k2.newer_than(&k1) && !k1.newer_than(&k2));
+        assert!(k2.newer_than(&k1) && !k1.newer_than(&k2));
+        let copied = made("acme/k3", DEC1 + 10 * NS + MARGIN);
+        assert!(!copied.newer_than(&k1) && !k1.newer_than(&copied));
+        let later = made("acme/k3", DEC1 + 10 * NS + MARGIN + 1);
+        assert!(later.newer_than(&k1) && !k1.newer_than(&later));
         // A day's .NN key after its plain one, whatever the mtimes.
         let first = made("acme/2026-12-01", DEC1 + 20 * NS);
         let second = made("acme/2026-12-01.02", DEC1 + 10 * NS);
@@ -244,7 +289,14 @@ mod tests {
     }
 
     fn entry(dir: &std::path::Path, kid: &str, modified_ns: u64, changed_ns: u64) -> Arc<KeyEntry> {
-        let _ = crate::keydir::keygen::create(dir, kid, 2048);
+        // One generated key, copied under each kid: only the times matter here.
+        let seed = dir.join("seed/key.pem");
+        if !seed.exists() {
+            crate::keydir::keygen::create(dir, "seed/key", 2048).unwrap();
+        }
+        let path = crate::kid::file_path(dir, kid).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::copy(&seed, &path);
         let set = KeySet::load(dir).unwrap();
         let k = set.get(kid).unwrap();
         let mut e = KeyEntry::new(
@@ -304,5 +356,54 @@ mod tests {
         );
         assert_eq!(newest(&[]).unwrap_err(), NoNewest::Empty);
         assert_eq!(newest(&[Arc::clone(&k2)]).unwrap().kid, "acme/k2");
+    }
+
+    #[test]
+    fn a_key_dropped_a_day_later_is_the_newest_and_a_copy_is_not_ordered() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Finding 3: k1 written a day ago, k2 dropped now.
+        let k1 = entry(d, "jitsi/k1", DEC1, DEC1);
+        let k2 = entry(d, "jitsi/k2", DEC1 + DAY, DEC1 + DAY);
+        let both = [Arc::clone(&k1), Arc::clone(&k2)];
+        assert_eq!(newest(&both).unwrap().kid, "jitsi/k2");
+        let ranks = rank(&both);
+        let newer = |kid: &str| ranks.iter().find(|r| r.key.kid == kid).unwrap().newer;
+        assert_eq!((newer("jitsi/k1"), newer("jitsi/k2")), (1, 0));
+        // A dated key written before an undated one was dropped: the undated one.
+        let dated = entry(d, "jitsi/2026-11-30", DEC1 - DAY / 2, DEC1 - DAY / 2);
+        assert_eq!(
+            newest(&[Arc::clone(&dated), Arc::clone(&k1)]).unwrap().kid,
+            "jitsi/k1"
+        );
+        // A dated key whose day began after the undated file was written.
+        let dec2 = entry(d, "jitsi/2026-12-02", DEC1 + DAY + 5 * NS, DEC1 + DAY);
+        assert_eq!(
+            newest(&[Arc::clone(&k1), Arc::clone(&dec2)]).unwrap().kid,
+            "jitsi/2026-12-02"
+        );
+        // A copy stamps both files within the margin: not ordered.
+        let c1 = entry(d, "jitsi/c1", DEC1 + 2 * NS, DEC1 + 2 * NS);
+        let c2 = entry(d, "jitsi/c2", DEC1 + 2 * NS + 30 * NS, DEC1 + 2 * NS);
+        let copy = [Arc::clone(&c2), Arc::clone(&c1)];
+        assert_eq!(
+            newest(&copy).unwrap_err(),
+            NoNewest::Unknown {
+                candidates: vec!["jitsi/c1".into(), "jitsi/c2".into()]
+            }
+        );
+        // The running service keeps the key it had; at start, the latest file.
+        let cands = newest_candidates(&copy);
+        assert_eq!(cands.len(), 2);
+        let kept = |keep| keep_or_latest(&cands, keep).unwrap().kid.clone();
+        assert_eq!(kept(Some("jitsi/c1")), "jitsi/c1");
+        assert_eq!(kept(Some("jitsi/c2")), "jitsi/c2");
+        assert_eq!(kept(None), "jitsi/c2");
+        assert_eq!(kept(Some("jitsi/gone")), "jitsi/c2");
+        // Same file time: the last kid, so that replicas agree.
+        let t1 = entry(d, "jitsi/t1", DEC1, DEC1);
+        let t2 = entry(d, "jitsi/t2", DEC1, DEC1);
+        assert_eq!(keep_or_latest(&[t2, t1], None).unwrap().kid, "jitsi/t2");
+        assert!(keep_or_latest(&[], Some("jitsi/c1")).is_none());
     }
 }

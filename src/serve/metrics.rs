@@ -63,6 +63,11 @@ const FULL_WALKS_HELP: &str = "Rescans that walked the whole key directory (star
     placed, watcher overflow or error, SIGHUP, poll mode, a directory holding symlinks); the others \
     looked only at the paths the watcher named.";
 
+/// `# HELP` of `asap_keyserver_newest_unordered_total`.
+const NEWEST_UNORDERED_HELP: &str = "Times the token service met keys of an issuer whose order it cannot tell \
+    (no date in their kids that settles it, files written within a minute of each other) and kept signing with \
+    the key it had (each new set of candidates once; the log names them).";
+
 /// Requests answered, by route and status.
 #[derive(Debug)]
 pub struct Requests {
@@ -184,6 +189,19 @@ impl Requests {
         for (name, kind, help, value) in plain {
             header(&mut out, name, kind, help);
             let _ = writeln!(out, "asap_keyserver_{name} {value}");
+        }
+        if let Some(service) = &self.service {
+            header(
+                &mut out,
+                "newest_unordered_total",
+                "counter",
+                NEWEST_UNORDERED_HELP,
+            );
+            let _ = writeln!(
+                out,
+                "asap_keyserver_newest_unordered_total {}",
+                service.signer.unordered_total()
+            );
         }
         if let Some(api) = self.service.as_ref().and_then(|s| s.mint.as_ref()) {
             api.render_metrics(&mut out);

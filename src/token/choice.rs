@@ -6,8 +6,14 @@
 //! that has been in the key directory for at least `min_key_age`: a key
 //! every key server replica and every Prosody can already find. Finding the
 //! issuer's keys is a range lookup in the [`KeySet`]'s kid order, not a scan.
+//!
+//! Where the order cannot be told ([`age::newest_candidates`] gives
+//! several), a person at a terminal (`mint --issuer`) gets
+//! [`ChoiceError::Unordered`] naming the candidates ([`newest`], [`pick`]);
+//! a running service keeps the key it signed with before
+//! ([`newest_keeping`], [`pick_keeping`]): adding a key never stops it.
 
-use crate::keydir::age::{self, NoNewest};
+use crate::keydir::age;
 use crate::keydir::{keygen, KeyEntry, KeySet};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,9 +32,9 @@ pub enum ChoiceError {
         choices: Vec<String>,
     },
     /// The evidence cannot tell which key of the issuer is the newest.
-    #[error("cannot tell which key of {issuer} is the newest: {} (kids without a date, and file times that do not \
-        settle it); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to make a key known newer than \
-        all of them", list(.candidates))]
+    #[error("cannot tell which key of {issuer} is the newest: {} (no date in their kids that settles it, and \
+        files written within {} of each other); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to \
+        make a key known newer than all of them", list(.candidates), secs(&age::MTIME_MARGIN))]
     Unordered {
         /// The issuer (or `the key directory`).
         issuer: String,
@@ -110,8 +116,21 @@ pub fn issuers(set: &KeySet) -> Vec<String> {
 
 /// The key to sign with for `issuer`: the newest of its private keys
 /// directly under `<issuer>/` that has been in the directory for
-/// `choice.min_key_age`.
+/// `choice.min_key_age`; [`ChoiceError::Unordered`] when the order cannot
+/// be told.
 pub fn newest(set: &KeySet, issuer: &str, choice: Choice) -> Result<Arc<KeyEntry>, ChoiceError> {
+    newest_keeping(set, issuer, choice, None)?.strict(issuer)
+}
+
+/// Like [`newest`], for a service that signed with `keep` before: where
+/// the order cannot be told, `keep` when it is a candidate, else the
+/// candidate written last ([`age::keep_or_latest`]).
+pub fn newest_keeping(
+    set: &KeySet,
+    issuer: &str,
+    choice: Choice,
+    keep: Option<&str>,
+) -> Result<Picked, ChoiceError> {
     let candidates = keygen::signing_candidates(set, issuer);
     if candidates.is_empty() {
         return Err(ChoiceError::NoKeysForIssuer {
@@ -119,7 +138,32 @@ pub fn newest(set: &KeySet, issuer: &str, choice: Choice) -> Result<Arc<KeyEntry
             choices: issuers(set),
         });
     }
-    pick(issuer, candidates, choice)
+    pick_keeping(issuer, candidates, choice, keep)
+}
+
+/// The key chosen, and whether the rule chose it.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    /// The key to sign with.
+    pub key: Arc<KeyEntry>,
+    /// The kids that may be the newest when the order could not be told
+    /// (`key` among them, chosen by [`age::keep_or_latest`]); empty when
+    /// `key` is known newer than every other old-enough key.
+    pub unordered: Vec<String>,
+}
+
+impl Picked {
+    /// The key, or [`ChoiceError::Unordered`] when the rule did not choose it.
+    pub fn strict(self, issuer: &str) -> Result<Arc<KeyEntry>, ChoiceError> {
+        if self.unordered.is_empty() {
+            Ok(self.key)
+        } else {
+            Err(ChoiceError::Unordered {
+                issuer: issuer.to_owned(),
+                candidates: self.unordered,
+            })
+        }
+    }
 }
 
 /// The newest of `candidates` (keys of `issuer`) old enough for `choice`.
@@ -128,6 +172,16 @@ pub fn pick(
     candidates: Vec<Arc<KeyEntry>>,
     choice: Choice,
 ) -> Result<Arc<KeyEntry>, ChoiceError> {
+    pick_keeping(issuer, candidates, choice, None)?.strict(issuer)
+}
+
+/// Like [`pick`], keeping `keep` where the order cannot be told.
+pub fn pick_keeping(
+    issuer: &str,
+    candidates: Vec<Arc<KeyEntry>>,
+    choice: Choice,
+    keep: Option<&str>,
+) -> Result<Picked, ChoiceError> {
     let now_ns = choice.now_ns();
     let cutoff = choice.cutoff_ns();
     let (old_enough, young): (Vec<_>, Vec<_>) = candidates
@@ -144,17 +198,17 @@ pub fn pick(
             ),
         });
     }
-    match age::newest(&old_enough) {
-        Ok(entry) => Ok(entry),
-        Err(NoNewest::Empty) => Err(ChoiceError::NoKeysForIssuer {
-            issuer: issuer.to_owned(),
-            choices: Vec::new(),
-        }),
-        Err(NoNewest::Unknown { candidates }) => Err(ChoiceError::Unordered {
-            issuer: issuer.to_owned(),
-            candidates,
-        }),
-    }
+    let tops = age::newest_candidates(&old_enough);
+    let key = age::keep_or_latest(&tops, keep).ok_or_else(|| ChoiceError::NoKeysForIssuer {
+        issuer: issuer.to_owned(),
+        choices: Vec::new(),
+    })?;
+    let unordered = if tops.len() > 1 {
+        tops.iter().map(|k| k.kid.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Picked { key, unordered })
 }
 
 /// Until when (ns since the epoch) the answer of [`newest`] for these

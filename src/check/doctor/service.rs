@@ -80,7 +80,26 @@ pub fn check_service(
     for issuer in &issuers {
         let check = format!("signing key of {issuer}");
         out.push(match signer.choose(set, issuer, now) {
-            Ok(entry) => {
+            Ok(picked) if !picked.unordered.is_empty() => Diagnostic::warn(
+                &check,
+                format!(
+                    "cannot tell which key of {issuer} is the newest: {} (no date in their kids that settles it, and \
+                     files written within {} of each other)",
+                    picked.unordered.join(", "),
+                    humantime::format_duration(crate::keydir::age::MTIME_MARGIN)
+                ),
+            )
+            .why(format!(
+                "serve --config keeps signing with the key it signed with before, or from its start with {} (the \
+                 file written last): adding one of these keys moves nothing; `mint --issuer {issuer}` refuses",
+                picked.key.kid
+            ))
+            .fix(format!(
+                "asap-keyserver rotate {issuer} (a key dated newer than all of them), or name the new key by its date \
+                 ({issuer}/YYYY-MM-DD) before it is used"
+            )),
+            Ok(picked) => {
+                let entry = picked.key;
                 let age = epoch_secs(now)
                     .unwrap_or(0)
                     .saturating_sub(entry.times.changed_ns / 1_000_000_000);

@@ -2,6 +2,14 @@
 //! in the key directory for `min_key_age`, chosen from the live key set by
 //! the same rule as `mint --issuer --min-key-age` ([`crate::token::choice`]).
 //!
+//! Where the order of the newest keys cannot be told (two kids without a
+//! date whose files were written within a minute of each other: a copy),
+//! the signer keeps the key it signed with before, or at its first token
+//! the one whose file was written last ([`crate::keydir::age::keep_or_latest`]),
+//! warns once per such set of candidates and counts it
+//! (`asap_keyserver_newest_unordered_total`): a key added never stops the
+//! service, and never moves signing to a guess.
+//!
 //! Choosing is a lookup in the [`KeySet`] the server already holds. The
 //! private key is read from its file on first use and kept, by kid and
 //! fingerprint: a kid whose file now holds another key is another cache
@@ -11,11 +19,12 @@
 
 use crate::keydir::age::epoch_secs;
 use crate::keydir::{keygen, KeyEntry, KeySet};
-use crate::token::choice::{self, Choice};
+use crate::token::choice::{self, Choice, Picked};
 use crate::token::claims::{Built, ClaimsError, TokenSpec};
 use crate::token::mint::{ChoiceError, MintError, SigningKey};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -129,6 +138,18 @@ pub struct Signed {
 pub struct Signer {
     min_key_age: Duration,
     cache: Mutex<HashMap<KeyId, Arc<SigningKey>>>,
+    /// By issuer: the kid it last signed with, and the candidates it was
+    /// kept among (empty when the order was known).
+    signing: Mutex<HashMap<String, Signing>>,
+    /// New sets of candidates whose order could not be told.
+    unordered: AtomicU64,
+}
+
+/// What an issuer last signed with.
+#[derive(Debug, Default)]
+struct Signing {
+    kid: String,
+    unordered: Vec<String>,
 }
 
 /// A key material's identity: its kid and the fingerprint of its public half.
@@ -140,7 +161,15 @@ impl Signer {
         Signer {
             min_key_age,
             cache: Mutex::new(HashMap::new()),
+            signing: Mutex::new(HashMap::new()),
+            unordered: AtomicU64::new(0),
         }
+    }
+
+    /// How many times a new set of keys whose order could not be told was
+    /// met (each logged once), for `/metrics`.
+    pub fn unordered_total(&self) -> u64 {
+        self.unordered.load(Ordering::Relaxed)
     }
 
     /// The minimum age of a signing key.
@@ -148,23 +177,25 @@ impl Signer {
         self.min_key_age
     }
 
-    /// The key [`Signer::sign`] would use for `issuer` at `now`.
-    pub fn choose(
-        &self,
-        set: &KeySet,
-        issuer: &str,
-        now: SystemTime,
-    ) -> Result<Arc<KeyEntry>, SignError> {
+    /// The key [`Signer::sign`] would use for `issuer` at `now`: the
+    /// newest old-enough key, or where their order cannot be told the one
+    /// it signed with before (with the candidates in [`Picked::unordered`]).
+    pub fn choose(&self, set: &KeySet, issuer: &str, now: SystemTime) -> Result<Picked, SignError> {
         let choice = Choice {
             now,
             min_key_age: self.min_key_age,
         };
-        choice::newest(set, issuer, choice)
+        let keep = self
+            .signing
+            .lock()
+            .ok()
+            .and_then(|s| s.get(issuer).map(|s| s.kid.clone()));
+        choice::newest_keeping(set, issuer, choice, keep.as_deref())
             .map_err(|e| too_young(e, &keygen::signing_candidates(set, issuer), choice))
     }
 
     /// Signs `spec` with the newest key of `issuer` that has been in the
-    /// key directory for `min_key_age` at `now`.
+    /// key directory for `min_key_age` at `now` (see [`Signer::choose`]).
     pub fn sign(
         &self,
         set: &KeySet,
@@ -172,8 +203,40 @@ impl Signer {
         spec: &TokenSpec,
         now: SystemTime,
     ) -> Result<Signed, SignError> {
-        let entry = self.choose(set, issuer, now)?;
-        self.sign_with(set, &entry, spec, now)
+        let picked = self.choose(set, issuer, now)?;
+        let signed = self.sign_with(set, &picked.key, spec, now)?;
+        self.remember(issuer, picked);
+        Ok(signed)
+    }
+
+    /// Records what `issuer` signed with; warns and counts once when the
+    /// order of its newest keys cannot be told (a new set of candidates).
+    fn remember(&self, issuer: &str, picked: Picked) {
+        let Ok(mut signing) = self.signing.lock() else {
+            return;
+        };
+        let last = signing.entry(issuer.to_owned()).or_default();
+        if !picked.unordered.is_empty() && picked.unordered != last.unordered {
+            self.unordered.fetch_add(1, Ordering::Relaxed);
+            let kept = if picked.key.kid == last.kid {
+                "the key it signed with before"
+            } else {
+                "the one whose file was written last"
+            };
+            tracing::warn!(
+                issuer = %issuer,
+                candidates = %picked.unordered.join(", "),
+                kid = %picked.key.kid,
+                "cannot tell which key of the issuer is the newest (no date in their kids that settles it, and files \
+                 written within {} of each other): signing with {kept}; run `asap-keyserver rotate {issuer}` to make \
+                 a key known newer than all of them",
+                humantime::format_duration(crate::keydir::age::MTIME_MARGIN)
+            );
+        }
+        if last.kid != picked.key.kid {
+            last.kid = picked.key.kid.clone();
+        }
+        last.unordered = picked.unordered;
     }
 
     /// Signs `spec` with the key `kid` (which must also have been in the
@@ -289,5 +352,58 @@ mod tests {
         assert!(signer
             .sign(&set, "jitsi", &TokenSpec::default(), later)
             .is_ok());
+    }
+
+    #[test]
+    fn keeps_the_key_it_signed_with_where_the_order_cannot_be_told() {
+        let dir = tempfile::tempdir().unwrap();
+        keygen::create(dir.path(), "jitsi/a", 2048).unwrap();
+        let signer = Signer::new(Duration::ZERO);
+        let spec = TokenSpec::default();
+        let later = SystemTime::now() + Duration::from_secs(5);
+        let set = KeySet::load(dir.path()).unwrap();
+        assert_eq!(
+            signer.sign(&set, "jitsi", &spec, later).unwrap().kid,
+            "jitsi/a"
+        );
+        // b, written within the margin of a (a copy): a keeps signing, once counted.
+        keygen::create(dir.path(), "jitsi/b", 2048).unwrap();
+        let a_time = std::fs::metadata(dir.path().join("jitsi/a.pem"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let b = dir.path().join("jitsi/b.pem");
+        let set_mtime = |t: SystemTime| {
+            let f = std::fs::File::options().write(true).open(&b).unwrap();
+            f.set_modified(t).unwrap();
+        };
+        set_mtime(a_time);
+        let set = KeySet::load(dir.path()).unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                signer.sign(&set, "jitsi", &spec, later).unwrap().kid,
+                "jitsi/a"
+            );
+        }
+        assert_eq!(signer.unordered_total(), 1);
+        let picked = signer.choose(&set, "jitsi", later).unwrap();
+        assert_eq!(picked.unordered, ["jitsi/a", "jitsi/b"]);
+        // A signer that never signed takes the file written last (same
+        // time: the last kid).
+        let fresh = Signer::new(Duration::ZERO);
+        assert_eq!(
+            fresh.sign(&set, "jitsi", &spec, later).unwrap().kid,
+            "jitsi/b"
+        );
+        // b written two minutes after a: known newer, so it signs.
+        set_mtime(a_time + Duration::from_secs(120));
+        let set = KeySet::load(dir.path()).unwrap();
+        let picked = signer.choose(&set, "jitsi", later).unwrap();
+        assert!(picked.unordered.is_empty());
+        assert_eq!(
+            signer.sign(&set, "jitsi", &spec, later).unwrap().kid,
+            "jitsi/b"
+        );
+        assert_eq!(signer.unordered_total(), 1);
     }
 }
