@@ -402,3 +402,78 @@ fn prune_keeps_the_newest_and_is_a_dry_run_without_yes() {
         "{err}"
     );
 }
+
+/// Issue 27: `prune`, `?newest=N` and `mint --issuer` follow one rule for
+/// kids without a date: a file written more than a minute after another
+/// is newer; files written together (a copy) are not ordered, and then
+/// nothing is dropped. On cb90f7d undated kids were never ordered: prune
+/// kept all of them and `?newest=1` listed all of them.
+#[test]
+fn prune_and_the_bounded_jwks_order_undated_kids_by_file_time_beyond_the_margin() {
+    let (_t, dir) = keydir();
+    let d = path_str(&dir);
+    let now = std::time::SystemTime::now();
+    let days = |n: u64| now - std::time::Duration::from_secs(n * 86_400);
+    // acme: three keys written days apart; copy: two written together.
+    for (i, (kid, written)) in [
+        ("acme/k1", days(3)),
+        ("acme/k2", days(2)),
+        ("acme/k3", days(1)),
+        ("copy/a", days(2)),
+        ("copy/b", days(2) + std::time::Duration::from_secs(5)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = dir.join(format!("{kid}.pem"));
+        write_private(&path, &key(i % 4).pkcs8);
+        set_mtime(&path, written);
+    }
+    let server = Server::start(&dir, &[]);
+    let kids = |query: &str| -> Vec<String> {
+        let reply = server.get(&format!("/.well-known/jwks.json?{query}"));
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text());
+        let doc: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        doc["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(kids("newest=1"), ["acme/k3", "copy/a", "copy/b"]);
+    assert_eq!(kids("newest=2&issuer=acme"), ["acme/k2", "acme/k3"]);
+    let (token, _) = mint(&dir, &["--issuer", "acme"]);
+    assert_eq!(decode(&token).0["kid"], "acme/k3");
+    let (code, _, err) = cli(&["mint", "--keys", &d, "--issuer", "copy"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot tell which key of copy is the newest: copy/a, copy/b"),
+        "{err}"
+    );
+    // prune keeps the newest by the same rule, and both keys of the copy.
+    let prune = |issuer: &str| {
+        cli_ok(&[
+            "prune",
+            issuer,
+            "--keep",
+            "1",
+            "--min-age",
+            "0",
+            "--keys",
+            &d,
+            "--yes",
+        ])
+    };
+    let out = prune("acme");
+    assert!(
+        out.contains("removed       acme/k1")
+            && out.contains("removed       acme/k2")
+            && out.contains("keep          acme/k3"),
+        "{out}"
+    );
+    assert!(!dir.join("acme/k1.pem").exists() && dir.join("acme/k3.pem").exists());
+    let out = prune("copy");
+    assert!(out.contains("nothing to remove"), "{out}");
+    assert!(dir.join("copy/a.pem").exists() && dir.join("copy/b.pem").exists());
+}

@@ -644,3 +644,161 @@ fn kids_at_the_token_services_paths_are_refused_with_the_reason_and_other_oidc_k
     }
     assert!(!out.contains("a kid at /oidc/2026-01-01"), "{out}");
 }
+
+/// The kid of a `POST /mint` that must succeed: a key added never stops the service.
+fn minted_kid(addr: SocketAddr) -> String {
+    let r = mint_api(addr, SECRET, json!({"room": "standup"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    json_of(&r)["kid"].as_str().unwrap().to_owned()
+}
+
+/// Writes a private key with its mtime set to `mtime` before it appears
+/// at `path` in the key directory `dir` (by a rename from beside it, as
+/// `cp -a` or a restore would leave it), so that the server never sees
+/// another file time.
+fn drop_key_written_at(dir: &Path, path: &Path, pem: &str, mtime: std::time::SystemTime) {
+    let staging = dir.parent().unwrap().join("staging.pem");
+    write_private(&staging, pem);
+    set_mtime(&staging, mtime);
+    std::fs::rename(&staging, path).unwrap();
+}
+
+/// Issue 27, finding 3: `jitsi/k1.pem` made a day ago, then `k2.pem`
+/// dropped in. On cb90f7d every mint answered 503 "cannot tell which key
+/// of jitsi is the newest" once k2 was min_key_age old; now k1 signs until
+/// then and k2 after, and `mint --issuer` picks k2 too.
+#[test]
+fn a_key_dropped_a_day_after_another_signs_once_old_enough_and_the_service_never_stops() {
+    let (_k, dir) = keydir();
+    let k1 = dir.join("jitsi/k1.pem");
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    std::fs::create_dir_all(dir.join("jitsi")).unwrap();
+    drop_key_written_at(&dir, &k1, &key(0).pkcs8, day_ago);
+    let (_t, file) = config(&MINT.replace("min_key_age = \"0s\"", "min_key_age = \"2s\""));
+    let server = serve_with(&dir, &file);
+    wait_until("k1 signs", || {
+        mint_api(server.addr, SECRET, json!({"room": "standup"})).status == 200
+    });
+    assert_eq!(minted_kid(server.addr), "jitsi/k1");
+    // k2 dropped now: k1 signs while k2 is younger than 2 s, then k2.
+    write_private(dir.join("jitsi/k2.pem"), &key(1).pkcs8);
+    server.wait_key("jitsi/k2", key(1));
+    let mut kids = Vec::new();
+    wait_until("k2 signs", || {
+        kids.push(minted_kid(server.addr));
+        std::thread::sleep(Duration::from_millis(100));
+        kids.last().unwrap() == "jitsi/k2"
+    });
+    let switched = kids.iter().position(|k| k == "jitsi/k2").unwrap();
+    assert!(
+        kids[..switched].iter().all(|k| k == "jitsi/k1") && switched > 0,
+        "k1 until k2 was 2 s old: {kids:?}"
+    );
+    assert_eq!(minted_kid(server.addr), "jitsi/k2", "and k2 stays");
+    // The same rule at the terminal.
+    let (token, _) = mint(&dir, &["--issuer", "jitsi"]);
+    assert_eq!(decode(&token).0["kid"], "jitsi/k2");
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("asap_keyserver_newest_unordered_total 0"),
+        "{metrics}"
+    );
+    assert!(
+        !server.has_log("cannot tell which key"),
+        "{}",
+        server.logs()
+    );
+}
+
+/// Keys whose order cannot be told (a copy stamps files within a second,
+/// no date in the kids): the running service keeps the key it signed
+/// with, warns once and counts it; `mint --issuer` refuses naming both and
+/// doctor names both with the fix. A fresh start takes the file written last.
+#[test]
+fn keys_a_copy_stamped_together_keep_the_signing_key_warn_once_and_doctor_names_them() {
+    let (t, dir) = keydir();
+    let written = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    std::fs::create_dir_all(dir.join("jitsi")).unwrap();
+    drop_key_written_at(&dir, &dir.join("jitsi/k1.pem"), &key(0).pkcs8, written);
+    // Both clients sign for jitsi only: doctor has nothing else to say.
+    let (_c, file) = config(&MINT.replace("[\"jitsi\", \"other\"]", "[\"jitsi\"]"));
+    let server = serve_with(&dir, &file);
+    assert_eq!(minted_kid(server.addr), "jitsi/k1");
+    // k2 written 10 s after k1 (within the 60 s margin), dropped now.
+    drop_key_written_at(
+        &dir,
+        &dir.join("jitsi/k2.pem"),
+        &key(1).pkcs8,
+        written + Duration::from_secs(10),
+    );
+    server.wait_key("jitsi/k2", key(1));
+    for _ in 0..5 {
+        assert_eq!(minted_kid(server.addr), "jitsi/k1", "{}", server.logs());
+    }
+    server.wait_log("cannot tell which key of the issuer is the newest");
+    let logs = server.logs();
+    let warned: Vec<_> = logs
+        .lines()
+        .filter(|l| l.contains("cannot tell which key"))
+        .collect();
+    assert_eq!(warned.len(), 1, "once, not per request:\n{logs}");
+    for needle in [
+        "jitsi/k1, jitsi/k2",
+        "signing with the key it signed with before",
+        "asap-keyserver rotate jitsi",
+    ] {
+        assert!(warned[0].contains(needle), "no {needle:?} in {}", warned[0]);
+    }
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("# TYPE asap_keyserver_newest_unordered_total counter")
+            && metrics.contains("asap_keyserver_newest_unordered_total 1"),
+        "{metrics}"
+    );
+    // A person at a terminal is not given a guess.
+    let d = path_str(&dir);
+    let (code, _, err) = cli(&["mint", "--keys", &d, "--issuer", "jitsi"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cannot tell which key of jitsi is the newest: jitsi/k1, jitsi/k2")
+            && err.contains("within 1m of each other")
+            && err.contains("rotate jitsi"),
+        "{err}"
+    );
+    // doctor --config names both and the fix; a warning, not a problem.
+    let state = t.path().join("state.json");
+    let (code, out, _) = cli(&[
+        "doctor",
+        "--keys",
+        &d,
+        "--state",
+        state.to_str().unwrap(),
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    for needle in [
+        "cannot tell which key of jitsi is the newest: jitsi/k1, jitsi/k2",
+        "keeps signing with the key it signed with before",
+        "asap-keyserver rotate jitsi",
+    ] {
+        assert!(out.contains(needle), "no {needle:?} in\n{out}");
+    }
+    assert_eq!(code, 0, "{out}");
+    drop(server);
+    // Another replica starting now takes the file written last.
+    let fresh = serve_with(&dir, &file);
+    assert_eq!(minted_kid(fresh.addr), "jitsi/k2");
+    let says = |s: &Server| s.logs().matches("cannot tell which key").count();
+    fresh.wait_log("signing with the one whose file was written last");
+    assert_eq!(says(&fresh), 1, "{}", fresh.logs());
+    // A rotated key is known newer than both: it signs, with no warning.
+    let out = cli_ok(&["rotate", "--keys", &d, "jitsi"]);
+    let new = out
+        .lines()
+        .find_map(|l| l.strip_prefix("created kid "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no created kid in {out}"))
+        .to_owned();
+    wait_until("the rotated key signs", || minted_kid(fresh.addr) == new);
+    assert_eq!(says(&fresh), 1, "{}", fresh.logs());
+}

@@ -102,6 +102,13 @@ pub fn appeared_secs(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().ctime() as u64
 }
 
+/// Sets a file's modification time (`touch -d`), as a copy that keeps
+/// times (`cp -a`, a restore) or a file written long ago would have it.
+pub fn set_mtime(path: &Path, t: std::time::SystemTime) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(t).unwrap();
+}
+
 /// Sets a file's or folder's permission bits.
 pub fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
