@@ -136,8 +136,9 @@ pub struct MintArgs {
 
     /// Sign with the newest private key under `<DIR>/<ISSUER>/`: newest by the
     /// date in its kid (ISSUER/2026-12-01, ISSUER/2026-12-01T151136Z, as
-    /// `rotate` names them) and its file time, never by kid spelling; when
-    /// that cannot tell, mint refuses and names the candidates.
+    /// `rotate` names them), for a kid without a date by its file time (more
+    /// than 60 s later), never by kid spelling; when that cannot tell, mint
+    /// refuses and names the candidates.
     #[arg(long)]
     pub issuer: Option<String>,
 

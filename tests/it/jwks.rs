@@ -486,7 +486,8 @@ fn a_bounded_jwks_holds_the_newest_keys_of_each_issuer() {
     {
         write(dir.join(format!("{kid}.pem")), &key(i % 4).spki);
     }
-    // Two kids without a date: which is newer cannot be told, so both stay.
+    // Two kids without a date written together (within 60 s): which is
+    // newer cannot be told, so both stay.
     write(dir.join("other/k1.pem"), &key(1).spki);
     write(dir.join("other/k2.pem"), &key(2).spki);
     let server = Server::start(&dir, &[]);
