@@ -65,8 +65,8 @@ const FULL_WALKS_HELP: &str = "Rescans that walked the whole key directory (star
 
 /// `# HELP` of `asap_keyserver_newest_unordered_total`.
 const NEWEST_UNORDERED_HELP: &str = "Times the token service met keys of an issuer whose order it cannot tell \
-    (no date in their kids that settles it, files written within a minute of each other) and kept signing with \
-    the key it had (each new set of candidates once; the log names them).";
+    (their kids' dates do not settle it, and files without a date written within a minute of each other) and \
+    kept signing with the key it had (each new set of candidates once; the log names them).";
 
 /// Requests answered, by route and status.
 #[derive(Debug)]

@@ -761,7 +761,7 @@ fn keys_a_copy_stamped_together_keep_the_signing_key_warn_once_and_doctor_names_
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("cannot tell which key of jitsi is the newest: jitsi/k1, jitsi/k2")
-            && err.contains("within 1m of each other")
+            && err.contains("more than 1m after the other's")
             && err.contains("rotate jitsi"),
         "{err}"
     );

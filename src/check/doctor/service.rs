@@ -83,8 +83,8 @@ pub fn check_service(
             Ok(picked) if !picked.unordered.is_empty() => Diagnostic::warn(
                 &check,
                 format!(
-                    "cannot tell which key of {issuer} is the newest: {} (no date in their kids that settles it, and \
-                     files written within {} of each other)",
+                    "cannot tell which key of {issuer} is the newest: {} (their kids' dates do not settle it, and a \
+                     kid without a date is newer only when its file was written more than {} after the other's)",
                     picked.unordered.join(", "),
                     humantime::format_duration(crate::keydir::age::MTIME_MARGIN)
                 ),

@@ -227,8 +227,9 @@ impl Signer {
                 issuer = %issuer,
                 candidates = %picked.unordered.join(", "),
                 kid = %picked.key.kid,
-                "cannot tell which key of the issuer is the newest (no date in their kids that settles it, and files \
-                 written within {} of each other): signing with {kept}; run `asap-keyserver rotate {issuer}` to make \
+                "cannot tell which key of the issuer is the newest (their kids' dates do not settle it, and a kid \
+                 without a date is newer only when its file was written more than {} after the other's): signing \
+                 with {kept}; run `asap-keyserver rotate {issuer}` to make \
                  a key known newer than all of them",
                 humantime::format_duration(crate::keydir::age::MTIME_MARGIN)
             );
