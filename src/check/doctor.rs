@@ -152,8 +152,9 @@ pub fn check_keys(dir: &Path, loaded: &Result<KeySet, Error>, seen: &mut Seen) -
     out
 }
 
-/// Checks the token VirtualHost's options.
-pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
+/// Checks the token VirtualHost's options; `dir` is the key directory,
+/// whose keys are of `issuers_in_dir`.
+pub fn check_prosody(o: &TokenOptions, dir: &Path, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let host = format!("VirtualHost {:?}", o.host);
     for (name, text) in o.unreadable() {
@@ -255,7 +256,7 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
             .fix("set app_id = \"jitsi\""),
         );
     }
-    out.extend(check_issuers(o, issuers_in_dir));
+    out.extend(check_issuers(o, dir, issuers_in_dir));
     if let Read::Set(alg) = &o.signature_algorithm {
         if alg != "RS256" {
             out.push(
@@ -272,19 +273,33 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
     out
 }
 
+/// The issuers this Prosody accepts (`asap_accepted_issuers`, else
+/// `app_id`) and where that list comes from; `None` when neither is set
+/// or readable.
+pub fn accepted_issuers(o: &TokenOptions) -> Option<(Vec<String>, &'static str)> {
+    match (&o.accepted_issuers, &o.app_id) {
+        (Read::Set(list), _) => Some((list.clone(), "asap_accepted_issuers")),
+        (Read::Unset, Read::Set(app)) => Some((
+            vec![app.clone()],
+            "app_id (asap_accepted_issuers is not set, so only app_id is accepted)",
+        )),
+        _ => None,
+    }
+}
+
 /// Issuers both ways: one with keys here that Prosody would not accept (every
 /// token `mint` makes with its keys carries that `iss`, and Prosody answers
 /// "invalid 'iss' claim"), and one Prosody accepts with no key here.
-fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
+///
+/// With one folder per tenant (`keys/<tenant>/`, each tenant's Prosody
+/// accepting its own issuer), the other tenants' folders are expected: an
+/// issuer this Prosody does not accept is then a note, and a problem only
+/// when none of the issuers it accepts has a key here.
+fn check_issuers(o: &TokenOptions, dir: &Path, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let host = format!("VirtualHost {:?}", o.host);
-    let (accepted, from) = match (&o.accepted_issuers, &o.app_id) {
-        (Read::Set(list), _) => (list.clone(), "asap_accepted_issuers"),
-        (Read::Unset, Read::Set(app)) => (
-            vec![app.clone()],
-            "app_id (asap_accepted_issuers is not set, so only app_id is accepted)",
-        ),
-        _ => return out,
+    let Some((accepted, from)) = accepted_issuers(o) else {
+        return out;
     };
     if accepted.iter().any(|i| i == "*") {
         return out;
@@ -299,7 +314,28 @@ fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic>
             wanted.push(issuer.clone());
         }
     }
+    let served_here = issuers_in_dir.iter().any(|i| accepted.contains(i));
     for issuer in issuers_in_dir.iter().filter(|i| !accepted.contains(i)) {
+        if served_here {
+            let folder = dir.join(issuer);
+            let place = if folder.is_dir() {
+                format!("{}/", folder.display())
+            } else {
+                format!("{}.pem", folder.display())
+            };
+            out.push(
+                Diagnostic::skip(
+                    place,
+                    format!("issuer {issuer:?} is not accepted by this Prosody ({host} accepts {} from {from}): \
+                        another tenant's keys?", shown(&accepted)),
+                )
+                .why(format!("its tokens carry iss {issuer:?}, which this Prosody refuses (\"invalid 'iss' claim\"); \
+                    with a folder per tenant, that tenant's own Prosody accepts them"))
+                .fix(format!("nothing, if they are another tenant's; if this Prosody should take them, \
+                    write asap_accepted_issuers = {} on {host}", shown(&wanted))),
+            );
+            continue;
+        }
         out.push(
             Diagnostic::fail(
                 "asap_accepted_issuers",

@@ -423,3 +423,57 @@ fn a_jwks_over_the_cap_is_its_own_finding_and_doctor_ends() {
     );
     assert!(!out.contains("reachable"), "{out}");
 }
+
+/// Issue 27 (9): with a folder per tenant, doctor against tenant A's
+/// Prosody used to call tenant B's issuer a problem (exit 1). Now B's
+/// folder is a note, and it is a problem only when A has no key here.
+#[test]
+fn another_tenants_folder_is_a_note_unless_this_tenant_has_no_key() {
+    let (t, dir) = keydir();
+    write(dir.join("tenant-a/2026-12-01.pem"), &key(0).spki);
+    write(dir.join("tenant-b/2026-12-01.pem"), &key(1).spki);
+    let server = Server::start(&dir, &[]);
+    let cfg = prosody_config(
+        t.path(),
+        &format!(
+            "    app_id = \"tenant-a\"\n    asap_accepted_issuers = {{ \"tenant-a\" }}\n    asap_key_server = \"http://{}\"",
+            server.addr
+        ),
+    );
+    let doctor = || {
+        cli(&[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &path_str(&t.path().join("s.json")),
+            "--prosody-config",
+            &path_str(&cfg),
+        ])
+    };
+    let (code, out, err) = doctor();
+    assert_eq!(code, 0, "{out}{err}");
+    let note = format!(
+        "· {}/  issuer \"tenant-b\" is not accepted by this Prosody",
+        dir.join("tenant-b").display()
+    );
+    assert!(
+        out.contains(&note) && out.contains("another tenant's keys?"),
+        "no {note:?} in\n{out}"
+    );
+    assert!(
+        out.contains("app_id = \"tenant-a\""),
+        "the lines to paste name this tenant's issuer:\n{out}"
+    );
+
+    std::fs::remove_file(dir.join("tenant-a/2026-12-01.pem")).unwrap();
+    let (code, out, err) = doctor();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("✗ asap_accepted_issuers  issuer \"tenant-b\" has keys in the key directory")
+            && out.contains(
+                "accepts issuer \"tenant-a\" (from asap_accepted_issuers), but the key directory has no key of it"
+            ),
+        "{out}"
+    );
+}
