@@ -259,3 +259,43 @@ fn folder_of_jwks(set: &KeySet, url: &str) -> Option<String> {
                 .is_empty()
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_is_weighed_against_the_stall_and_prosodys_body_limit() {
+        let url = "https://keys.example.com/.well-known/jwks.json";
+        let small = weigh(url, 3, 1_300, 300, true);
+        assert_eq!(small.status, Status::Pass);
+        let many = weigh(url, 10_000, 4_198_900, 300, true);
+        assert_eq!(many.status, Status::Warn);
+        assert_eq!(many.seen, "10000 key(s), 4.2 MB");
+        assert!(many
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains(&format!("{url}?newest=2")));
+        let over = 11 * 1024 * 1024;
+        let huge = weigh(url, 26_000, over, 300, true);
+        assert_eq!(huge.status, Status::Fail);
+        assert!(
+            huge.seen
+                .ends_with("over the 10 MiB Prosody's HTTP client takes")
+                && huge
+                    .why
+                    .as_deref()
+                    .unwrap()
+                    .contains("content-length-limit-exceeded"),
+            "{huge:?}"
+        );
+        assert_eq!(weigh(url, 26_000, over, 300, false).status, Status::Warn);
+        let bounded = weigh(&format!("{url}?newest=2"), 500, 200_000, 300, true);
+        assert!(bounded
+            .fix
+            .as_deref()
+            .unwrap()
+            .starts_with("it is bounded already"));
+    }
+}
