@@ -3,11 +3,14 @@
 //! Three looks: the key directory itself (forms, sizes, modes, skipped
 //! files, kids reused for another key since the last run), a running key
 //! server compared with it kid by kid (`server`, bounded in time), the
-//! Prosody configuration that should point at it, and the token service's
-//! config (`service`, `doctor --config`).
+//! Prosody configuration that should point at it, the JWKS Prosody reads
+//! (`jwks`: its size, and kid by kid), and the token service's config
+//! (`service`, `doctor --config`).
 
+mod jwks;
 mod server;
 mod service;
+pub use jwks::check_jwks;
 pub use server::check_server;
 pub use service::check_service;
 
@@ -149,8 +152,9 @@ pub fn check_keys(dir: &Path, loaded: &Result<KeySet, Error>, seen: &mut Seen) -
     out
 }
 
-/// Checks the token VirtualHost's options.
-pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
+/// Checks the token VirtualHost's options; `dir` is the key directory,
+/// whose keys are of `issuers_in_dir`.
+pub fn check_prosody(o: &TokenOptions, dir: &Path, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let host = format!("VirtualHost {:?}", o.host);
     for (name, text) in o.unreadable() {
@@ -252,7 +256,7 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
             .fix("set app_id = \"jitsi\""),
         );
     }
-    out.extend(check_issuers(o, issuers_in_dir));
+    out.extend(check_issuers(o, dir, issuers_in_dir));
     if let Read::Set(alg) = &o.signature_algorithm {
         if alg != "RS256" {
             out.push(
@@ -269,19 +273,33 @@ pub fn check_prosody(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnos
     out
 }
 
+/// The issuers this Prosody accepts (`asap_accepted_issuers`, else
+/// `app_id`) and where that list comes from; `None` when neither is set
+/// or readable.
+pub fn accepted_issuers(o: &TokenOptions) -> Option<(Vec<String>, &'static str)> {
+    match (&o.accepted_issuers, &o.app_id) {
+        (Read::Set(list), _) => Some((list.clone(), "asap_accepted_issuers")),
+        (Read::Unset, Read::Set(app)) => Some((
+            vec![app.clone()],
+            "app_id (asap_accepted_issuers is not set, so only app_id is accepted)",
+        )),
+        _ => None,
+    }
+}
+
 /// Issuers both ways: one with keys here that Prosody would not accept (every
 /// token `mint` makes with its keys carries that `iss`, and Prosody answers
 /// "invalid 'iss' claim"), and one Prosody accepts with no key here.
-fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
+///
+/// With one folder per tenant (`keys/<tenant>/`, each tenant's Prosody
+/// accepting its own issuer), the other tenants' folders are expected: an
+/// issuer this Prosody does not accept is then a note, and a problem only
+/// when none of the issuers it accepts has a key here.
+fn check_issuers(o: &TokenOptions, dir: &Path, issuers_in_dir: &[String]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let host = format!("VirtualHost {:?}", o.host);
-    let (accepted, from) = match (&o.accepted_issuers, &o.app_id) {
-        (Read::Set(list), _) => (list.clone(), "asap_accepted_issuers"),
-        (Read::Unset, Read::Set(app)) => (
-            vec![app.clone()],
-            "app_id (asap_accepted_issuers is not set, so only app_id is accepted)",
-        ),
-        _ => return out,
+    let Some((accepted, from)) = accepted_issuers(o) else {
+        return out;
     };
     if accepted.iter().any(|i| i == "*") {
         return out;
@@ -296,7 +314,28 @@ fn check_issuers(o: &TokenOptions, issuers_in_dir: &[String]) -> Vec<Diagnostic>
             wanted.push(issuer.clone());
         }
     }
+    let served_here = issuers_in_dir.iter().any(|i| accepted.contains(i));
     for issuer in issuers_in_dir.iter().filter(|i| !accepted.contains(i)) {
+        if served_here {
+            let folder = dir.join(issuer);
+            let place = if folder.is_dir() {
+                format!("{}/", folder.display())
+            } else {
+                format!("{}.pem", folder.display())
+            };
+            out.push(
+                Diagnostic::skip(
+                    place,
+                    format!("issuer {issuer:?} is not accepted by this Prosody ({host} accepts {} from {from}): \
+                        another tenant's keys?", shown(&accepted)),
+                )
+                .why(format!("its tokens carry iss {issuer:?}, which this Prosody refuses (\"invalid 'iss' claim\"); \
+                    with a folder per tenant, that tenant's own Prosody accepts them"))
+                .fix(format!("nothing, if they are another tenant's; if this Prosody should take them, \
+                    write asap_accepted_issuers = {} on {host}", shown(&wanted))),
+            );
+            continue;
+        }
         out.push(
             Diagnostic::fail(
                 "asap_accepted_issuers",
@@ -465,7 +504,12 @@ pub fn check_plugin(
     let jwks_since = Generation::jwks_since().unwrap_or("a later version");
     let has_asap = matches!(o.asap_key_server, Read::Set(_));
     match (&o.cache_keys_url, generation) {
-        (Read::Set(url), Some(g)) if !g.jwks && keysource::read_jwks(url, options).is_err() => out.push(
+        (Read::Set(url), Some(g))
+            if !g.jwks
+                && keysource::read_jwks(url, options, &|_| false)
+                    .is_err_and(|p| p.too_large.is_none()) =>
+        {
+            out.push(
             Diagnostic::warn(
                 "cache_keys_url",
                 format!(
@@ -474,7 +518,8 @@ pub fn check_plugin(
                 ),
             )
             .fix("make sure it serves that map, or remove it and rely on asap_key_server"),
-        ),
+        )
+        }
         (Read::Set(url), Some(g)) if !g.jwks => out.push(
             Diagnostic::fail(
                 "cache_keys_url",
@@ -517,149 +562,4 @@ pub fn check_plugin(
         _ => {}
     }
     (out, generation)
-}
-
-/// Fetches the JWKS at `url` as Prosody's `cache_keys_url` refresh does and
-/// compares it kid by kid with `set`; says how often Prosody refreshes it
-/// and how long a removed kid keeps working. `configured`: Prosody's
-/// `cache_keys_url` points here (an unreadable JWKS is then a problem, not
-/// a warning).
-pub fn check_jwks(
-    set: &KeySet,
-    url: &str,
-    options: &fetch::Options,
-    configured: bool,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let jwks = match keysource::read_jwks(url, options) {
-        Ok(j) => j,
-        Err(p) if configured => {
-            out.push(Diagnostic::fail(url, p.why).fix(p.fix));
-            return out;
-        }
-        Err(p) => {
-            out.push(
-                Diagnostic::warn(
-                    url,
-                    format!("{}: this server cannot be Prosody's cache_keys_url", p.why),
-                )
-                .fix(p.fix),
-            );
-            return out;
-        }
-    };
-    let refresh = fetch::prosody_refresh_secs(jwks.cache_control.as_deref());
-    let shown =
-        |secs: u64| humantime::format_duration(std::time::Duration::from_secs(secs)).to_string();
-    out.push(Diagnostic::pass(
-        "refresh",
-        format!(
-            "Cache-Control {:?}: Prosody reads it every {}; a replaced key is live within {}, a removed kid keeps working up to {} (refresh + 90 min)",
-            jwks.cache_control.as_deref().unwrap_or("(none: 6 h)"),
-            shown(refresh),
-            shown(refresh),
-            shown(refresh + 90 * 60)
-        ),
-    ));
-    let count = jwks.keys.len();
-    let stall_ms = count as f64 * crate::prosody::MS_PER_JWKS_KEY;
-    let size = format!("{count} key(s), {:.1} kB", jwks.bytes as f64 / 1000.0);
-    if count >= crate::prosody::BOUNDED_JWKS_FROM {
-        let plain = url.split('?').next().unwrap_or(url);
-        let fix = if plain == url {
-            format!(
-                "set cache_keys_url = \"{}\": the newest 2 keys of each issuer; older kids still log in through asap_key_server while their files exist",
-                crate::prosody::cache_keys_url(plain, count)
-            )
-        } else {
-            "it is bounded already, yet large: kids without a date cannot be ordered by age, so all of an issuer's \
-                stay in it; name keys by date (asap-keyserver rotate), or prune old ones".to_owned()
-        };
-        out.push(
-            Diagnostic::warn("size", size)
-                .why(format!(
-                    "Prosody turns every JWKS key into a PEM at every refresh: about {count} x {} ms = {:.1} s \
-                        of Prosody's time every {}, during which nobody can log in, join or send a message",
-                    crate::prosody::MS_PER_JWKS_KEY,
-                    stall_ms / 1000.0,
-                    shown(refresh)
-                ))
-                .fix(fix),
-        );
-    } else {
-        out.push(Diagnostic::pass(
-            "size",
-            format!("{size}: about {stall_ms:.0} ms of Prosody's time at every refresh"),
-        ));
-    }
-    let folder = folder_of_jwks(set, url);
-    let query = url
-        .split_once('?')
-        .map(|(_, q)| q.split('#').next().unwrap_or(q));
-    let bounded = crate::keydir::Newest::from_query(query).ok().flatten();
-    let scope = folder
-        .clone()
-        .map_or(crate::keydir::Scope::All, crate::keydir::Scope::Folder);
-    let expected: Option<std::collections::BTreeSet<String>> = bounded.as_ref().map(|n| {
-        set.newest_keys(&scope, n)
-            .kids()
-            .map(str::to_owned)
-            .collect()
-    });
-    let mut outside = 0usize;
-    let mut older = 0usize;
-    for k in set.keys() {
-        if let Some(f) = &folder {
-            if !k.kid.starts_with(&format!("{f}/")) {
-                outside += 1;
-                continue;
-            }
-        }
-        if expected.as_ref().is_some_and(|e| !e.contains(&k.kid)) {
-            older += 1;
-            continue;
-        }
-        let d = match jwks.get(&k.kid) {
-            None => Diagnostic::warn(&k.kid, format!("not in the JWKS at {url}"))
-                .fix("Prosody falls back to asap_key_server for it, and caches it until restart: serve the JWKS from this key directory"),
-            Some(Err(why)) => Diagnostic::fail(&k.kid, format!("the JWKS entry is {why}"))
-                .fix("publish RSA n and e for it (asap-keyserver serve does)"),
-            Some(Ok(found)) if found.n != *k.n() || found.e != *k.e() => {
-                Diagnostic::fail(&k.kid, format!("the JWKS holds a DIFFERENT key than {}", k.source().display()))
-                    .fix("serve the JWKS from this key directory (the .pem routes and the JWKS must agree)")
-            }
-            Some(Ok(_)) => Diagnostic::pass(&k.kid, "in the JWKS with the same key as its .pem route"),
-        };
-        out.push(d);
-    }
-    if let Some(f) = folder {
-        out.push(Diagnostic::pass(
-            "scope",
-            format!("{url} is the JWKS of the keys under {f}/; the {outside} other keys are not expected in it"),
-        ));
-    }
-    if bounded.is_some() {
-        out.push(Diagnostic::pass(
-            "bounded",
-            format!("it holds the newest keys of each issuer, as asked; the {older} older key(s) are not expected \
-                in it: Prosody fetches them through asap_key_server while their files exist"),
-        ));
-    }
-    out
-}
-
-/// The folder whose JWKS `url` is (`<base>/<folder>/.well-known/jwks.json`,
-/// as `serve` answers it), if its path names a folder of `set`'s keys.
-fn folder_of_jwks(set: &KeySet, url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path = rest.split_once('/')?.1.split(['?', '#']).next()?;
-    let before = path.strip_suffix(".well-known/jwks.json")?;
-    let segments: Vec<&str> = before.split('/').filter(|s| !s.is_empty()).collect();
-    // The longest tail that is a folder of keys (the head may be a --base-path).
-    (0..segments.len())
-        .map(|i| segments[i..].join("/"))
-        .find(|f| {
-            !set.keys_in(&crate::keydir::Scope::Folder(f.clone()))
-                .is_empty()
-        })
 }

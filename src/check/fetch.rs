@@ -156,6 +156,26 @@ pub(crate) fn agent(opts: &Options) -> Result<ureq::Agent, FetchError> {
     Ok(config.into())
 }
 
+/// The agent [`open`] uses: one per `--ca-file` for the whole process,
+/// with the timeout set per request. Loading the system's CAs costs
+/// milliseconds, and `doctor --url` fetches every kid (10,000 of them, on
+/// a large key directory); the agent also keeps connections to the key
+/// server alive between fetches, as a browser would (Prosody's fetches are
+/// one per kid, and what they get is the same).
+fn shared_agent(opts: &Options) -> Result<ureq::Agent, FetchError> {
+    static AGENTS: std::sync::Mutex<Vec<(Option<PathBuf>, ureq::Agent)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut agents = AGENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, agent)) = agents.iter().find(|(ca, _)| *ca == opts.ca_file) {
+        return Ok(agent.clone());
+    }
+    let agent = agent(opts)?;
+    agents.push((opts.ca_file.clone(), agent.clone()));
+    Ok(agent)
+}
+
 /// `host:port` of `url`, for messages.
 fn authority(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -224,16 +244,53 @@ pub(crate) fn classify(url: &str, timeout: Duration, e: ureq::Error) -> FetchErr
     }
 }
 
-/// `GET url` once, as Prosody would: no redirects followed.
-pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
+/// A response whose head is read and whose body is still on the wire,
+/// for a caller that reads the body as a stream (the JWKS, which may be
+/// many megabytes).
+pub struct Streamed {
+    /// The URL requested.
+    pub url: String,
+    /// HTTP status.
+    pub status: u16,
+    /// `Location`, for redirects (which Prosody does not follow).
+    pub location: Option<String>,
+    /// `Cache-Control` (Prosody times its `cache_keys_url` refresh by it).
+    pub cache_control: Option<String>,
+    /// `Asap-Key-Replaced` from asap-keyserver.
+    pub key_replaced: Option<String>,
+    /// `Content-Length`, when the server sent one.
+    pub content_length: Option<u64>,
+    timeout: Duration,
+    body: ureq::Body,
+}
+
+impl Streamed {
+    /// The body as sent (de-chunked, never decompressed), unlimited: the
+    /// caller caps what it reads.
+    pub fn reader(&mut self) -> impl std::io::Read + '_ {
+        self.body.as_reader()
+    }
+
+    /// Names an I/O error met while reading the body, in the terms of
+    /// [`FetchError`] (a timeout, a connection reset, a broken chunk).
+    pub fn error(&self, e: std::io::Error) -> FetchError {
+        classify_io(&self.url, self.timeout, e)
+    }
+}
+
+/// `GET url` once, as Prosody would (no redirects followed), up to the end
+/// of the head; the body is left to read.
+pub fn open(url: &str, opts: &Options) -> Result<Streamed, FetchError> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(FetchError::BadUrl(format!(
             "{url:?} is not an http:// or https:// URL"
         )));
     }
-    let agent = agent(opts)?;
-    let mut res = agent
+    let res = shared_agent(opts)?
         .get(url)
+        .config()
+        .timeout_global(Some(opts.timeout))
+        .build()
         .call()
         .map_err(|e| classify(url, opts.timeout, e))?;
     let status = res.status().as_u16();
@@ -245,18 +302,50 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
     };
     let (location, cache_control) = (header("location"), header("cache-control"));
     let key_replaced = header(crate::serve::handler::KEY_REPLACED.as_str());
-    let body = res
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE)
-        .read_to_vec()
-        .map_err(|e| classify(url, opts.timeout, e))?;
-    Ok(Fetched {
+    let content_length = res.body().content_length();
+    Ok(Streamed {
         url: url.to_owned(),
         status,
         location,
         cache_control,
         key_replaced,
+        content_length,
+        timeout: opts.timeout,
+        body: res.into_body(),
+    })
+}
+
+/// An I/O error from a body reader: ureq hands its own errors (a timeout
+/// among them) on inside `std::io::Error`.
+fn classify_io(url: &str, timeout: Duration, e: std::io::Error) -> FetchError {
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        return FetchError::Timeout(timeout);
+    }
+    if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+        if let Some(Ok(inner)) = e.into_inner().map(|b| b.downcast::<ureq::Error>()) {
+            return classify(url, timeout, *inner);
+        }
+        return FetchError::Protocol("unreadable body".into());
+    }
+    classify(url, timeout, ureq::Error::Io(e))
+}
+
+/// `GET url` once, as Prosody would: no redirects followed; a body over
+/// 1 MiB is an error (a key is a few hundred bytes).
+pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
+    let mut r = open(url, opts)?;
+    let body = r
+        .body
+        .with_config()
+        .limit(MAX_RESPONSE)
+        .read_to_vec()
+        .map_err(|e| classify(url, opts.timeout, e))?;
+    Ok(Fetched {
+        url: r.url,
+        status: r.status,
+        location: r.location,
+        cache_control: r.cache_control,
+        key_replaced: r.key_replaced,
         body,
     })
 }

@@ -4,10 +4,14 @@
 //! directory, or from a file. Whatever the source, the bytes are judged as Prosody's
 //! luaossl would take them: SPKI and PKCS#1 public keys parse; a private
 //! key parses too (and is a leak); a certificate, JSON or garbage raises.
+//! The JWKS is read as a stream (`jwks`), counted whatever its size.
 
 use super::fetch;
 use crate::keys::{self, KeyError, KeyForm};
 use std::path::PathBuf;
+
+mod jwks;
+pub use jwks::{read_jwks, Jwks, JwksProblem, TooLarge, MAX_JWKS, PROSODY_MAX_BODY};
 
 /// Where the key comes from.
 #[derive(Debug, Clone)]
@@ -230,108 +234,6 @@ fn from_server(base: &str, options: &fetch::Options, kid: &str) -> Obtained {
             ..judge(url, &format!("HTTP {}, ", r.status), &r.body, true)
         },
     }
-}
-
-/// The keys a JWKS at `cache_keys_url` holds, read as the token plugin (from
-/// 2025-11) reads it: every entry of `keys[]` with a `kid`; RSA `n`/`e` make
-/// the key, other members are ignored.
-#[derive(Debug, Clone)]
-pub struct Jwks {
-    /// The URL read.
-    pub url: String,
-    /// kid → the key, or why that entry is no RSA key.
-    pub keys: Vec<(String, Result<FoundKey, String>)>,
-    /// The response's `Cache-Control`, which times Prosody's refresh.
-    pub cache_control: Option<String>,
-    /// Its size in bytes.
-    pub bytes: usize,
-}
-
-impl Jwks {
-    /// The entry for `kid`.
-    pub fn get(&self, kid: &str) -> Option<&Result<FoundKey, String>> {
-        self.keys.iter().find(|(k, _)| k == kid).map(|(_, v)| v)
-    }
-}
-
-/// Why a `cache_keys_url` cannot be used: what is wrong, and the fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwksProblem {
-    /// What is wrong, in words.
-    pub why: String,
-    /// What to do.
-    pub fix: String,
-}
-
-/// GETs and reads the JWKS at `url` as Prosody would (one attempt, no
-/// redirects, 200 only).
-pub fn read_jwks(url: &str, options: &fetch::Options) -> Result<Jwks, JwksProblem> {
-    let problem = |why: String, fix: &str| JwksProblem {
-        why,
-        fix: fix.to_owned(),
-    };
-    let r = fetch::get(url, options).map_err(|e| {
-        problem(
-            format!("cannot fetch it: {e}"),
-            "make cache_keys_url reachable from the Prosody host (asap-keyserver serve answers /.well-known/jwks.json)",
-        )
-    })?;
-    if (300..400).contains(&r.status) {
-        return Err(problem(
-            format!(
-                "HTTP {} redirect to {}: Prosody does not follow redirects",
-                r.status,
-                r.location.as_deref().unwrap_or("?")
-            ),
-            "set cache_keys_url to the final URL",
-        ));
-    }
-    if r.status != 200 {
-        return Err(problem(
-            format!("HTTP {}: Prosody needs 200", r.status),
-            "point cache_keys_url at the JWKS, e.g. https://keys.example.com/.well-known/jwks.json",
-        ));
-    }
-    let doc: serde_json::Value = serde_json::from_slice(&r.body).map_err(|e| {
-        problem(
-            format!("not JSON ({e})"),
-            "point cache_keys_url at a JWKS ({\"keys\":[...]}), e.g. asap-keyserver's /.well-known/jwks.json",
-        )
-    })?;
-    let Some(entries) = doc.get("keys").and_then(serde_json::Value::as_array) else {
-        return Err(problem(
-            "JSON without a \"keys\" array: not a JWKS".into(),
-            "point cache_keys_url at a JWKS ({\"keys\":[...]})",
-        ));
-    };
-    let keys = entries
-        .iter()
-        .filter_map(|entry| {
-            let kid = entry.get("kid")?.as_str()?.to_owned();
-            let text = |name: &str| entry.get(name).and_then(serde_json::Value::as_str);
-            let key = match (text("kty"), text("n"), text("e")) {
-                (Some("RSA"), Some(n), Some(e)) => keys::jwk_components(n, e)
-                    .map(|(n, e, bits)| FoundKey {
-                        form: KeyForm::Jwk,
-                        n,
-                        e,
-                        bits,
-                    })
-                    .map_err(|e| e.to_string()),
-                (kty, _, _) => Err(format!(
-                    "not an RSA key with n and e (kty {})",
-                    kty.unwrap_or("missing")
-                )),
-            };
-            Some((kid, key))
-        })
-        .collect();
-    Ok(Jwks {
-        url: url.to_owned(),
-        keys,
-        cache_control: r.cache_control,
-        bytes: r.body.len(),
-    })
 }
 
 /// The key for `kid` from a JWKS entry, judged as [`judge`] judges bytes.

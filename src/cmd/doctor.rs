@@ -47,9 +47,10 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             .keys()
             .map(|k| crate::kid::issuer(&k.kid).to_owned())
             .collect();
+        issuers.sort();
         issuers.dedup();
         let config_dir = path.parent().unwrap_or(std::path::Path::new("."));
-        let mut findings = doctor::check_prosody(&o, &issuers);
+        let mut findings = doctor::check_prosody(&o, dir, &issuers);
         let (plugin, generation) = doctor::check_plugin(
             &o,
             config_dir,
@@ -75,7 +76,15 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         if jwks_lines {
             cache_keys_url = o.cache_keys_url.value().cloned();
         }
-        let issuer = issuers.first().map_or("jitsi", String::as_str);
+        // One tenant's Prosody: the lines name an issuer it accepts.
+        let accepted = doctor::accepted_issuers(&o)
+            .map(|(list, _)| list)
+            .unwrap_or_default();
+        let issuer = issuers
+            .iter()
+            .find(|i| accepted.contains(i))
+            .or(issuers.first())
+            .map_or("jitsi", String::as_str);
         let server = key_server.as_deref().unwrap_or("https://keys.example.com");
         paste = Some(if jwks_lines {
             crate::prosody::config_lines_with_jwks(issuer, server, set.len())

@@ -289,3 +289,191 @@ fn a_slow_key_server_is_audited_until_the_deadline() {
         "the JWKS is not fetched after it:\n{out}"
     );
 }
+
+/// A Prosody config for one VirtualHost: `lines` under it.
+fn prosody_config(dir: &std::path::Path, lines: &str) -> std::path::PathBuf {
+    let path = dir.join("prosody.cfg.lua");
+    write(
+        &path,
+        format!("VirtualHost \"meet.example.com\"\n    authentication = \"token\"\n{lines}\n"),
+    );
+    path
+}
+
+/// Issue 27 (9): a JWKS over 1 MiB (10,000 keys, 4.2 MB) used to be
+/// "cannot fetch it: response body is larger than request limit", with
+/// "make cache_keys_url reachable" as the fix, and no size warning: doctor
+/// now counts every key, compares them, and warns of the stall with the
+/// bounded JWKS as the fix.
+#[test]
+fn a_jwks_of_ten_thousand_keys_is_counted_and_weighed() {
+    let (t, dir) = keydir();
+    for i in 0..10_000 {
+        write(dir.join(format!("jitsi/k{i}.pem")), &key(i % 4).spki);
+    }
+    let server = Server::start(&dir, &[]);
+    let url = format!("http://{}", server.addr);
+    let jwks = server.get("/.well-known/jwks.json");
+    assert!(jwks.body.len() > 4_000_000, "{}", jwks.body.len());
+    let (code, out, err) = cli_within(
+        std::time::Duration::from_secs(300),
+        &[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &path_str(&t.path().join("s.json")),
+            "--url",
+            &url,
+            "--deadline",
+            "4m",
+        ],
+    );
+    let problems: Vec<&str> = out.lines().filter(|l| !l.contains("✓")).collect();
+    assert_eq!(code, 0, "{}{err}", problems.join("\n"));
+    assert!(
+        out.contains("! size  10000 key(s), 4.2 MB")
+            && out.contains("about 10000 x 2.5 ms = 25.0 s of Prosody's time every 5m")
+            && out.contains(&format!(
+                "fix: set cache_keys_url = \"{url}/.well-known/jwks.json?newest=2\""
+            )),
+        "{}",
+        problems.join("\n")
+    );
+    assert!(!out.contains("reachable"), "{}", problems.join("\n"));
+    assert_eq!(
+        out.matches("in the JWKS with the same key as its .pem route")
+            .count(),
+        10_000,
+        "every key compared"
+    );
+}
+
+/// A stand-in for a hostile `cache_keys_url`: a 200 whose chunked JWKS
+/// never ends, until the client hangs up.
+fn endless_jwks() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { break };
+            std::thread::spawn(move || {
+                use std::io::{BufRead as _, Write as _};
+                let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let entry = "{\"kid\":\"jitsi/x\",\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"},";
+                let chunk = entry.repeat(64 * 1024 / entry.len());
+                let framed = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+                let start =
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{\"keys\":[\r\n";
+                if s.write_all(start).is_err() {
+                    return;
+                }
+                while s.write_all(framed.as_bytes()).is_ok() {}
+            });
+        }
+    });
+    url
+}
+
+/// Issue 27 (9): a JWKS that never ends is read up to 64 MiB, then named as
+/// too large for Prosody (with what it would cost and the bounded JWKS),
+/// not as unreachable, and doctor ends.
+#[test]
+fn a_jwks_over_the_cap_is_its_own_finding_and_doctor_ends() {
+    let (t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).spki);
+    let server = Server::start(&dir, &[]);
+    let hostile = endless_jwks();
+    let cfg = prosody_config(
+        t.path(),
+        &format!(
+            "    app_id = \"jitsi\"\n    asap_key_server = \"http://{}\"\n    cache_keys_url = \"{hostile}\"",
+            server.addr
+        ),
+    );
+    let (code, out, err) = cli_within(
+        std::time::Duration::from_secs(120),
+        &[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &path_str(&t.path().join("s.json")),
+            "--prosody-config",
+            &path_str(&cfg),
+            "--timeout",
+            "60s",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let finding = format!("✗ size  the JWKS at {hostile} is larger than 64 MiB");
+    assert!(out.contains(&finding), "no {finding:?} in\n{out}{err}");
+    assert!(
+        out.contains("Prosody's HTTP client takes at most 10 MiB, so this JWKS never reaches the token plugin")
+            && out.contains("key(s) alone would cost about ")
+            && out.contains(&format!("fix: set cache_keys_url = \"{hostile}?newest=2\"")),
+        "{out}"
+    );
+    assert!(!out.contains("reachable"), "{out}");
+}
+
+/// Issue 27 (9): with a folder per tenant, doctor against tenant A's
+/// Prosody used to call tenant B's issuer a problem (exit 1). Now B's
+/// folder is a note, and it is a problem only when A has no key here.
+#[test]
+fn another_tenants_folder_is_a_note_unless_this_tenant_has_no_key() {
+    let (t, dir) = keydir();
+    write(dir.join("tenant-a/2026-12-01.pem"), &key(0).spki);
+    write(dir.join("tenant-b/2026-12-01.pem"), &key(1).spki);
+    let server = Server::start(&dir, &[]);
+    let cfg = prosody_config(
+        t.path(),
+        &format!(
+            "    app_id = \"tenant-a\"\n    asap_accepted_issuers = {{ \"tenant-a\" }}\n    asap_key_server = \"http://{}\"",
+            server.addr
+        ),
+    );
+    let doctor = || {
+        cli(&[
+            "doctor",
+            "--keys",
+            &path_str(&dir),
+            "--state",
+            &path_str(&t.path().join("s.json")),
+            "--prosody-config",
+            &path_str(&cfg),
+        ])
+    };
+    let (code, out, err) = doctor();
+    assert_eq!(code, 0, "{out}{err}");
+    let note = format!(
+        "· {}/  issuer \"tenant-b\" is not accepted by this Prosody",
+        dir.join("tenant-b").display()
+    );
+    assert!(
+        out.contains(&note) && out.contains("another tenant's keys?"),
+        "no {note:?} in\n{out}"
+    );
+    assert!(
+        out.contains("app_id = \"tenant-a\""),
+        "the lines to paste name this tenant's issuer:\n{out}"
+    );
+
+    std::fs::remove_file(dir.join("tenant-a/2026-12-01.pem")).unwrap();
+    let (code, out, err) = doctor();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("✗ asap_accepted_issuers  issuer \"tenant-b\" has keys in the key directory")
+            && out.contains(
+                "accepts issuer \"tenant-a\" (from asap_accepted_issuers), but the key directory has no key of it"
+            ),
+        "{out}"
+    );
+}

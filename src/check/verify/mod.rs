@@ -475,7 +475,8 @@ fn find_key(
         );
         return (keysource::obtain(source, kid), false);
     }
-    match keysource::read_jwks(url, &settings.fetch) {
+    // Only this kid's entry is kept; the others are counted.
+    match keysource::read_jwks(url, &settings.fetch, &|k| k == kid) {
         Err(problem) => {
             c.push(
                 Diagnostic::warn("cache_keys_url", url)
@@ -491,7 +492,7 @@ fn find_key(
             Some(found) => {
                 c.push(Diagnostic::pass(
                     "cache_keys_url",
-                    format!("kid listed in the JWKS at {url} ({} key(s)): Prosody takes the key from there", jwks.keys.len()),
+                    format!("kid listed in the JWKS at {url} ({} key(s)): Prosody takes the key from there", jwks.count),
                 ));
                 (found, true)
             }
@@ -500,7 +501,7 @@ fn find_key(
                     "cache_keys_url",
                     format!(
                         "kid not in the JWKS at {url} ({} key(s)), {fallback}",
-                        jwks.keys.len()
+                        jwks.count
                     ),
                 ));
                 (keysource::obtain(source, kid), false)
