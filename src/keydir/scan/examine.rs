@@ -207,7 +207,9 @@ impl Scanner {
         let data = match read {
             Ok(data) => data,
             Err(ReadError::NotRegular(_)) => return Verdict::skip(SkipReason::NotRegularFile),
-            Err(ReadError::TooLarge(n)) => return Verdict::skip(SkipReason::TooLarge(n)),
+            Err(ReadError::TooLarge { size, .. }) => {
+                return Verdict::skip(SkipReason::TooLarge(size))
+            }
             Err(ReadError::Io(e)) => return Verdict::skip(SkipReason::Unreadable(e.to_string())),
         };
         match keys::decode_public(&data) {
