@@ -29,6 +29,14 @@ fn read_claims(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
 }
 
 pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
+    if let Some(kid) = &a.kid {
+        // The rule keygen and serve's scanner apply: never sign with a kid
+        // no key server serves.
+        crate::kid::servable_anywhere(kid).map_err(|source| crate::error::Error::BadKid {
+            kid: kid.clone(),
+            source,
+        })?;
+    }
     let merge = a.claims.as_deref().map(read_claims).transpose()?;
     let spec = TokenSpec {
         profile: a.profile,
