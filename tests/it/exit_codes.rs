@@ -217,7 +217,8 @@ fn every_input_is_read_bounded_a_fifo_a_device_or_endless_stdin_is_an_error_nami
     let big = t.path().join("big.toml");
     write(&big, format!("# {}\n", "x".repeat(2 << 20)));
     let big = path_str(&big);
-    let serve = |config: &str| serve_args_owned(&d, config);
+    let serve = |config: &str| serve_args_owned(&d, &["--config", config]);
+    let tls = |file: &str| serve_args_owned(&d, &["--tls-cert", file, "--tls-key", file]);
     let cases: Vec<(Vec<String>, bool, i32, &str)> = vec![
         (
             serve("/dev/zero"),
@@ -237,6 +238,18 @@ fn every_input_is_read_bounded_a_fifo_a_device_or_endless_stdin_is_an_error_nami
             false,
             2,
             "big.toml: cannot read the token service config: larger than 1 MiB",
+        ),
+        (
+            tls("/dev/zero"),
+            false,
+            2,
+            "/dev/zero: cannot read certificates: not a regular file but a device",
+        ),
+        (
+            tls(&fifo),
+            false,
+            2,
+            "cannot read certificates: not a regular file but a FIFO",
         ),
         (
             strings(&["doctor", "--keys", &d, "--config", "/dev/zero"]),
@@ -315,10 +328,7 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
 
-/// `serve` on the key directory `dir` with `--config config`.
-fn serve_args_owned(dir: &str, config: &str) -> Vec<String> {
-    strings(&serve_args(
-        std::path::Path::new(dir),
-        &["--config", config],
-    ))
+/// `serve` on the key directory `dir` with `extra` flags.
+fn serve_args_owned(dir: &str, extra: &[&str]) -> Vec<String> {
+    strings(&serve_args(std::path::Path::new(dir), extra))
 }
