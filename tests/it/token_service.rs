@@ -673,7 +673,9 @@ fn a_config_error_names_file_line_and_key_never_a_secret_or_the_line() {
         &mistyped,
         MINT.replace("[\"standup\", \"team-*\"]", &format!("\"{SECRET}\"")),
     );
-    let (inline, mistyped) = (path_str(&inline), path_str(&mistyped));
+    let pasted = t.path().join("pasted.toml");
+    write(&pasted, MINT.replace("clients/backend.secret", SECRET));
+    let (inline, mistyped, pasted) = (path_str(&inline), path_str(&mistyped), path_str(&pasted));
     let line = |path: &str, needle: &str| {
         let text = std::fs::read_to_string(path).unwrap();
         let n = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -695,6 +697,11 @@ fn a_config_error_names_file_line_and_key_never_a_secret_or_the_line() {
                 "invalid type: string (value not shown), expected a sequence".into(),
                 "rooms".into(),
             ],
+        ),
+        // The secret pasted where its file's path belongs.
+        (
+            pasted.clone(),
+            vec!["mint.clients[0].secret_file: names no file, and looks like a secret".into()],
         ),
         // Readable by root (the CI runs as root): root's line is never shown.
         ("/etc/shadow".into(), vec!["/etc/shadow".into()]),

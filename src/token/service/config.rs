@@ -278,6 +278,15 @@ impl Reader<'_> {
     fn secret(&self, key: &str, file: &Path) -> Result<Secret, ConfigError> {
         let path = self.path(file);
         let bytes = crate::keys::read_regular(&path, SECRET_FILE_LIMIT).map_err(|e| {
+            if looks_like_a_secret(file) && !path.exists() {
+                // The secret itself pasted where its file's path belongs:
+                // naming the "path" would print it.
+                return self.err(
+                    key,
+                    "names no file, and looks like a secret itself (the value is not shown)",
+                    "put the secret in a file (`openssl rand -hex 32 > clients/NAME.secret; chmod 600 clients/NAME.secret`) and give that file's path here",
+                );
+            }
             self.err(
                 key,
                 format!("cannot read {}: {}", path.display(), e),
@@ -348,6 +357,13 @@ impl Reader<'_> {
         })?;
         Ok((parsed, path))
     }
+}
+
+/// A `*_file` value with no folder and no extension, 16 characters or
+/// more: more likely a secret than the name of its file.
+fn looks_like_a_secret(value: &Path) -> bool {
+    let text = value.as_os_str().as_encoded_bytes();
+    text.len() >= MIN_SECRET_LEN && !text.contains(&b'/') && !text.contains(&b'.')
 }
 
 fn parse_cookie_key(bytes: &[u8]) -> Option<[u8; 32]> {
@@ -714,6 +730,15 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("mint.clients[0].max_ttl: \"1x\" is not a duration"),
+            "{err}"
+        );
+        let pasted = "0123456789abcdef0123";
+        let err = ServiceConfig::parse(&file, &text.replace("b.secret", pasted))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mint.clients[0].secret_file: names no file, and looks like a secret")
+                && !err.contains(pasted),
             "{err}"
         );
         let err = ServiceConfig::parse(&file, &format!("{text}colour = 1\n")).unwrap_err();
