@@ -311,7 +311,29 @@ fn a_secret_given_as_the_prosody_config_is_not_printed() {
     assert_eq!(code, 2, "{out}{err}");
     let out = format!("{out}{err}");
     assert!(
-        out.contains("backend.secret:1: malformed number (the text is not shown)"),
+        out.contains("backend.secret: this is not a Prosody config"),
+        "{out}"
+    );
+    assert!(!out.contains(&secret[..8]), "the secret was printed: {out}");
+    // In a real config, Lua's syntax errors say the line, not the text there.
+    let config = t.path().join("prosody.cfg.lua");
+    write(
+        &config,
+        format!("app_id = \"jitsi\"\nasap_key_server = {secret}\n"),
+    );
+    let (code, out, err) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--state",
+        &path_str(&state),
+        "--prosody-config",
+        &path_str(&config),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    let out = format!("{out}{err}");
+    assert!(
+        out.contains("prosody.cfg.lua:2: malformed number (the text is not shown)"),
         "{out}"
     );
     assert!(!out.contains(&secret[..8]), "the secret was printed: {out}");
