@@ -34,7 +34,25 @@ pub enum KidError {
     /// An issuer with more than one segment.
     #[error("an issuer is one kid segment, without '/'")]
     IssuerSegment,
+    /// A segment starting with `.`: the key directory's walk skips hidden
+    /// files and folders (editors', Kubernetes' `..data`, our own staging).
+    #[error("segment {0:?} starts with '.': serve skips hidden files and folders, so this key would never be served")]
+    Hidden(String),
+    /// More segments than [`MAX_DEPTH`]: the file would sit in a folder
+    /// the walk does not enter.
+    #[error("{0} segments put the file in a folder {MAX_DEPTH} or more levels below the key directory, whose keys serve does not read: use at most {MAX_DEPTH} segments")]
+    TooDeep(usize),
+    /// One of the server's own paths, or a Prosody `<sha256>.pem` path:
+    /// why, as `serve` says it when it skips such a file.
+    #[error("{0}, so serve refuses this kid: pick another")]
+    Shadowed(String),
 }
+
+/// How many `/`-separated segments a served kid has at most: `serve` reads
+/// no key in a folder [`MAX_DEPTH`] or more levels below the key directory
+/// (the top level being 0), so the deepest key sits at level
+/// `MAX_DEPTH - 1`, its kid `MAX_DEPTH` segments long.
+pub const MAX_DEPTH: usize = 32;
 
 /// Checks `kid` against ASAP's rules: `[A-Za-z0-9_.+/-]`, not empty, no
 /// leading `/`, no empty, `.` or `..` segments.
@@ -177,6 +195,43 @@ pub fn shadowed(kid: &str, routes: &[String], documents: &[String]) -> Option<St
     Some(format!(
         "/{kid} is the path Prosody requests for the kid hashing to {hex}"
     ))
+}
+
+/// The routes of the token service `serve --config` turns on (`mint`, the
+/// login bridge's `oidc/…`): a kid at one is refused while it is on.
+pub const SERVICE_ROUTES: [&str; 4] = ["mint", "oidc/auth", "oidc/callback", "oidc/logout"];
+
+/// Whether `serve` would serve a key of this kid, the one rule the scanner
+/// applies to a file's kid and `keygen`, `rotate` and `mint --kid` apply
+/// before anything is written or signed: the ASAP rules ([`validate`]), no
+/// hidden segment, at most [`MAX_DEPTH`] segments, and not one of the
+/// server's paths ([`shadowed`] with `routes` and `documents`).
+pub fn servable(kid: &str, routes: &[String], documents: &[String]) -> Result<(), KidError> {
+    validate(kid)?;
+    if let Some(hidden) = kid.split('/').find(|s| s.starts_with('.')) {
+        return Err(KidError::Hidden(hidden.to_owned()));
+    }
+    let segments = kid.split('/').count();
+    if segments > MAX_DEPTH {
+        return Err(KidError::TooDeep(segments));
+    }
+    match shadowed(kid, routes, documents) {
+        Some(why) => Err(KidError::Shadowed(why)),
+        None => Ok(()),
+    }
+}
+
+/// [`servable`] by any `serve`: not at [`RESERVED_KIDS`] nor at one of the
+/// token service's [`SERVICE_ROUTES`], whether `--config` is given or not,
+/// so that a new key works whatever flags `serve` runs with (a custom
+/// `--jwks-path` is the one path this cannot know).
+pub fn servable_anywhere(kid: &str) -> Result<(), KidError> {
+    let routes: Vec<String> = RESERVED_KIDS
+        .iter()
+        .chain(SERVICE_ROUTES.iter())
+        .map(|r| (*r).to_owned())
+        .collect();
+    servable(kid, &routes, &[RESERVED_KIDS[3].to_owned()])
 }
 
 /// The first `/`-separated segment of a kid: the issuer, by ASAP convention.
@@ -357,6 +412,46 @@ mod tests {
         assert_eq!(prosody_hash(&path), Some(sha256("other")));
         assert_eq!(hash_path(&sha256("other")), path);
         assert_eq!(prosody_hash(&path[1..]), None);
+    }
+
+    #[test]
+    fn servable_kids_follow_the_scanners_rules() {
+        assert_eq!(servable_anywhere("jitsi/2026-12-01"), Ok(()));
+        assert_eq!(servable_anywhere("oidc/other"), Ok(()));
+        for kid in ["healthz", "metrics", "mint", "oidc/auth"] {
+            assert!(
+                matches!(servable_anywhere(kid), Err(KidError::Shadowed(_))),
+                "{kid}"
+            );
+        }
+        // A `--jwks-path keys.json` is also the JWKS of every folder.
+        let custom = ["keys.json".to_owned()];
+        assert!(matches!(
+            servable("a/keys.json", &custom, &custom),
+            Err(KidError::Shadowed(why)) if why.contains("JWKS of the keys under a/")
+        ));
+        let hex = prosody_path("jitsi/k");
+        assert!(matches!(
+            servable_anywhere(&hex),
+            Err(KidError::Shadowed(why)) if why.contains("Prosody requests")
+        ));
+        assert_eq!(
+            servable_anywhere("jitsi/.k"),
+            Err(KidError::Hidden(".k".into()))
+        );
+        let deepest = vec!["d"; MAX_DEPTH].join("/");
+        assert_eq!(servable_anywhere(&deepest), Ok(()));
+        assert_eq!(
+            servable_anywhere(&format!("{deepest}/d")),
+            Err(KidError::TooDeep(MAX_DEPTH + 1))
+        );
+        assert_eq!(servable_anywhere("a b"), Err(KidError::BadChar(' ')));
+        // The token service's routes, as it answers them.
+        let service = std::iter::once(crate::token::service::MINT_ROUTE)
+            .chain(crate::token::service::OIDC_ROUTES.iter().map(|r| r.0));
+        for route in service {
+            assert!(SERVICE_ROUTES.contains(&route), "{route}");
+        }
     }
 
     #[test]

@@ -12,10 +12,12 @@
 //! does what you are after.
 //!
 //! - [`kid`]: kid rules, file path → kid, kid → `<sha256>.pem` and back,
-//!   the kids the server's own routes would shadow.
+//!   the kids the server's own routes would shadow, and `servable`: the one
+//!   rule of a kid `serve` serves, which `keygen`, `rotate` and `mint --kid`
+//!   apply too.
 //! - [`keys`]: RSA key material: PEM decoding to the public half, key
-//!   generation, safe 0600 writes, the safe read (non-blocking, regular
-//!   files only, size-capped) of files others may write, `trust` (the
+//!   generation, safe 0600 writes, the one safe read (non-blocking, regular
+//!   files only, size-capped; stdin capped) of every input, `trust` (the
 //!   system's CAs plus a CA file, for every outgoing HTTPS: the checks and
 //!   the login bridge's IdP client), [`keys::KeyError`].
 //! - [`keydir`]: the key directory: [`keydir::Scanner`] walks it into an

@@ -25,9 +25,13 @@ use std::path::{Path, PathBuf};
 /// Kid → key fingerprint, remembered between runs to spot a reused kid.
 pub type Seen = BTreeMap<String, String>;
 
+/// The most the state file may hold (a kid and a fingerprint are ~100
+/// bytes: a million kids).
+const STATE_LIMIT: u64 = 128 * 1024 * 1024;
+
 /// Loads remembered fingerprints (missing or unreadable state = nothing remembered).
 pub fn load_state(path: &Path) -> Seen {
-    std::fs::read(path)
+    crate::keys::read_regular(path, STATE_LIMIT)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()

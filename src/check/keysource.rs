@@ -151,7 +151,7 @@ pub fn obtain(source: &KeySource, kid: &str) -> Obtained {
                     )
                 }
             };
-            match std::fs::read(&path) {
+            match crate::keys::read_regular(&path, crate::keydir::MAX_FILE_SIZE) {
                 Ok(bytes) => judge(path.display().to_string(), "", &bytes, false),
                 Err(e) => Obtained::failed(
                     path.display().to_string(),
@@ -170,15 +170,17 @@ pub fn obtain(source: &KeySource, kid: &str) -> Obtained {
             "no asap_key_server to fetch the key from".into(),
             "set asap_key_server (a kid not in cache_keys_url's JWKS is fetched from it)".into(),
         ),
-        KeySource::File(path) => match std::fs::read(path) {
-            Ok(bytes) => judge(path.display().to_string(), "", &bytes, false),
-            Err(e) => Obtained::failed(
-                path.display().to_string(),
-                format!("cannot read: {e}"),
-                format!("cannot read --key {}", path.display()),
-                "pass a readable PEM key file".into(),
-            ),
-        },
+        KeySource::File(path) => {
+            match crate::keys::read_regular(path, crate::keydir::MAX_FILE_SIZE) {
+                Ok(bytes) => judge(path.display().to_string(), "", &bytes, false),
+                Err(e) => Obtained::failed(
+                    path.display().to_string(),
+                    format!("cannot read: {e}"),
+                    format!("cannot read --key {}", path.display()),
+                    "pass a readable PEM key file".into(),
+                ),
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use crate::check::{self, doctor, Columns, Diagnostic, Tally};
 use crate::cli::DoctorArgs;
 use crate::keydir::KeySet;
 use crate::prosody::config::{Config, Redactions, TokenOptions};
+use crate::token::service::config::ConfigError;
 use crate::token::service::ServiceConfig;
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -101,6 +102,11 @@ pub(super) fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
                 prosody_options.as_ref(),
                 std::time::SystemTime::now(),
             ),
+            // Not a config at all (a FIFO, a device, a secret file): an
+            // error in what was asked, as for every other input.
+            Err(e @ (ConfigError::Read { .. } | ConfigError::NotConfig { .. })) => {
+                return Err(e.into())
+            }
             Err(e) => vec![Diagnostic::fail("config", e.to_string())],
         };
         sections.push((format!("Token service {}", file.display()), findings));

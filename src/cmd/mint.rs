@@ -2,29 +2,41 @@
 
 use crate::cli::MintArgs;
 use crate::keydir::age;
+use crate::keys;
 use crate::token::claims::{TokenSpec, User};
 use crate::token::mint::{Choice, Minter};
 use anyhow::{bail, Context as _};
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+/// The most a claims file (or stdin) may hold: claims are a few hundred
+/// bytes; a token of a megabyte no browser would carry in a URL.
+const CLAIMS_LIMIT: u64 = 1024 * 1024;
+
 fn read_claims(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
-    let (name, text) = if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("--claims -: cannot read stdin")?;
-        ("stdin".to_owned(), s)
+    let (name, read) = if path.as_os_str() == "-" {
+        ("stdin".to_owned(), keys::read_stdin(CLAIMS_LIMIT))
     } else {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--claims {}: cannot read it", path.display()))?;
-        (path.display().to_string(), text)
+        (
+            path.display().to_string(),
+            keys::read_regular(path, CLAIMS_LIMIT),
+        )
     };
-    serde_json::from_str(&text).with_context(|| format!("--claims {name}: not valid JSON"))
+    let bytes = read.with_context(|| format!("--claims {name}: cannot read it"))?;
+    // serde_json's errors say the line and column, never the text.
+    serde_json::from_slice(&bytes).with_context(|| format!("--claims {name}: not valid JSON"))
 }
 
 pub(super) fn run(a: MintArgs) -> anyhow::Result<ExitCode> {
+    if let Some(kid) = &a.kid {
+        // The rule keygen and serve's scanner apply: never sign with a kid
+        // no key server serves.
+        crate::kid::servable_anywhere(kid).map_err(|source| crate::error::Error::BadKid {
+            kid: kid.clone(),
+            source,
+        })?;
+    }
     let merge = a.claims.as_deref().map(read_claims).transpose()?;
     let spec = TokenSpec {
         profile: a.profile,

@@ -23,7 +23,6 @@ mod verify;
 
 use crate::cli::Command;
 use anyhow::Context as _;
-use std::io::Read as _;
 use std::process::ExitCode;
 
 /// Accepted, or no problems found.
@@ -52,16 +51,18 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The most stdin may hold for a token (or a meeting URL with one): real
+/// tokens are a few kilobytes.
+const TOKEN_LIMIT: u64 = 1024 * 1024;
+
 /// The token from an argument, a meeting URL, or stdin (`verify` and
 /// `login`).
 fn token_text(arg: Option<&str>) -> anyhow::Result<String> {
     let raw = match arg {
         None | Some("-") => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read the token from stdin")?;
-            s
+            let bytes =
+                crate::keys::read_stdin(TOKEN_LIMIT).context("cannot read the token from stdin")?;
+            String::from_utf8(bytes).context("the token on stdin is not UTF-8 text")?
         }
         Some(t) => t.to_owned(),
     };

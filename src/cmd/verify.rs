@@ -9,6 +9,9 @@ use anyhow::Context as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
+/// The most `--app-secret-file` may hold (a secret is tens of bytes).
+const APP_SECRET_LIMIT: u64 = 64 * 1024;
+
 pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let token = super::token_text(a.token.as_deref())?;
     let ProsodySettings {
@@ -25,8 +28,10 @@ pub(super) fn run(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let secret = match (&a.app_secret, &a.app_secret_file) {
         (Some(s), _) => Some(s.clone()),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
+            let bytes = crate::keys::read_regular(path, APP_SECRET_LIMIT)
                 .with_context(|| format!("--app-secret-file {}: cannot read it", path.display()))?;
+            let text = String::from_utf8(bytes)
+                .with_context(|| format!("--app-secret-file {}: not UTF-8 text", path.display()))?;
             Some(text.strip_suffix('\n').unwrap_or(&text).to_owned())
         }
         (None, None) => None,

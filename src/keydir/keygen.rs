@@ -33,12 +33,16 @@ pub struct NewKey {
 }
 
 /// Generates an RSA key of `bits` and writes it as `<dir>/<kid>.pem`
-/// (PKCS#8, mode 0600, atomically). Refuses an existing kid.
+/// (PKCS#8, mode 0600, atomically). Refuses an existing kid, and a kid
+/// `serve` would not serve ([`kid::servable_anywhere`]: the rule its
+/// scanner applies, with every route `serve` may answer).
 pub fn create(dir: &Path, kid: &str, bits: usize) -> Result<NewKey, Error> {
-    let path = kid::file_path(dir, kid).map_err(|source| Error::BadKid {
+    let bad = |source| Error::BadKid {
         kid: kid.to_owned(),
         source,
-    })?;
+    };
+    kid::servable_anywhere(kid).map_err(bad)?;
+    let path = kid::file_path(dir, kid).map_err(bad)?;
     let exists = |path: &Path| Error::KidExists {
         kid: kid.to_owned(),
         path: path.to_owned(),
@@ -76,6 +80,9 @@ fn check_issuer(issuer: &str) -> Result<(), Error> {
     kid::validate(issuer).map_err(bad)?;
     if issuer.contains('/') {
         return Err(bad(kid::KidError::IssuerSegment));
+    }
+    if issuer.starts_with('.') {
+        return Err(bad(kid::KidError::Hidden(issuer.to_owned())));
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ pub mod trust;
 mod write;
 pub use pem::pem_encode;
 use pem::{decode_base64, key_block};
-pub use read::{open_nonblocking, read_opened, read_regular, ReadError};
+pub use read::{open_nonblocking, read_opened, read_regular, read_stdin, ReadError};
 pub use write::{write_new_file, write_new_private_key};
 
 /// Smallest modulus we serve or generate, in bits.

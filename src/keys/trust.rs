@@ -22,6 +22,9 @@ pub struct TrustError {
     pub reason: String,
 }
 
+/// The most a CA file may hold (the whole Mozilla bundle is ~220 KiB).
+const CA_FILE_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// The system's CA certificates, and those of `ca_file` when given.
 fn certificates(ca_file: Option<&Path>) -> Result<Vec<Certificate<'static>>, TrustError> {
     let mut certs: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
@@ -34,7 +37,7 @@ fn certificates(ca_file: Option<&Path>) -> Result<Vec<Certificate<'static>>, Tru
             path: path.to_owned(),
             reason,
         };
-        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let pem = super::read_regular(path, CA_FILE_LIMIT).map_err(|e| bad(e.to_string()))?;
         let before = certs.len();
         for item in ureq::tls::parse_pem(&pem) {
             if let PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {

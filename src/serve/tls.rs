@@ -47,14 +47,24 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// The most a certificate chain or key file may hold (a chain is a few KiB).
+const TLS_FILE_LIMIT: u64 = 1024 * 1024;
+
 /// Builds a server configuration from the files.
 pub fn load(files: &TlsFiles) -> Result<rustls::ServerConfig, TlsError> {
     let file_err = |path: &Path, what: String| TlsError::File {
         path: path.to_owned(),
         what,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| file_err(&files.cert, format!("cannot read certificates: {e}")))?
+    // Read as every input is (a FIFO or /dev/zero in their place is an
+    // error, not a hang or a gigabyte).
+    let read = |path: &Path, what: &str| {
+        crate::keys::read_regular(path, TLS_FILE_LIMIT)
+            .map_err(|e| file_err(path, format!("cannot read {what}: {e}")))
+    };
+    let cert_pem = read(&files.cert, "certificates")?;
+    let key_pem = read(&files.key, "the private key")?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| file_err(&files.cert, format!("bad certificate PEM: {e}")))?;
     if certs.is_empty() {
@@ -63,7 +73,7 @@ pub fn load(files: &TlsFiles) -> Result<rustls::ServerConfig, TlsError> {
             "no BEGIN CERTIFICATE block: --tls-cert takes a PEM certificate chain".into(),
         ));
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| file_err(&files.key, format!("no usable private key: {e}")))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let pair_err = |e: rustls::Error| TlsError::Pair {

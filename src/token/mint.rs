@@ -205,10 +205,13 @@ impl Minter {
                 public_only.insert(entry.kid.clone());
                 continue;
             }
-            let pem = std::fs::read(entry.source()).map_err(|e| MintError::Key {
-                path: entry.source().clone(),
-                source: KeyError::Malformed(e.to_string()),
-            })?;
+            let pem =
+                keys::read_regular(&entry.source(), crate::keydir::MAX_FILE_SIZE).map_err(|e| {
+                    MintError::Key {
+                        path: entry.source().clone(),
+                        source: KeyError::Malformed(e.to_string()),
+                    }
+                })?;
             let key = SigningKey::from_pem(&entry.kid, entry.source().clone(), &pem).map_err(
                 |source| MintError::Key {
                     path: entry.source().clone(),

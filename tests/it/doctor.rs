@@ -477,3 +477,52 @@ fn another_tenants_folder_is_a_note_unless_this_tenant_has_no_key() {
         "{out}"
     );
 }
+
+#[test]
+fn a_secret_given_as_the_prosody_config_is_not_printed() {
+    let (t, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    // Hex from `openssl rand -hex 32`: Lua stops at it ("malformed number near '…'").
+    let secret = "3f9a0c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f";
+    let file = t.path().join("backend.secret");
+    write(&file, format!("{secret}\n"));
+    let state = t.path().join("state.json");
+    let (code, out, err) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--state",
+        &path_str(&state),
+        "--prosody-config",
+        &path_str(&file),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    let out = format!("{out}{err}");
+    assert!(
+        out.contains("backend.secret: this is not a Prosody config"),
+        "{out}"
+    );
+    assert!(!out.contains(&secret[..8]), "the secret was printed: {out}");
+    // In a real config, Lua's syntax errors say the line, not the text there.
+    let config = t.path().join("prosody.cfg.lua");
+    write(
+        &config,
+        format!("app_id = \"jitsi\"\nasap_key_server = {secret}\n"),
+    );
+    let (code, out, err) = cli(&[
+        "doctor",
+        "--keys",
+        &path_str(&dir),
+        "--state",
+        &path_str(&state),
+        "--prosody-config",
+        &path_str(&config),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    let out = format!("{out}{err}");
+    assert!(
+        out.contains("prosody.cfg.lua:2: malformed number (the text is not shown)"),
+        "{out}"
+    );
+    assert!(!out.contains(&secret[..8]), "the secret was printed: {out}");
+}

@@ -200,3 +200,135 @@ fn a_closed_stdout_is_no_error_and_keeps_the_verdict() {
     let (got, err) = with_closed_stdout(&["verify", &rejected, "--keys", &d]);
     assert_eq!((got, err.as_str()), (1, ""), "a reject stays a reject");
 }
+
+/// A FIFO in a fresh folder (`mkfifo`): opening it for reading blocks
+/// until a writer comes, which never does.
+fn fifo(dir: &std::path::Path) -> String {
+    let path = dir.join("fifo");
+    run(Command::new("mkfifo").arg(&path));
+    path_str(&path)
+}
+
+#[test]
+fn every_input_is_read_bounded_a_fifo_a_device_or_endless_stdin_is_an_error_naming_it() {
+    let (t, d, good) = signed();
+    let fifo = fifo(t.path());
+    let folder = path_str(t.path());
+    let big = t.path().join("big.toml");
+    write(&big, format!("# {}\n", "x".repeat(2 << 20)));
+    let big = path_str(&big);
+    let serve = |config: &str| serve_args_owned(&d, &["--config", config]);
+    let tls = |file: &str| serve_args_owned(&d, &["--tls-cert", file, "--tls-key", file]);
+    let cases: Vec<(Vec<String>, bool, i32, &str)> = vec![
+        (
+            serve("/dev/zero"),
+            false,
+            2,
+            "/dev/zero: cannot read the token service config: not a regular file but a device",
+        ),
+        (
+            serve(&fifo),
+            false,
+            2,
+            "not a regular file but a FIFO (named pipe)",
+        ),
+        (serve(&folder), false, 2, "not a regular file but a folder"),
+        (
+            serve(&big),
+            false,
+            2,
+            "big.toml: cannot read the token service config: larger than 1 MiB",
+        ),
+        (
+            tls("/dev/zero"),
+            false,
+            2,
+            "/dev/zero: cannot read certificates: not a regular file but a device",
+        ),
+        (
+            tls(&fifo),
+            false,
+            2,
+            "cannot read certificates: not a regular file but a FIFO",
+        ),
+        (
+            strings(&["doctor", "--keys", &d, "--config", "/dev/zero"]),
+            false,
+            2,
+            "not a regular file but a device",
+        ),
+        (
+            strings(&["doctor", "--keys", &d, "--config", &fifo]),
+            false,
+            2,
+            "not a regular file but a FIFO",
+        ),
+        (
+            strings(&["mint", "--keys", &d, "--claims", "/dev/zero"]),
+            false,
+            2,
+            "--claims /dev/zero: cannot read it: not a regular file but a device",
+        ),
+        (
+            strings(&["mint", "--keys", &d, "--claims", &fifo]),
+            false,
+            2,
+            "not a regular file but a FIFO",
+        ),
+        (
+            strings(&["mint", "--keys", &d, "--claims", "-"]),
+            true,
+            2,
+            "--claims stdin: cannot read it: larger than 1 MiB",
+        ),
+        (
+            strings(&["verify", "--keys", &d, "-"]),
+            true,
+            2,
+            "cannot read the token from stdin: larger than 1 MiB",
+        ),
+        (
+            strings(&["verify", "--keys", &d]),
+            true,
+            2,
+            "cannot read the token from stdin: larger than 1 MiB",
+        ),
+        (
+            strings(&["verify", &good, "--app-secret-file", &fifo]),
+            false,
+            2,
+            "not a regular file but a FIFO",
+        ),
+        // A key file that is a FIFO: a finding (Prosody would find no key), never a hang.
+        (
+            strings(&["verify", &good, "--key", &fifo]),
+            false,
+            1,
+            "not a regular file but a FIFO",
+        ),
+    ];
+    for (args, zeros, code, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let stdin = if zeros {
+            Stdio::from(std::fs::File::open("/dev/zero").unwrap())
+        } else {
+            Stdio::null()
+        };
+        // The deadline only ends a hang; the assertions are on what was said.
+        let (got, out, err) = cli_within_stdin(DEADLINE, &args, stdin);
+        assert_eq!(got, code, "{args:?}: {out}{err}");
+        assert!(
+            out.contains(needle) || err.contains(needle),
+            "{args:?}: no {needle:?} in {out}{err}"
+        );
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+/// `serve` on the key directory `dir` with `extra` flags.
+fn serve_args_owned(dir: &str, extra: &[&str]) -> Vec<String> {
+    strings(&serve_args(std::path::Path::new(dir), extra))
+}

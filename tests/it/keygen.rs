@@ -477,3 +477,90 @@ fn prune_and_the_bounded_jwks_order_undated_kids_by_file_time_beyond_the_margin(
     assert!(out.contains("nothing to remove"), "{out}");
     assert!(dir.join("copy/a.pem").exists() && dir.join("copy/b.pem").exists());
 }
+
+/// What `list --json` says of the files under `dir`: kids served, and the
+/// reason of each skipped file, by file name.
+fn listed(dir: &std::path::Path) -> (Vec<String>, Vec<(String, String)>) {
+    let out = cli_ok(&["list", "--keys", &path_str(dir), "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kids = doc["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    let skipped = doc["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["file"].as_str().unwrap().to_owned(),
+                s["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (kids, skipped)
+}
+
+#[test]
+fn keygen_rotate_and_mint_refuse_a_kid_serve_would_not_serve_with_its_reason() {
+    let (_t, dir) = keydir();
+    let d = path_str(&dir);
+    let deepest = vec!["d"; 32].join("/");
+    let too_deep = format!("{deepest}/d");
+    let hash = format!("{}.pem", sha256_hex("jitsi/k"));
+    // The same file put there by hand: what serve says of it.
+    let (_h, by_hand) = keydir();
+    for kid in [
+        "healthz",
+        "metrics",
+        hash.as_str(),
+        "mint",
+        "oidc/callback",
+        "jitsi/.k",
+        &too_deep,
+    ] {
+        write_private(by_hand.join(format!("{kid}.pem")), &key(0).pkcs8);
+        let (code, out, err) = cli(&["keygen", kid, "--keys", &d]);
+        assert_eq!(code, 2, "keygen {kid}: {out}{err}");
+        assert!(err.contains(&format!("invalid kid {kid:?}")), "{err}");
+        assert!(
+            !dir.join(format!("{kid}.pem")).exists(),
+            "keygen {kid} wrote nothing"
+        );
+        let (code, _, mint_err) = cli(&["mint", "--kid", kid, "--keys", &d]);
+        assert_eq!(code, 2, "mint --kid {kid}: {mint_err}");
+        assert!(
+            mint_err.contains(&format!("invalid kid {kid:?}")),
+            "{mint_err}"
+        );
+    }
+    // The reasons are serve's: a kid at a route or a Prosody path is
+    // skipped with the words keygen printed; hidden and too deep files
+    // are never read.
+    let (kids, skipped) = listed(&by_hand);
+    assert!(
+        kids.iter().all(|k| k == "mint" || k == "oidc/callback"),
+        "{kids:?}"
+    );
+    for kid in ["healthz", "metrics", hash.as_str()] {
+        let (_, reason) = skipped
+            .iter()
+            .find(|(f, _)| f.ends_with(&format!("/{kid}.pem")))
+            .unwrap_or_else(|| panic!("{kid} not skipped: {skipped:?}"));
+        let why = reason
+            .strip_prefix("kid refused: ")
+            .and_then(|r| r.strip_suffix("; rename the file"))
+            .unwrap();
+        let (_, _, err) = cli(&["keygen", kid, "--keys", &d]);
+        assert!(err.contains(why), "keygen {kid} says {err}, serve {reason}");
+    }
+    // `mint` and `oidc/…` are refused by serve --config (its token service).
+    let (code, out, err) = cli(&["rotate", ".hidden", "--keys", &d]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("starts with '.'"), "{err}");
+    // The deepest kid serve reads is made, and served.
+    cli_ok(&["keygen", &deepest, "--keys", &d]);
+    assert_eq!(listed(&dir).0, vec![deepest]);
+}

@@ -802,3 +802,99 @@ fn keys_a_copy_stamped_together_keep_the_signing_key_warn_once_and_doctor_names_
     wait_until("the rotated key signs", || minted_kid(fresh.addr) == new);
     assert_eq!(says(&fresh), 1, "{}", fresh.logs());
 }
+
+/// The words of /etc/shadow that must never be printed: every line, and
+/// every field of 8 characters or more (hashes, long names).
+fn shadow_words() -> Vec<String> {
+    let text = std::fs::read_to_string("/etc/shadow").unwrap_or_default();
+    let mut words: Vec<String> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for line in text.lines() {
+        words.extend(line.split(':').filter(|f| f.len() >= 8).map(str::to_owned));
+    }
+    words
+}
+
+#[test]
+fn a_config_error_names_file_line_and_key_never_a_secret_or_the_line() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let (t, file) = config(MINT);
+    let secret_file = path_str(&t.path().join("clients/backend.secret"));
+    let inline = t.path().join("inline.toml");
+    write(&inline, format!("{MINT}secret = \"{SECRET}\"\n"));
+    let mistyped = t.path().join("mistyped.toml");
+    write(
+        &mistyped,
+        MINT.replace("[\"standup\", \"team-*\"]", &format!("\"{SECRET}\"")),
+    );
+    let pasted = t.path().join("pasted.toml");
+    write(&pasted, MINT.replace("clients/backend.secret", SECRET));
+    let (inline, mistyped, pasted) = (path_str(&inline), path_str(&mistyped), path_str(&pasted));
+    let line = |path: &str, needle: &str| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let n = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        format!("{path}:{n}:")
+    };
+    let cases = [
+        (
+            secret_file.clone(),
+            vec![format!("{secret_file}: this is not a config file")],
+        ),
+        (
+            inline.clone(),
+            vec![line(&inline, "secret ="), "unknown field `secret`".into()],
+        ),
+        (
+            mistyped.clone(),
+            vec![
+                line(&mistyped, "rooms ="),
+                "invalid type: string (value not shown), expected a sequence".into(),
+                "rooms".into(),
+            ],
+        ),
+        // The secret pasted where its file's path belongs.
+        (
+            pasted.clone(),
+            vec!["mint.clients[0].secret_file: names no file, and looks like a secret".into()],
+        ),
+        // Readable by root (the CI runs as root): root's line is never shown.
+        ("/etc/shadow".into(), vec!["/etc/shadow".into()]),
+    ];
+    let mut forbidden = shadow_words();
+    forbidden.push(SECRET.into());
+    forbidden.push(SECRET[..12].into());
+    let keys = path_str(&dir);
+    let state = t.path().join("state.json");
+    for (config, needles) in cases {
+        let serve = serve_args(&dir, &["--config", &config]);
+        let doctor = [
+            "doctor",
+            "--keys",
+            &keys,
+            "--state",
+            state.to_str().unwrap(),
+            "--config",
+            &config,
+        ];
+        for args in [&serve[..], &doctor[..]] {
+            let (code, out, err) = cli_within(DEADLINE, args);
+            let said = format!("{out}{err}");
+            assert!(code == 1 || code == 2, "{args:?}: {said}");
+            for n in &needles {
+                assert!(said.contains(n.as_str()), "{args:?}: no {n:?} in {said}");
+            }
+            for word in &forbidden {
+                assert!(
+                    !said.contains(word.as_str()),
+                    "{args:?} printed a secret: {said}"
+                );
+            }
+        }
+    }
+    // The config itself still starts serve.
+    drop(serve_with(&dir, &file));
+}

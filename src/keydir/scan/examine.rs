@@ -6,7 +6,7 @@
 use super::{Scanner, MAX_FILE_SIZE};
 use crate::keydir::{FileTimes, KeyEntry, SkipReason};
 use crate::keys::{self, ReadError};
-use crate::kid;
+use crate::kid::{self, KidError};
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -188,8 +188,14 @@ impl Scanner {
             Some(Err(e)) => return Verdict::skip(SkipReason::BadKid(e)),
             Some(Ok(kid)) => kid,
         };
-        if let Some(why) = kid::shadowed(&kid, &self.reserved, &self.documents) {
-            return Verdict::skip(SkipReason::Shadowed(why));
+        // The one kid rule, as keygen, rotate and mint --kid apply it (the
+        // walk has already left hidden and too deep paths out).
+        match kid::servable(&kid, &self.reserved, &self.documents) {
+            Ok(()) => {}
+            Err(KidError::Shadowed(why)) => return Verdict::skip(SkipReason::Shadowed(why)),
+            Err(KidError::Hidden(_)) => return Verdict::skip(SkipReason::Dotfile),
+            Err(KidError::TooDeep(_)) => return Verdict::skip(SkipReason::TooDeep),
+            Err(e) => return Verdict::skip(SkipReason::BadKid(e)),
         }
         if meta.len() > MAX_FILE_SIZE {
             return Verdict::skip(SkipReason::TooLarge(meta.len()));
@@ -207,7 +213,9 @@ impl Scanner {
         let data = match read {
             Ok(data) => data,
             Err(ReadError::NotRegular(_)) => return Verdict::skip(SkipReason::NotRegularFile),
-            Err(ReadError::TooLarge(n)) => return Verdict::skip(SkipReason::TooLarge(n)),
+            Err(ReadError::TooLarge { size, .. }) => {
+                return Verdict::skip(SkipReason::TooLarge(size))
+            }
             Err(ReadError::Io(e)) => return Verdict::skip(SkipReason::Unreadable(e.to_string())),
         };
         match keys::decode_public(&data) {

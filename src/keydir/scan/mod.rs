@@ -36,10 +36,11 @@ mod walk;
 /// Key files larger than this are not keys (an RSA-16384 private key is ~12 KiB).
 pub const MAX_FILE_SIZE: u64 = 64 * 1024;
 /// How deep subdirectories are followed: a key in a folder 32 levels
-/// below the key directory, or deeper, is skipped with [`SkipReason::TooDeep`].
+/// below the key directory, or deeper, is skipped with [`SkipReason::TooDeep`]
+/// (the kid rule [`crate::kid::servable`] says so of a kid).
 ///
 /// [`SkipReason::TooDeep`]: crate::keydir::SkipReason::TooDeep
-pub const MAX_DEPTH: usize = 32;
+pub use crate::kid::MAX_DEPTH;
 
 /// What the scanner knows of one path.
 #[derive(Debug, Clone)]

@@ -18,15 +18,9 @@ pub const MAX_FILE: u64 = 4 * 1024 * 1024;
 /// bytes; an error saying what it is otherwise.
 pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     crate::keys::read_regular(path, MAX_FILE).map_err(|e| match e {
-        ReadError::NotRegular(t) => std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("not a regular file but {}", kind(&t)),
-        ),
-        ReadError::TooLarge(_) => std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {} MiB", MAX_FILE >> 20),
-        ),
         ReadError::Io(e) => e,
+        ReadError::NotRegular(_) => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        ReadError::TooLarge { .. } => std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })
 }
 
@@ -34,21 +28,6 @@ pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
 pub fn read_text(path: &Path) -> std::io::Result<String> {
     String::from_utf8(read_regular(path)?)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
-}
-
-fn kind(t: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt as _;
-    if t.is_dir() {
-        "a folder"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() || t.is_block_device() {
-        "a device"
-    } else {
-        "a special file"
-    }
 }
 
 #[cfg(test)]

@@ -110,6 +110,19 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
+        // A secret given by mistake (`--prosody-config client.secret`): Lua
+        // would name a piece of it ("global 'q2Xy'"), so it is not run. A
+        // one-line config still has an `=`, a string or a call (`Include "…"`).
+        let trimmed = text.trim();
+        if !trimmed.is_empty() && !trimmed.contains(['\n', '=', '"', '\'', '(', '[', ' ']) {
+            return Err(ConfigError::Lua {
+                path: path.to_owned(),
+                message:
+                    "this is not a Prosody config (one word on one line, perhaps a secret file; \
+                    its text is not shown): give the *.cfg.lua file Prosody loads"
+                        .into(),
+            });
+        }
         Config::parse(path, &text)
     }
 

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 /// The most a secret or key file may hold.
 const SECRET_FILE_LIMIT: u64 = 64 * 1024;
+/// The most the config file may hold (a config with a thousand clients is
+/// under 200 KiB).
+pub const CONFIG_FILE_LIMIT: u64 = 1024 * 1024;
 /// The shortest client secret accepted: a guessable secret mints tokens.
 pub const MIN_SECRET_LEN: usize = 16;
 /// `min_key_age` when the file does not set it: long enough for every
@@ -30,21 +33,34 @@ pub const DEFAULT_RATE: &str = "100/s";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("{}: cannot read the token service config: {source}; check the path given to --config (or ASAP_CONFIG)", file.display())]
+    /// The file cannot be read: missing, not a regular file (a FIFO, a
+    /// device), over [`CONFIG_FILE_LIMIT`], not UTF-8.
+    #[error("{}: cannot read the token service config: {problem}; check the path given to --config (or ASAP_CONFIG)", file.display())]
     Read {
         /// The config file.
         file: PathBuf,
         /// Why.
-        source: std::io::Error,
+        problem: crate::keys::ReadError,
     },
-    /// Not TOML, an unknown key, a value of the wrong type (toml's message
-    /// names the line and the key).
-    #[error("{}: {message}", file.display())]
+    /// One line without `=` or `[`: a secret (a `secret_file`) given as
+    /// the config, whose text is not shown.
+    #[error("{}: this is not a config file (one line without '=' or '[', perhaps a secret file; its text is not shown): give the TOML config to --config (see deploy/asap-keyserver.toml)", file.display())]
+    NotConfig {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Not TOML, an unknown key, a value of the wrong type: where, and
+    /// toml's message without the line's text or any value (a config
+    /// error must not print what may be a secret).
+    #[error("{}:{line}:{column}: {message} (the line's text is not shown)", file.display())]
     Parse {
         /// The config file.
         file: PathBuf,
-        /// toml's message, with the line and the key.
+        /// 1-based line (0 when toml does not say).
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// What is wrong, naming the key, without values.
         message: String,
     },
     /// A key whose value cannot be used.
@@ -262,6 +278,15 @@ impl Reader<'_> {
     fn secret(&self, key: &str, file: &Path) -> Result<Secret, ConfigError> {
         let path = self.path(file);
         let bytes = crate::keys::read_regular(&path, SECRET_FILE_LIMIT).map_err(|e| {
+            if looks_like_a_secret(file) && !path.exists() {
+                // The secret itself pasted where its file's path belongs:
+                // naming the "path" would print it.
+                return self.err(
+                    key,
+                    "names no file, and looks like a secret itself (the value is not shown)",
+                    "put the secret in a file (`openssl rand -hex 32 > clients/NAME.secret; chmod 600 clients/NAME.secret`) and give that file's path here",
+                );
+            }
             self.err(
                 key,
                 format!("cannot read {}: {}", path.display(), e),
@@ -334,6 +359,13 @@ impl Reader<'_> {
     }
 }
 
+/// A `*_file` value with no folder and no extension, 16 characters or
+/// more: more likely a secret than the name of its file.
+fn looks_like_a_secret(value: &Path) -> bool {
+    let text = value.as_os_str().as_encoded_bytes();
+    text.len() >= MIN_SECRET_LEN && !text.contains(&b'/') && !text.contains(&b'.')
+}
+
 fn parse_cookie_key(bytes: &[u8]) -> Option<[u8; 32]> {
     let text = std::str::from_utf8(bytes).ok().map(str::trim);
     if let Some(hexed) = text.filter(|t| t.len() == 64) {
@@ -371,9 +403,16 @@ impl ServiceConfig {
     }
 
     fn read(file: &Path, create: bool) -> Result<ServiceConfig, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        let unreadable = |problem| ConfigError::Read {
             file: file.to_owned(),
-            source,
+            problem,
+        };
+        let bytes = crate::keys::read_regular(file, CONFIG_FILE_LIMIT).map_err(unreadable)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            unreadable(crate::keys::ReadError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not UTF-8 text",
+            )))
         })?;
         ServiceConfig::parse_with(file, &text, create)
     }
@@ -384,10 +423,7 @@ impl ServiceConfig {
     }
 
     fn parse_with(file: &Path, text: &str, create: bool) -> Result<ServiceConfig, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            file: file.to_owned(),
-            message: e.to_string().trim_end().replace('\n', "\n  "),
-        })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(file, text, e))?;
         let dir = file
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -420,6 +456,98 @@ impl ServiceConfig {
             notes: r.notes.into_inner(),
         })
     }
+}
+
+/// toml's error `e` as it may be printed: the file, line and column, the
+/// key, and what is wrong, never the line (toml's `Display` quotes it) nor
+/// a value (serde's "invalid type: string \"…\"" does).
+fn parse_error(file: &Path, text: &str, mut e: toml::de::Error) -> ConfigError {
+    let trimmed = text.trim();
+    if !trimmed.is_empty() && !trimmed.contains(['\n', '=', '[']) {
+        return ConfigError::NotConfig {
+            file: file.to_owned(),
+        };
+    }
+    let (line, column) = match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            (
+                before.matches('\n').count() + 1,
+                before[start..].chars().count() + 1,
+            )
+        }
+        None => (0, 0),
+    };
+    // Without the input, toml shows its message and the key (`in `a.b``).
+    e.set_input(None);
+    let shown = e.to_string();
+    let mut message = shown
+        .lines()
+        .map(without_values)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !message.contains('`') && line > 0 {
+        if let Some(key) = key_at(text, line) {
+            message.push_str(&format!(", at key `{key}`"));
+        }
+    }
+    ConfigError::Parse {
+        file: file.to_owned(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// serde's message without the value it quotes: `invalid type: string
+/// "…", expected a sequence` becomes `invalid type: a string (value not
+/// shown), expected a sequence`; anything in double quotes goes.
+fn without_values(message: &str) -> String {
+    for lead in [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length: ",
+        "unknown variant ",
+    ] {
+        if let Some(rest) = message.strip_prefix(lead) {
+            // serde's kind of value (`string`, `floating point`), before the value.
+            let what = rest
+                .split(['"', '`', ','])
+                .next()
+                .unwrap_or_default()
+                .trim();
+            let what = if lead == "unknown variant " { "" } else { what };
+            let expected = rest.rfind(", expected").map_or("", |i| &rest[i..]);
+            return format!("{lead}{what} (value not shown){expected}").replace("  (", " (");
+        }
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The key that `line` (1-based) of `text` sets, when it is `key = …`
+/// with a bare TOML key: a name, never a value.
+fn key_at(text: &str, line: usize) -> Option<&str> {
+    let (key, _) = text.lines().nth(line - 1)?.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    bare.then_some(key)
 }
 
 fn oidc(r: &Reader<'_>, o: RawOidc) -> Result<OidcConfig, ConfigError> {
@@ -604,7 +732,56 @@ mod tests {
                 .contains("mint.clients[0].max_ttl: \"1x\" is not a duration"),
             "{err}"
         );
+        let pasted = "0123456789abcdef0123";
+        let err = ServiceConfig::parse(&file, &text.replace("b.secret", pasted))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mint.clients[0].secret_file: names no file, and looks like a secret")
+                && !err.contains(pasted),
+            "{err}"
+        );
         let err = ServiceConfig::parse(&file, &format!("{text}colour = 1\n")).unwrap_err();
         assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_say_where_never_the_text() {
+        let file = Path::new("c.toml");
+        let shown = |text: &str| ServiceConfig::parse(file, text).unwrap_err().to_string();
+        let secret = "s3cr3t-Value-0123456789";
+        assert_eq!(
+            shown(&format!("{secret}\n")),
+            "c.toml: this is not a config file (one line without '=' or '[', perhaps a secret file; \
+             its text is not shown): give the TOML config to --config (see deploy/asap-keyserver.toml)"
+        );
+        let err = shown(&format!("min_key_age = \"9s\"\nsecret = \"{secret}\"\n"));
+        assert!(
+            err.starts_with("c.toml:2:1: unknown field `secret`"),
+            "{err}"
+        );
+        let err = shown(&format!(
+            "[mint]\n[[mint.clients]]\nname = \"b\"\nissuers = \"{secret}\"\n"
+        ));
+        assert!(
+            err.starts_with(
+                "c.toml:4:11: invalid type: string (value not shown), expected a sequence"
+            ),
+            "{err}"
+        );
+        let err = shown(&format!(
+            "min_key_age = 9\nroot:{secret}:19000:0:99999:7:::\n"
+        ));
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+        let err = shown(&format!("min_key_age = \"{secret}\n"));
+        assert!(err.starts_with("c.toml:1:"), "{err}");
+        for err in [err, shown(&format!("min_key_age = {secret}\n"))] {
+            assert!(!err.contains(secret) && !err.contains("s3cr3t"), "{err}");
+        }
+        assert_eq!(
+            without_values("invalid value: integer `1234`, expected a duration"),
+            "invalid value: integer (value not shown), expected a duration"
+        );
+        assert_eq!(without_values("a \"b\" c"), "a \"…\" c");
     }
 }

@@ -122,12 +122,17 @@ pub fn today() -> String {
 /// what it printed. The limit is a generous bound, not an assertion on how
 /// long the command takes.
 pub fn cli_within(limit: Duration, args: &[&str]) -> (i32, String, String) {
+    cli_within_stdin(limit, args, Stdio::null())
+}
+
+/// [`cli_within`] with `stdin` (a file such as `/dev/zero`, a pipe).
+pub fn cli_within_stdin(limit: Duration, args: &[&str], stdin: Stdio) -> (i32, String, String) {
     use std::io::Read as _;
     let mut child = Command::new(bin())
         .args(args)
         .env_remove("ASAP_KEYS_DIR")
         .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

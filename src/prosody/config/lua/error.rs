@@ -46,17 +46,25 @@ pub(super) fn lua_to_config_error(path: &Path, e: &mlua::Error) -> ConfigError {
         mlua::Error::SyntaxError { message, .. } => match syntax_error(path, message) {
             // Lua quotes the text where it stopped ("near 'root'"): for a
             // file the config included (`Include "/etc/shadow"`), that is
-            // a piece of a file nobody asked to see.
+            // a piece of a file nobody asked to see; for the config itself
+            // it may be a secret given by mistake (`--prosody-config
+            // client.secret`: "malformed number near '3f9a…'"). The line
+            // says where; the text is never shown (`<eof>` is no text).
             ConfigError::Syntax {
                 path: file,
                 line,
                 what,
-            } if file != path => {
+            } => {
                 let what = match what.split_once(" near ") {
-                    Some((said, _)) => {
-                        format!("{said} (the text of an included file is not shown)")
+                    Some((said, near)) if near != "<eof>" => {
+                        let whose = if file == path {
+                            "the text is not shown"
+                        } else {
+                            "the text of an included file is not shown"
+                        };
+                        format!("{said} ({whose})")
                     }
-                    None => what,
+                    _ => what,
                 };
                 ConfigError::Syntax {
                     path: file,
