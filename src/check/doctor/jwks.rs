@@ -93,8 +93,8 @@ fn bounded_fix(url: &str) -> String {
             plain(url)
         )
     } else {
-        "it is bounded already, yet large: kids without a date cannot be ordered by age, so all of an issuer's \
-            stay in it; name keys by date (asap-keyserver rotate), or prune old ones"
+        "it is bounded already, yet large: keys whose order cannot be told (kids without a date written within \
+            a minute of each other) all stay in it; name keys by date (asap-keyserver rotate), or prune old ones"
             .to_owned()
     }
 }
