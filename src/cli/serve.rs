@@ -58,6 +58,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
 
+    /// Time a client has to send a whole request body (`POST /mint`),
+    /// after its head: one that trickles is answered 408 and closed (nginx's
+    /// client_body_timeout). The mint API checks the secret before it reads
+    /// a byte of the body.
+    #[arg(long, env = "ASAP_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub body_timeout: Duration,
+
     /// A response that makes no progress this long is dropped: a client
     /// that stopped reading (nginx's send_timeout) frees its connection.
     #[arg(long, env = "ASAP_SEND_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
@@ -99,11 +106,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_ACCEPT_LOOPS", value_name = "N")]
     pub accept_loops: Option<usize>,
 
-    /// Open connections at most; more clients wait for one to close
-    /// [default: 4096, or fewer to leave 64 file descriptors of the
-    /// open-file limit (raised to its hard limit at start) for rescans].
-    /// Over the limit, /healthz and /readyz are still answered (up to 8
-    /// clients read at a time), up to 8 others wait, and more get 503.
+    /// Open connections at most [default: 4096]; never more than the
+    /// open-file limit (raised to its hard limit at start) less 64 file
+    /// descriptors kept for probes, rescans and watches. Over the limit,
+    /// up to 8 clients are read at a time (1 s to send the request; when
+    /// a 9th comes, the oldest still silent is closed), /healthz and
+    /// /readyz are answered at once, up to 8 others wait for a slot, and
+    /// more get 503.
     #[arg(long, env = "ASAP_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
 }
