@@ -24,6 +24,12 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
 
+    /// Also answer /healthz and /readyz on this address (plain HTTP, no
+    /// other route), in a lane of their own: for an orchestrator's probes,
+    /// out of reach of the clients of --listen, e.g. `0.0.0.0:8086`.
+    #[arg(long, env = "ASAP_HEALTH_LISTEN", value_name = "ADDR")]
+    pub health_listen: Option<SocketAddr>,
+
     /// Rescan the key directory on this interval instead of using OS file
     /// notifications (for NFS and volumes that send none), e.g. `2s`.
     #[arg(long, env = "ASAP_POLL_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]

@@ -20,6 +20,8 @@ use tracing::info;
 struct ServeConfig {
     keys: PathBuf,
     listen: std::net::SocketAddr,
+    /// `--health-listen`: probes only, in a lane of their own.
+    health_listen: Option<std::net::SocketAddr>,
     watch: watch::Mode,
     init: bool,
     http: HttpConfig,
@@ -70,6 +72,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
         Ok(ServeConfig {
             keys: a.dir.path,
             listen: a.listen,
+            health_listen: a.health_listen,
             watch: a
                 .poll_interval
                 .map_or(watch::Mode::Notify, watch::Mode::Poll),
@@ -165,6 +168,19 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
     let local = listeners[0]
         .local_addr()
         .context("cannot read the bound address")?;
+    let health = config
+        .health_listen
+        .map(|addr| {
+            let bound = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std);
+            bound.map_err(|source| Error::Bind { addr, source })
+        })
+        .transpose()?;
+    if let Some(h) = &health {
+        let at = h.local_addr().context("cannot read the bound address")?;
+        info!(addr = %at, "health checks also on http://{at}/healthz and /readyz (--health-listen), in a lane of their own");
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(addr = %local, keys = key_count, dir = %dir.display(), "listening on {scheme}://{local}");
     let urls = Urls::new(scheme, local, &config.http);
@@ -220,6 +236,7 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
     }
     server::run(
         listeners,
+        health,
         store,
         config.http,
         tls,

@@ -40,6 +40,13 @@ pub const OVER_LIMIT: usize = 8;
 /// Connections over the limit that asked for a key or a JWKS and wait for a
 /// slot, at most; beyond, they are answered 503 with `Retry-After`.
 pub const WAITING: usize = 8;
+/// Connections on the health listener (`--health-listen`) read at once, at
+/// most (a newcomer closes the oldest still silent).
+const HEALTH_LANE: usize = 16;
+/// The answer on the health listener to anything but a health check.
+const NOT_HERE: &[u8] = b"HTTP/1.1 404 Not Found\r\n\
+    Content-Type: text/plain; charset=utf-8\r\nContent-Length: 55\r\nConnection: close\r\n\r\n\
+    only /healthz and /readyz are answered on this address\n";
 /// How long a connection over the limit has to finish its TLS handshake
 /// and send its request head.
 const OVER_LIMIT_HEAD: Duration = Duration::from_secs(1);
@@ -82,9 +89,11 @@ pub fn bind_reuseport(
 /// Serves `store` on `listeners`, one accept loop each (see
 /// [`bind_reuseport`]), until `shutdown` completes; then stops accepting,
 /// waits up to `config.drain_timeout` for open requests, and returns. With
-/// `tls`, every connection is HTTPS.
+/// `tls`, every connection is HTTPS. On `health` (`--health-listen`), plain
+/// HTTP, only `/healthz` and `/readyz` are answered, in a lane of their own.
 pub async fn run(
     listeners: Vec<TcpListener>,
+    health: Option<TcpListener>,
     store: Arc<KeyStore>,
     config: HttpConfig,
     tls: Option<Arc<TlsState>>,
@@ -114,16 +123,23 @@ pub async fn run(
             Some(hyper_util::server::graceful::GracefulShutdown::new()),
         ),
         limit: Arc::new(Semaphore::new(config.max_connections.max(1))),
-        over: Arc::new(OverLane::default()),
+        over: Arc::new(OverLane::new(OVER_LIMIT)),
         waiting: Arc::new(Semaphore::new(WAITING)),
         tls,
         config,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let loops: Vec<_> = listeners
+    let mut loops: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&shared), stopped.clone())))
         .collect();
+    if let Some(h) = health {
+        loops.push(tokio::spawn(health_loop(
+            h,
+            Arc::clone(&shared),
+            stopped.clone(),
+        )));
+    }
     shutdown.await;
     let _ = stop.send(true);
     for l in loops {
@@ -174,24 +190,32 @@ struct Answer {
     body_timeout: Duration,
 }
 
-/// The connections over the limit whose TLS handshake or first request
-/// head is being read, oldest first, at most [`OVER_LIMIT`]: a newcomer
-/// when they are that many closes the oldest (which has sent no whole
-/// request head yet, or it would have left the lane), so silent clients
-/// cannot fill the lane and keep a probe out.
-#[derive(Default)]
+/// The connections over the limit (or on the health listener) whose TLS
+/// handshake or first request head is being read, oldest first, at most
+/// `capacity`: a newcomer when they are that many closes the oldest (which
+/// has sent no whole request head yet, or it would have left the lane), so
+/// silent clients cannot fill the lane and keep a probe out.
 struct OverLane {
+    capacity: usize,
     next: AtomicU64,
     queue: Mutex<VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>>,
 }
 
 impl OverLane {
+    fn new(capacity: usize) -> OverLane {
+        OverLane {
+            capacity,
+            next: AtomicU64::new(0),
+            queue: Mutex::new(VecDeque::with_capacity(capacity)),
+        }
+    }
+
     /// A place in the lane, closing the oldest when it is full.
     fn enter(self: &Arc<Self>) -> Ticket {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (evict, evicted) = tokio::sync::oneshot::channel();
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        while queue.len() >= OVER_LIMIT {
+        while queue.len() >= self.capacity {
             if let Some((_, oldest)) = queue.pop_front() {
                 let _ = oldest.send(());
             }
@@ -269,6 +293,76 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let stream = SendTimeout::new(stream, config.send_timeout);
         tokio::spawn(connection(Arc::clone(&shared), stream, peer, lane));
+    }
+}
+
+/// The loop of the health listener: every connection is read in a lane of
+/// its own ([`HEALTH_LANE`], the oldest silent one closed for a newcomer);
+/// a health check is answered (then close), anything else gets 404.
+async fn health_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let lane = Arc::new(OverLane::new(HEALTH_LANE));
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => { backoff = Duration::from_millis(5); conn }
+                Err(e) => {
+                    error!(error = %e, "accept failed on --health-listen; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let ticket = lane.enter();
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let stream = SendTimeout::new(stream, OVER_LIMIT_HEAD);
+            let deadline = tokio::time::Instant::now() + OVER_LIMIT_HEAD;
+            health_only(shared, stream, peer, ticket, deadline).await;
+        });
+    }
+}
+
+/// A connection on the health listener: its head read by `deadline`
+/// (unless a newcomer closes it first), then a health check answered or
+/// a 404.
+async fn health_only(
+    shared: Arc<Shared>,
+    mut io: SendTimeout<tokio::net::TcpStream>,
+    peer: std::net::SocketAddr,
+    mut ticket: Ticket,
+    deadline: tokio::time::Instant,
+) {
+    let read = tokio::time::timeout_at(deadline, conn::read_head(&mut io));
+    let head = tokio::select! {
+        r = read => match r {
+            Ok(Ok(head)) => head,
+            _ => return,
+        },
+        () = ticket.evicted() => return,
+    };
+    drop(ticket);
+    let mut io = Rewind::new(head, io);
+    let answer = Arc::clone(&shared.answer);
+    let health =
+        conn::request_line(io.prefix()).is_some_and(|(_, path)| is_health(path, &answer.pre));
+    if !health {
+        let _ = tokio::time::timeout(
+            OVER_LIMIT_HEAD,
+            tokio::io::AsyncWriteExt::write_all(&mut io, NOT_HERE),
+        )
+        .await;
+        return;
+    }
+    if let Some(w) = shared.watcher() {
+        serve_connection(shared.http_once.clone(), io, answer, peer, w).await;
     }
 }
 

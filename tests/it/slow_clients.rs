@@ -299,3 +299,56 @@ fn probes_are_answered_under_a_low_open_file_limit() {
     write(dir.join("jitsi/k2.pem"), &key(1).spki);
     server.wait_key("jitsi/k2", key(1));
 }
+
+/// Issue 27, finding 5: --health-listen answers the probes of an
+/// orchestrator on an address of its own, in a lane of its own, whatever
+/// the clients of --listen do; nothing but the probes is served there.
+#[test]
+fn the_health_listener_answers_probes_while_every_connection_is_taken() {
+    let (_t, dir) = keydir();
+    write(dir.join("jitsi/k.pem"), &key(0).spki);
+    let server = Server::start(
+        &dir,
+        &[
+            "--max-connections",
+            "20",
+            "--header-timeout",
+            "120s",
+            "--health-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    server.wait_log("health checks also on http://");
+    let line = server
+        .logs()
+        .lines()
+        .find(|l| l.contains("health checks also on http://"))
+        .map(str::to_owned)
+        .unwrap();
+    let health: std::net::SocketAddr = line
+        .split("health checks also on http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let held = silent(server.addr, 80);
+    server.wait_log("connection limit reached");
+    let _flood = SilentFlood::start(server.addr);
+    // Silent clients on the health address itself are closed oldest first.
+    let held_there = silent(health, 40);
+    for (path, body) in [("/healthz", "ok\n"), ("/readyz", "ready\n")] {
+        let reply = get(health, path);
+        assert_eq!((reply.status, reply.text().as_str()), (200, body), "{path}");
+    }
+    let reply = get(health, &key_path("jitsi/k"));
+    assert_eq!(
+        reply.status, 404,
+        "keys are not served on the health address"
+    );
+    assert!(
+        reply.text().contains("only /healthz and /readyz"),
+        "{}",
+        reply.text()
+    );
+    drop((held, held_there));
+}
