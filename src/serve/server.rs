@@ -546,3 +546,29 @@ async fn serve_connection<I>(
         debug!(peer = %peer, error = %e, "connection ended with an error");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot::error::TryRecvError;
+
+    fn evicted(t: &mut Ticket) -> bool {
+        !matches!(t.evicted.try_recv(), Err(TryRecvError::Empty))
+    }
+
+    #[test]
+    fn a_full_lane_closes_its_oldest_for_a_newcomer() {
+        let lane = Arc::new(OverLane::new(2));
+        let mut first = lane.enter();
+        let second = lane.enter();
+        // A ticket that left (its head read) is no longer counted.
+        drop(second);
+        let mut third = lane.enter();
+        assert!(!evicted(&mut first));
+        let mut fourth = lane.enter();
+        // first is the oldest of two: closed for the fourth; third stays.
+        assert!(evicted(&mut first));
+        assert!(!evicted(&mut third) && !evicted(&mut fourth));
+        assert_eq!(lane.queue.lock().unwrap().len(), 2);
+    }
+}
