@@ -257,8 +257,8 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
 
 /// File descriptors kept free of connections: the watcher, a rescan's
 /// directory walk and open key files, TLS files, logs, and the few
-/// connections read or waiting over the limit (`server::OVER_LIMIT`,
-/// `server::WAITING`), among them health probes.
+/// connections open over the limit (`server::OVER_FDS`: those read, those
+/// waiting, health probes), and those of `--health-listen`.
 const FD_HEADROOM: u64 = 64;
 
 /// The connection bound: `--max-connections` (4096 by default), but never

@@ -40,9 +40,18 @@ pub const OVER_LIMIT: usize = 8;
 /// Connections over the limit that asked for a key or a JWKS and wait for a
 /// slot, at most; beyond, they are answered 503 with `Retry-After`.
 pub const WAITING: usize = 8;
+/// Connections over the limit open at once, at most, whatever they are
+/// doing: in the lane, [`WAITING`], answered, or closed for a newcomer and
+/// not yet gone. More than the lane holds, so a newcomer rarely waits
+/// (only until a closed one is gone, or a second at most); few enough to
+/// stay inside the file descriptors `serve` keeps free of connections (64).
+const OVER_FDS: usize = OVER_LIMIT + WAITING + 8;
 /// Connections on the health listener (`--health-listen`) read at once, at
 /// most (a newcomer closes the oldest still silent).
-const HEALTH_LANE: usize = 16;
+const HEALTH_LANE: usize = 4;
+/// Connections on the health listener open at once, at most (as
+/// [`OVER_FDS`]).
+const HEALTH_FDS: usize = 8;
 /// The answer on the health listener to anything but a health check.
 const NOT_HERE: &[u8] = b"HTTP/1.1 404 Not Found\r\n\
     Content-Type: text/plain; charset=utf-8\r\nContent-Length: 55\r\nConnection: close\r\n\r\n\
@@ -124,6 +133,7 @@ pub async fn run(
         ),
         limit: Arc::new(Semaphore::new(config.max_connections.max(1))),
         over: Arc::new(OverLane::new(OVER_LIMIT)),
+        over_fds: Arc::new(Semaphore::new(OVER_FDS)),
         waiting: Arc::new(Semaphore::new(WAITING)),
         tls,
         config,
@@ -171,6 +181,8 @@ struct Shared {
     /// Connections accepted over the limit while their first request head
     /// is read (a health check is answered at once, without a slot).
     over: Arc<OverLane>,
+    /// Connections over the limit open at once ([`OVER_FDS`]).
+    over_fds: Arc<Semaphore>,
     /// Connections over the limit that asked for something else and wait
     /// for a slot.
     waiting: Arc<Semaphore>,
@@ -281,7 +293,15 @@ async fn accept_loop(
             // Every slot taken: read what this client wants first (a
             // health check is answered without a slot), in the lane over
             // the limit, closing its oldest if it is full.
-            Err(_) => Lane::OverLimit(shared.over.enter()),
+            // Never more than OVER_FDS open over the limit: a newcomer
+            // waits until one closed for it is gone (at once) or a slot frees.
+            Err(_) => tokio::select! {
+                p = Arc::clone(&shared.limit).acquire_owned() => Lane::Slot(p.expect("semaphore never closed")),
+                p = Arc::clone(&shared.over_fds).acquire_owned() => {
+                    Lane::OverLimit(shared.over.enter(), p.expect("semaphore never closed"))
+                }
+                _ = stopped.changed() => break,
+            },
         };
         if shared.limit.available_permits() == 0 && !at_limit_logged {
             warn!(max_connections = config.max_connections,
@@ -305,6 +325,7 @@ async fn health_loop(
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let lane = Arc::new(OverLane::new(HEALTH_LANE));
+    let fds = Arc::new(Semaphore::new(HEALTH_FDS));
     let mut backoff = Duration::from_millis(5);
     loop {
         let (stream, peer) = tokio::select! {
@@ -320,9 +341,14 @@ async fn health_loop(
             _ = stopped.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        let fd = tokio::select! {
+            p = Arc::clone(&fds).acquire_owned() => p.expect("semaphore never closed"),
+            _ = stopped.changed() => break,
+        };
         let ticket = lane.enter();
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
+            let _fd = fd;
             let stream = SendTimeout::new(stream, OVER_LIMIT_HEAD);
             let deadline = tokio::time::Instant::now() + OVER_LIMIT_HEAD;
             health_only(shared, stream, peer, ticket, deadline).await;
@@ -371,7 +397,7 @@ enum Lane {
     /// With a slot of `--max-connections`.
     Slot(tokio::sync::OwnedSemaphorePermit),
     /// Over the limit, while its first request head is read.
-    OverLimit(Ticket),
+    OverLimit(Ticket, tokio::sync::OwnedSemaphorePermit),
 }
 
 /// Serves one accepted connection: TLS if configured, then HTTP.
@@ -397,12 +423,12 @@ async fn connection(
             }
             drop(permit);
         }
-        Lane::OverLimit(mut ticket) => {
+        Lane::OverLimit(mut ticket, fd) => {
             // The handshake and the head share one deadline, and a
             // newcomer to a full lane ends either.
             let deadline = tokio::time::Instant::now() + OVER_LIMIT_HEAD;
             match acceptor {
-                None => over_limit(shared, stream, peer, ticket, deadline).await,
+                None => over_limit(shared, stream, peer, (ticket, fd), deadline).await,
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
                     let done = tokio::select! {
@@ -414,7 +440,7 @@ async fn connection(
                     };
                     match done {
                         Ok(Ok(tls_stream)) => {
-                            over_limit(shared, tls_stream, peer, ticket, deadline).await;
+                            over_limit(shared, tls_stream, peer, (ticket, fd), deadline).await;
                         }
                         Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
                         Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
@@ -453,7 +479,7 @@ async fn over_limit<I>(
     shared: Arc<Shared>,
     mut io: I,
     peer: std::net::SocketAddr,
-    mut ticket: Ticket,
+    (mut ticket, fd): (Ticket, tokio::sync::OwnedSemaphorePermit),
     deadline: tokio::time::Instant,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -494,7 +520,8 @@ async fn over_limit<I>(
     let Ok(slot) = Arc::clone(&shared.limit).acquire_owned().await else {
         return;
     };
-    drop(waiting);
+    // Counted with the slots from now on.
+    drop((waiting, fd));
     with_slot(&shared, io, peer).await;
     drop(slot);
 }
