@@ -24,6 +24,12 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
 
+    /// Also answer /healthz and /readyz on this address (plain HTTP, no
+    /// other route), in a lane of their own: for an orchestrator's probes,
+    /// out of reach of the clients of --listen, e.g. `0.0.0.0:8086`.
+    #[arg(long, env = "ASAP_HEALTH_LISTEN", value_name = "ADDR")]
+    pub health_listen: Option<SocketAddr>,
+
     /// Rescan the key directory on this interval instead of using OS file
     /// notifications (for NFS and volumes that send none), e.g. `2s`.
     #[arg(long, env = "ASAP_POLL_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
@@ -57,6 +63,13 @@ pub struct ServeArgs {
     /// connections are closed after it too.
     #[arg(long, env = "ASAP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub header_timeout: Duration,
+
+    /// Time a client has to send a whole request body (`POST /mint`),
+    /// after its head: one that trickles is answered 408 and closed (nginx's
+    /// client_body_timeout). The mint API checks the secret before it reads
+    /// a byte of the body.
+    #[arg(long, env = "ASAP_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub body_timeout: Duration,
 
     /// A response that makes no progress this long is dropped: a client
     /// that stopped reading (nginx's send_timeout) frees its connection.
@@ -99,11 +112,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ASAP_ACCEPT_LOOPS", value_name = "N")]
     pub accept_loops: Option<usize>,
 
-    /// Open connections at most; more clients wait for one to close
-    /// [default: 4096, or fewer to leave 64 file descriptors of the
-    /// open-file limit (raised to its hard limit at start) for rescans].
-    /// Over the limit, /healthz and /readyz are still answered (up to 8
-    /// clients read at a time), up to 8 others wait, and more get 503.
+    /// Open connections at most [default: 4096]; never more than the
+    /// open-file limit (raised to its hard limit at start) less 64 file
+    /// descriptors kept for probes, rescans and watches. Over the limit,
+    /// up to 8 clients are read at a time (1 s to send the request; when
+    /// a 9th comes, the oldest still silent is closed), /healthz and
+    /// /readyz are answered at once, up to 8 others wait for a slot, and
+    /// more get 503.
     #[arg(long, env = "ASAP_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
 }

@@ -20,6 +20,8 @@ use tracing::info;
 struct ServeConfig {
     keys: PathBuf,
     listen: std::net::SocketAddr,
+    /// `--health-listen`: probes only, in a lane of their own.
+    health_listen: Option<std::net::SocketAddr>,
     watch: watch::Mode,
     init: bool,
     http: HttpConfig,
@@ -48,6 +50,10 @@ impl TryFrom<ServeArgs> for ServeConfig {
             "--max-connections must be at least 1"
         );
         anyhow::ensure!(
+            !a.body_timeout.is_zero(),
+            "--body-timeout must be more than 0s"
+        );
+        anyhow::ensure!(
             !a.send_timeout.is_zero(),
             "--send-timeout must be more than 0s"
         );
@@ -66,6 +72,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
         Ok(ServeConfig {
             keys: a.dir.path,
             listen: a.listen,
+            health_listen: a.health_listen,
             watch: a
                 .poll_interval
                 .map_or(watch::Mode::Notify, watch::Mode::Poll),
@@ -74,8 +81,9 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 cache_max_age: a.cache_max_age,
                 jwks_max_age: a.jwks_max_age,
                 header_timeout: a.header_timeout,
+                body_timeout: a.body_timeout,
                 send_timeout: a.send_timeout,
-                max_connections: a.max_connections.unwrap_or_else(default_max_connections),
+                max_connections: connection_limit(a.max_connections),
                 base_path: a.base_path,
                 jwks_path: a.jwks_path,
                 ..HttpConfig::default()
@@ -160,6 +168,19 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
     let local = listeners[0]
         .local_addr()
         .context("cannot read the bound address")?;
+    let health = config
+        .health_listen
+        .map(|addr| {
+            let bound = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std);
+            bound.map_err(|source| Error::Bind { addr, source })
+        })
+        .transpose()?;
+    if let Some(h) = &health {
+        let at = h.local_addr().context("cannot read the bound address")?;
+        info!(addr = %at, "health checks also on http://{at}/healthz and /readyz (--health-listen), in a lane of their own");
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(addr = %local, keys = key_count, dir = %dir.display(), "listening on {scheme}://{local}");
     let urls = Urls::new(scheme, local, &config.http);
@@ -215,6 +236,7 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
     }
     server::run(
         listeners,
+        health,
         store,
         config.http,
         tls,
@@ -235,15 +257,17 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
 
 /// File descriptors kept free of connections: the watcher, a rescan's
 /// directory walk and open key files, TLS files, logs, and the few
-/// connections read or waiting over the limit (`server::OVER_LIMIT`,
-/// `server::WAITING`).
+/// connections open over the limit (`server::OVER_FDS`: those read, those
+/// waiting, health probes), and those of `--health-listen`.
 const FD_HEADROOM: u64 = 64;
 
-/// The default connection bound: 4096, or what the open-file limit leaves
-/// after [`FD_HEADROOM`], once the soft limit is raised to the hard one (as
-/// nginx and systemd-run daemons do). Without it, idle clients can take every
-/// descriptor and rescans fail with "Too many open files".
-fn default_max_connections() -> usize {
+/// The connection bound: `--max-connections` (4096 by default), but never
+/// more than what the open-file limit leaves after [`FD_HEADROOM`], once
+/// the soft limit is raised to the hard one (as nginx and systemd-run
+/// daemons do). Without it, idle clients can take every descriptor:
+/// `accept` fails with EMFILE, no probe gets in, and rescans fail with
+/// "Too many open files".
+fn connection_limit(asked: Option<usize>) -> usize {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut limit = getrlimit(Resource::Nofile);
     if limit.current < limit.maximum {
@@ -255,13 +279,17 @@ fn default_max_connections() -> usize {
             limit = raised;
         }
     }
-    let bound = match limit.current {
-        None => 4096,
-        Some(n) => n.saturating_sub(FD_HEADROOM).clamp(1, 4096) as usize,
-    };
-    if bound < 4096 {
-        tracing::warn!(open_files = ?limit.current, max_connections = bound,
-            "the open-file limit is low: at most {bound} connections (raise LimitNOFILE / ulimit -n, or set --max-connections)");
+    let fd_bound = limit.current.map_or(usize::MAX, |n| {
+        usize::try_from(n.saturating_sub(FD_HEADROOM).max(1)).unwrap_or(usize::MAX)
+    });
+    let wanted = asked.unwrap_or(4096);
+    let bound = wanted.min(fd_bound);
+    if bound < wanted {
+        tracing::warn!(open_files = ?limit.current, max_connections = bound, asked = wanted,
+            "the open-file limit is low: at most {bound} connections, {FD_HEADROOM} file descriptors kept for health probes, rescans and watches (raise LimitNOFILE / ulimit -n)");
+    } else {
+        tracing::info!(open_files = ?limit.current, max_connections = bound,
+            "at most {bound} connections; {FD_HEADROOM} file descriptors kept for health probes, rescans and watches");
     }
     bound
 }

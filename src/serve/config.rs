@@ -18,7 +18,11 @@ pub struct HttpConfig {
     pub jwks_max_age: u64,
     /// Time a client has to send a complete request head (also the keep-alive idle limit).
     pub header_timeout: Duration,
-    /// Open connections at most; further clients wait in the accept queue.
+    /// Time a client has to send a whole request body (`POST /mint`),
+    /// counted from the end of its head.
+    pub body_timeout: Duration,
+    /// Open connections at most; further clients are read in the lane over
+    /// the limit (`server::OVER_LIMIT`).
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
@@ -37,6 +41,7 @@ impl Default for HttpConfig {
             cache_max_age: 300,
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
             max_connections: 4096,
             drain_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(30),

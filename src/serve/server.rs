@@ -4,8 +4,14 @@
 //!
 //! Connections are bounded, headers must arrive within a timeout, and
 //! shutdown stops accepting, lets in-flight requests finish, then returns.
-//! Over the connection limit, health checks are still answered and a few
-//! other clients wait in a lane of their own.
+//!
+//! Over the connection limit, a loop never stops accepting: a client is
+//! read in a lane of its own ([`OVER_LIMIT`] at a time, 1 s to send its
+//! request head; when the lane is full, the oldest there is closed to let
+//! the newcomer in), so no number of silent connections, stalled TLS
+//! handshakes or half-sent heads can keep a health check from being read
+//! and answered at once, without a slot. Other requests read there wait
+//! for a slot ([`WAITING`] at most) or get 503.
 
 use super::config::HttpConfig;
 use super::conn::{self, Rewind, SendTimeout};
@@ -17,21 +23,41 @@ use super::tls::TlsState;
 use crate::token::service::Service;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
 
-/// Connections read over the limit at once, at most. These and the
+/// Connections read over the limit at once, at most (a newcomer closes the
+/// oldest of them when they are this many). These and the
 /// [`WAITING`] ones come out of the file descriptors `serve` keeps free of
 /// connections (64), so that rescans can still open files.
 pub const OVER_LIMIT: usize = 8;
 /// Connections over the limit that asked for a key or a JWKS and wait for a
 /// slot, at most; beyond, they are answered 503 with `Retry-After`.
 pub const WAITING: usize = 8;
-/// How long a connection over the limit has to send its request head.
+/// Connections over the limit open at once, at most, whatever they are
+/// doing: in the lane, [`WAITING`], answered, or closed for a newcomer and
+/// not yet gone. More than the lane holds, so a newcomer rarely waits
+/// (only until a closed one is gone, or a second at most); few enough to
+/// stay inside the file descriptors `serve` keeps free of connections (64).
+const OVER_FDS: usize = OVER_LIMIT + WAITING + 8;
+/// Connections on the health listener (`--health-listen`) read at once, at
+/// most (a newcomer closes the oldest still silent).
+const HEALTH_LANE: usize = 4;
+/// Connections on the health listener open at once, at most (as
+/// [`OVER_FDS`]).
+const HEALTH_FDS: usize = 8;
+/// The answer on the health listener to anything but a health check.
+const NOT_HERE: &[u8] = b"HTTP/1.1 404 Not Found\r\n\
+    Content-Type: text/plain; charset=utf-8\r\nContent-Length: 55\r\nConnection: close\r\n\r\n\
+    only /healthz and /readyz are answered on this address\n";
+/// How long a connection over the limit has to finish its TLS handshake
+/// and send its request head.
 const OVER_LIMIT_HEAD: Duration = Duration::from_secs(1);
 /// The answer to a connection over the limit when [`WAITING`] others
 /// wait already, written as is.
@@ -72,9 +98,11 @@ pub fn bind_reuseport(
 /// Serves `store` on `listeners`, one accept loop each (see
 /// [`bind_reuseport`]), until `shutdown` completes; then stops accepting,
 /// waits up to `config.drain_timeout` for open requests, and returns. With
-/// `tls`, every connection is HTTPS.
+/// `tls`, every connection is HTTPS. On `health` (`--health-listen`), plain
+/// HTTP, only `/healthz` and `/readyz` are answered, in a lane of their own.
 pub async fn run(
     listeners: Vec<TcpListener>,
+    health: Option<TcpListener>,
     store: Arc<KeyStore>,
     config: HttpConfig,
     tls: Option<Arc<TlsState>>,
@@ -96,6 +124,7 @@ pub async fn run(
             pre: Prebuilt::new(&config),
             service,
             base_path: config.base_path.clone(),
+            body_timeout: config.body_timeout,
         }),
         http,
         http_once,
@@ -103,16 +132,24 @@ pub async fn run(
             Some(hyper_util::server::graceful::GracefulShutdown::new()),
         ),
         limit: Arc::new(Semaphore::new(config.max_connections.max(1))),
-        over: Arc::new(Semaphore::new(OVER_LIMIT)),
+        over: Arc::new(OverLane::new(OVER_LIMIT)),
+        over_fds: Arc::new(Semaphore::new(OVER_FDS)),
         waiting: Arc::new(Semaphore::new(WAITING)),
         tls,
         config,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let loops: Vec<_> = listeners
+    let mut loops: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&shared), stopped.clone())))
         .collect();
+    if let Some(h) = health {
+        loops.push(tokio::spawn(health_loop(
+            h,
+            Arc::clone(&shared),
+            stopped.clone(),
+        )));
+    }
     shutdown.await;
     let _ = stop.send(true);
     for l in loops {
@@ -143,7 +180,9 @@ struct Shared {
     limit: Arc<Semaphore>,
     /// Connections accepted over the limit while their first request head
     /// is read (a health check is answered at once, without a slot).
-    over: Arc<Semaphore>,
+    over: Arc<OverLane>,
+    /// Connections over the limit open at once ([`OVER_FDS`]).
+    over_fds: Arc<Semaphore>,
     /// Connections over the limit that asked for something else and wait
     /// for a slot.
     waiting: Arc<Semaphore>,
@@ -159,6 +198,68 @@ struct Answer {
     /// The token service (`serve --config`), asked before the handler.
     service: Option<Arc<Service>>,
     base_path: String,
+    /// Time a request body has to arrive whole (`--body-timeout`).
+    body_timeout: Duration,
+}
+
+/// The connections over the limit (or on the health listener) whose TLS
+/// handshake or first request head is being read, oldest first, at most
+/// `capacity`: a newcomer when they are that many closes the oldest (which
+/// has sent no whole request head yet, or it would have left the lane), so
+/// silent clients cannot fill the lane and keep a probe out.
+struct OverLane {
+    capacity: usize,
+    next: AtomicU64,
+    queue: Mutex<VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>>,
+}
+
+impl OverLane {
+    fn new(capacity: usize) -> OverLane {
+        OverLane {
+            capacity,
+            next: AtomicU64::new(0),
+            queue: Mutex::new(VecDeque::with_capacity(capacity)),
+        }
+    }
+
+    /// A place in the lane, closing the oldest when it is full.
+    fn enter(self: &Arc<Self>) -> Ticket {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (evict, evicted) = tokio::sync::oneshot::channel();
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        while queue.len() >= self.capacity {
+            if let Some((_, oldest)) = queue.pop_front() {
+                let _ = oldest.send(());
+            }
+        }
+        queue.push_back((id, evict));
+        Ticket {
+            lane: Arc::clone(self),
+            id,
+            evicted,
+        }
+    }
+}
+
+/// A connection's place in the [`OverLane`]; leaves it when dropped.
+struct Ticket {
+    lane: Arc<OverLane>,
+    id: u64,
+    evicted: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Ticket {
+    /// Completes when a newcomer took this place.
+    async fn evicted(&mut self) {
+        let _ = (&mut self.evicted).await;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut queue = self.lane.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.retain(|(id, _)| *id != self.id);
+    }
 }
 
 async fn accept_loop(
@@ -172,7 +273,8 @@ async fn accept_loop(
     loop {
         // Accept first, then take a slot: with one listener per loop
         // (SO_REUSEPORT), a loop must not sit on a slot while clients queue
-        // on another listener. A loop waiting for a slot accepts nothing more.
+        // on another listener. A loop never waits: a client behind silent
+        // ones in the accept queue (a health check) must be read at once.
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(conn) => { backoff = Duration::from_millis(5); conn }
@@ -189,11 +291,15 @@ async fn accept_loop(
         let lane = match Arc::clone(&shared.limit).try_acquire_owned() {
             Ok(p) => Lane::Slot(p),
             // Every slot taken: read what this client wants first (a
-            // health check is answered without a slot) unless too many
-            // are being read already; then wait for a slot, as before.
+            // health check is answered without a slot), in the lane over
+            // the limit, closing its oldest if it is full.
+            // Never more than OVER_FDS open over the limit: a newcomer
+            // waits until one closed for it is gone (at once) or a slot frees.
             Err(_) => tokio::select! {
                 p = Arc::clone(&shared.limit).acquire_owned() => Lane::Slot(p.expect("semaphore never closed")),
-                p = Arc::clone(&shared.over).acquire_owned() => Lane::OverLimit(p.expect("semaphore never closed")),
+                p = Arc::clone(&shared.over_fds).acquire_owned() => {
+                    Lane::OverLimit(shared.over.enter(), p.expect("semaphore never closed"))
+                }
                 _ = stopped.changed() => break,
             },
         };
@@ -210,12 +316,88 @@ async fn accept_loop(
     }
 }
 
+/// The loop of the health listener: every connection is read in a lane of
+/// its own ([`HEALTH_LANE`], the oldest silent one closed for a newcomer);
+/// a health check is answered (then close), anything else gets 404.
+async fn health_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let lane = Arc::new(OverLane::new(HEALTH_LANE));
+    let fds = Arc::new(Semaphore::new(HEALTH_FDS));
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => { backoff = Duration::from_millis(5); conn }
+                Err(e) => {
+                    error!(error = %e, "accept failed on --health-listen; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let fd = tokio::select! {
+            p = Arc::clone(&fds).acquire_owned() => p.expect("semaphore never closed"),
+            _ = stopped.changed() => break,
+        };
+        let ticket = lane.enter();
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let _fd = fd;
+            let stream = SendTimeout::new(stream, OVER_LIMIT_HEAD);
+            let deadline = tokio::time::Instant::now() + OVER_LIMIT_HEAD;
+            health_only(shared, stream, peer, ticket, deadline).await;
+        });
+    }
+}
+
+/// A connection on the health listener: its head read by `deadline`
+/// (unless a newcomer closes it first), then a health check answered or
+/// a 404.
+async fn health_only(
+    shared: Arc<Shared>,
+    mut io: SendTimeout<tokio::net::TcpStream>,
+    peer: std::net::SocketAddr,
+    mut ticket: Ticket,
+    deadline: tokio::time::Instant,
+) {
+    let read = tokio::time::timeout_at(deadline, conn::read_head(&mut io));
+    let head = tokio::select! {
+        r = read => match r {
+            Ok(Ok(head)) => head,
+            _ => return,
+        },
+        () = ticket.evicted() => return,
+    };
+    drop(ticket);
+    let mut io = Rewind::new(head, io);
+    let answer = Arc::clone(&shared.answer);
+    let health =
+        conn::request_line(io.prefix()).is_some_and(|(_, path)| is_health(path, &answer.pre));
+    if !health {
+        let _ = tokio::time::timeout(
+            OVER_LIMIT_HEAD,
+            tokio::io::AsyncWriteExt::write_all(&mut io, NOT_HERE),
+        )
+        .await;
+        return;
+    }
+    if let Some(w) = shared.watcher() {
+        serve_connection(shared.http_once.clone(), io, answer, peer, w).await;
+    }
+}
+
 /// How a connection got in.
 enum Lane {
     /// With a slot of `--max-connections`.
     Slot(tokio::sync::OwnedSemaphorePermit),
     /// Over the limit, while its first request head is read.
-    OverLimit(tokio::sync::OwnedSemaphorePermit),
+    OverLimit(Ticket, tokio::sync::OwnedSemaphorePermit),
 }
 
 /// Serves one accepted connection: TLS if configured, then HTTP.
@@ -225,59 +407,104 @@ async fn connection(
     peer: std::net::SocketAddr,
     lane: Lane,
 ) {
-    let handshake_timeout = match lane {
-        Lane::Slot(_) => shared.config.header_timeout,
-        Lane::OverLimit(_) => OVER_LIMIT_HEAD,
-    };
-    match shared.tls.as_ref().map(|t| t.acceptor()) {
-        None => over_http(shared, stream, peer, lane).await,
-        Some(acceptor) => {
-            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => over_http(shared, tls_stream, peer, lane).await,
-                Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
-                Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
+    let acceptor = shared.tls.as_ref().map(|t| t.acceptor());
+    match lane {
+        Lane::Slot(permit) => {
+            match acceptor {
+                None => with_slot(&shared, stream, peer).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(shared.config.header_timeout, handshake).await {
+                        Ok(Ok(tls_stream)) => with_slot(&shared, tls_stream, peer).await,
+                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                        Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+            drop(permit);
+        }
+        Lane::OverLimit(mut ticket, fd) => {
+            // The handshake and the head share one deadline, and a
+            // newcomer to a full lane ends either.
+            let deadline = tokio::time::Instant::now() + OVER_LIMIT_HEAD;
+            match acceptor {
+                None => over_limit(shared, stream, peer, (ticket, fd), deadline).await,
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
+                    let done = tokio::select! {
+                        r = handshake => r,
+                        () = ticket.evicted() => {
+                            debug!(peer = %peer, "over the connection limit: closed for a newer client (no TLS handshake yet)");
+                            return;
+                        }
+                    };
+                    match done {
+                        Ok(Ok(tls_stream)) => {
+                            over_limit(shared, tls_stream, peer, (ticket, fd), deadline).await;
+                        }
+                        Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                        Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
+                    }
+                }
             }
         }
     }
 }
 
-/// HTTP on a connection: with a slot, as usual; over the limit, a health
-/// check is answered (one request, then close) and anything else waits
-/// for a slot, its head read already.
-async fn over_http<I>(shared: Arc<Shared>, mut io: I, peer: std::net::SocketAddr, lane: Lane)
+/// HTTP on a connection with a slot, until it closes.
+async fn with_slot<I>(shared: &Shared, io: I, peer: std::net::SocketAddr)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let answer = Arc::clone(&shared.answer);
-    let watcher = || {
-        shared
-            .graceful
+    if let Some(w) = shared.watcher() {
+        serve_connection(shared.http.clone(), io, Arc::clone(&shared.answer), peer, w).await;
+    }
+}
+
+impl Shared {
+    /// A watcher of the graceful shutdown; `None` once shutdown began.
+    fn watcher(&self) -> Option<hyper_util::server::graceful::Watcher> {
+        self.graceful
             .lock()
             .ok()
             .and_then(|g| g.as_ref().map(|g| g.watcher()))
-    };
-    let over = match lane {
-        Lane::Slot(permit) => {
-            if let Some(w) = watcher() {
-                serve_connection(shared.http.clone(), io, answer, peer, w).await;
-            }
-            drop(permit);
+    }
+}
+
+/// HTTP on a connection over the limit: its head is read by `deadline`
+/// (unless a newcomer closes it first); a health check is answered (one
+/// request, then close) and anything else waits for a slot, its head read
+/// already.
+async fn over_limit<I>(
+    shared: Arc<Shared>,
+    mut io: I,
+    peer: std::net::SocketAddr,
+    (mut ticket, fd): (Ticket, tokio::sync::OwnedSemaphorePermit),
+    deadline: tokio::time::Instant,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let read = tokio::time::timeout_at(deadline, conn::read_head(&mut io));
+    let head = tokio::select! {
+        r = read => match r {
+            Ok(Ok(head)) => head,
+            _ => return,
+        },
+        () = ticket.evicted() => {
+            debug!(peer = %peer, "over the connection limit: closed for a newer client (no request head yet)");
             return;
         }
-        Lane::OverLimit(over) => over,
     };
-    let head = match tokio::time::timeout(OVER_LIMIT_HEAD, conn::read_head(&mut io)).await {
-        Ok(Ok(head)) => head,
-        _ => return,
-    };
+    // A whole head is in: out of the lane, no longer to be closed for another.
+    drop(ticket);
+    let answer = Arc::clone(&shared.answer);
     let mut io = Rewind::new(head, io);
     let health =
         conn::request_line(io.prefix()).is_some_and(|(_, path)| is_health(path, &answer.pre));
     if health {
-        if let Some(w) = watcher() {
+        if let Some(w) = shared.watcher() {
             serve_connection(shared.http_once.clone(), io, answer, peer, w).await;
         }
-        drop(over);
         return;
     }
     let Ok(waiting) = Arc::clone(&shared.waiting).try_acquire_owned() else {
@@ -290,14 +517,12 @@ where
         shared.answer.requests.record(Route::Unknown, 503);
         return;
     };
-    drop(over);
     let Ok(slot) = Arc::clone(&shared.limit).acquire_owned().await else {
         return;
     };
-    drop(waiting);
-    if let Some(w) = watcher() {
-        serve_connection(shared.http.clone(), io, answer, peer, w).await;
-    }
+    // Counted with the slots from now on.
+    drop((waiting, fd));
+    with_slot(&shared, io, peer).await;
     drop(slot);
 }
 
@@ -321,7 +546,8 @@ async fn serve_connection<I>(
         if let Some((svc, target)) = routed {
             let s = Arc::clone(s);
             return service::Routed::later(async move {
-                let (res, route) = service::answer(svc, Arc::clone(&s.store), target, req).await;
+                let (res, route) =
+                    service::answer(svc, Arc::clone(&s.store), target, req, s.body_timeout).await;
                 let status = res.status().as_u16();
                 s.requests.record(route, status);
                 debug!(peer = %peer, status, route = ?route, "request");
@@ -345,5 +571,31 @@ async fn serve_connection<I>(
         .await
     {
         debug!(peer = %peer, error = %e, "connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot::error::TryRecvError;
+
+    fn evicted(t: &mut Ticket) -> bool {
+        !matches!(t.evicted.try_recv(), Err(TryRecvError::Empty))
+    }
+
+    #[test]
+    fn a_full_lane_closes_its_oldest_for_a_newcomer() {
+        let lane = Arc::new(OverLane::new(2));
+        let mut first = lane.enter();
+        let second = lane.enter();
+        // A ticket that left (its head read) is no longer counted.
+        drop(second);
+        let mut third = lane.enter();
+        assert!(!evicted(&mut first));
+        let mut fourth = lane.enter();
+        // first is the oldest of two: closed for the fourth; third stays.
+        assert!(evicted(&mut first));
+        assert!(!evicted(&mut third) && !evicted(&mut fourth));
+        assert_eq!(lane.queue.lock().unwrap().len(), 2);
     }
 }

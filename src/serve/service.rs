@@ -6,7 +6,10 @@
 //!
 //! This is the async glue around [`crate::token::service`], which is pure:
 //! here a request body is read (at most [`MAX_BODY`] bytes, so a client
-//! cannot make the server hold more), the service is asked, and its
+//! cannot make the server hold more, and within `--body-timeout`, so a
+//! client that trickles it cannot hold a connection; `POST /mint` is
+//! authenticated from its headers before a byte of it is read), the
+//! service is asked, and its
 //! [`Reply`] becomes a hyper response. Signing (one RSA-2048 signature,
 //! about 0.3 ms) runs inline on the connection's task: a `spawn_blocking`
 //! hop costs more than it frees on a 2-core machine. Log lines name the
@@ -25,7 +28,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tracing::{debug, info, warn};
 
 /// The future of a response: ready now (the key routes, as without
@@ -92,15 +95,16 @@ pub fn target(service: &Service, path: &str, base_path: &str) -> Option<Target> 
         .map(|_| Target::Oidc((*rest).to_owned()))
 }
 
-/// Answers a request for `target`.
+/// Answers a request for `target`; a body must arrive within `body_timeout`.
 pub async fn answer(
     service: Arc<Service>,
     store: Arc<KeyStore>,
     target: Target,
     req: Request<hyper::body::Incoming>,
+    body_timeout: Duration,
 ) -> (Response<Body>, Route) {
     match target {
-        Target::Mint => (mint(&service, &store, req).await, Route::Mint),
+        Target::Mint => (mint(&service, &store, req, body_timeout).await, Route::Mint),
         Target::Oidc(rest) => (oidc_route(&service, &store, &rest, req).await, Route::Oidc),
     }
 }
@@ -174,6 +178,7 @@ async fn mint(
     service: &Service,
     store: &KeyStore,
     req: Request<hyper::body::Incoming>,
+    body_timeout: Duration,
 ) -> Response<Body> {
     let Some(api) = &service.mint else {
         return response(Reply::error(
@@ -191,9 +196,20 @@ async fn mint(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
-    let body = match read_body(req).await {
+    // The secret first, from the headers: a request that names no client
+    // is refused before a byte of its body is read, and its connection
+    // closed, so no one without a secret can hold it.
+    if let Some(refused) = api.refuse_unknown(authorization.as_deref()) {
+        info!(
+            status = refused.reply.status,
+            outcome = refused.outcome.label(),
+            "mint API: refused before reading the body"
+        );
+        return closing(response(refused.reply));
+    }
+    let body = match read_body(req, body_timeout).await {
         Ok(b) => b,
-        Err(reply) => return response(reply),
+        Err(reply) => return closing(response(reply)),
     };
     let set = store.load();
     let answer = api.handle(
@@ -221,8 +237,9 @@ async fn mint(
 }
 
 /// The request body, or `None` when it is over [`MAX_BODY`] (not read
-/// further); a body that breaks off is a 400.
-pub async fn read_body<B>(req: Request<B>) -> Result<Option<bytes::Bytes>, Reply>
+/// further); a body that breaks off is a 400, one that has not arrived
+/// whole within `timeout` a 408.
+pub async fn read_body<B>(req: Request<B>, timeout: Duration) -> Result<Option<bytes::Bytes>, Reply>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -235,10 +252,15 @@ where
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Ok(None);
     }
-    match http_body_util::Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
-    {
+    let collect = http_body_util::Limited::new(req.into_body(), MAX_BODY).collect();
+    let Ok(collected) = tokio::time::timeout(timeout, collect).await else {
+        let secs = timeout.as_secs_f64();
+        return Err(Reply::error(
+            408,
+            &format!("the request body did not arrive within {secs} s (--body-timeout): send the whole body at once"),
+        ));
+    };
+    match collected {
         Ok(collected) => Ok(Some(collected.to_bytes())),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -251,6 +273,14 @@ where
             &format!("the request body could not be read: {e}"),
         )),
     }
+}
+
+/// `res` with `Connection: close`: hyper closes the connection once it is
+/// sent, without reading what is left of the body.
+fn closing(mut res: Response<Body>) -> Response<Body> {
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
 }
 
 /// A [`Reply`] as a hyper response.

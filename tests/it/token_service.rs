@@ -898,3 +898,143 @@ fn a_config_error_names_file_line_and_key_never_a_secret_or_the_line() {
     // The config itself still starts serve.
     drop(serve_with(&dir, &file));
 }
+
+/// Sends `head` then writes one byte of body every `every` from a thread
+/// until the server closes the connection; returns what the server said.
+/// The trickle never ends on its own: only the server can end it.
+fn trickle(addr: SocketAddr, head: String, every: Duration) -> std::thread::JoinHandle<Vec<u8>> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let dribble = std::thread::spawn(move || {
+            while writer.write_all(b" ").is_ok() {
+                std::thread::sleep(every);
+            }
+        });
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        // Unblocks the dribbler if the read timed out instead.
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        let _ = dribble.join();
+        out
+    })
+}
+
+fn mint_head(authorization: Option<&str>, length: usize) -> String {
+    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!("POST /mint HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {length}\r\n\r\n")
+}
+
+/// Issue 27, finding 4: 60 clients trickling a `POST /mint` body with no
+/// secret against --max-connections 50 held 58 slots for good and every
+/// key request got 503. The secret is checked from the headers first: each
+/// gets its 401 and is closed, and keys are served meanwhile.
+#[test]
+fn tricklers_without_a_secret_hold_no_slot() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let (_t, file) = config(MINT);
+    let server = Server::start(
+        &dir,
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "--max-connections",
+            "50",
+            "--header-timeout",
+            "60s",
+        ],
+    );
+    let tricklers: Vec<_> = (0..60)
+        .map(|i| {
+            let auth = (i % 2 == 0).then_some("Bearer not-a-client-secret");
+            trickle(
+                server.addr,
+                mint_head(auth, 4096),
+                Duration::from_millis(500),
+            )
+        })
+        .collect();
+    let reply = server.get(&key_path("jitsi/k"));
+    assert_eq!(
+        (reply.status, reply.text()),
+        (200, key(0).spki.clone()),
+        "a key request while 60 clients trickle a body"
+    );
+    for t in tricklers {
+        let out = t.join().unwrap();
+        assert!(
+            !out.is_empty(),
+            "a trickler without a secret was answered and closed"
+        );
+        let reply = parse_reply(&out, false);
+        assert_eq!(reply.status, 401, "{}", reply.text());
+        assert_eq!(reply.header("connection"), Some("close"));
+    }
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+/// Issue 27, finding 4: a wrong secret is refused from the headers, without
+/// the body being read: no byte of it is ever sent, yet the 401 comes and
+/// the connection is closed.
+#[test]
+fn a_wrong_secret_is_refused_before_the_body_is_read() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let (_t, file) = config(MINT);
+    let server = serve_with(&dir, &file);
+    for auth in [Some("Bearer wrong-secret"), None] {
+        let raw = raw_exchange(server.addr, mint_head(auth, 1000).as_bytes());
+        assert!(
+            !raw.is_empty(),
+            "{auth:?}: answered without the body being sent"
+        );
+        let reply = parse_reply(&raw, false);
+        assert_eq!(reply.status, 401, "{auth:?}: {}", reply.text());
+        assert!(reply.header("www-authenticate").is_some());
+        assert_eq!(reply.header("connection"), Some("close"));
+    }
+    server.wait_log("mint API: refused before reading the body");
+    assert!(
+        server
+            .get("/metrics")
+            .text()
+            .contains("asap_keyserver_mint_requests_total{client=\"\",outcome=\"unauthorized\"} 2"),
+        "counted as unauthorized"
+    );
+}
+
+/// Issue 27, finding 4: a client with the secret that trickles its body is
+/// answered 408 once --body-timeout has passed, and closed, however
+/// steadily it trickles.
+#[test]
+fn a_body_that_trickles_past_the_body_timeout_gets_408() {
+    let (_k, dir) = keydir();
+    write_private(dir.join("jitsi/k.pem"), &key(0).pkcs8);
+    let (_t, file) = config(MINT);
+    let server = Server::start(
+        &dir,
+        &["--config", file.to_str().unwrap(), "--body-timeout", "2s"],
+    );
+    let auth = format!("Bearer {SECRET}");
+    let out = trickle(
+        server.addr,
+        mint_head(Some(&auth), 4096),
+        Duration::from_millis(200),
+    )
+    .join()
+    .unwrap();
+    assert!(!out.is_empty(), "the trickler was answered and closed");
+    let reply = parse_reply(&out, false);
+    assert_eq!(reply.status, 408, "{}", reply.text());
+    assert!(reply.text().contains("--body-timeout"), "{}", reply.text());
+    assert_eq!(reply.header("connection"), Some("close"));
+    // A body sent at once is still minted.
+    let ok = mint_api(server.addr, SECRET, json!({"room": "standup"}));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let (code, _, err) = cli(&serve_args(&dir, &["--body-timeout", "0s"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--body-timeout must be more than 0s"), "{err}");
+}

@@ -220,6 +220,17 @@ impl MintApi {
         found.ok_or("this secret belongs to no client of [mint]")
     }
 
+    /// The 401 answer when `authorization` names no client, from the
+    /// headers alone: the server asks this before it reads a byte of the
+    /// body, so a client without a secret cannot hold a connection by
+    /// trickling one. `None`: the secret names a client; go on to
+    /// [`MintApi::handle`].
+    pub fn refuse_unknown(&self, authorization: Option<&[u8]>) -> Option<Answer> {
+        let why = self.client(authorization).err()?;
+        self.unknown.fetch_add(1, Ordering::Relaxed);
+        Some(unauthorized(why))
+    }
+
     /// Answers one `POST /mint`: `authorization` is the header's value,
     /// `body` the request body (`None`: it was over [`MAX_BODY`]).
     pub fn handle(
@@ -235,14 +246,7 @@ impl MintApi {
             Ok(c) => c,
             Err(why) => {
                 self.unknown.fetch_add(1, Ordering::Relaxed);
-                let reply = Reply::error(401, why)
-                    .with_header("www-authenticate", "Bearer realm=\"mint\"".into());
-                return Answer {
-                    reply,
-                    client: None,
-                    outcome: Outcome::Unauthorized,
-                    kid: None,
-                };
+                return unauthorized(why);
             }
         };
         let (reply, outcome, kid) = match client.answer(body, set, signer, now, clock) {
@@ -276,6 +280,18 @@ impl MintApi {
                 }
             }
         }
+    }
+}
+
+/// The 401 answer, saying `why`.
+fn unauthorized(why: &str) -> Answer {
+    let reply =
+        Reply::error(401, why).with_header("www-authenticate", "Bearer realm=\"mint\"".into());
+    Answer {
+        reply,
+        client: None,
+        outcome: Outcome::Unauthorized,
+        kid: None,
     }
 }
 
