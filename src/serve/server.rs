@@ -276,16 +276,7 @@ async fn accept_loop(
         // on another listener. A loop never waits: a client behind silent
         // ones in the accept queue (a health check) must be read at once.
         let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(conn) => { backoff = Duration::from_millis(5); conn }
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    error!(error = %e, "accept failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            },
+            c = next_client(&listener, &mut backoff, "") => c,
             _ = stopped.changed() => break,
         };
         let lane = match Arc::clone(&shared.limit).try_acquire_owned() {
@@ -316,6 +307,29 @@ async fn accept_loop(
     }
 }
 
+/// The next client of `listener`. Accept errors (EMFILE and friends) are
+/// logged and retried after a pause that doubles up to 1 s, instead of
+/// spinning; `which` names the listener in the log line.
+async fn next_client(
+    listener: &TcpListener,
+    backoff: &mut Duration,
+    which: &str,
+) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(conn) => {
+                *backoff = Duration::from_millis(5);
+                return conn;
+            }
+            Err(e) => {
+                error!(error = %e, "accept failed{which}; retrying");
+                tokio::time::sleep(*backoff).await;
+                *backoff = (*backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
 /// The loop of the health listener: every connection is read in a lane of
 /// its own ([`HEALTH_LANE`], the oldest silent one closed for a newcomer);
 /// a health check is answered (then close), anything else gets 404.
@@ -329,15 +343,7 @@ async fn health_loop(
     let mut backoff = Duration::from_millis(5);
     loop {
         let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(conn) => { backoff = Duration::from_millis(5); conn }
-                Err(e) => {
-                    error!(error = %e, "accept failed on --health-listen; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            },
+            c = next_client(&listener, &mut backoff, " on --health-listen") => c,
             _ = stopped.changed() => break,
         };
         let _ = stream.set_nodelay(true);
