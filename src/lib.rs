@@ -36,7 +36,8 @@
 //! - [`token`]: typed Jitsi/JaaS/ASAP claims, the Minter that signs them,
 //!   `choice` (the one rule choosing the signing key: newest of an issuer,
 //!   in the directory for `min_key_age`), and `service`, the token service
-//!   of `serve --config`: its TOML `config`, the `signer` over the live key
+//!   of `serve --config`: its TOML `config` (and `config/toml_error`, the
+//!   parse errors that never show the text), the `signer` over the live key
 //!   set, the mint API (`api`) and the OpenID Connect login bridge (`oidc/`:
 //!   `provider` the IdP client over `http` (ureq), `cookie` the sealed login state,
 //!   `jitsi` Jitsi's state and the return URL, `pages`). No server sockets:
