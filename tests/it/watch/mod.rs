@@ -8,5 +8,6 @@ mod files;
 mod hardening;
 mod incremental;
 mod overflow;
+mod races;
 mod reload;
 mod revocation;
