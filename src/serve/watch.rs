@@ -17,12 +17,13 @@
 //! rather than notify's recursive mode, and the folders a burst names are
 //! watched again before they are walked: a folder created unreadable gets
 //! its watch when its `chmod` is heard, and a folder moved whose watch
-//! inotify took back gets a new one. Overflow, a watcher error, too many
-//! paths in one burst and SIGHUP place every watch again, with a new
-//! watcher placed before the old one is let go (the old one's last events,
-//! a deletion say, are still read). Paths are noted whatever else is going
-//! on: a folder created while a full walk runs is named by its event and
-//! watched at the next burst, before it is walked again.
+//! inotify took back gets a new one. SIGHUP and too many paths in one
+//! burst place every watch again on the watcher in place; overflow and a
+//! watcher error (events lost) with a new watcher, placed before the old
+//! one is let go, which is kept until the walk after is done (its last
+//! events, a deletion say, are still read). Paths are noted whatever else
+//! is going on: a folder created while a full walk runs is named by its
+//! event and watched at the next burst, before it is walked again.
 //!
 //! A deletion or a move away the OS reported is carried to the scanner
 //! ([`Scanner::forget_removed`]): what was last read there is forgotten
@@ -110,14 +111,20 @@ struct Changes {
     removed: Vec<PathBuf>,
     /// Walk everything (overflow, errors, too many paths).
     all: bool,
-    /// Events were lost (overflow, errors) or too many paths to keep: place
-    /// every watch again.
+    /// Events were lost (overflow, errors): place every watch again, with
+    /// a new watcher.
     rewatch: bool,
+    /// Too many paths to keep: place every watch again (this watcher's
+    /// events were not lost, so it stays).
+    retree: bool,
 }
 
 /// More paths than this in one burst: walk the whole directory and place
 /// every watch again instead.
 const MAX_PATHS: usize = 4096;
+/// More deletions than this in one burst: their folders are forgotten
+/// instead (a full walk reads them again).
+const MAX_REMOVED: usize = 65_536;
 
 impl Changes {
     /// Notes the paths of one event, and those of them it reports deleted
@@ -125,20 +132,20 @@ impl Changes {
     fn note(&mut self, paths: &[PathBuf], removed: &[PathBuf]) {
         if !removed.is_empty() {
             self.removed.extend_from_slice(removed);
-            if self.removed.len() > MAX_PATHS {
+            if self.removed.len() > MAX_REMOVED {
                 // Their folders instead: forgetting more than was removed
                 // only costs reading those folders again.
                 self.removed = collapse(std::mem::take(&mut self.removed));
             }
         }
-        if self.rewatch {
+        if self.rewatch || self.retree {
             // Every watch is placed again and everything walked.
             return;
         }
         if self.paths.len() + paths.len() > MAX_PATHS {
             info!("more than {MAX_PATHS} changes at once; watching and rescanning the whole key directory again");
             self.all = true;
-            self.rewatch = true;
+            self.retree = true;
             self.paths = Vec::new();
             return;
         }
@@ -149,6 +156,8 @@ impl Changes {
 /// `paths` replaced by their parent folders, a level up at a time until at
 /// most [`MAX_PATHS`] remain.
 fn collapse(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    paths.sort();
+    paths.dedup_by(|later, earlier| later.starts_with(&*earlier));
     while paths.len() > MAX_PATHS {
         for p in &mut paths {
             if let Some(parent) = p.parent() {
@@ -481,6 +490,8 @@ pub async fn run(
     loop {
         // What the next rescan looks at: the named paths, or everything.
         let mut all = true;
+        // Place every watch again (SIGHUP, too many paths).
+        let mut retree = false;
         if w.wants_start(missing) {
             w.start(scanner.root());
         }
@@ -506,10 +517,10 @@ pub async fn run(
             Some(()) = full_rescans.recv() => {
                 info!(dir = %scanner.root().display(), "full rescan requested (SIGHUP): watching every folder and reading every file again");
                 scanner.forget_stamps();
-                if w.mode == Mode::Notify {
-                    w.restart = true;
-                    w.failed = false;
-                }
+                // On the watcher in place: a new one would drop what the
+                // OS told this one just before (a deletion).
+                retree = true;
+                w.failed = false;
             }
             _ = sleep_opt(tick) => {
                 if checking_root && retry.is_none() && w.poll.is_none() {
@@ -537,7 +548,15 @@ pub async fn run(
             let root = scanner.root().to_path_buf();
             let mut named = std::mem::take(&mut recent_dirs);
             named.extend_from_slice(&taken.paths);
-            match tokio::task::block_in_place(|| rewatch(watcher, &root, &named)) {
+            let placed = if retree || taken.retree {
+                all = true;
+                tokio::task::block_in_place(|| {
+                    watch_tree(watcher, &root, &root).map(|()| Vec::new())
+                })
+            } else {
+                tokio::task::block_in_place(|| rewatch(watcher, &root, &named))
+            };
+            match placed {
                 Ok(dirs) => recent_dirs = dirs,
                 Err(e) => {
                     warn!(error = %e, "cannot watch more folders (fs.inotify.max_user_watches?); polling every second instead");
