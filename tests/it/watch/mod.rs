@@ -9,5 +9,6 @@ mod hardening;
 mod incremental;
 mod overflow;
 mod races;
+mod random;
 mod reload;
 mod revocation;
