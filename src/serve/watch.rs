@@ -434,6 +434,15 @@ impl Watch {
                 lock(&self.changes).all = true;
                 let _ = self.tx.try_send(());
             }
+            Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {
+                // Gone for a moment (`mv keys keys.old; mv keys.new keys`):
+                // the walk says so, and the watch is placed again once it is back.
+                warn!(error = %e, dir = %root.display(),
+                    "cannot watch the key directory (not there now); trying again in a second");
+                self.poll = Some(Duration::from_secs(1));
+                self.restart = true;
+                self.retiring.extend(self.watcher.take());
+            }
             Err(e) => {
                 warn!(error = %e, dir = %root.display(),
                     "cannot watch the key directory; polling every second instead (see --poll-interval)");
