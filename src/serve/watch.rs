@@ -17,8 +17,20 @@
 //! rather than notify's recursive mode, and the folders a burst names are
 //! watched again before they are walked: a folder created unreadable gets
 //! its watch when its `chmod` is heard, and a folder moved whose watch
-//! inotify took back gets a new one. Overflow, a watcher error and SIGHUP
-//! place every watch again.
+//! inotify took back gets a new one. SIGHUP and too many paths in one
+//! burst place every watch again on the watcher in place; overflow and a
+//! watcher error (events lost) with a new watcher, placed before the old
+//! one is let go, which is kept until the walk after is done (its last
+//! events, a deletion say, are still read). Paths are noted whatever else
+//! is going on: a folder created while a full walk runs is named by its
+//! event and watched at the next burst, before it is walked again.
+//!
+//! A deletion or a move away the OS reported is carried to the scanner
+//! ([`Scanner::forget_removed`]): what was last read there is forgotten
+//! before the walk, so a folder made unreadable (or replaced) right after
+//! cannot bring a deleted key back. A folder that turns unreadable with its
+//! files in place keeps the keys last read in it, as a key file that stops
+//! parsing keeps its last good key.
 //!
 //! A watch sits on an inode, not a path: when the key directory is replaced
 //! at the same path (`rm -rf keys && mkdir keys`, `mv keys keys.old`, a
@@ -27,8 +39,10 @@
 //! the path's device and inode (checked every [`ROOT_CHECK`] with one
 //! `stat`: a retargeted symlink sends no event at all), re-establish the
 //! watch and rescan; the events matter because a directory deleted and
-//! made again often gets the same inode number back. A full rescan request
-//! (SIGHUP) re-reads every file and places every watch again.
+//! made again often gets the same inode number back. What was read in the
+//! replaced directory is forgotten (its folders are not the new one's). A
+//! full rescan request (SIGHUP) re-reads every file and places every watch
+//! again.
 
 use super::store::KeyStore;
 use crate::error::Error;
@@ -84,25 +98,54 @@ pub enum Mode {
 }
 
 /// Paths the watcher named since the last rescan.
+///
+/// Paths are noted whatever else happened: a folder created while a full
+/// walk runs (SIGHUP, overflow, a replaced key directory) is named here and
+/// gets its watch at the next burst, before it is walked again.
 #[derive(Debug, Default)]
 struct Changes {
     paths: Vec<PathBuf>,
+    /// Paths the OS reported deleted or moved away (also in `paths`): the
+    /// scanner forgets what it last read there, so that a folder turning
+    /// unreadable (or replaced) afterwards cannot bring their keys back.
+    removed: Vec<PathBuf>,
     /// Walk everything (overflow, errors, too many paths).
     all: bool,
-    /// Events were lost (overflow, errors): place every watch again.
+    /// Events were lost (overflow, errors): place every watch again, with
+    /// a new watcher.
     rewatch: bool,
+    /// Too many paths to keep: place every watch again (this watcher's
+    /// events were not lost, so it stays).
+    retree: bool,
 }
 
-/// More paths than this in one burst: walk the whole directory instead.
+/// More paths than this in one burst: walk the whole directory and place
+/// every watch again instead.
 const MAX_PATHS: usize = 4096;
+/// More deletions than this in one burst: their folders are forgotten
+/// instead (a full walk reads them again).
+const MAX_REMOVED: usize = 65_536;
 
 impl Changes {
-    fn note(&mut self, paths: &[PathBuf]) {
-        if self.all {
+    /// Notes the paths of one event, and those of them it reports deleted
+    /// or moved away.
+    fn note(&mut self, paths: &[PathBuf], removed: &[PathBuf]) {
+        if !removed.is_empty() {
+            self.removed.extend_from_slice(removed);
+            if self.removed.len() > MAX_REMOVED {
+                // Their folders instead: forgetting more than was removed
+                // only costs reading those folders again.
+                self.removed = collapse(std::mem::take(&mut self.removed));
+            }
+        }
+        if self.rewatch || self.retree {
+            // Every watch is placed again and everything walked.
             return;
         }
         if self.paths.len() + paths.len() > MAX_PATHS {
+            info!("more than {MAX_PATHS} changes at once; watching and rescanning the whole key directory again");
             self.all = true;
+            self.retree = true;
             self.paths = Vec::new();
             return;
         }
@@ -110,14 +153,47 @@ impl Changes {
     }
 }
 
-/// Rescans `paths` (all of the directory for `None`) and swaps in the
-/// result; returns the scanner for reuse.
+/// `paths` replaced by their parent folders, a level up at a time until at
+/// most [`MAX_PATHS`] remain.
+fn collapse(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    paths.sort();
+    paths.dedup_by(|later, earlier| later.starts_with(&*earlier));
+    while paths.len() > MAX_PATHS {
+        for p in &mut paths {
+            if let Some(parent) = p.parent() {
+                *p = parent.to_path_buf();
+            }
+        }
+        paths.sort();
+        paths.dedup_by(|later, earlier| later.starts_with(&*earlier));
+    }
+    paths
+}
+
+/// Whether an event reports its paths deleted or moved away (for a rename
+/// with both names, only the first is).
+fn removed_paths(ev: &notify::Event) -> &[PathBuf] {
+    use notify::event::{EventKind, ModifyKind, RenameMode};
+    match ev.kind {
+        EventKind::Remove(_)
+        | EventKind::Modify(ModifyKind::Name(RenameMode::From | RenameMode::Any)) => &ev.paths,
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => &ev.paths[..ev.paths.len().min(1)],
+        _ => &[],
+    }
+}
+
+/// Forgets what was last read at `removed` (paths the OS reported deleted
+/// or moved away, see [`Scanner::forget_removed`]), rescans `paths` (all of
+/// the directory for `None`) and swaps in the result; returns the scanner
+/// for reuse.
 pub async fn rescan(
     mut scanner: Scanner,
     store: &KeyStore,
     paths: Option<Vec<PathBuf>>,
+    removed: Vec<PathBuf>,
 ) -> (Scanner, Result<(), Error>) {
     let (scanner, result) = tokio::task::spawn_blocking(move || {
+        scanner.forget_removed(&removed);
         let result = match paths {
             Some(paths) => scanner.rescan_paths(&paths),
             None => scanner.scan(),
@@ -256,7 +332,9 @@ fn start_watcher(
             // writing is kept: it ends an in-place write.
             Ok(ev) if is_read_only(&ev.kind) => return,
             Ok(ev) if ev.paths.is_empty() => lock(&changes).all = true,
-            Ok(ev) => lock(&changes).note(&ev.paths),
+            Ok(ev) => {
+                lock(&changes).note(&ev.paths, removed_paths(&ev));
+            }
             Err(e) => {
                 warn!(error = %e, "file watcher error; watching and rescanning the whole key directory again");
                 let mut c = lock(&changes);
@@ -292,6 +370,13 @@ struct Watch {
     tx: mpsc::Sender<()>,
     rx: mpsc::Receiver<()>,
     watcher: Option<notify::RecommendedWatcher>,
+    /// Place every watch again, with a new watcher (SIGHUP, overflow, the
+    /// key directory replaced).
+    restart: bool,
+    /// The watchers restarts replaced, kept until the walk after them is
+    /// done: what the OS reported to them just before (a deletion) must
+    /// still be read from their queues, not dropped with them.
+    retiring: Vec<notify::RecommendedWatcher>,
     /// Device and inode of the directory watched.
     watched: Option<(u64, u64)>,
     poll: Option<Duration>,
@@ -313,6 +398,8 @@ impl Watch {
             tx,
             rx,
             watcher: None,
+            restart: false,
+            retiring: Vec::new(),
             watched: None,
             poll: match mode {
                 Mode::Poll(every) => Some(every),
@@ -340,19 +427,51 @@ impl Watch {
         ) {
             Ok(w) => {
                 info!(dir = %root.display(), "watching the key directory for changes");
-                self.watcher = Some(w);
+                self.retiring.extend(self.watcher.replace(w));
+                self.restart = false;
                 self.watched = identity(root);
                 self.poll = None;
                 lock(&self.changes).all = true;
                 let _ = self.tx.try_send(());
+            }
+            Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {
+                // Gone for a moment (`mv keys keys.old; mv keys.new keys`):
+                // the walk says so, and the watch is placed again once it is back.
+                warn!(error = %e, dir = %root.display(),
+                    "cannot watch the key directory (not there now); trying again in a second");
+                self.poll = Some(Duration::from_secs(1));
+                self.restart = true;
+                self.retiring.extend(self.watcher.take());
             }
             Err(e) => {
                 warn!(error = %e, dir = %root.display(),
                     "cannot watch the key directory; polling every second instead (see --poll-interval)");
                 self.poll = Some(Duration::from_secs(1));
                 self.failed = true;
+                self.restart = false;
+                self.retiring.extend(self.watcher.take());
             }
         }
+    }
+
+    /// Whether to (re)place the watch now.
+    fn wants_start(&self, missing: bool) -> bool {
+        self.mode == Mode::Notify
+            && (self.watcher.is_none() || self.restart)
+            && !missing
+            && !self.failed
+    }
+}
+
+impl Watch {
+    /// The key directory at `root` is another one than the one watched:
+    /// watch the new one, and forget what was read in the old one (the
+    /// keys last read in one of its folders are not the new one's).
+    fn replaced(&mut self, root: &std::path::Path) {
+        info!(dir = %root.display(),
+            "the key directory was replaced at its path; watching the new one");
+        self.restart = true;
+        lock(&self.changes).removed.push(root.to_path_buf());
     }
 }
 
@@ -380,7 +499,9 @@ pub async fn run(
     loop {
         // What the next rescan looks at: the named paths, or everything.
         let mut all = true;
-        if w.mode == Mode::Notify && w.watcher.is_none() && !missing && !w.failed {
+        // Place every watch again (SIGHUP, too many paths).
+        let mut retree = false;
+        if w.wants_start(missing) {
             w.start(scanner.root());
         }
         let checking_root = w.watcher.is_some() && !missing;
@@ -397,9 +518,7 @@ pub async fn run(
                 tokio::time::sleep(SETTLE).await;
                 while w.rx.try_recv().is_ok() {}
                 if w.gone.swap(false, Ordering::Relaxed) {
-                    info!(dir = %scanner.root().display(),
-                        "the key directory was replaced at its path; watching the new one");
-                    w.watcher = None;
+                    w.replaced(scanner.root());
                 } else {
                     all = retry.is_some() || missing;
                 }
@@ -407,10 +526,10 @@ pub async fn run(
             Some(()) = full_rescans.recv() => {
                 info!(dir = %scanner.root().display(), "full rescan requested (SIGHUP): watching every folder and reading every file again");
                 scanner.forget_stamps();
-                if w.mode == Mode::Notify {
-                    w.watcher = None;
-                    w.failed = false;
-                }
+                // On the watcher in place: a new one would drop what the
+                // OS told this one just before (a deletion).
+                retree = true;
+                w.failed = false;
             }
             _ = sleep_opt(tick) => {
                 if checking_root && retry.is_none() && w.poll.is_none() {
@@ -418,18 +537,16 @@ pub async fn run(
                     if now == w.watched {
                         continue;
                     }
-                    info!(dir = %scanner.root().display(),
-                        "the key directory was replaced at its path; watching the new one");
-                    w.watcher = None;
+                    w.replaced(scanner.root());
                     continue;
                 }
             }
         }
         let taken = std::mem::take(&mut *lock(&w.changes));
         if taken.rewatch {
-            w.watcher = None;
+            w.restart = true;
         }
-        if w.mode == Mode::Notify && w.watcher.is_none() && !missing && !w.failed {
+        if w.wants_start(missing) {
             // Placed before the walk, so that nothing changed meanwhile is missed.
             tokio::task::block_in_place(|| w.start(scanner.root()));
             all = true;
@@ -440,7 +557,15 @@ pub async fn run(
             let root = scanner.root().to_path_buf();
             let mut named = std::mem::take(&mut recent_dirs);
             named.extend_from_slice(&taken.paths);
-            match tokio::task::block_in_place(|| rewatch(watcher, &root, &named)) {
+            let placed = if retree || taken.retree {
+                all = true;
+                tokio::task::block_in_place(|| {
+                    watch_tree(watcher, &root, &root).map(|()| Vec::new())
+                })
+            } else {
+                tokio::task::block_in_place(|| rewatch(watcher, &root, &named))
+            };
+            match placed {
                 Ok(dirs) => recent_dirs = dirs,
                 Err(e) => {
                     warn!(error = %e, "cannot watch more folders (fs.inotify.max_user_watches?); polling every second instead");
@@ -455,8 +580,10 @@ pub async fn run(
         let result;
         tokio::select! {
             _ = &mut shutdown => break,
-            r = rescan(scanner, &store, paths) => (scanner, result) = r,
+            r = rescan(scanner, &store, paths, taken.removed) => (scanner, result) = r,
         }
+        // Its last events were noted while the walk ran.
+        w.retiring.clear();
         if result.is_ok() {
             retry = None;
         }
@@ -476,6 +603,8 @@ pub async fn run(
                 }
                 missing = true;
                 w.watcher = None;
+                // Whatever comes back at the path is another directory.
+                lock(&w.changes).removed.push(scanner.root().to_path_buf());
             }
             Err(e) => {
                 let next = retry.map_or(Duration::from_millis(100), |r| (r * 2).min(RETRY_MAX));

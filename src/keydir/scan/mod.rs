@@ -25,7 +25,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tracing::info;
-use walk::Rescan;
+use walk::{subtree, Rescan};
 
 mod examine;
 mod record;
@@ -107,6 +107,9 @@ pub struct Scanner {
     reserved: Vec<String>,
     /// Paths of the JWKS, also served under every folder.
     documents: Vec<String>,
+    /// Cache entries taken out by [`Scanner::forget_removed`], brought in
+    /// step with the set by the next pass.
+    forgotten: Entries,
 }
 
 impl Scanner {
@@ -127,6 +130,7 @@ impl Scanner {
             hard_links: 0,
             reserved: kid::RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
             documents: vec![kid::RESERVED_KIDS[3].to_owned()],
+            forgotten: BTreeMap::new(),
         }
     }
 
@@ -216,25 +220,10 @@ impl Scanner {
         let mut rels: Vec<PathBuf> = Vec::with_capacity(paths.len());
         let mut canonical = None;
         for path in paths {
-            let rel = match path.strip_prefix(&self.root) {
-                Ok(rel) => rel.to_path_buf(),
-                // An absolute path for a root given relative (or through a symlink).
-                Err(_) => {
-                    let root = canonical.get_or_insert_with(|| fs::canonicalize(&self.root).ok());
-                    match root.as_ref().and_then(|r| path.strip_prefix(r).ok()) {
-                        Some(rel) => rel.to_path_buf(),
-                        None => return self.scan(),
-                    }
-                }
-            };
-            if rel.as_os_str().is_empty()
-                || rel
-                    .components()
-                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
-                return self.scan();
+            match self.relative(path, &mut canonical) {
+                Some(rel) if !rel.as_os_str().is_empty() => rels.push(rel),
+                _ => return self.scan(),
             }
-            rels.push(rel);
         }
         // A path inside another one is covered by it.
         rels.sort();
@@ -251,7 +240,79 @@ impl Scanner {
             // A file just met has other names: see them all.
             return Ok(self.scan()?.or(changed));
         }
+        if !self.forgotten.is_empty() {
+            // Forgotten where nothing was walked (inside a hidden folder).
+            changed = self.apply(Entries::new(), Entries::new()).or(changed);
+        }
         Ok(changed)
+    }
+
+    /// `path` (absolute, or relative to the key directory) relative to the
+    /// key directory, if it is in it and names no `..` or `.`; `canonical`
+    /// caches the key directory's real path, looked up once if needed (an
+    /// absolute path for a root given relative, or through a symlink).
+    fn relative(&self, path: &Path, canonical: &mut Option<Option<PathBuf>>) -> Option<PathBuf> {
+        let rel = match path.strip_prefix(&self.root) {
+            Ok(rel) => rel.to_path_buf(),
+            Err(_) if path.is_relative() => path.to_path_buf(),
+            Err(_) => {
+                let root = canonical.get_or_insert_with(|| fs::canonicalize(&self.root).ok());
+                root.as_ref()
+                    .and_then(|r| path.strip_prefix(r).ok())?
+                    .to_path_buf()
+            }
+        };
+        rel.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+            .then_some(rel)
+    }
+
+    /// Forgets what was last read at `removed` (paths the OS reported
+    /// deleted or moved away, absolute or relative to the key directory)
+    /// and under them, so that nothing there is served on the strength of
+    /// an earlier read: a key deleted just before its folder turned
+    /// unreadable (or was replaced) is gone, as a fresh start says. Only a
+    /// folder that turns unreadable with its files in place keeps the keys
+    /// last read in it. A path that exists again now keeps its own entry (a
+    /// key file written anew keeps its last good key while it cannot be
+    /// parsed) but not what was under it (a folder replaced: what was in
+    /// the old one is not in the new one). The key directory itself (or a
+    /// path above it) forgets everything: it was replaced.
+    ///
+    /// Takes effect at the next [`Scanner::scan`] or
+    /// [`Scanner::rescan_paths`], which must look at these paths (name them,
+    /// or walk everything): what is there now is then read afresh.
+    pub fn forget_removed(&mut self, removed: &[PathBuf]) {
+        if !self.scanned || removed.is_empty() {
+            return;
+        }
+        let mut rels: Vec<PathBuf> = Vec::with_capacity(removed.len());
+        let mut canonical = None;
+        for path in removed {
+            match self.relative(path, &mut canonical) {
+                Some(rel) => rels.push(rel),
+                None if self.root.starts_with(path) => rels.push(PathBuf::new()),
+                None => {}
+            }
+        }
+        rels.sort();
+        rels.dedup();
+        let mut keys: Vec<Rel> = Vec::new();
+        for rel in &rels {
+            if rel.as_os_str().is_empty() {
+                keys = self.cache.keys().cloned().collect();
+                break;
+            }
+            let exists = fs::symlink_metadata(self.root.join(rel)).is_ok();
+            keys.extend(
+                subtree(&self.cache, rel)
+                    .into_iter()
+                    .filter(|k| !(exists && ***k == *rel.as_os_str()))
+                    .cloned(),
+            );
+        }
+        let forgotten = self.take(keys);
+        self.forgotten.extend(forgotten);
     }
 
     /// Takes the cache entries at `keys` out of the cache.
@@ -264,7 +325,11 @@ impl Scanner {
     /// Replaces the cache entries `old` (taken out of the cache) by `next`
     /// and brings the set in step: the keys served, the skipped files.
     /// Returns the new set if anything served or skipped changed.
-    fn apply(&mut self, old: Entries, next: Entries) -> Option<KeySet> {
+    fn apply(&mut self, mut old: Entries, next: Entries) -> Option<KeySet> {
+        if !self.forgotten.is_empty() {
+            // Out of the cache already: gone unless this pass found them.
+            old.append(&mut self.forgotten);
+        }
         let mut set = std::mem::take(&mut self.set);
         let mut changed = !self.scanned;
         let mut skipped_changed = false;

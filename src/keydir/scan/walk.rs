@@ -25,6 +25,8 @@ pub(super) struct Walk {
     partial: bool,
     /// Many files to read at once: one summary line instead of a line per key.
     pub(super) bulk: bool,
+    /// How many symlinked folders the walk is inside now.
+    via_symlink: usize,
     /// New or changed files read.
     read: usize,
     symlinks: usize,
@@ -50,7 +52,7 @@ const BATCH: usize = 4096;
 
 /// The keys of `map` at `rel` or under it: `rel` itself, then the range
 /// `[rel/, rel0)` (`'0'` follows `'/'`).
-fn subtree<'a, V>(map: &'a BTreeMap<Rel, V>, rel: &'a Path) -> Vec<&'a Rel> {
+pub(super) fn subtree<'a, V>(map: &'a BTreeMap<Rel, V>, rel: &'a Path) -> Vec<&'a Rel> {
     let mut low = rel.as_os_str().to_owned();
     low.push("/");
     let mut high = rel.as_os_str().to_owned();
@@ -77,6 +79,7 @@ impl Scanner {
             pending: Vec::new(),
             partial: false,
             bulk: false,
+            via_symlink: 0,
             read: 0,
             symlinks: 0,
         };
@@ -140,6 +143,7 @@ impl Scanner {
             pending: Vec::new(),
             partial: true,
             bulk: false,
+            via_symlink: 0,
             read: 0,
             symlinks: 0,
         };
@@ -312,15 +316,26 @@ impl Scanner {
                 }
             }
             match fs::read_dir(path) {
-                Ok(sub) => self.walk_entries(sub, path, &rel_path, depth + 1, walk),
+                Ok(sub) => {
+                    let symlinked = usize::from(file_type.is_symlink());
+                    walk.via_symlink += symlinked;
+                    self.walk_entries(sub, path, &rel_path, depth + 1, walk);
+                    walk.via_symlink -= symlinked;
+                }
                 Err(e) => {
                     // As for an unreadable file: the keys last read in
                     // this folder stay served until it can be read again.
-                    let kept: Vec<Rel> = subtree(&self.cache, &rel_path)
-                        .into_iter()
-                        .filter(|p| ***p != *rel_path.as_os_str())
-                        .cloned()
-                        .collect();
+                    // Not through a symlinked folder: the watcher hears of
+                    // a deletion there under the target's name only.
+                    let kept: Vec<Rel> = if walk.via_symlink > 0 || file_type.is_symlink() {
+                        Vec::new()
+                    } else {
+                        subtree(&self.cache, &rel_path)
+                            .into_iter()
+                            .filter(|p| ***p != *rel_path.as_os_str())
+                            .cloned()
+                            .collect()
+                    };
                     if !kept.is_empty() && !self.cache.contains_key(rel_path.as_os_str()) {
                         error!(dir = %shown(path), error = %e, keys = kept.len(),
                             "folder no longer readable; still serving the keys last read in it");

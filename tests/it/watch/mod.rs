@@ -8,5 +8,7 @@ mod files;
 mod hardening;
 mod incremental;
 mod overflow;
+mod races;
+mod random;
 mod reload;
 mod revocation;
