@@ -40,7 +40,8 @@ pub enum KidError {
     Hidden(String),
     /// More segments than [`MAX_DEPTH`]: the file would sit in a folder
     /// the walk does not enter.
-    #[error("{0} segments put the file in a folder {MAX_DEPTH} or more levels below the key directory, whose keys serve does not read: use at most {MAX_DEPTH} segments")]
+    #[error("{0} segments put the file in a folder {MAX_DEPTH} or more levels below the key directory, \
+        whose keys serve does not read: use at most {MAX_DEPTH} segments")]
     TooDeep(usize),
     /// One of the server's own paths, or a Prosody `<sha256>.pem` path:
     /// why, as `serve` says it when it skips such a file.

@@ -286,7 +286,8 @@ fn connection_limit(asked: Option<usize>) -> usize {
     let bound = wanted.min(fd_bound);
     if bound < wanted {
         tracing::warn!(open_files = ?limit.current, max_connections = bound, asked = wanted,
-            "the open-file limit is low: at most {bound} connections, {FD_HEADROOM} file descriptors kept for health probes, rescans and watches (raise LimitNOFILE / ulimit -n)");
+            "the open-file limit is low: at most {bound} connections, {FD_HEADROOM} \
+                file descriptors kept for health probes, rescans and watches (raise LimitNOFILE / ulimit -n)");
     } else {
         tracing::info!(open_files = ?limit.current, max_connections = bound,
             "at most {bound} connections; {FD_HEADROOM} file descriptors kept for health probes, rescans and watches");

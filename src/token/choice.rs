@@ -33,7 +33,8 @@ pub enum ChoiceError {
     },
     /// The evidence cannot tell which key of the issuer is the newest.
     #[error("cannot tell which key of {issuer} is the newest: {} (their kids' dates do not settle it, and a kid \
-        without a date is newer only when its file was written more than {} after the other's); sign with --kid KID, or run `asap-keyserver rotate {issuer}` to \
+        without a date is newer only when its file was written more than {} after the other's); \
+        sign with --kid KID, or run `asap-keyserver rotate {issuer}` to \
         make a key known newer than all of them", list(.candidates), secs(&age::MTIME_MARGIN))]
     Unordered {
         /// The issuer (or `the key directory`).

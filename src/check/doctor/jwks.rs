@@ -99,6 +99,16 @@ fn bounded_fix(url: &str) -> String {
     }
 }
 
+/// A JWKS Prosody cannot take is a problem where it is Prosody's
+/// `cache_keys_url`, a warning elsewhere.
+fn severity(configured: bool) -> Status {
+    if configured {
+        Status::Fail
+    } else {
+        Status::Warn
+    }
+}
+
 /// Prosody's time for `keys` keys at every refresh, in words.
 fn stall(keys: usize) -> String {
     format!(
@@ -116,11 +126,7 @@ fn weigh(url: &str, count: usize, bytes: u64, refresh: u64, configured: bool) ->
     if bytes > keysource::PROSODY_MAX_BODY {
         let limit = keysource::PROSODY_MAX_BODY / (1024 * 1024);
         let d = Diagnostic {
-            status: if configured {
-                Status::Fail
-            } else {
-                Status::Warn
-            },
+            status: severity(configured),
             ..Diagnostic::fail(
                 "size",
                 format!("{seen}: over the {limit} MiB Prosody's HTTP client takes"),
@@ -161,11 +167,7 @@ fn weigh(url: &str, count: usize, bytes: u64, refresh: u64, configured: bool) ->
 fn too_large(url: &str, t: &keysource::TooLarge, configured: bool) -> Diagnostic {
     let mib = t.cap / (1024 * 1024);
     let d = Diagnostic {
-        status: if configured {
-            Status::Fail
-        } else {
-            Status::Warn
-        },
+        status: severity(configured),
         ..Diagnostic::fail(
             "size",
             format!("the JWKS at {url} is larger than {mib} MiB"),

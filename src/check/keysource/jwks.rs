@@ -483,7 +483,10 @@ mod tests {
 
     #[test]
     fn entries_are_counted_and_only_the_wanted_ones_kept() {
-        let body = r#"{"other":{"deep":[1,2,{"x":"y"}]},"keys":[{"kid":"a","kty":"EC"},{"kty":"RSA"},{"kid":"b"},7,[{"kid":"d"}],{"kid":5,"n":{"kid":"e"}},null,{"kid":"c"}]}"#;
+        let body = concat!(
+            r#"{"other":{"deep":[1,2,{"x":"y"}]},"#,
+            r#""keys":[{"kid":"a","kty":"EC"},{"kty":"RSA"},{"kid":"b"},7,[{"kid":"d"}],{"kid":5,"n":{"kid":"e"}},null,{"kid":"c"}]}"#
+        );
         let jwks = read_jwks(&ok(body), &fetch::Options::default(), &|k| k == "b").unwrap();
         assert_eq!(jwks.count, 3, "entries with a kid");
         assert_eq!(jwks.keys.len(), 1);

@@ -47,7 +47,8 @@ pub enum ConfigError {
     },
     /// One line without `=` or `[`: a secret (a `secret_file`) given as
     /// the config, whose text is not shown.
-    #[error("{}: this is not a config file (one line without '=' or '[', perhaps a secret file; its text is not shown): give the TOML config to --config (see deploy/asap-keyserver.toml)", file.display())]
+    #[error("{}: this is not a config file (one line without '=' or '[', perhaps a secret file; \
+        its text is not shown): give the TOML config to --config (see deploy/asap-keyserver.toml)", file.display())]
     NotConfig {
         /// The file.
         file: PathBuf,
