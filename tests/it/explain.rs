@@ -187,7 +187,7 @@ fn a_2026_prosody_on_serve_every_login_cause_counted_once() {
             .unwrap_or_else(|| panic!("not a cause of the table: {c}"));
         assert_eq!(c["fix"], cause.fix, "{c}");
         assert_eq!(c["why"], cause.why, "{c}");
-        assert_eq!(c["check"], cause.check, "{c}");
+        assert_eq!(c["check"], cause.check.as_str(), "{c}");
         assert_eq!(c["says"], cause.says[0], "{c}");
         assert!(c["first"].as_str().is_some_and(|t| t.len() == 15), "{c}");
         assert!(!c["examples"].as_array().unwrap().is_empty(), "{c}");

@@ -4,7 +4,7 @@
 //! needed to check a cause were not given, its check says so itself.
 
 use super::Target;
-use crate::check::causes::{self, Cause};
+use crate::check::causes::{self, Cause, Check};
 use crate::check::keysource::KeySource;
 use crate::check::verify::{self, MucBase, Report as Checks, Settings};
 use crate::check::{Diagnostic, Status};
@@ -38,9 +38,9 @@ pub fn offline_checks(
     let mut report = verify::verify(&target.token, &settings, source, now);
     report.checks.iter_mut().for_each(|d| d.redact(redactions));
     if unknown_key {
-        report.checks.retain(|d| d.check != "key URL");
+        report.checks.retain(|d| d.check != Check::KeyUrl);
         for d in &mut report.checks {
-            if d.check == "key" || d.check == "signature" {
+            if d.check == Check::Key || d.check == Check::Signature {
                 *d = Diagnostic::skip(
                     d.check.clone(),
                     "not checked: give --key-server URL (Prosody's asap_key_server) or --prosody-config",
@@ -52,7 +52,7 @@ pub fn offline_checks(
 }
 
 /// The checks of a room join: what `verify_room` looks at.
-const JOIN_CHECKS: [&str; 3] = ["room", "sub", "room join"];
+const JOIN_CHECKS: [Check; 3] = [Check::Room, Check::Sub, Check::RoomJoin];
 
 /// Explains a refusal at `step` (`SASL` or `join`) with Prosody's text
 /// `said`, from `checks` (verify's report for the same token and settings,
@@ -65,8 +65,8 @@ pub fn refusal(step: &str, said: Option<&str>, checks: &Checks, muc_base: &MucBa
         .checks
         .iter()
         .filter(|d| {
-            let at_join = JOIN_CHECKS.contains(&d.check.as_str());
-            let named = cause.is_some_and(|c| c.check == d.check);
+            let at_join = JOIN_CHECKS.iter().any(|&c| d.check == c);
+            let named = cause.is_some_and(|c| d.check == c.check);
             if join {
                 at_join || d.status == Status::Fail
             } else {
@@ -81,7 +81,7 @@ pub fn refusal(step: &str, said: Option<&str>, checks: &Checks, muc_base: &MucBa
     if join && mismatch && !out.iter().any(|d| d.status == Status::Fail) {
         if let Some(sub) = out
             .iter_mut()
-            .find(|d| d.check == "sub" && d.status == Status::Pass)
+            .find(|d| d.check == Check::Sub && d.status == Status::Pass)
         {
             let why = match muc_base {
                 MucBase::Set(base) => format!(
@@ -92,7 +92,7 @@ pub fn refusal(step: &str, said: Option<&str>, checks: &Checks, muc_base: &MucBa
                     matches sub \"*\" and tenants under muc_mapper_domain_base, and refuses them when it is not \
                     set; or sub names another domain".to_owned(),
             };
-            *sub = Diagnostic::warn("sub", sub.seen.clone())
+            *sub = Diagnostic::warn(Check::Sub, sub.seen.clone())
                 .why(why)
                 .fix("check muc_mapper_domain_base with asap-keyserver doctor --prosody-config, or mint with sub = the meeting's domain");
         }

@@ -3,8 +3,9 @@
 //! being joined (`verify_room`), and what Jitsi reads from `context`.
 
 use super::{brief, Checks, MucBase, Settings};
+use crate::check::causes::{self, Check};
 use crate::check::generation::Generation;
-use crate::check::{causes, Diagnostic};
+use crate::check::Diagnostic;
 use serde_json::{Map, Value};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -19,7 +20,12 @@ fn span(secs: u64) -> String {
 
 /// What the plugin says about an expired token: since 2026-05 with how long
 /// ago and, given `iat`, for how long it was valid.
-fn exp_text(generation: &Generation, claims: &Map<String, Value>, exp: u64, now: u64) -> String {
+pub(super) fn exp_text(
+    generation: &Generation,
+    claims: &Map<String, Value>,
+    exp: u64,
+    now: u64,
+) -> String {
     if !generation.exp_detail {
         return "Not acceptable by exp".into();
     }
@@ -43,13 +49,13 @@ pub(super) fn time_checks(
     const MS: u64 = 100_000_000_000; // 5138 AD in seconds; any later value is milliseconds
     match claims.get("exp") {
         None => c.push(
-            Diagnostic::warn("exp", "missing")
+            Diagnostic::warn(Check::Exp, "missing")
                 .why("Prosody accepts a token without exp, and it never expires")
                 .fix("always set exp (asap-keyserver mint sets 1h by default)"),
         ),
         Some(v) => match v.as_f64() {
             None => c.push(
-                Diagnostic::fail("exp", brief(v))
+                Diagnostic::fail(Check::Exp, brief(v))
                     .prosody_says("exp must be number")
                     .because(&causes::EXP)
                     .here("exp must be a JSON number of seconds since 1970"),
@@ -58,7 +64,7 @@ pub(super) fn time_checks(
                 let exp = exp as u64;
                 if exp >= MS {
                     c.push(
-                        Diagnostic::warn("exp", format!("{exp} (milliseconds?)"))
+                        Diagnostic::warn(Check::Exp, format!("{exp} (milliseconds?)"))
                             .why(
                                 "exp looks like milliseconds: \
                         Prosody reads seconds, so this token is valid for millennia",
@@ -70,13 +76,16 @@ pub(super) fn time_checks(
                     );
                 } else if now >= exp {
                     c.push(
-                        Diagnostic::fail("exp", format!("{} ({} ago)", when(exp), span(now - exp)))
-                            .prosody_says(exp_text(generation, claims, exp, now))
-                            .because(&causes::EXP),
+                        Diagnostic::fail(
+                            Check::Exp,
+                            format!("{} ({} ago)", when(exp), span(now - exp)),
+                        )
+                        .prosody_says(exp_text(generation, claims, exp, now))
+                        .because(&causes::EXP),
                     );
                 } else {
                     c.push(Diagnostic::pass(
-                        "exp",
+                        Check::Exp,
                         format!("{} (valid for {} more)", when(exp), span(exp - now)),
                     ));
                 }
@@ -84,10 +93,10 @@ pub(super) fn time_checks(
         },
     }
     match claims.get("nbf") {
-        None => c.push(Diagnostic::pass("nbf", "not set")),
+        None => c.push(Diagnostic::pass(Check::Nbf, "not set")),
         Some(v) => match v.as_f64() {
             None => c.push(
-                Diagnostic::fail("nbf", brief(v))
+                Diagnostic::fail(Check::Nbf, brief(v))
                     .prosody_says("nbf must be number")
                     .because(&causes::NBF)
                     .here("nbf must be a JSON number of seconds since 1970"),
@@ -97,14 +106,14 @@ pub(super) fn time_checks(
                 if now < nbf {
                     let ms = nbf >= MS;
                     let d = Diagnostic::fail(
-                        "nbf",
+                        Check::Nbf,
                         format!("{}{}", when(nbf), if ms { " (milliseconds?)" } else { "" }),
                     )
                     .because(&causes::NBF);
                     c.push(if ms { d.here("nbf looks like milliseconds, which Prosody reads as seconds far in the \
                         future").fix_here("divide by 1000") } else { d.here(format!("valid in {}", span(nbf - now))) });
                 } else {
-                    c.push(Diagnostic::pass("nbf", when(nbf)));
+                    c.push(Diagnostic::pass(Check::Nbf, when(nbf)));
                 }
             }
         },
@@ -146,9 +155,9 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
         .clone()
         .or_else(|| s.app_id.clone().map(|a| vec![a]));
     match (claims.get("iss"), &issuers) {
-        (None, _) => c.push(Diagnostic::fail("iss", "missing").prosody_says("'iss' claim is missing").because(&causes::ISS)),
+        (None, _) => c.push(Diagnostic::fail(Check::Iss, "missing").prosody_says("'iss' claim is missing").because(&causes::ISS)),
         (Some(v), None) => c.push(
-            Diagnostic::warn("iss", brief(v))
+            Diagnostic::warn(Check::Iss, brief(v))
                 .why("not checked: Prosody accepts only asap_accepted_issuers, by default just app_id")
                 .fix("pass --app-id or --accepted-issuers (or --prosody-config)")
                 .only_if(match v.as_str() {
@@ -166,13 +175,13 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 ""
             };
             if ok {
-                c.push(Diagnostic::pass("iss", format!(
+                c.push(Diagnostic::pass(Check::Iss, format!(
                         "{} in asap_accepted_issuers {}{default}",
                         brief(v),
                         listed(list)
                     )));
             } else {
-                c.push(Diagnostic::fail("iss", brief(v)).because(&causes::ISS).here(format!("not in asap_accepted_issuers \
+                c.push(Diagnostic::fail(Check::Iss, brief(v)).because(&causes::ISS).here(format!("not in asap_accepted_issuers \
                     {}{default}", listed(list))).fix_here(format!(
                         "mint with iss {:?}, or add {} to asap_accepted_issuers",
                         list[0],
@@ -185,13 +194,13 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
     let any = s.accepted_audiences.iter().any(|a| a == "*");
     match claims.get("aud") {
         None => c.push(
-            Diagnostic::fail("aud", "missing")
+            Diagnostic::fail(Check::Aud, "missing")
                 .prosody_says("'aud' claim is missing")
                 .because(&causes::AUD),
         ),
         Some(Value::String(a)) if any || s.accepted_audiences.contains(a) => {
             c.push(Diagnostic::pass(
-                "aud",
+                Check::Aud,
                 format!(
                     "{a:?} in asap_accepted_audiences {}",
                     listed(&s.accepted_audiences)
@@ -199,7 +208,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
             ))
         }
         Some(Value::String(a)) => c.push(
-            Diagnostic::fail("aud", format!("{a:?}"))
+            Diagnostic::fail(Check::Aud, format!("{a:?}"))
                 .because(&causes::AUD)
                 .here(format!(
                     "not \
@@ -213,7 +222,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 )),
         ),
         Some(v) if any => c.push(
-            Diagnostic::warn("aud", brief(v))
+            Diagnostic::warn(Check::Aud, brief(v))
                 .why(
                     "aud is not a string: it passes only because \
             asap_accepted_audiences contains \"*\"",
@@ -221,7 +230,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 .fix("make aud one string"),
         ),
         Some(v) => c.push(
-            Diagnostic::fail("aud", brief(v))
+            Diagnostic::fail(Check::Aud, brief(v))
                 .because(&causes::AUD)
                 .here(
                     "aud is an array or not \
@@ -246,7 +255,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 }
             });
             c.push(
-                Diagnostic::fail("room", "missing")
+                Diagnostic::fail(Check::Room, "missing")
                     .prosody_says(r.text)
                     .because(cause)
                     .here(format!(
@@ -257,12 +266,14 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
             )
         }
         None => c.push(Diagnostic::pass(
-            "room",
+            Check::Room,
             "not required (asap_require_room_claim = false)",
         )),
-        Some(Value::String(r)) if r == "*" => c.push(Diagnostic::pass("room", "\"*\": any room")),
+        Some(Value::String(r)) if r == "*" => {
+            c.push(Diagnostic::pass(Check::Room, "\"*\": any room"))
+        }
         Some(Value::String(r)) if r.contains('@') || r.contains('/') => c.push(
-            Diagnostic::warn("room", format!("{r:?}"))
+            Diagnostic::warn(Check::Room, format!("{r:?}"))
                 .why(
                     "room \
             must be the bare room name, not a JID or URL: the MUC join will not match",
@@ -275,7 +286,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
         Some(Value::String(r)) => match &s.room {
             Some(joining) if r.to_lowercase() != joining.to_lowercase() => c.push(
                 Diagnostic::fail(
-                    "room",
+                    Check::Room,
                     format!(
                         "{r:?}, \
                 joining {joining:?}"
@@ -293,17 +304,17 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 )),
             ),
             _ if r.chars().any(char::is_uppercase) => c.push(
-                Diagnostic::warn("room", format!("{r:?}"))
+                Diagnostic::warn(Check::Room, format!("{r:?}"))
                     .why(
                         "Prosody \
                 compares lower-cased: this matches the room in lower case only",
                     )
                     .fix("mint the room name in lower case"),
             ),
-            _ => c.push(Diagnostic::pass("room", format!("{r:?}"))),
+            _ => c.push(Diagnostic::pass(Check::Room, format!("{r:?}"))),
         },
         Some(v) => c.push(
-            Diagnostic::fail("room", brief(v))
+            Diagnostic::fail(Check::Room, brief(v))
                 .prosody_says("Room and token mismatched")
                 .because(&causes::ROOM_MISMATCH)
                 .here(
@@ -317,7 +328,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
     let no_base = s.muc_base == MucBase::Unset;
     if no_base && s.generation.room_lookup {
         c.push(
-            Diagnostic::fail("room join", "muc_mapper_domain_base is not set")
+            Diagnostic::fail(Check::RoomJoin, "muc_mapper_domain_base is not set")
                 .prosody_says("Room does not exist")
                 .because(&causes::ROOM_DOES_NOT_EXIST)
                 .here(format!(
@@ -335,7 +346,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
             let since = Generation::sub_required_since().unwrap_or("a later version");
             match &s.generation.sub_required {
                 Some(r) => c.push(
-                    Diagnostic::fail("sub", "missing")
+                    Diagnostic::fail(Check::Sub, "missing")
                         .prosody_says(r.text)
                         .because(&causes::SUB_MISSING)
                         .here(format!(
@@ -345,7 +356,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                         )),
                 ),
                 None if s.domain_verification => c.push(
-                    Diagnostic::fail("sub", "missing")
+                    Diagnostic::fail(Check::Sub, "missing")
                         .prosody_says("bad argument #1 to 'lower' (string expected, got nil)")
                         .because(&causes::SUB_MISSING)
                         .here(format!(
@@ -355,7 +366,7 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                         )),
                 ),
                 None => c.push(
-                    Diagnostic::warn("sub", "missing")
+                    Diagnostic::warn(Check::Sub, "missing")
                         .why(format!(
                             "accepted by {} (enable_domain_verification = false), but rejected at login since {since} (\"sub claim is missing\")",
                             s.generation.describe()
@@ -365,14 +376,14 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
             }
         }
         (Some(v), false, _, _) => c.push(Diagnostic::pass(
-            "sub",
+            Check::Sub,
             format!(
                 "{} (enable_domain_verification = false: not checked)",
                 brief(v)
             ),
         )),
         (Some(Value::String(v)), true, _, _) if v == "*" && g1_no_base => c.push(
-            Diagnostic::fail("sub", "\"*\"")
+            Diagnostic::fail(Check::Sub, "\"*\"")
                 .prosody_says("Room and token mismatched")
                 .because(&causes::ROOM_MISMATCH)
                 .here(format!(
@@ -382,14 +393,14 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
                 .fix_here("set muc_mapper_domain_base = \"<your domain>\" in the global section, or mint with sub = the domain"),
         ),
         (Some(Value::String(v)), true, _, _) if v == "*" => c.push(Diagnostic::pass(
-            "sub",
+            Check::Sub,
             match &s.muc_base {
                 MucBase::Set(base) => format!("\"*\": any domain or tenant (rooms under muc_mapper_domain_base {base:?})"),
                 _ => "\"*\": any domain or tenant (at the join, where muc_mapper_domain_base is set, as Jitsi's packages set it)".to_owned(),
             },
         )),
         (Some(v), true, None, None) => c.push(
-            Diagnostic::warn("sub", brief(v))
+            Diagnostic::warn(Check::Sub, brief(v))
                 .why("not checked: pass --domain (and --tenant for multi-tenant URLs) to check it")
                 .fix("with domain verification on, sub must be the tenant or the domain, or \"*\"")
                 .only_if(format!(
@@ -406,16 +417,16 @@ pub(super) fn claim_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Sett
             let what = if tenant.is_some() { "tenant" } else { "domain" };
             match v.as_str() {
                 Some(got) if got.to_lowercase() == want && !(g1_no_base && tenant.is_some()) => {
-                    c.push(Diagnostic::pass("sub", format!("{got:?} matches the {what}")))
+                    c.push(Diagnostic::pass(Check::Sub, format!("{got:?} matches the {what}")))
                 }
                 Some(got) if got.to_lowercase() == want => c.push(
-                    Diagnostic::fail("sub", brief(v))
+                    Diagnostic::fail(Check::Sub, brief(v))
                         .prosody_says("No 'muc_domain_base' option set, denying access!")
                         .because(&causes::NO_MUC_BASE)
                         .here(format!("{got:?} is the tenant, and tenant rooms need muc_mapper_domain_base")),
                 ),
                 _ => c.push(
-                    Diagnostic::fail("sub", brief(v))
+                    Diagnostic::fail(Check::Sub, brief(v))
                         .prosody_says("Room and token mismatched")
                         .because(&causes::ROOM_MISMATCH)
                         .here(format!("with domain verification, sub must be the {what} {want:?} or \"*\""))
@@ -439,12 +450,12 @@ pub(super) fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Se
             .collect();
         if odd.is_empty() {
             c.push(Diagnostic::pass(
-                "context.user",
+                Check::ContextUser,
                 format!("{} field(s), all strings", user.len()),
             ));
         } else {
             c.push(
-                Diagnostic::warn("context.user", odd.join(", "))
+                Diagnostic::warn(Check::ContextUser, odd.join(", "))
                     .why(
                         "context.user fields should be strings: \
                 Jitsi components compare them as strings",
@@ -456,20 +467,23 @@ pub(super) fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Se
     let moderator = user.and_then(|u| u.get("moderator"));
     if let Some(top) = claims.get("moderator") {
         c.push(
-            Diagnostic::warn("moderator", format!("top-level moderator={}", brief(top)))
-                .why("Jitsi ignores a top-level moderator claim")
-                .fix("move it to context.user.moderator = \"true\""),
+            Diagnostic::warn(
+                Check::Moderator,
+                format!("top-level moderator={}", brief(top)),
+            )
+            .why("Jitsi ignores a top-level moderator claim")
+            .fix("move it to context.user.moderator = \"true\""),
         );
     } else if let Some(m) = moderator {
         if m.is_string() {
             c.push(Diagnostic::pass(
-                "moderator",
+                Check::Moderator,
                 format!("context.user.moderator = {}", brief(m)),
             ));
         } else {
             c.push(
                 Diagnostic::warn(
-                    "moderator",
+                    Check::Moderator,
                     format!("context.user.moderator = {}", brief(m)),
                 )
                 .why(
@@ -486,7 +500,7 @@ pub(super) fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Se
     if let Some(features) = context.and_then(|ctx| ctx.get("features")) {
         if moderator.is_none() && claims.get("moderator").is_none() {
             c.push(
-                Diagnostic::warn("features", brief(features))
+                Diagnostic::warn(Check::Features, brief(features))
                     .why(
                         "features are set but the user is not a moderator: \
                 recording, streaming and the like need a moderator to start them",
@@ -497,18 +511,18 @@ pub(super) fn context_checks(c: &mut Checks, claims: &Map<String, Value>, s: &Se
                     ),
             );
         } else {
-            c.push(Diagnostic::pass("features", brief(features)));
+            c.push(Diagnostic::pass(Check::Features, brief(features)));
         }
     }
     if let Some(group) = context.and_then(|ctx| ctx.get("group")) {
         if s.tenant.is_none() {
             c.push(
-                Diagnostic::warn("group", brief(group))
+                Diagnostic::warn(Check::Group, brief(group))
                     .why("context.group is read only in multi-tenant setups")
                     .fix("drop it unless your deployment uses groups"),
             );
         } else {
-            c.push(Diagnostic::pass("group", brief(group)));
+            c.push(Diagnostic::pass(Check::Group, brief(group)));
         }
     }
 }

@@ -14,7 +14,7 @@
 //! that never expires, a moderator flag Jitsi ignores). Never reported:
 //! the whole signature or any key material.
 
-use super::causes;
+use super::causes::{self, Check};
 use super::generation::Generation;
 use super::keysource::{self, KeySource, Obtained};
 use super::{fetch, Diagnostic, Status};
@@ -209,7 +209,7 @@ pub fn issuer_audience(iss: &str, aud: &str, settings: &Settings) -> Vec<Diagnos
     claims.insert("aud".into(), Value::String(aud.to_owned()));
     let mut c = Checks::new();
     claims::claim_checks(&mut c, &claims, settings);
-    c.retain(|d| d.check == "iss" || d.check == "aud");
+    c.retain(|d| d.check == Check::Iss || d.check == Check::Aud);
     c
 }
 
@@ -231,7 +231,7 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
     let payload = parts.get(1).and_then(|p| decode_part(p));
     match (&header, &payload) {
         _ if parts.len() != 3 => c.push(
-            Diagnostic::fail("token shape", format!("{} part(s)", parts.len()))
+            Diagnostic::fail(Check::TokenShape, format!("{} part(s)", parts.len()))
                 .prosody_says(if parts.len() == 1 {
                     "Invalid token"
                 } else {
@@ -242,17 +242,17 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
                 .fix_here("no quotes, spaces or 'Bearer ' prefix"),
         ),
         (None, _) => c.push(
-            Diagnostic::fail("token shape", "the header is not base64url JSON")
+            Diagnostic::fail(Check::TokenShape, "the header is not base64url JSON")
                 .prosody_says("bad token format")
                 .because(&causes::BAD_FORMAT),
         ),
         (_, None) => c.push(
-            Diagnostic::fail("token shape", "the payload is not base64url JSON")
+            Diagnostic::fail(Check::TokenShape, "the payload is not base64url JSON")
                 .prosody_says("Invalid body")
                 .because(&causes::BAD_FORMAT),
         ),
         _ => c.push(Diagnostic::pass(
-            "token shape",
+            Check::TokenShape,
             "three base64url parts, header and payload are JSON objects",
         )),
     }
@@ -273,20 +273,20 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
         Some(Value::String(k)) if !k.is_empty() => {
             if let Err(e) = crate::kid::validate(k) {
                 c.push(
-                    Diagnostic::warn("kid", format!("{k:?}"))
+                    Diagnostic::warn(Check::Kid, format!("{k:?}"))
                         .why(format!(
                         "Prosody accepts any kid, but ASAP tools and asap-keyserver do not: {e}"
                     ))
                         .fix("use kids like issuer/2026-11-27"),
                 );
             } else {
-                c.push(Diagnostic::pass("kid", format!("{k:?}")));
+                c.push(Diagnostic::pass(Check::Kid, format!("{k:?}")));
             }
             Some(k.clone())
         }
         other => {
             c.push(
-                Diagnostic::fail("kid", other.map_or("missing".into(), brief))
+                Diagnostic::fail(Check::Kid, other.map_or("missing".into(), brief))
                     .because(&causes::KID_MISSING),
             );
             None
@@ -295,12 +295,12 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
     let alg = header.get("alg").and_then(Value::as_str).map(str::to_owned);
     match &alg {
         None => c.push(
-            Diagnostic::fail("alg", "missing")
+            Diagnostic::fail(Check::Alg, "missing")
                 .prosody_says("'alg' claim is missing")
                 .because(&causes::ALG_NOT_RS),
         ),
         Some(a) if !a.starts_with("RS") => c.push(
-            Diagnostic::fail("alg", format!("{a:?}"))
+            Diagnostic::fail(Check::Alg, format!("{a:?}"))
                 .because(&causes::ALG_NOT_RS)
                 .here(if a.starts_with("HS") {
                     "an HMAC (app_secret) token"
@@ -308,7 +308,7 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
                     "not an RSA algorithm"
                 }),
         ),
-        Some(a) => c.push(Diagnostic::pass("alg", format!("{a:?} (RSA family)"))),
+        Some(a) => c.push(Diagnostic::pass(Check::Alg, format!("{a:?} (RSA family)"))),
     }
 
     let (obtained, from_jwks) = match (&kid, alg.as_deref().is_some_and(|a| a.starts_with("RS"))) {
@@ -338,15 +338,16 @@ pub fn verify(token: &str, settings: &Settings, source: &KeySource, now: u64) ->
 /// `signature_algorithm`; `secret`: the plugin verifies with `app_secret`.
 fn header_checks(c: &mut Checks, header: &Map<String, Value>, settings: &Settings, secret: bool) {
     match header.get("typ") {
-        Some(Value::String(t)) if t == "JWT" => c.push(Diagnostic::pass("typ", "\"JWT\"")),
+        Some(Value::String(t)) if t == "JWT" => c.push(Diagnostic::pass(Check::Typ, "\"JWT\"")),
         other => c.push(
-            Diagnostic::fail("typ", other.map_or("missing".into(), brief)).because(&causes::TYP),
+            Diagnostic::fail(Check::Typ, other.map_or("missing".into(), brief))
+                .because(&causes::TYP),
         ),
     }
     let configured = &settings.algorithm;
     match header.get("alg").and_then(Value::as_str) {
         Some(a) if a == configured => c.push(Diagnostic::pass(
-            "alg = configured",
+            Check::AlgConfigured,
             format!("{a} (signature_algorithm {configured})"),
         )),
         Some(a) => {
@@ -368,7 +369,7 @@ fn header_checks(c: &mut Checks, header: &Map<String, Value>, settings: &Setting
             };
             c.push(
                 Diagnostic::fail(
-                    "alg = configured",
+                    Check::AlgConfigured,
                     format!("{a:?}, configured {configured}"),
                 )
                 .because(&causes::ALG)
@@ -377,9 +378,9 @@ fn header_checks(c: &mut Checks, header: &Map<String, Value>, settings: &Setting
             )
         }
         None if secret => {
-            c.push(Diagnostic::fail("alg = configured", "missing").because(&causes::ALG))
+            c.push(Diagnostic::fail(Check::AlgConfigured, "missing").because(&causes::ALG))
         }
-        None => c.push(Diagnostic::skip("alg = configured", "no alg")),
+        None => c.push(Diagnostic::skip(Check::AlgConfigured, "no alg")),
     }
 }
 
@@ -411,7 +412,7 @@ fn secret_checks(
     secret: &str,
 ) {
     c.push(Diagnostic::pass(
-        "key",
+        Check::Key,
         "app_secret (no asap_key_server): HMAC tokens, no kid needed",
     ));
     header_checks(c, header, settings, true);
@@ -423,7 +424,7 @@ fn secret_checks(
         _ => None,
     };
     let (Some(algorithm), [h, p, sig]) = (algorithm, parts) else {
-        c.push(Diagnostic::skip("signature", "not an HMAC token"));
+        c.push(Diagnostic::skip(Check::Signature, "not an HMAC token"));
         return;
     };
     let message = format!("{h}.{p}");
@@ -433,9 +434,12 @@ fn secret_checks(
         sig.chars().take(8).collect::<String>()
     );
     match jsonwebtoken::crypto::verify(sig, message.as_bytes(), &key, algorithm) {
-        Ok(true) => c.push(Diagnostic::pass("signature", format!("valid: {shown}"))),
+        Ok(true) => c.push(Diagnostic::pass(
+            Check::Signature,
+            format!("valid: {shown}"),
+        )),
         _ => c.push(
-            Diagnostic::fail("signature", format!("invalid: {shown}"))
+            Diagnostic::fail(Check::Signature, format!("invalid: {shown}"))
                 .prosody_says("Invalid signature")
                 .why("the token was not signed with this app_secret, or was changed after signing")
                 .fix("sign with the same secret as Prosody's app_secret (no trailing newline)"),
@@ -462,7 +466,7 @@ fn find_key(
     };
     if !generation.jwks {
         c.push(
-            Diagnostic::warn("cache_keys_url", url)
+            Diagnostic::warn(Check::CacheKeysUrl, url)
                 .why(format!(
                     "{} reads cache_keys_url as a map of certificates, not a JWKS: its refresh fails \
                      (\"attempt to call a nil value (method 'sub')\" in the log) and keys come from asap_key_server only",
@@ -479,7 +483,7 @@ fn find_key(
     match keysource::read_jwks(url, &settings.fetch, &|k| k == kid) {
         Err(problem) => {
             c.push(
-                Diagnostic::warn("cache_keys_url", url)
+                Diagnostic::warn(Check::CacheKeysUrl, url)
                     .why(format!(
                         "{}: Prosody logs an error, keeps the keys it had (none after a restart) and tries again in 30 s; {fallback}",
                         problem.why
@@ -491,14 +495,14 @@ fn find_key(
         Ok(jwks) => match keysource::from_jwks(&jwks, kid) {
             Some(found) => {
                 c.push(Diagnostic::pass(
-                    "cache_keys_url",
+                    Check::CacheKeysUrl,
                     format!("kid listed in the JWKS at {url} ({} key(s)): Prosody takes the key from there", jwks.count),
                 ));
                 (found, true)
             }
             None => {
                 c.push(Diagnostic::pass(
-                    "cache_keys_url",
+                    Check::CacheKeysUrl,
                     format!(
                         "kid not in the JWKS at {url} ({} key(s)), {fallback}",
                         jwks.count
@@ -514,15 +518,18 @@ fn find_key(
 /// from the JWKS.
 fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySource>) {
     let Some(o) = obtained else {
-        c.push(Diagnostic::skip("key", "not fetched: no usable kid or alg"));
+        c.push(Diagnostic::skip(
+            Check::Key,
+            "not fetched: no usable kid or alg",
+        ));
         return;
     };
     if source.is_none() {
-        c.push(Diagnostic::pass("key JWKS", &o.location));
+        c.push(Diagnostic::pass(Check::KeyJwks, &o.location));
     } else if let Some(KeySource::Server { base, .. }) = source {
         if base.ends_with('/') {
             c.push(
-                Diagnostic::warn("key URL", &o.location)
+                Diagnostic::warn(Check::KeyUrl, &o.location)
                     .why(
                         "asap_key_server ends in '/', so Prosody requests \
                 a path with '//'; asap-keyserver answers it, other servers may not",
@@ -533,12 +540,15 @@ fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySo
                     ),
             );
         } else {
-            c.push(Diagnostic::pass("key URL", &o.location));
+            c.push(Diagnostic::pass(Check::KeyUrl, &o.location));
         }
     } else if let Some(KeySource::Unset) = source {
-        c.push(Diagnostic::skip("key URL", "asap_key_server is not set"));
+        c.push(Diagnostic::skip(
+            Check::KeyUrl,
+            "asap_key_server is not set",
+        ));
     } else {
-        c.push(Diagnostic::pass("key file", &o.location));
+        c.push(Diagnostic::pass(Check::KeyFile, &o.location));
     }
     match (&o.problem, &o.warning) {
         (Some((why, fix)), _) => {
@@ -551,7 +561,7 @@ fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySo
                 &causes::NO_KEY
             };
             c.push(
-                Diagnostic::fail("key", &o.summary)
+                Diagnostic::fail(Check::Key, &o.summary)
                     .prosody_says("could not obtain public key")
                     .because(cause)
                     .here(why.clone())
@@ -559,11 +569,11 @@ fn key_checks(c: &mut Checks, obtained: Option<&Obtained>, source: Option<&KeySo
             )
         }
         (None, Some(w)) => c.push(
-            Diagnostic::warn("key", &o.summary)
+            Diagnostic::warn(Check::Key, &o.summary)
                 .why(w.clone())
                 .fix("serve only SPKI public keys of 2048 bits or more"),
         ),
-        (None, None) => c.push(Diagnostic::pass("key", &o.summary)),
+        (None, None) => c.push(Diagnostic::pass(Check::Key, &o.summary)),
     }
 }
 
@@ -583,7 +593,7 @@ fn replaced_check(c: &mut Checks, o: &Obtained, kid: &str, settings: &Settings) 
             tokens signed with the new one (\"Invalid signature\") until it restarts"
     };
     c.push(
-        Diagnostic::warn("key replaced", format!("kid {kid:?} holds another key since {when} (the key server says so)"))
+        Diagnostic::warn(Check::KeyReplaced, format!("kid {kid:?} holds another key since {when} (the key server says so)"))
             .why(why)
             .fix(format!(
                 "restart Prosody, or add cache_keys_url (token plugin {} and later) so a replaced key is picked \
@@ -598,7 +608,10 @@ fn replaced_check(c: &mut Checks, o: &Obtained, kid: &str, settings: &Settings) 
 
 fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: Option<&Obtained>) {
     let Some(key) = obtained.and_then(|o| o.key.as_ref()) else {
-        c.push(Diagnostic::skip("signature", "no key to check it with"));
+        c.push(Diagnostic::skip(
+            Check::Signature,
+            "no key to check it with",
+        ));
         return;
     };
     let algorithm = match alg {
@@ -607,14 +620,14 @@ fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: 
         Some("RS512") => jsonwebtoken::Algorithm::RS512,
         other => {
             c.push(Diagnostic::skip(
-                "signature",
+                Check::Signature,
                 format!("cannot check {other:?}"),
             ));
             return;
         }
     };
     if parts.len() != 3 {
-        c.push(Diagnostic::skip("signature", "no signature part"));
+        c.push(Diagnostic::skip(Check::Signature, "no signature part"));
         return;
     }
     let message = format!("{}.{}", parts[0], parts[1]);
@@ -626,9 +639,13 @@ fn signature_check(c: &mut Checks, parts: &[&str], alg: Option<&str>, obtained: 
         key.bits
     );
     match jsonwebtoken::crypto::verify(sig, message.as_bytes(), &dk, algorithm) {
-        Ok(true) => c.push(Diagnostic::pass("signature", format!("valid: {shown}"))),
+        Ok(true) => c.push(Diagnostic::pass(
+            Check::Signature,
+            format!("valid: {shown}"),
+        )),
         _ => c.push(
-            Diagnostic::fail("signature", format!("invalid: {shown}")).because(&causes::SIGNATURE),
+            Diagnostic::fail(Check::Signature, format!("invalid: {shown}"))
+                .because(&causes::SIGNATURE),
         ),
     }
 }
