@@ -18,6 +18,7 @@ mod keygen;
 mod lifecycle;
 mod login;
 mod mint;
+mod mint_policy;
 mod oidc;
 mod package;
 mod prosody_config;
