@@ -6,8 +6,9 @@
 //! that not even a secret's length shows), its token bucket (429 with
 //! `Retry-After`), the body (400 naming what is malformed: over 64 KiB, not
 //! JSON, an unknown field), the client's policy (403 naming the rule:
-//! issuers, rooms, tenants, moderator, features, max_ttl), then the claims, built and signed as `mint`
-//! does ([`crate::token::claims::TokenSpec`], [`super::Signer`]). No token
+//! issuers, rooms, tenants, moderator, features, max_ttl; see
+//! [`super::policy`]), then the claims, built and signed as `mint` does
+//! ([`crate::token::claims::TokenSpec`], [`super::Signer`]). No token
 //! or secret ever leaves this module except the token in the 200 answer.
 
 use super::config::{ClientPolicy, MintConfig, Rate};
