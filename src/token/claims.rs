@@ -220,6 +220,21 @@ pub fn merge(base: &mut Value, top: Value) {
     }
 }
 
+/// Whether `avatar` may go in a token: Jitsi shows it to everyone in the
+/// meeting, so only an https URL with a host (parsed, not just its prefix:
+/// `https://` alone is no picture) or a `data:image/` URL.
+pub fn avatar_allowed(avatar: &str) -> bool {
+    let avatar = avatar.trim();
+    if avatar
+        .get(..11)
+        .is_some_and(|p| p.eq_ignore_ascii_case("data:image/"))
+    {
+        return true;
+    }
+    url::Url::parse(avatar)
+        .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 fn jaas_app_id(kid: &str) -> Option<&str> {
     let (app, key) = kid.split_once('/')?;
     (app.starts_with("vpaas-magic-cookie-") && !key.is_empty() && !key.contains('/')).then_some(app)
@@ -300,8 +315,7 @@ impl TokenSpec {
             .and_then(|c| c.user.as_ref())
             .and_then(|u| u.avatar.as_deref())
         {
-            let lower = avatar.trim().to_ascii_lowercase();
-            if !(lower.starts_with("https://") || lower.starts_with("data:image/")) {
+            if !avatar_allowed(avatar) {
                 return Err(ClaimsError::Avatar(avatar.to_owned()));
             }
         }
@@ -444,6 +458,30 @@ mod tests {
 
     fn build(spec: &TokenSpec, kid: &str) -> Result<Built, ClaimsError> {
         spec.build(kid, 1_000_000, "j".into())
+    }
+
+    #[test]
+    fn avatars_are_https_urls_with_a_host_or_data_images() {
+        for ok in [
+            "https://cdn.example.com/a.png",
+            "HTTPS://cdn.example.com",
+            " https://[::1]/a.png ",
+            "data:image/png;base64,iVBORw0KGgo=",
+            "DATA:image/svg+xml,<svg/>",
+        ] {
+            assert!(avatar_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "https://",
+            "https://exa mple.com/",
+            "http://cdn.example.com/a.png",
+            "javascript:alert(1)",
+            "data:text/html,<b>",
+            "//cdn.example.com/a.png",
+            "",
+        ] {
+            assert!(!avatar_allowed(bad), "{bad}");
+        }
     }
 
     #[test]

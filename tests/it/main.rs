@@ -18,6 +18,7 @@ mod keygen;
 mod lifecycle;
 mod login;
 mod mint;
+mod mint_policy;
 mod oidc;
 mod oidc_debian;
 mod package;

@@ -6,8 +6,9 @@
 //! that not even a secret's length shows), its token bucket (429 with
 //! `Retry-After`), the body (400 naming what is malformed: over 64 KiB, not
 //! JSON, an unknown field), the client's policy (403 naming the rule:
-//! issuers, rooms, max_ttl), then the claims, built and signed as `mint`
-//! does ([`crate::token::claims::TokenSpec`], [`super::Signer`]). No token
+//! issuers, rooms, tenants, moderator, features, max_ttl; see
+//! [`super::policy`]), then the claims, built and signed as `mint` does
+//! ([`crate::token::claims::TokenSpec`], [`super::Signer`]). No token
 //! or secret ever leaves this module except the token in the 200 answer.
 
 use super::config::{ClientPolicy, MintConfig, Rate};
@@ -365,6 +366,10 @@ impl Client {
             };
             return Err(self.forbid(&rule, format!("may not mint for {what}")));
         }
+        let features = req.features.unwrap_or_default();
+        self.policy
+            .check_claims(req.sub.as_deref(), req.moderator, &features)
+            .map_err(|r| self.forbid(&r.rule, r.message))?;
         let ttl = self.ttl(req.ttl.as_ref())?;
         let spec = TokenSpec {
             sub: req.sub,
@@ -378,7 +383,13 @@ impl Client {
                 ..User::default()
             }),
             moderator: req.moderator,
-            features: req.features.unwrap_or_default().into_iter().collect(),
+            features: features.into_iter().collect(),
+            // Under the features asked for: a token without context.features
+            // allows every feature.
+            merge: self
+                .policy
+                .limits_features()
+                .then(|| serde_json::json!({ "context": { "features": {} } })),
             ..TokenSpec::default()
         };
         let signed = match &kid {

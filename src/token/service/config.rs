@@ -6,9 +6,11 @@
 //! file are relative to the file's folder. Secrets (client secrets, the
 //! cookie key) are read from their own files, and never shown by `Debug`.
 
+mod clients;
 mod toml_error;
 
-pub use super::policy::{ClientPolicy, Rate, RoomRule, Secret};
+pub use super::policy::{ClientPolicy, NameRule, Rate, Secret};
+use clients::{mint, RawMint};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -191,24 +193,6 @@ struct RawOidc {
     moderator: Option<ModeratorRule>,
     cookie_key_file: PathBuf,
     ca_file: Option<PathBuf>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMint {
-    #[serde(default)]
-    clients: Vec<RawClient>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawClient {
-    name: String,
-    secret_file: PathBuf,
-    issuers: Vec<String>,
-    rooms: Vec<String>,
-    max_ttl: Option<String>,
-    rate: Option<String>,
 }
 
 /// Checks values against one file, naming keys in errors.
@@ -523,92 +507,6 @@ fn oidc(r: &Reader<'_>, o: RawOidc) -> Result<OidcConfig, ConfigError> {
         cookie_key_file,
         ca_file,
     })
-}
-
-fn mint(r: &Reader<'_>, m: RawMint) -> Result<MintConfig, ConfigError> {
-    if m.clients.is_empty() {
-        return Err(r.err(
-            "mint.clients",
-            "no client",
-            "add a [[mint.clients]] table with name, secret_file, issuers and rooms",
-        ));
-    }
-    let mut clients: Vec<ClientPolicy> = Vec::with_capacity(m.clients.len());
-    for (i, c) in m.clients.into_iter().enumerate() {
-        let key = |k: &str| format!("mint.clients[{i}].{k}");
-        if c.name.is_empty()
-            || !c
-                .name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
-        {
-            return Err(r.err(
-                &key("name"),
-                format!("{:?} is not a usable client name", c.name),
-                "use letters, digits, '-', '_' and '.' (it appears in logs and metric labels)",
-            ));
-        }
-        if clients.iter().any(|o| o.name == c.name) {
-            return Err(r.err(
-                &key("name"),
-                format!("{:?} is used twice", c.name),
-                "give every client its own name",
-            ));
-        }
-        let secret = r.secret(&key("secret_file"), &c.secret_file)?;
-        if let Some(other) = clients.iter().find(|o| o.secret == secret) {
-            return Err(r.err(
-                &key("secret_file"),
-                format!("holds the same secret as client {:?}", other.name),
-                "give every client its own secret: the secret says which client is asking",
-            ));
-        }
-        if c.issuers.is_empty() {
-            return Err(r.err(
-                &key("issuers"),
-                "is empty",
-                "list the key folders this client may sign with, e.g. [\"jitsi\"]",
-            ));
-        }
-        for issuer in &c.issuers {
-            r.name(&key("issuers"), issuer, "issuer")?;
-        }
-        if c.rooms.is_empty() {
-            return Err(r.err(
-                &key("rooms"),
-                "is empty",
-                "list room names, prefixes like \"team-*\", or \"*\" for any room",
-            ));
-        }
-        for room in &c.rooms {
-            r.name(&key("rooms"), room, "room, prefix or \"*\"")?;
-        }
-        let max_ttl = r.duration(&key("max_ttl"), c.max_ttl.as_deref(), DEFAULT_MAX_TTL)?;
-        if max_ttl.is_zero() || max_ttl > crate::token::claims::MAX_TTL {
-            return Err(r.err(
-                &key("max_ttl"),
-                "must be more than 0s and at most 366 days",
-                "write it like \"1h\"",
-            ));
-        }
-        let rate_text = c.rate.as_deref().unwrap_or(DEFAULT_RATE);
-        let rate = Rate::parse(rate_text).map_err(|e| {
-            r.err(
-                &key("rate"),
-                format!("{rate_text:?}: {e}"),
-                "write it like \"50/s\", \"600/min\" or \"1000/h\"",
-            )
-        })?;
-        clients.push(ClientPolicy {
-            name: c.name,
-            secret,
-            issuers: c.issuers,
-            rooms: c.rooms.iter().map(|s| RoomRule::parse(s)).collect(),
-            max_ttl,
-            rate,
-        });
-    }
-    Ok(MintConfig { clients })
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! who join, signed RS256 with the newest key of an issuer.
 //!
 //! - [`config`]: the TOML file, checked ([`ServiceConfig`]); [`policy`]: a
-//!   mint client's rules (issuers, rooms, max_ttl, rate).
+//!   mint client's rules (issuers, rooms, tenants, moderator, features,
+//!   max_ttl, rate).
 //! - [`signer`]: the [`Signer`]: the newest key of an issuer that has been in
 //!   the key directory for `min_key_age` (the rule of `mint --issuer
 //!   --min-key-age`, [`crate::token::choice`]), its private key read once.
@@ -22,7 +23,7 @@ pub mod policy;
 pub mod signer;
 
 pub use config::{
-    ClientPolicy, MintConfig, ModeratorRule, OidcConfig, RoomRule, Secret, ServiceConfig,
+    ClientPolicy, MintConfig, ModeratorRule, NameRule, OidcConfig, Secret, ServiceConfig,
 };
 pub use signer::{SignError, Signed, Signer};
 

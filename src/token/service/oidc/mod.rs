@@ -452,7 +452,10 @@ impl Bridge {
         // Jitsi shows the avatar to everyone: only an https picture is passed on.
         let avatar = identity
             .text("picture")
-            .filter(|p| p.to_ascii_lowercase().starts_with("https://"))
+            .filter(|p| {
+                p.to_ascii_lowercase().starts_with("https://")
+                    && crate::token::claims::avatar_allowed(p)
+            })
             .map(str::to_owned);
         TokenSpec {
             iss: Some(self.config.token_issuer.clone()),
