@@ -19,6 +19,7 @@ mod lifecycle;
 mod login;
 mod mint;
 mod oidc;
+mod oidc_idp;
 mod package;
 mod prosody_config;
 mod routes;

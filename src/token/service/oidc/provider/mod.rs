@@ -1,5 +1,6 @@
-//! The identity provider as the bridge sees it: discovery, the JWKS
-//! (refreshed on an unknown kid, at most once per [`JWKS_REFRESH_EVERY`]),
+//! The identity provider as the bridge sees it: discovery (tried again
+//! with backoff while it fails), the JWKS (fetched again when a signature
+//! does not check and on a schedule, at most once per [`JWKS_REFRESH_EVERY`]),
 //! the authorization request with PKCE S256 and a nonce, the code
 //! exchange, id_token validation and userinfo.
 //!
@@ -18,8 +19,9 @@ mod discovery;
 mod id_token;
 mod jwks;
 
-pub use discovery::ExtraMetadata;
+pub use discovery::{ExtraMetadata, FIRST_RETRY, LAST_RETRY};
 pub use id_token::{check_azp, ExtraClaims, ALLOWED_ALGS, LEEWAY};
+pub use jwks::{JWKS_MAX_AGE, JWKS_REFRESH_EVERY};
 
 use discovery::Discovered;
 use openidconnect::core::{
@@ -31,17 +33,13 @@ use openidconnect::{
     AccessToken, AuthorizationCode, ClaimsVerificationError, Client, CsrfToken,
     EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl,
     Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, SignatureVerificationError, StandardErrorResponse,
-    StandardTokenResponse, SubjectIdentifier, TokenResponse, UserInfoClaims,
+    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
+    TokenResponse, UserInfoClaims, UserInfoError,
 };
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// The JWKS is fetched again for an unknown kid at most this often, so a
-/// stream of forged kids cannot turn the bridge against the IdP.
-pub const JWKS_REFRESH_EVERY: Duration = Duration::from_secs(30);
+use std::time::Instant;
 
 type Fields = IdTokenFields<
     ExtraClaims,
@@ -89,7 +87,7 @@ pub struct Settings {
 }
 
 /// Why a login could not be completed with the IdP.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     /// The IdP could not be reached or answered nonsense.
     #[error("identity provider unreachable or unusable: {0}")]
@@ -106,6 +104,19 @@ pub enum ProviderError {
     /// The callback's `iss` (RFC 9207) is not our issuer, or missing though announced.
     #[error("the callback does not come from the configured identity provider: {0}")]
     Mixup(String),
+    /// The token endpoint's id_token is not a signed JWT with JSON claims
+    /// (cut short, encrypted, or not a JWT at all).
+    #[error(
+        "the identity provider's id_token cannot be read: {0}; the IdP must send a signed (not encrypted) JWT: \
+         check the client's id_token settings there"
+    )]
+    MalformedIdToken(String),
+    /// userinfo answered for another user than the id_token's `sub`.
+    #[error(
+        "the identity provider's userinfo is about another user than its id_token: {0}; no token was made: \
+         check the IdP's userinfo endpoint (or a proxy in front of it)"
+    )]
+    SubjectMismatch(String),
 }
 
 /// What discovery found, for `doctor --config` to show.
@@ -162,10 +173,15 @@ impl Identity {
 }
 
 /// The IdP, discovered on first use (the server starts while the IdP is
-/// down, and a failed discovery is retried on the next login).
+/// down, and a failed discovery is tried again with backoff).
 pub struct Provider {
     settings: Settings,
     discovered: Mutex<Option<Arc<Discovered>>>,
+    /// Held while discovery runs (one at a time).
+    discovering: Mutex<()>,
+    /// The last failed discovery, until one succeeds.
+    failed: Mutex<Option<discovery::Failure>>,
+    /// The last JWKS refetch (rate limit).
     last_refresh: Mutex<Option<Instant>>,
 }
 
@@ -191,6 +207,8 @@ impl Provider {
         Ok(Provider {
             settings,
             discovered: Mutex::new(None),
+            discovering: Mutex::new(()),
+            failed: Mutex::new(None),
             last_refresh: Mutex::new(None),
         })
     }
@@ -206,20 +224,6 @@ impl Provider {
         self.discovered().map(|_| ())
     }
 
-    fn discovered(&self) -> Result<Arc<Discovered>, ProviderError> {
-        if let Some(d) = self
-            .discovered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            return Ok(d);
-        }
-        let d = Arc::new(self.discover()?);
-        *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
-        Ok(d)
-    }
-
     /// Discovers the IdP (as [`prepare`](Self::prepare)) and says what was
     /// found.
     pub fn describe(&self) -> Result<Described, ProviderError> {
@@ -227,7 +231,7 @@ impl Provider {
         Ok(Described {
             issuer: d.issuer.clone(),
             jwks_uri: d.jwks_uri.as_str().to_owned(),
-            keys: d.jwks.keys().len(),
+            keys: d.keys.set.keys().len(),
             pkce_methods: d.pkce_methods.clone(),
             end_session: d.end_session.clone(),
             iss_parameter: d.iss_parameter,
@@ -300,9 +304,10 @@ impl Provider {
                         .map(|d| format!(": {d}"))
                         .unwrap_or_default()
                 )),
-                RequestTokenError::Parse(e, _) => {
-                    ProviderError::Unreachable(format!("token endpoint answer: {e}"))
-                }
+                RequestTokenError::Parse(e, body) => match id_token::malformed(&body) {
+                    Some(why) => ProviderError::MalformedIdToken(why),
+                    None => ProviderError::Unreachable(format!("token endpoint answer: {e}")),
+                },
                 other => unreachable(error_chain(&other)),
             })?;
         let id_token = tokens.id_token().ok_or_else(|| {
@@ -312,13 +317,14 @@ impl Provider {
             )
         })?;
         let nonce = Nonce::new(nonce.to_owned());
-        let claims = match self.verify(&d.issuer, &d.jwks, id_token, &nonce) {
-            Err(ClaimsVerificationError::SignatureVerification(
-                SignatureVerificationError::NoMatchingKey,
-            )) => {
-                let d = self.refresh_jwks(&d)?;
-                self.verify(&d.issuer, &d.jwks, id_token, &nonce)
-            }
+        let d = self.current_keys(d);
+        // A signature the keys held do not check may be a rotation (a new
+        // kid, the same kid, or none): once more with the IdP's JWKS of now.
+        let claims = match self.verify(&d.issuer, &d.keys.set, id_token, &nonce) {
+            Err(e) if jwks::worth_refetch(&e) => match self.refresh_jwks(&d)? {
+                Some(fresh) => self.verify(&fresh.issuer, &fresh.keys.set, id_token, &nonce),
+                None => Err(e),
+            },
             other => other,
         }
         .map_err(|e| ProviderError::IdToken(e.to_string()))?;
@@ -352,7 +358,12 @@ impl Provider {
         let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = request
             .require_signed_response(false)
             .request(&d.http)
-            .map_err(|e| unreachable(format!("userinfo: {}", error_chain(&e))))?;
+            .map_err(|e| match e {
+                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(why)) => {
+                    ProviderError::SubjectMismatch(why)
+                }
+                e => unreachable(format!("userinfo: {}", error_chain(&e))),
+            })?;
         Ok(match serde_json::to_value(&info) {
             Ok(Value::Object(m)) => Some(m),
             _ => None,
