@@ -374,3 +374,19 @@ fn a_malformed_id_token_and_a_userinfo_for_someone_else_are_named() {
     assert!(r.text().contains("another user"), "{}", r.text());
     assert!(!b.server.has_log("idp_unreachable"));
 }
+
+/// PS256 as RFC 7518 3.5 has it (a salt as long as the hash) verifies; one
+/// with the longest salt (node's default for PSS) or signed with a key
+/// whose JWK says RS256 is refused, the first with what to change named.
+#[test]
+fn ps256_with_a_hash_long_salt_verifies_and_a_longer_salt_is_named() {
+    let (_idp, issuer, b) = hostile(&["jitsi"]);
+    set(&issuer, "jwks=ps");
+    minted(&attempt(&b, "ps256"));
+    refused(&b, &attempt(&b, "ps256_maxsalt"), 502, "id_token_invalid");
+    wait_until("the log names the salt", || {
+        b.server.has_log("the salt must be as long as the hash")
+    });
+    refused(&b, &attempt(&b, "ps256_rsalg"), 502, "id_token_invalid");
+    minted(&attempt(&b, "good"));
+}

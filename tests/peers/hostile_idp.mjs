@@ -22,17 +22,21 @@
 //   future_nbf    valid but nbf an hour ahead (not valid yet)
 //   malformed     an id_token that is not a JWT (two parts)
 //   sub_mismatch  valid, but userinfo (with `userinfo`) answers for `eve`
+//   ps256         valid, PS256 with a salt as long as the hash (RFC 7518 3.5),
+//                 key hostile-ps (served with jwks=ps)
+//   ps256_maxsalt PS256 with node's default salt (the longest): not per RFC 7518
+//   ps256_rsalg   PS256 with hostile-1, whose JWK says alg RS256
 // Without `userinfo` it has no userinfo endpoint, so the id_token is all the
 // bridge reads; with it (the callback benchmark) /me answers Mallory's claims.
 // Options (for the bridge's IdP-client tests):
 //   --discovery-down  discovery answers 503 until GET /_test/set?discovery=up
 //   --max-age=N       the JWKS is served with Cache-Control: max-age=N
-// GET /_test/set?jwks=<default|rotated|rotated_nokid|withdrawn>&discovery=<up|down>
-// changes what is served (withdrawn: hostile-2 only); GET /_test/count
+// GET /_test/set?jwks=<default|rotated|rotated_nokid|withdrawn|ps>&discovery=<up|down>
+// changes what is served (withdrawn: hostile-2 only; ps: hostile-1 and hostile-ps); GET /_test/count
 // answers how often discovery and the JWKS were fetched.
 // Usage: node hostile_idp.mjs [client_id] [userinfo] [options]
 import http from 'node:http';
-import { generateKeyPairSync, createHmac, createSign } from 'node:crypto';
+import { generateKeyPairSync, createHmac, createSign, constants } from 'node:crypto';
 
 const options = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -48,6 +52,8 @@ const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'hostile-1', use: 'si
 const second = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk2 = { ...second.publicKey.export({ format: 'jwk' }), kid: 'hostile-2', use: 'sig', alg: 'RS256' };
 const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const psKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const jwkPs = { ...psKey.publicKey.export({ format: 'jwk' }), kid: 'hostile-ps', use: 'sig', alg: 'PS256' };
 const third = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk3 = { ...third.publicKey.export({ format: 'jwk' }), kid: 'hostile-1', use: 'sig', alg: 'RS256' };
 const { kid: _dropped, ...jwk3NoKid } = jwk3;
@@ -70,6 +76,13 @@ function idToken(issuer, mode, nonce) {
   };
   if (mode === 'malformed') {
     return `${b64({ alg: 'RS256', typ: 'JWT', kid: 'hostile-1' })}.${b64(claims)}`;
+  }
+  if (mode.startsWith('ps256')) {
+    const kid = mode === 'ps256_rsalg' ? 'hostile-1' : 'hostile-ps';
+    const key = mode === 'ps256_rsalg' ? privateKey : psKey.privateKey;
+    const input = `${b64({ alg: 'PS256', typ: 'JWT', kid })}.${b64(claims)}`;
+    const opts = { key, padding: constants.RSA_PKCS1_PSS_PADDING, ...(mode === 'ps256_maxsalt' ? {} : { saltLength: 32 }) };
+    return `${input}.${createSign('RSA-SHA256').update(input).sign(opts).toString('base64url')}`;
   }
   if (mode === 'rotated' || mode === 'rotated_nokid') {
     const header = mode === 'rotated' ? { alg: 'RS256', typ: 'JWT', kid: 'hostile-1' } : { alg: 'RS256', typ: 'JWT' };
@@ -126,6 +139,7 @@ const server = http.createServer((req, res) => {
       rotated: [jwk3, jwk2],
       rotated_nokid: [jwk3NoKid],
       withdrawn: [jwk2],
+      ps: [jwk, jwkPs],
     }[jwksServed] ?? (jwksFetches === 1 ? [jwk] : [jwk, jwk2]);
     if (maxAge) res.setHeader('cache-control', `public, max-age=${maxAge}`);
     return json(200, { keys });

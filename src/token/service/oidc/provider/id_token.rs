@@ -118,6 +118,25 @@ pub(super) fn check_nbf(nbf: Option<&Value>, now: i64, leeway: Duration) -> Resu
     Ok(())
 }
 
+/// What to say of a failed validation `e` (`text`: it with its sources) of
+/// an id_token signed with `alg`: a PS signature that the IdP's key does
+/// not check is most often a salt of another length than the hash's.
+pub(super) fn explain(e: &ClaimsVerificationError, alg: Option<&str>, text: &str) -> String {
+    let bad_signature = matches!(
+        e,
+        ClaimsVerificationError::SignatureVerification(
+            openidconnect::SignatureVerificationError::CryptoError(_)
+        )
+    );
+    match alg {
+        Some(a) if bad_signature && a.starts_with("PS") => format!(
+            "{text} ({a}: the salt must be as long as the hash, RFC 7518 3.5; an IdP signing with a longer one needs \
+             its salt length set to the digest length, or RS256)"
+        ),
+        _ => text.to_owned(),
+    }
+}
+
 /// Why the token endpoint's answer `body` failed to parse, when it is its
 /// id_token: `None` when the id_token reads (or there is none). Only the
 /// token's shape is described: never its content.

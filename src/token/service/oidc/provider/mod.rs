@@ -327,7 +327,10 @@ impl Provider {
             },
             other => other,
         }
-        .map_err(|e| ProviderError::IdToken(e.to_string()))?;
+        .map_err(|e| {
+            let alg = id_token.signing_alg().ok().and_then(jose_name);
+            ProviderError::IdToken(id_token::explain(&e, alg.as_deref(), &error_chain(&e)))
+        })?;
         let sub = claims.subject().to_string();
         let mut all = match serde_json::to_value(&claims) {
             Ok(Value::Object(m)) => m,
@@ -390,6 +393,11 @@ impl Provider {
         }
         Some(url.to_string())
     }
+}
+
+/// A signing algorithm's JOSE name (`PS256`).
+fn jose_name(alg: &CoreJwsSigningAlgorithm) -> Option<String> {
+    serde_json::to_value(alg).ok()?.as_str().map(str::to_owned)
 }
 
 /// An error with its sources, on one line.
