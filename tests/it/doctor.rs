@@ -526,3 +526,77 @@ fn a_secret_given_as_the_prosody_config_is_not_printed() {
     );
     assert!(!out.contains(&secret[..8]), "the secret was printed: {out}");
 }
+
+/// `doctor --config` for a login bridge with the README's sample scopes
+/// (no `groups`) and a moderator rule on `groups`, against the real IdP:
+/// a warning that names the missing scope (nobody would become moderator),
+/// and the redirect URIs to register; with `groups` asked for, no warning.
+#[test]
+fn doctor_config_warns_of_a_moderator_claim_no_scope_releases_and_prints_the_redirect_uris() {
+    let idp = crate::oidc::node(
+        "idp.mjs",
+        &[
+            "http://127.0.0.1:9/oidc/callback",
+            "http://meet.test/static/logout.html",
+        ],
+    );
+    let issuer = format!("http://127.0.0.1:{}", idp.port);
+    let run = |scopes: &str| {
+        let (t, dir) = keydir();
+        write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
+        write(
+            t.path().join("cookie.key"),
+            format!("{}\n", "5a".repeat(32)),
+        );
+        let file = t.path().join("service.toml");
+        write(
+            &file,
+            format!(
+                "min_key_age = \"0s\"\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\npublic_url = \"https://auth.example.com\"\n\
+                 jitsi_url = \"https://meet.example.com/\"\nscopes = {scopes}\ntoken_issuer = \"jitsi\"\ncookie_key_file = \"cookie.key\"\n\
+                 moderator = {{ claim = \"groups\", value = \"jitsi-moderators\" }}\n"
+            ),
+        );
+        let (code, out, err) = cli(&[
+            "doctor",
+            "--keys",
+            dir.to_str().unwrap(),
+            "--state",
+            t.path().join("s.json").to_str().unwrap(),
+            "--config",
+            file.to_str().unwrap(),
+        ]);
+        assert!(err.is_empty(), "{err}");
+        (code, out)
+    };
+    let (code, out) = run("[\"openid\", \"profile\", \"email\"]");
+    assert_eq!(code, 0, "a warning, not a problem: {out}");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("oidc.scopes"))
+        .unwrap_or_else(|| panic!("no scopes warning in\n{out}"));
+    assert!(
+        warning.trim_start().starts_with('!') && warning.contains("\"groups\""),
+        "{warning}"
+    );
+    assert!(out.contains("add \"groups\" to oidc.scopes"), "{out}");
+    assert!(out.contains("1 warning(s)"), "{out}");
+    for uri in [
+        "redirect URI https://auth.example.com/oidc/callback",
+        "post-logout redirect URI https://meet.example.com/static/logout.html",
+    ] {
+        assert!(out.contains(uri), "no {uri:?} in\n{out}");
+    }
+
+    let (code, out) = run("[\"openid\", \"profile\", \"email\", \"groups\"]");
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("oidc.scopes"), "{out}");
+    assert!(
+        out.ends_with("no problems: 0 problem(s), 0 warning(s)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("redirect URI https://auth.example.com/oidc/callback"),
+        "{out}"
+    );
+}

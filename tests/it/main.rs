@@ -21,6 +21,7 @@ mod mint;
 mod mint_policy;
 mod oidc;
 mod oidc_debian;
+mod oidc_idp;
 mod package;
 mod prosody_config;
 mod routes;

@@ -8,11 +8,21 @@
 // `ada` (groups: staff, jitsi-moderators) and `bob` (groups: staff). The
 // id_token carries only sub and the protocol claims (an access token is
 // issued), so profile, email and groups come from userinfo.
+// Options:
+//   --id-token-alg=ALG  the client's id_token_signed_response_alg (e.g.
+//                       PS256), with a signing key for it in the JWKS
+//   --rotatable         GET /_test/rotate replaces the signing key with a
+//                       new one under the SAME kid (a provider rebuilt with
+//                       it: sessions and grants stay in the shared memory
+//                       adapter), as an IdP rotating in place does
 import http from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
-const [redirectUri, postLogout, secret] = process.argv.slice(2);
+const options = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const [redirectUri, postLogout, secret] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const idTokenAlg = options.find((o) => o.startsWith('--id-token-alg='))?.split('=')[1];
+const rotatable = options.includes('--rotatable');
 if (!redirectUri || !postLogout) {
   console.error('usage: node idp.mjs <redirect_uri> <post_logout_redirect_uri> [client_secret]');
   process.exit(2);
@@ -23,8 +33,16 @@ const accounts = {
   bob: { name: 'Bob', email: 'bob@example.com', groups: ['staff'] },
 };
 
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'idp-key-1', use: 'sig', alg: 'RS256' };
+const signingKey = () => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: 'idp-key-1', use: 'sig', alg: 'RS256' };
+};
+const jwk = signingKey();
+const extraKeys = () => {
+  if (!idTokenAlg || idTokenAlg === 'RS256') return [];
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return [{ ...privateKey.export({ format: 'jwk' }), kid: `idp-key-${idTokenAlg}`, use: 'sig', alg: idTokenAlg }];
+};
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -35,13 +53,14 @@ server.listen(0, '127.0.0.1', () => {
     post_logout_redirect_uris: [postLogout],
     grant_types: ['authorization_code'],
     response_types: ['code'],
+    ...(idTokenAlg ? { id_token_signed_response_alg: idTokenAlg } : {}),
     ...(secret
       ? { client_secret: secret, token_endpoint_auth_method: 'client_secret_basic' }
       : { token_endpoint_auth_method: 'none' }),
   };
-  const provider = new Provider(`http://127.0.0.1:${port}`, {
+  const make = (keys) => new Provider(`http://127.0.0.1:${port}`, {
     clients: [client],
-    jwks: { keys: [jwk] },
+    jwks: { keys },
     pkce: { required: () => true },
     features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
     scopes: ['openid', 'profile', 'email', 'groups'],
@@ -57,7 +76,18 @@ server.listen(0, '127.0.0.1', () => {
       claims: async () => ({ sub: id, ...(accounts[id] ?? { name: id }) }),
     }),
   });
-  provider.on('server_error', (_ctx, err) => console.error('idp server_error', err));
-  server.on('request', provider.callback());
+  const started = (provider) => {
+    provider.on('server_error', (_ctx, err) => console.error('idp server_error', err));
+    return provider.callback();
+  };
+  let handler = started(make([jwk, ...extraKeys()]));
+  server.on('request', (req, res) => {
+    if (rotatable && req.url === '/_test/rotate') {
+      handler = started(make([signingKey(), ...extraKeys()]));
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return res.end('rotated\n');
+    }
+    return handler(req, res);
+  });
   console.log(`PORT ${port}`);
 });

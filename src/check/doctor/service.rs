@@ -3,13 +3,16 @@
 //! discovered by the login bridge's own code (issuer exact, PKCE S256, the
 //! JWKS), every issuer it signs for has a key old enough for `min_key_age`
 //! (the signer's own choice), and the Prosody config, when given, accepts
-//! its tokens' `iss` and `aud` (verify's own checks).
+//! its tokens' `iss` and `aud` (verify's own checks). For the login bridge
+//! it also prints the redirect URIs to register at the IdP, and warns when
+//! `scopes` lack the scope that usually releases the moderator rule's claim.
 
 use super::super::verify::{self, Settings};
 use super::super::Diagnostic;
 use crate::keydir::age::epoch_secs;
 use crate::keydir::KeySet;
 use crate::prosody::config::TokenOptions;
+use crate::token::service::oidc::pages::jitsi_logout_page;
 use crate::token::service::oidc::Bridge;
 use crate::token::service::{
     OidcConfig, ServiceConfig, SignError, Signer, MINT_ROUTE, OIDC_ROUTES,
@@ -58,6 +61,8 @@ pub fn check_service(
     if let Some(oidc) = &config.oidc {
         issuers.insert(oidc.token_issuer.clone());
         audiences.insert(oidc.audience.clone());
+        out.push(register_at_idp(oidc));
+        out.extend(check_moderator_scope(oidc));
         out.extend(check_idp(oidc));
     }
     // A kid at one of the service's own paths is refused by serve --config.
@@ -154,6 +159,71 @@ fn check_prosody_accepts(
     out
 }
 
+/// The redirect URIs the bridge sends to the IdP, as the bridge computes
+/// them: the callback (`<public_url>/oidc/callback`) and the post-logout
+/// page (Jitsi's `<jitsi_url>/static/logout.html`).
+fn redirect_uris(oidc: &OidcConfig) -> (String, String) {
+    let callback = format!(
+        "{}/oidc/callback",
+        oidc.public_url.as_str().trim_end_matches('/')
+    );
+    (callback, jitsi_logout_page(oidc.jitsi_url.as_str()))
+}
+
+/// What to register at the IdP for this client.
+fn register_at_idp(oidc: &OidcConfig) -> Diagnostic {
+    let (callback, post_logout) = redirect_uris(oidc);
+    Diagnostic::pass(
+        "register at the IdP",
+        format!(
+            "client {:?}: redirect URI {callback} (exactly); post-logout redirect URI {post_logout}",
+            oidc.client_id
+        ),
+    )
+}
+
+/// The scope that usually makes an IdP release `claim` (OpenID Connect
+/// Core 5.4 for the standard ones; `groups` for `groups`, as Keycloak's
+/// mappers, Okta, Dex and oidc-provider do); `None` when no scope is known.
+fn scope_for_claim(claim: &str) -> Option<&'static str> {
+    Some(match claim {
+        "groups" => "groups",
+        "roles" => "roles",
+        "email" | "email_verified" => "email",
+        "phone_number" | "phone_number_verified" => "phone",
+        "address" => "address",
+        "name" | "family_name" | "given_name" | "middle_name" | "nickname"
+        | "preferred_username" | "profile" | "picture" | "website" | "gender" | "birthdate"
+        | "zoneinfo" | "locale" | "updated_at" => "profile",
+        _ => return None,
+    })
+}
+
+/// A moderator rule whose claim the scopes asked for usually do not
+/// release: nobody would become moderator, and nothing else would say so.
+fn check_moderator_scope(oidc: &OidcConfig) -> Option<Diagnostic> {
+    let rule = oidc.moderator.as_ref()?;
+    let scope = scope_for_claim(&rule.claim)?;
+    if oidc.scopes.iter().any(|s| s == scope) {
+        return None;
+    }
+    Some(
+        Diagnostic::warn(
+            "oidc.scopes",
+            format!(
+                "the moderator rule reads the claim {:?}, but scopes {:?} lack {scope:?}, the scope that usually releases it",
+                rule.claim, oidc.scopes
+            ),
+        )
+        .why("most IdPs then send no such claim: nobody becomes moderator, and logins still work, so nothing else shows it")
+        .fix(format!(
+            "add \"{scope}\" to oidc.scopes (and allow that scope for the client at the IdP); an IdP that puts {:?} in \
+             another scope (Authentik: profile) can keep its scopes",
+            rule.claim
+        )),
+    )
+}
+
 /// The identity provider as the login bridge discovers it (its own code):
 /// reachable, its `issuer` exactly ours, S256 PKCE, a JWKS with keys; and
 /// what is missing for logout.
@@ -220,4 +290,17 @@ fn check_idp(oidc: &OidcConfig) -> Vec<Diagnostic> {
             .fix("enable RP-initiated logout at the IdP, or accept this"),
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scope_for_claim;
+
+    #[test]
+    fn the_scope_that_releases_a_claim_is_known_for_the_usual_claims_only() {
+        assert_eq!(scope_for_claim("groups"), Some("groups"));
+        assert_eq!(scope_for_claim("email"), Some("email"));
+        assert_eq!(scope_for_claim("preferred_username"), Some("profile"));
+        assert_eq!(scope_for_claim("https://example.com/jitsi-role"), None);
+    }
 }

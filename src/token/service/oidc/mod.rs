@@ -538,6 +538,22 @@ impl Bridge {
                 e.to_string(),
                 clear,
             ),
+            ProviderError::MalformedIdToken(_) => refused(
+                502,
+                "id_token_malformed",
+                "The identity provider's answer could not be read; no token was made.",
+                "Tell the meeting's administrator.",
+                e.to_string(),
+                clear,
+            ),
+            ProviderError::SubjectMismatch(_) => refused(
+                502,
+                "userinfo_mismatch",
+                "The identity provider described another user than the one who logged in; no token was made.",
+                "Tell the meeting's administrator.",
+                e.to_string(),
+                clear,
+            ),
             ProviderError::Mixup(_) => refused(
                 400,
                 "issuer_mismatch",

@@ -1,5 +1,6 @@
-//! The identity provider as the bridge sees it: discovery, the JWKS
-//! (refreshed on an unknown kid, at most once per [`JWKS_REFRESH_EVERY`]),
+//! The identity provider as the bridge sees it: discovery (tried again
+//! with backoff while it fails), the JWKS (fetched again when a signature
+//! does not check and on a schedule, at most once per [`JWKS_REFRESH_EVERY`]),
 //! the authorization request with PKCE S256 and a nonce, the code
 //! exchange, id_token validation and userinfo.
 //!
@@ -10,89 +11,36 @@
 //! config's `ca_file`). What is ours is the policy: the algorithms allowed
 //! (asymmetric only), the leeway, `azp`, and RFC 9207's `iss` parameter.
 //! Every call blocks: the server runs them in `spawn_blocking`.
+//!
+//! Its parts: `discovery` (the metadata and the client), `jwks` (the
+//! keys, fetched again) and `id_token` (the validation policy).
 
-use super::http::IdpHttp;
-use chrono::{DateTime, Utc};
+mod discovery;
+mod id_token;
+mod jwks;
+
+pub use discovery::{ExtraMetadata, FIRST_RETRY, LAST_RETRY};
+pub use id_token::{check_azp, ExtraClaims, ALLOWED_ALGS, LEEWAY};
+pub use jwks::{JWKS_MAX_AGE, JWKS_REFRESH_EVERY};
+
+use discovery::Discovered;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
-    CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreRevocableToken, CoreRevocationErrorResponse,
-    CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode,
-    ClaimsVerificationError, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IdTokenVerifier, IssuerUrl,
-    JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    ProviderMetadata, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    StandardErrorResponse, StandardTokenResponse, SubjectIdentifier, TokenResponse, UserInfoClaims,
+    AccessToken, AuthorizationCode, ClaimsVerificationError, Client, CsrfToken,
+    EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
+    TokenResponse, UserInfoClaims, UserInfoError,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Clock leeway for `exp` and `iat` (the IdP's clock and ours differ a little).
-pub const LEEWAY: Duration = Duration::from_secs(60);
-/// The JWKS is fetched again for an unknown kid at most this often, so a
-/// stream of forged kids cannot turn the bridge against the IdP.
-pub const JWKS_REFRESH_EVERY: Duration = Duration::from_secs(30);
-
-/// id_token signature algorithms accepted: asymmetric only. `none` and the
-/// HMAC family are never accepted (an HMAC "signed" with the IdP's public
-/// key is the classic forgery).
-pub const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
-
-/// Discovery fields openidconnect does not type.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExtraMetadata {
-    /// PKCE methods (RFC 8414); when listed, S256 must be among them.
-    #[serde(default)]
-    pub code_challenge_methods_supported: Option<Vec<String>>,
-    /// RFC 9207: the IdP sends `iss` on the callback.
-    #[serde(default)]
-    pub authorization_response_iss_parameter_supported: Option<bool>,
-    /// RP-initiated logout.
-    #[serde(default)]
-    pub end_session_endpoint: Option<String>,
-}
-impl AdditionalProviderMetadata for ExtraMetadata {}
-
-/// Every claim beyond the standard ones (the moderator rule may name any).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExtraClaims {
-    /// The claims by name.
-    #[serde(flatten)]
-    pub claims: Map<String, Value>,
-}
-impl AdditionalClaims for ExtraClaims {}
-
-type Metadata = ProviderMetadata<
-    ExtraMetadata,
-    CoreAuthDisplay,
-    CoreClientAuthMethod,
-    CoreClaimName,
-    CoreClaimType,
-    CoreGrantType,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
-    CoreResponseMode,
-    CoreResponseType,
-    CoreSubjectIdentifierType,
->;
 type Fields = IdTokenFields<
     ExtraClaims,
     EmptyExtraTokenFields,
@@ -139,7 +87,7 @@ pub struct Settings {
 }
 
 /// Why a login could not be completed with the IdP.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     /// The IdP could not be reached or answered nonsense.
     #[error("identity provider unreachable or unusable: {0}")]
@@ -156,20 +104,19 @@ pub enum ProviderError {
     /// The callback's `iss` (RFC 9207) is not our issuer, or missing though announced.
     #[error("the callback does not come from the configured identity provider: {0}")]
     Mixup(String),
-}
-
-/// What discovery found, with the JWKS of the moment.
-struct Discovered {
-    /// The issuer exactly as discovery spells it.
-    issuer: String,
-    http: IdpHttp,
-    client: IdpClient,
-    jwks: JsonWebKeySet<CoreJsonWebKey>,
-    jwks_uri: openidconnect::JsonWebKeySetUrl,
-    iss_parameter: bool,
-    end_session: Option<String>,
-    /// `code_challenge_methods_supported`, when listed.
-    pkce_methods: Option<Vec<String>>,
+    /// The token endpoint's id_token is not a signed JWT with JSON claims
+    /// (cut short, encrypted, or not a JWT at all).
+    #[error(
+        "the identity provider's id_token cannot be read: {0}; the IdP must send a signed (not encrypted) JWT: \
+         check the client's id_token settings there"
+    )]
+    MalformedIdToken(String),
+    /// userinfo answered for another user than the id_token's `sub`.
+    #[error(
+        "the identity provider's userinfo is about another user than its id_token: {0}; no token was made: \
+         check the IdP's userinfo endpoint (or a proxy in front of it)"
+    )]
+    SubjectMismatch(String),
 }
 
 /// What discovery found, for `doctor --config` to show.
@@ -226,10 +173,15 @@ impl Identity {
 }
 
 /// The IdP, discovered on first use (the server starts while the IdP is
-/// down, and a failed discovery is retried on the next login).
+/// down, and a failed discovery is tried again with backoff).
 pub struct Provider {
     settings: Settings,
     discovered: Mutex<Option<Arc<Discovered>>>,
+    /// Held while discovery runs (one at a time).
+    discovering: Mutex<()>,
+    /// The last failed discovery, until one succeeds.
+    failed: Mutex<Option<discovery::Failure>>,
+    /// The last JWKS refetch (rate limit).
     last_refresh: Mutex<Option<Instant>>,
 }
 
@@ -255,6 +207,8 @@ impl Provider {
         Ok(Provider {
             settings,
             discovered: Mutex::new(None),
+            discovering: Mutex::new(()),
+            failed: Mutex::new(None),
             last_refresh: Mutex::new(None),
         })
     }
@@ -270,82 +224,6 @@ impl Provider {
         self.discovered().map(|_| ())
     }
 
-    fn discovered(&self) -> Result<Arc<Discovered>, ProviderError> {
-        if let Some(d) = self
-            .discovered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            return Ok(d);
-        }
-        let d = Arc::new(self.discover()?);
-        *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
-        Ok(d)
-    }
-
-    /// Discovery (issuer compared exactly by openidconnect) and the JWKS.
-    fn discover(&self) -> Result<Discovered, ProviderError> {
-        let http = IdpHttp::new(self.settings.ca_file.as_deref())
-            .map_err(|e| ProviderError::Discovery(format!("ca_file {e}")))?;
-        let mut first_error = None;
-        let mut found = None;
-        for candidate in issuer_spellings(&self.settings.issuer) {
-            let issuer = IssuerUrl::new(candidate.clone())
-                .map_err(|e| ProviderError::Discovery(e.to_string()))?;
-            match Metadata::discover(&issuer, &http) {
-                Ok(m) => {
-                    found = Some((candidate, m));
-                    break;
-                }
-                Err(e) => {
-                    let e = match e {
-                        openidconnect::DiscoveryError::Validation(v) => ProviderError::Discovery(v),
-                        other => unreachable(error_chain(&other)),
-                    };
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        let Some((issuer, metadata)) = found else {
-            return Err(first_error.unwrap_or_else(|| ProviderError::Discovery("no issuer".into())));
-        };
-        let extra = metadata.additional_metadata().clone();
-        if let Some(methods) = &extra.code_challenge_methods_supported {
-            if !methods.iter().any(|m| m == "S256") {
-                return Err(ProviderError::Discovery(format!(
-                    "code_challenge_methods_supported is {methods:?} without S256: enable PKCE S256 for the client at the IdP"
-                )));
-            }
-        }
-        if metadata.token_endpoint().is_none() {
-            return Err(ProviderError::Discovery(
-                "discovery has no token_endpoint".into(),
-            ));
-        }
-        let jwks = metadata.jwks().clone();
-        let jwks_uri = metadata.jwks_uri().clone();
-        let client = IdpClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.settings.client_id.clone()),
-            self.settings.client_secret.clone().map(ClientSecret::new),
-        )
-        .set_redirect_uri(
-            RedirectUrl::new(self.settings.redirect_uri.clone())
-                .map_err(|e| ProviderError::Discovery(e.to_string()))?,
-        );
-        Ok(Discovered {
-            issuer,
-            http,
-            client,
-            jwks,
-            jwks_uri,
-            iss_parameter: extra.authorization_response_iss_parameter_supported == Some(true),
-            end_session: extra.end_session_endpoint,
-            pkce_methods: extra.code_challenge_methods_supported,
-        })
-    }
-
     /// Discovers the IdP (as [`prepare`](Self::prepare)) and says what was
     /// found.
     pub fn describe(&self) -> Result<Described, ProviderError> {
@@ -353,7 +231,7 @@ impl Provider {
         Ok(Described {
             issuer: d.issuer.clone(),
             jwks_uri: d.jwks_uri.as_str().to_owned(),
-            keys: d.jwks.keys().len(),
+            keys: d.keys.set.keys().len(),
             pkce_methods: d.pkce_methods.clone(),
             end_session: d.end_session.clone(),
             iss_parameter: d.iss_parameter,
@@ -426,9 +304,10 @@ impl Provider {
                         .map(|d| format!(": {d}"))
                         .unwrap_or_default()
                 )),
-                RequestTokenError::Parse(e, _) => {
-                    ProviderError::Unreachable(format!("token endpoint answer: {e}"))
-                }
+                RequestTokenError::Parse(e, body) => match id_token::malformed(&body) {
+                    Some(why) => ProviderError::MalformedIdToken(why),
+                    None => ProviderError::Unreachable(format!("token endpoint answer: {e}")),
+                },
                 other => unreachable(error_chain(&other)),
             })?;
         let id_token = tokens.id_token().ok_or_else(|| {
@@ -438,16 +317,20 @@ impl Provider {
             )
         })?;
         let nonce = Nonce::new(nonce.to_owned());
-        let claims = match self.verify(&d.issuer, &d.jwks, id_token, &nonce) {
-            Err(ClaimsVerificationError::SignatureVerification(
-                SignatureVerificationError::NoMatchingKey,
-            )) => {
-                let d = self.refresh_jwks(&d)?;
-                self.verify(&d.issuer, &d.jwks, id_token, &nonce)
-            }
+        let d = self.current_keys(d);
+        // A signature the keys held do not check may be a rotation (a new
+        // kid, the same kid, or none): once more with the IdP's JWKS of now.
+        let claims = match self.verify(&d.issuer, &d.keys.set, id_token, &nonce) {
+            Err(e) if jwks::worth_refetch(&e) => match self.refresh_jwks(&d)? {
+                Some(fresh) => self.verify(&fresh.issuer, &fresh.keys.set, id_token, &nonce),
+                None => Err(e),
+            },
             other => other,
         }
-        .map_err(|e| ProviderError::IdToken(e.to_string()))?;
+        .map_err(|e| {
+            let alg = id_token.signing_alg().ok().and_then(jose_name);
+            ProviderError::IdToken(id_token::explain(&e, alg.as_deref(), &error_chain(&e)))
+        })?;
         let sub = claims.subject().to_string();
         let mut all = match serde_json::to_value(&claims) {
             Ok(Value::Object(m)) => m,
@@ -461,76 +344,6 @@ impl Provider {
             claims: all,
             id_token: id_token.to_string(),
         })
-    }
-
-    fn verify(
-        &self,
-        issuer: &str,
-        jwks: &JsonWebKeySet<CoreJsonWebKey>,
-        id_token: &openidconnect::IdToken<
-            ExtraClaims,
-            CoreGenderClaim,
-            CoreJweContentEncryptionAlgorithm,
-            CoreJwsSigningAlgorithm,
-        >,
-        nonce: &Nonce,
-    ) -> Result<openidconnect::IdTokenClaims<ExtraClaims, CoreGenderClaim>, ClaimsVerificationError>
-    {
-        let issuer = IssuerUrl::new(issuer.to_owned())
-            .map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
-        let client_id = self.settings.client_id.clone();
-        // Public-client verifier: no client secret, so no HMAC even if the list allowed it.
-        let verifier = IdTokenVerifier::new_public_client(
-            ClientId::new(client_id.clone()),
-            issuer,
-            jwks.clone(),
-        )
-        .set_allowed_algs(ALLOWED_ALGS)
-        .set_other_audience_verifier_fn(|_| true)
-        .set_time_fn(|| now() - chrono_leeway())
-        .set_issue_time_verifier_fn(|iat| {
-            if iat > now() + chrono_leeway() {
-                Err(format!("iat {iat} is in the future"))
-            } else {
-                Ok(())
-            }
-        });
-        let claims = id_token.claims(&verifier, nonce)?.clone();
-        check_azp(
-            claims.audiences().iter().map(|a| a.as_str()),
-            claims.authorized_party().map(|p| p.as_str()),
-            &client_id,
-        )
-        .map_err(ClaimsVerificationError::InvalidAudience)?;
-        Ok(claims)
-    }
-
-    /// Fetches the JWKS again, unless that was done within [`JWKS_REFRESH_EVERY`].
-    fn refresh_jwks(&self, d: &Arc<Discovered>) -> Result<Arc<Discovered>, ProviderError> {
-        {
-            let mut last = self.last_refresh.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|t| t.elapsed() < JWKS_REFRESH_EVERY) {
-                return Err(ProviderError::IdToken(
-                    "no key of the IdP's JWKS matches the id_token's kid (JWKS fetched recently)"
-                        .into(),
-                ));
-            }
-            *last = Some(Instant::now());
-        }
-        let jwks =
-            JsonWebKeySet::fetch(&d.jwks_uri, &d.http).map_err(|e| unreachable(error_chain(&e)))?;
-        let fresh = Arc::new(Discovered {
-            issuer: d.issuer.clone(),
-            http: d.http.clone(),
-            client: d.client.clone(),
-            jwks,
-            jwks_uri: d.jwks_uri.clone(),
-            iss_parameter: d.iss_parameter,
-            end_session: d.end_session.clone(),
-            pkce_methods: d.pkce_methods.clone(),
-        });
-        *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
-        Ok(fresh)
     }
 
     fn userinfo(
@@ -548,7 +361,12 @@ impl Provider {
         let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = request
             .require_signed_response(false)
             .request(&d.http)
-            .map_err(|e| unreachable(format!("userinfo: {}", error_chain(&e))))?;
+            .map_err(|e| match e {
+                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(why)) => {
+                    ProviderError::SubjectMismatch(why)
+                }
+                e => unreachable(format!("userinfo: {}", error_chain(&e))),
+            })?;
         Ok(match serde_json::to_value(&info) {
             Ok(Value::Object(m)) => Some(m),
             _ => None,
@@ -577,50 +395,9 @@ impl Provider {
     }
 }
 
-/// The issuer as configured, and for an issuer that is a bare origin the
-/// other spelling of its root (`https://idp` / `https://idp/`): the
-/// config's URL type cannot keep which one was written, and discovery
-/// must then match one of them exactly (Auth0 writes the slash, most do
-/// not). Every later comparison is exact against the spelling discovery used.
-fn issuer_spellings(configured: &str) -> Vec<String> {
-    let mut out = vec![configured.to_owned()];
-    if let Ok(url) = openidconnect::url::Url::parse(configured) {
-        if url.path() == "/" && url.query().is_none() {
-            let bare = configured.trim_end_matches('/').to_owned();
-            out.insert(0, bare.clone());
-            out.push(format!("{bare}/"));
-            out.dedup();
-            let mut seen = std::collections::HashSet::new();
-            out.retain(|s| seen.insert(s.clone()));
-        }
-    }
-    out
-}
-
-fn now() -> DateTime<Utc> {
-    Utc::now()
-}
-
-fn chrono_leeway() -> chrono::TimeDelta {
-    chrono::TimeDelta::seconds(LEEWAY.as_secs() as i64)
-}
-
-/// OpenID Connect Core 3.1.3.7 steps 4–5: with several audiences an `azp`
-/// must be present, and an `azp` must be our client id.
-pub fn check_azp<'a>(
-    mut audiences: impl Iterator<Item = &'a str>,
-    azp: Option<&str>,
-    client_id: &str,
-) -> Result<(), String> {
-    let several = audiences.nth(1).is_some();
-    match azp {
-        Some(p) if p != client_id => Err(format!(
-            "azp {:?} is not our client_id {client_id:?}",
-            crate::error::escape_controls(p)
-        )),
-        None if several => Err("several audiences and no azp".into()),
-        _ => Ok(()),
-    }
+/// A signing algorithm's JOSE name (`PS256`).
+fn jose_name(alg: &CoreJwsSigningAlgorithm) -> Option<String> {
+    serde_json::to_value(alg).ok()?.as_str().map(str::to_owned)
 }
 
 /// An error with its sources, on one line.
@@ -637,6 +414,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::discovery::issuer_spellings;
     use super::*;
 
     #[test]
