@@ -15,6 +15,11 @@
 //!   the kids the server's own routes would shadow, and `servable`: the one
 //!   rule of a kid `serve` serves, which `keygen`, `rotate` and `mint --kid`
 //!   apply too.
+//! - [`routes`]: the one route table: every path `serve` answers is a
+//!   `Route`, matched once (base path included); the reserved kids, the
+//!   metric labels, the login bridge's redirect URI and cookie path are
+//!   derived from it. It imports nothing of the crate, so `kid`, `keydir`,
+//!   `token` and `serve` all read it.
 //! - [`keys`]: RSA key material: PEM decoding to the public half, key
 //!   generation, safe 0600 writes, the one safe read (non-blocking, regular
 //!   files only, size-capped; stdin capped) of every input, `trust` (the
@@ -83,5 +88,6 @@ pub mod keydir;
 pub mod keys;
 pub mod kid;
 pub mod prosody;
+pub mod routes;
 pub mod serve;
 pub mod token;

@@ -11,9 +11,7 @@ use crate::keydir::age::epoch_secs;
 use crate::keydir::KeySet;
 use crate::prosody::config::TokenOptions;
 use crate::token::service::oidc::Bridge;
-use crate::token::service::{
-    OidcConfig, ServiceConfig, SignError, Signer, MINT_ROUTE, OIDC_ROUTES,
-};
+use crate::token::service::{OidcConfig, ServiceConfig, SignError, Signer};
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
@@ -61,14 +59,13 @@ pub fn check_service(
         out.extend(check_idp(oidc));
     }
     // A kid at one of the service's own paths is refused by serve --config.
-    let mut routes: Vec<&str> = Vec::new();
-    if config.mint.is_some() {
-        routes.push(MINT_ROUTE);
-    }
-    if config.oidc.is_some() {
-        routes.extend(OIDC_ROUTES.iter().map(|r| r.0));
-    }
-    for route in routes.into_iter().filter(|r| set.get(r).is_some()) {
+    let table =
+        crate::routes::Routes::default().with_service(config.mint.is_some(), config.oidc.is_some());
+    let routes = crate::routes::Route::ALL
+        .into_iter()
+        .filter(|r| r.is_service() && table.is_on(*r))
+        .filter_map(crate::routes::Route::path);
+    for route in routes.filter(|r| set.get(r).is_some()) {
         out.push(
             Diagnostic::fail(route, format!("a kid at /{route}, a path of the token service"))
                 .why("serve --config refuses it (skipped, with the reason in its log): it is not served at /<kid> nor at its .pem path")

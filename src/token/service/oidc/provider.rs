@@ -150,6 +150,11 @@ pub enum ProviderError {
     /// The token endpoint refused the code (used already, expired, wrong verifier).
     #[error("the identity provider refused the login code: {0}")]
     CodeRefused(String),
+    /// The token endpoint refused our client credentials (`invalid_client`,
+    /// `unauthorized_client`): client_id or client_secret_file do not match
+    /// the client registered at the IdP, a set-up error no login can fix.
+    #[error("the identity provider refused the bridge's client credentials (check client_id and client_secret_file against the client registered at the IdP): {0}")]
+    ClientCredentials(String),
     /// The id_token failed validation.
     #[error("the identity provider's id_token is not valid: {0}")]
     IdToken(String),
@@ -419,13 +424,22 @@ impl Provider {
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
             .request(&d.http)
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => ProviderError::CodeRefused(format!(
-                    "{}{}",
-                    r.error(),
-                    r.error_description()
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default()
-                )),
+                RequestTokenError::ServerResponse(r) => {
+                    let text = format!(
+                        "{}{}",
+                        r.error(),
+                        r.error_description()
+                            .map(|d| format!(": {}", crate::error::escape_controls(d)))
+                            .unwrap_or_default()
+                    );
+                    match r.error() {
+                        openidconnect::core::CoreErrorResponseType::InvalidClient
+                        | openidconnect::core::CoreErrorResponseType::UnauthorizedClient => {
+                            ProviderError::ClientCredentials(text)
+                        }
+                        _ => ProviderError::CodeRefused(text),
+                    }
+                }
                 RequestTokenError::Parse(e, _) => {
                     ProviderError::Unreachable(format!("token endpoint answer: {e}"))
                 }
