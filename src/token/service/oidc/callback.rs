@@ -65,17 +65,16 @@ impl Bridge {
         let Some(code) = param("code").filter(|c| !c.is_empty()) else {
             return Err(refuse(Refusal::NoCode));
         };
-        if !self.used.first_use(
-            &login.state,
-            login.created.saturating_add(LOGIN_TTL.as_secs()),
-            secs,
-        ) {
-            return Err(refuse(Refusal::Replayed));
-        }
         let provider = self.provider()?;
         provider
             .check_iss_parameter(param("iss"))
             .map_err(|e| refuse(idp_refusal(e)))?;
+        // Marked used before the code is spent: two callbacks of one login
+        // at once cannot both mint.
+        let expires = login.created.saturating_add(LOGIN_TTL.as_secs());
+        if !self.used.first_use(&login.state, expires, secs) {
+            return Err(refuse(Refusal::Replayed));
+        }
         let identity = provider
             .finish(code, &login.verifier, &login.nonce)
             .map_err(|e| refuse(idp_refusal(e)))?;
