@@ -151,9 +151,8 @@ pub enum ProviderError {
     #[error("the identity provider refused the login code: {0}")]
     CodeRefused(String),
     /// The token endpoint refused our client credentials (`invalid_client`,
-    /// `unauthorized_client`): client_id or client_secret_file do not match
-    /// the client registered at the IdP, a set-up error no login can fix.
-    #[error("the identity provider refused the bridge's client credentials (check client_id and client_secret_file against the client registered at the IdP): {0}")]
+    /// `unauthorized_client`): a set-up error no login can fix.
+    #[error("the identity provider refused the bridge's client credentials (client_id, client_secret_file): {0}")]
     ClientCredentials(String),
     /// The id_token failed validation.
     #[error("the identity provider's id_token is not valid: {0}")]
@@ -424,22 +423,7 @@ impl Provider {
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
             .request(&d.http)
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
-                    let text = format!(
-                        "{}{}",
-                        r.error(),
-                        r.error_description()
-                            .map(|d| format!(": {}", crate::error::escape_controls(d)))
-                            .unwrap_or_default()
-                    );
-                    match r.error() {
-                        openidconnect::core::CoreErrorResponseType::InvalidClient
-                        | openidconnect::core::CoreErrorResponseType::UnauthorizedClient => {
-                            ProviderError::ClientCredentials(text)
-                        }
-                        _ => ProviderError::CodeRefused(text),
-                    }
-                }
+                RequestTokenError::ServerResponse(r) => super::idp::token_error(&r),
                 RequestTokenError::Parse(e, _) => {
                     ProviderError::Unreachable(format!("token endpoint answer: {e}"))
                 }
