@@ -59,7 +59,7 @@ impl Future for Routed {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
             Routed::Now(res) => Poll::Ready(Ok(res.take().unwrap_or_else(|| {
-                let refusal = Refusal::SignFailed("a response was asked for twice".into());
+                let refusal = Refusal::Internal("a response was asked for twice".into());
                 to_hyper(refusal.json())
             }))),
             Routed::Later(fut) => fut.as_mut().poll(cx).map(Ok),
@@ -113,7 +113,7 @@ pub async fn oidc_route(
         }
         Err(e) => {
             warn!(error = %e, "login bridge: the request's task failed");
-            return to_hyper(Refusal::SignFailed("the login bridge failed".into()).json());
+            return to_hyper(Refusal::Internal("the login bridge's task failed".into()).json());
         }
     };
     let status = answer.response.status().as_u16();

@@ -7,11 +7,11 @@
 //! What a refusal says never holds a token, a code, a cookie or a secret:
 //! the IdP's own error texts it carries are escaped to one line.
 
+use super::oidc::cookie::CookieError;
 use super::oidc::pages;
-use super::oidc::CookieError;
-use super::{response, Response};
-use http::header::{HeaderName, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::StatusCode;
+use super::response::{self, Response};
+use ::http::header::{HeaderName, ALLOW, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
+use ::http::StatusCode;
 
 /// What to do when the only fix is a new login.
 const AGAIN: &str = "Go back to the meeting and log in again.";
@@ -52,6 +52,8 @@ pub enum Refusal {
     BodyTimeout(String),
     /// The login bridge's configuration cannot work (500).
     Misconfigured(String),
+    /// The server failed inside (a task that did not finish) (500).
+    Internal(String),
     /// Jitsi's link (room, tenant or state) is not usable for a login (400).
     MeetingLink(String),
     /// The login cookie is missing, altered or too old (400).
@@ -94,7 +96,7 @@ impl Refusal {
             Forbidden(_) => StatusCode::FORBIDDEN,
             IdpError(code) if code == "access_denied" => StatusCode::FORBIDDEN,
             NoKey { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            SignFailed(_) | Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            SignFailed(_) | Misconfigured(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IdpError(_) | IdpUnreachable(_) | IdpConfig(_) | ClientCredentials(_)
             | IdTokenInvalid(_) => StatusCode::BAD_GATEWAY,
@@ -118,6 +120,7 @@ impl Refusal {
             NoKey { .. } => "no_key",
             SignFailed(_) => "sign_failed",
             Misconfigured(_) => "config",
+            Internal(_) => "internal",
             Cookie(CookieError::Missing) => "cookie_missing",
             Cookie(CookieError::Tampered) => "cookie_tampered",
             Cookie(CookieError::Expired) => "cookie_expired",
@@ -145,6 +148,7 @@ impl Refusal {
             NoKey { message, .. } => message.clone(),
             SignFailed(_) => "The token could not be signed; the server log says why.".into(),
             Misconfigured(_) => "The login service is misconfigured.".into(),
+            Internal(_) => "The request failed inside the server; the server log says why.".into(),
             MeetingLink(why) => format!("The meeting link is not usable for login: {why}."),
             Cookie(e) => format!("This login cannot be finished: {e}."),
             NoCode => "The identity provider's answer has no code.".into(),
@@ -176,7 +180,7 @@ impl Refusal {
             Forbidden(_) => "Ask within the client's policy, or widen the policy in --config.",
             NoKey { .. } => "Try again in a minute.",
             BodyTimeout(_) => "Send the whole body at once.",
-            SignFailed(_) | Misconfigured(_) | IdpConfig(_) | IdTokenInvalid(_) => ADMIN,
+            SignFailed(_) | Misconfigured(_) | Internal(_) | IdpConfig(_) | IdTokenInvalid(_) => ADMIN,
             MeetingLink(_) => "Open the meeting again from its link.",
             Cookie(_) => "Go back to the meeting and log in again (allow cookies for this site).",
             ErrorWithoutState => "If you were logging in, finish it in the window you started it in, or log in again.",
@@ -196,9 +200,9 @@ impl Refusal {
             Method { allow } => format!("not {allow}"),
             Cookie(e) => e.to_string(),
             NoKey { message, .. } => message.clone(),
-            SignFailed(d) | Misconfigured(d) | MeetingLink(d) | IdpError(d) | IdpUnreachable(d)
-            | IdpConfig(d) | CodeRefused(d) | ClientCredentials(d) | IdTokenInvalid(d)
-            | IssuerMismatch(d) => d.clone(),
+            SignFailed(d) | Misconfigured(d) | Internal(d) | MeetingLink(d) | IdpError(d)
+            | IdpUnreachable(d) | IdpConfig(d) | CodeRefused(d) | ClientCredentials(d)
+            | IdTokenInvalid(d) | IssuerMismatch(d) => d.clone(),
             other => other.label().replace('_', " "),
         }
     }
@@ -224,7 +228,7 @@ impl Refusal {
     /// As JSON for a program: `{"error": what}` with the status and headers.
     pub fn json(&self) -> Response {
         let body = serde_json::json!({ "error": self.what() });
-        let mut builder = http::Response::builder().status(self.status());
+        let mut builder = ::http::Response::builder().status(self.status());
         for (name, value) in self.headers() {
             builder = builder.header(name, value);
         }
@@ -234,12 +238,12 @@ impl Refusal {
     /// As an HTML page for a person, with a link `back` to the meeting
     /// (or Jitsi) they came from, and `Set-Cookie` values (cookies cleared).
     pub fn page(&self, back: &str, set_cookies: &[String]) -> Response {
-        let mut builder = http::Response::builder().status(self.status());
+        let mut builder = ::http::Response::builder().status(self.status());
         for (name, value) in self.headers() {
             builder = builder.header(name, value);
         }
         for c in set_cookies {
-            builder = builder.header(http::header::SET_COOKIE, c);
+            builder = builder.header(SET_COOKIE, c);
         }
         let body = pages::error(&self.what(), self.todo(), back);
         response::html(builder, body)

@@ -5,8 +5,6 @@
 //! beside the end-to-end tests against real IdPs.
 
 use super::provider::{Described, Identity, Provider, ProviderError, Start};
-use openidconnect::core::CoreErrorResponseType;
-use openidconnect::StandardErrorResponse;
 
 /// What the login bridge asks of an identity provider. Every call may
 /// block on the IdP (the server runs the bridge in `spawn_blocking`).
@@ -54,47 +52,5 @@ impl IdentityProvider for Provider {
 
     fn end_session_url(&self, id_token_hint: Option<&str>, post_logout: &str) -> Option<String> {
         Provider::end_session_url(self, id_token_hint, post_logout)
-    }
-}
-
-/// The token endpoint's error answer as the failure it is: our client
-/// credentials refused (`invalid_client`, `unauthorized_client`: client_id
-/// or client_secret_file do not match the client registered at the IdP),
-/// or the code refused (used, expired, another verifier).
-pub fn token_error(r: &StandardErrorResponse<CoreErrorResponseType>) -> ProviderError {
-    let description = r
-        .error_description()
-        .map(|d| format!(": {}", crate::error::escape_controls(d)))
-        .unwrap_or_default();
-    let text = format!("{}{description}", r.error());
-    match r.error() {
-        CoreErrorResponseType::InvalidClient | CoreErrorResponseType::UnauthorizedClient => {
-            ProviderError::ClientCredentials(text)
-        }
-        _ => ProviderError::CodeRefused(text),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_refused_client_is_a_set_up_error_and_a_refused_code_is_not() {
-        let answer = |code: &str| -> StandardErrorResponse<CoreErrorResponseType> {
-            serde_json::from_value(
-                serde_json::json!({"error": code, "error_description": "no\nway"}),
-            )
-            .unwrap()
-        };
-        for code in ["invalid_client", "unauthorized_client"] {
-            assert!(
-                matches!(token_error(&answer(code)), ProviderError::ClientCredentials(t) if t == format!("{code}: no\\nway"))
-            );
-        }
-        assert!(matches!(
-            token_error(&answer("invalid_grant")),
-            ProviderError::CodeRefused(_)
-        ));
     }
 }

@@ -5,7 +5,8 @@
 //! - [`provider`]: the IdP (discovery, JWKS, code exchange, id_token, userinfo),
 //!   over [`http`] (a ureq agent with the program's trust; IdP time counted).
 //! - [`idp`]: the seam: the [`IdentityProvider`] trait the flow asks, which
-//!   [`provider::Provider`] implements (and a fake, in the unit tests).
+//!   [`provider::Provider`] implements (and a fake, in the unit tests);
+//!   [`token_error`]: what the token endpoint's error answer means.
 //! - The flow, one child per route: `auth`, `callback` (with `replay`, the
 //!   login states used on this replica), `logout`.
 //! - [`cookie`]: the login state, sealed in a short-lived cookie.
@@ -31,6 +32,7 @@ pub mod provider;
 mod replay;
 #[cfg(test)]
 mod tests;
+pub mod token_error;
 
 pub use cookie::CookieError;
 pub use idp::IdentityProvider;

@@ -12,6 +12,7 @@
 //! Every call blocks: the server runs them in `spawn_blocking`.
 
 use super::http::IdpHttp;
+use super::token_error::{self, Refused};
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
@@ -150,8 +151,7 @@ pub enum ProviderError {
     /// The token endpoint refused the code (used already, expired, wrong verifier).
     #[error("the identity provider refused the login code: {0}")]
     CodeRefused(String),
-    /// The token endpoint refused our client credentials (`invalid_client`,
-    /// `unauthorized_client`): a set-up error no login can fix.
+    /// The token endpoint refused our client credentials (`invalid_client`, `unauthorized_client`): a set-up error.
     #[error("the identity provider refused the bridge's client credentials (client_id, client_secret_file): {0}")]
     ClientCredentials(String),
     /// The id_token failed validation.
@@ -423,7 +423,10 @@ impl Provider {
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
             .request(&d.http)
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => super::idp::token_error(&r),
+                RequestTokenError::ServerResponse(r) => match token_error::refused(&r) {
+                    Refused::Client(text) => ProviderError::ClientCredentials(text),
+                    Refused::Code(text) => ProviderError::CodeRefused(text),
+                },
                 RequestTokenError::Parse(e, _) => {
                     ProviderError::Unreachable(format!("token endpoint answer: {e}"))
                 }
