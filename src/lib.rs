@@ -43,8 +43,11 @@
 //!   in the directory for `min_key_age`), and `service`, the token service
 //!   of `serve --config`: its TOML `config` (and `config/toml_error`, the
 //!   parse errors that never show the text), the `signer` over the live key
-//!   set, the mint API (`api`) and the OpenID Connect login bridge (`oidc/`:
-//!   `provider` the IdP client over `http` (ureq), `cookie` the sealed login state,
+//!   set, the mint API (`api`), the one `refusal` type (a page or JSON) and
+//!   `response` (answers as `http::Response`), and the OpenID Connect login
+//!   bridge (`oidc/`: the flow in `auth`, `callback`, `logout`; `idp` the
+//!   seam the flow asks, `provider` the IdP client over `http` (ureq),
+//!   `cookie` the sealed login state, `replay` the used login states,
 //!   `jitsi` Jitsi's state and the return URL, `pages`). No server sockets:
 //!   only the bridge's blocking calls to the IdP, which `serve` runs in
 //!   `spawn_blocking`.
