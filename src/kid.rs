@@ -168,12 +168,9 @@ pub fn prosody_hash(path: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Paths the server answers itself; a kid equal to one would be shadowed.
-pub const RESERVED_KIDS: [&str; 4] = ["healthz", "readyz", "metrics", ".well-known/jwks.json"];
-
 /// Why `kid` cannot be served at its ASAP route `/<kid>`, if it cannot:
-/// it is one of the server's own paths (`routes`: [`RESERVED_KIDS`] and a
-/// `--jwks-path`), ends in one of the `documents` also served under every
+/// it is one of the server's own paths (`routes`: from the route table,
+/// [`crate::routes::Routes::reserved_kids`]), ends in one of the `documents` also served under every
 /// folder (the JWKS paths), or looks like a Prosody `<sha256>.pem` path
 /// and would answer for another kid.
 pub fn shadowed(kid: &str, routes: &[String], documents: &[String]) -> Option<String> {
@@ -198,10 +195,6 @@ pub fn shadowed(kid: &str, routes: &[String], documents: &[String]) -> Option<St
     ))
 }
 
-/// The routes of the token service `serve --config` turns on (`mint`, the
-/// login bridge's `oidc/…`): a kid at one is refused while it is on.
-pub const SERVICE_ROUTES: [&str; 4] = ["mint", "oidc/auth", "oidc/callback", "oidc/logout"];
-
 /// Whether `serve` would serve a key of this kid, the one rule the scanner
 /// applies to a file's kid and `keygen`, `rotate` and `mint --kid` apply
 /// before anything is written or signed: the ASAP rules ([`validate`]), no
@@ -222,17 +215,17 @@ pub fn servable(kid: &str, routes: &[String], documents: &[String]) -> Result<()
     }
 }
 
-/// [`servable`] by any `serve`: not at [`RESERVED_KIDS`] nor at one of the
-/// token service's [`SERVICE_ROUTES`], whether `--config` is given or not,
-/// so that a new key works whatever flags `serve` runs with (a custom
-/// `--jwks-path` is the one path this cannot know).
+/// [`servable`] by any `serve`: not at one of the route table's paths
+/// ([`crate::routes::every_reserved_kid`]: the token service's too), whether
+/// `--config` is given or not, so that a new key works whatever flags
+/// `serve` runs with (a custom `--jwks-path` is the one path this cannot know).
 pub fn servable_anywhere(kid: &str) -> Result<(), KidError> {
-    let routes: Vec<String> = RESERVED_KIDS
-        .iter()
-        .chain(SERVICE_ROUTES.iter())
-        .map(|r| (*r).to_owned())
-        .collect();
-    servable(kid, &routes, &[RESERVED_KIDS[3].to_owned()])
+    let routes = crate::routes::Routes::default();
+    servable(
+        kid,
+        &crate::routes::every_reserved_kid(),
+        &routes.documents(),
+    )
 }
 
 /// The first `/`-separated segment of a kid: the issuer, by ASAP convention.
@@ -395,8 +388,8 @@ mod tests {
 
     #[test]
     fn routes_and_prosody_paths_shadow_kids() {
-        let routes: Vec<String> = RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect();
-        let documents = vec![RESERVED_KIDS[3].to_owned()];
+        let table = crate::routes::Routes::default();
+        let (routes, documents) = (table.reserved_kids(), table.documents());
         let shadowed = |kid: &str| shadowed(kid, &routes, &documents);
         assert_eq!(
             shadowed("metrics").as_deref(),
@@ -447,12 +440,6 @@ mod tests {
             Err(KidError::TooDeep(MAX_DEPTH + 1))
         );
         assert_eq!(servable_anywhere("a b"), Err(KidError::BadChar(' ')));
-        // The token service's routes, as it answers them.
-        let service = std::iter::once(crate::token::service::MINT_ROUTE)
-            .chain(crate::token::service::OIDC_ROUTES.iter().map(|r| r.0));
-        for route in service {
-            assert!(SERVICE_ROUTES.contains(&route), "{route}");
-        }
     }
 
     #[test]

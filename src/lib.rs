@@ -15,6 +15,11 @@
 //!   the kids the server's own routes would shadow, and `servable`: the one
 //!   rule of a kid `serve` serves, which `keygen`, `rotate` and `mint --kid`
 //!   apply too.
+//! - [`routes`]: the one route table: every path `serve` answers is a
+//!   `Route`, matched once (base path included); the reserved kids, the
+//!   metric labels, the login bridge's redirect URI and cookie path are
+//!   derived from it. It imports nothing of the crate, so `kid`, `keydir`,
+//!   `token` and `serve` all read it.
 //! - [`keys`]: RSA key material: PEM decoding to the public half, key
 //!   generation, safe 0600 writes, the one safe read (non-blocking, regular
 //!   files only, size-capped; stdin capped) of every input, `trust` (the
@@ -38,8 +43,11 @@
 //!   in the directory for `min_key_age`), and `service`, the token service
 //!   of `serve --config`: its TOML `config` (and `config/toml_error`, the
 //!   parse errors that never show the text), the `signer` over the live key
-//!   set, the mint API (`api`) and the OpenID Connect login bridge (`oidc/`:
-//!   `provider` the IdP client over `http` (ureq), `cookie` the sealed login state,
+//!   set, the mint API (`api`), the one `refusal` type (a page or JSON) and
+//!   `response` (answers as `http::Response`), and the OpenID Connect login
+//!   bridge (`oidc/`: the flow in `auth`, `callback`, `logout`; `idp` the
+//!   seam the flow asks, `provider` the IdP client over `http` (ureq),
+//!   `cookie` the sealed login state, `replay` the used login states,
 //!   `jitsi` Jitsi's state and the return URL, `pages`). No server sockets:
 //!   only the bridge's blocking calls to the IdP, which `serve` runs in
 //!   `spawn_blocking`.
@@ -83,5 +91,6 @@ pub mod keydir;
 pub mod keys;
 pub mod kid;
 pub mod prosody;
+pub mod routes;
 pub mod serve;
 pub mod token;

@@ -110,7 +110,7 @@ pub(super) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(ServiceConfig::load)
         .transpose()?
-        .map(|c| Arc::new(Service::new(c)));
+        .map(|c| Arc::new(Service::new(c, &config.http.routes())));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -139,9 +139,14 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
         info!(dir = %dir.display(), "created key directory");
     }
     let mut scanner = Scanner::new(dir).reserving(&config.http.jwks_path);
-    // A kid at one of the token service's paths is skipped with the reason, never silently shadowed.
-    for route in service.iter().flat_map(|s| s.routes()) {
-        scanner = scanner.reserving_route(route);
+    // A kid at one of the server's paths (the token service's too) is
+    // skipped with the reason, never silently shadowed: from the route table.
+    let routes = config.http.routes().with_service(
+        service.as_ref().is_some_and(|s| s.mint.is_some()),
+        service.as_ref().is_some_and(|s| s.oidc.is_some()),
+    );
+    for route in routes.reserved_kids() {
+        scanner = scanner.reserving_route(&route);
     }
     let mut set = scanner.scan()?.unwrap_or_default();
     let mut created = None;

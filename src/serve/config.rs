@@ -50,3 +50,11 @@ impl Default for HttpConfig {
         }
     }
 }
+
+impl HttpConfig {
+    /// The route table of these settings (base path, JWKS path), the token
+    /// service's routes off.
+    pub fn routes(&self) -> crate::routes::Routes {
+        crate::routes::Routes::new(&self.base_path, &self.jwks_path)
+    }
+}

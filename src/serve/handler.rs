@@ -7,14 +7,14 @@
 
 use super::body::Body;
 use super::config::HttpConfig;
-use super::metrics::{Requests, Route};
+use super::metrics::Requests;
 use super::parts::PartCache;
 use super::store::Reloads;
 use crate::keydir::{JwksInfo, KeySet, Newest, Scope, Selection};
+use crate::routes::{Found, Route, Routes};
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
@@ -38,13 +38,8 @@ pub struct Prebuilt {
     selections: Arc<std::sync::Mutex<Selections>>,
     cache_control: HeaderValue,
     jwks_cache_control: HeaderValue,
-    base_path: String,
-    jwks_path: String,
-}
-
-/// `/a//b/` -> `a/b/`: no leading slash, single slashes.
-fn trim_path(path: &str) -> String {
-    normalize(path).trim_end_matches('/').to_owned()
+    /// The route table, base path included: requests are matched once, here.
+    routes: Routes,
 }
 
 impl Prebuilt {
@@ -56,19 +51,24 @@ impl Prebuilt {
         };
         let (cache_control, jwks_cache_control) =
             (max_age(config.cache_max_age), max_age(config.jwks_max_age));
-        let base = trim_path(&config.base_path);
         Prebuilt {
             parts: Arc::default(),
             selections: Arc::default(),
             cache_control,
             jwks_cache_control,
-            base_path: if base.is_empty() {
-                base
-            } else {
-                format!("{base}/")
-            },
-            jwks_path: trim_path(&config.jwks_path),
+            routes: Routes::new(&config.base_path, &config.jwks_path),
         }
+    }
+
+    /// The same parts with the token service's routes that are on.
+    pub fn serving(mut self, mint: bool, oidc: bool) -> Self {
+        self.routes = self.routes.with_service(mint, oidc);
+        self
+    }
+
+    /// The route table.
+    pub fn routes(&self) -> &Routes {
+        &self.routes
     }
 }
 
@@ -77,23 +77,6 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, TEXT);
     res
-}
-
-/// Collapses runs of `/` (Prosody sends `//<hex>.pem` when `asap_key_server`
-/// ends in a slash) and drops the leading one.
-fn normalize(path: &str) -> Cow<'_, str> {
-    let trimmed = path.trim_start_matches('/');
-    if !trimmed.contains("//") {
-        return Cow::Borrowed(trimmed);
-    }
-    let mut out = String::with_capacity(trimmed.len());
-    for c in trimmed.chars() {
-        if c == '/' && out.ends_with('/') {
-            continue;
-        }
-        out.push(c);
-    }
-    Cow::Owned(out)
 }
 
 /// Whether an `If-None-Match` value matches `etag` (weak comparison, RFC 9110 §13.1.2).
@@ -259,7 +242,7 @@ fn jwks_route<B>(
 /// The folder in `<folder>/<jwks path>`, if `path` is one.
 fn jwks_folder<'a>(path: &'a str, pre: &Prebuilt) -> Option<&'a str> {
     let folder = path
-        .strip_suffix(pre.jwks_path.as_str())?
+        .strip_suffix(pre.routes.jwks_path())?
         .strip_suffix('/')?;
     crate::kid::validate(folder).ok().map(|()| folder)
 }
@@ -269,6 +252,19 @@ fn jwks_folder<'a>(path: &'a str, pre: &Prebuilt) -> Option<&'a str> {
 /// matched, for the request counters.
 pub fn handle<B>(
     req: &Request<B>,
+    keys: &Arc<KeySet>,
+    pre: &Prebuilt,
+    requests: &Requests,
+    reloads: &Reloads,
+) -> (Response<Body>, Route) {
+    let found = pre.routes.find(req.uri().path());
+    answer(req, found, keys, pre, requests, reloads)
+}
+
+/// [`handle`] for a request already matched by the route table.
+pub fn answer<B>(
+    req: &Request<B>,
+    found: Found<'_>,
     keys: &Arc<KeySet>,
     pre: &Prebuilt,
     requests: &Requests,
@@ -284,29 +280,12 @@ pub fn handle<B>(
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return (res, Route::Unknown);
     }
-    let full = normalize(req.uri().path());
-    let Some(path) = full.strip_prefix(pre.base_path.as_str()) else {
-        return (not_found(), Route::Unknown);
+    let path = match found {
+        Found::Route(route) => return (fixed(req, route, keys, pre, requests, reloads), route),
+        Found::Key(path) => path,
+        Found::Outside => return (not_found(), Route::Unknown),
     };
-    match path {
-        "healthz" => return (text(StatusCode::OK, "ok\n"), Route::Health),
-        "readyz" if keys.is_ready() => return (text(StatusCode::OK, "ready\n"), Route::Ready),
-        "readyz" => {
-            let res = text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: first key scan not finished\n",
-            );
-            return (res, Route::Ready);
-        }
-        "metrics" => {
-            let mut res = Response::new(Body::full(requests.render(keys, reloads)));
-            res.headers_mut().insert(header::CONTENT_TYPE, PROMETHEUS);
-            return (res, Route::Metrics);
-        }
-        p if p == pre.jwks_path => return (jwks_route(req, keys, Scope::All, pre), Route::Jwks),
-        _ => {}
-    }
-    match keys.lookup(path) {
+    match keys.lookup(&path) {
         Some((entry, asap)) => {
             let parts = pre.parts.get(entry);
             let validators = Validators {
@@ -322,7 +301,7 @@ pub fn handle<B>(
             }
             (res, if asap { Route::Asap } else { Route::Prosody })
         }
-        None => match jwks_folder(path, pre) {
+        None => match jwks_folder(&path, pre) {
             Some(folder) => {
                 let res = jwks_route(req, keys, Scope::Folder(folder.to_owned()), pre);
                 (res, Route::FolderJwks)
@@ -332,14 +311,36 @@ pub fn handle<B>(
     }
 }
 
-/// Whether `path` (a request target) is `/healthz` or `/readyz`.
-pub(super) fn is_health(path: &str, pre: &Prebuilt) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    let path = normalize(path);
-    matches!(
-        path.strip_prefix(pre.base_path.as_str()),
-        Some("healthz" | "readyz")
-    )
+/// A route at a fixed path: probes, metrics, the JWKS.
+fn fixed<B>(
+    req: &Request<B>,
+    route: Route,
+    keys: &Arc<KeySet>,
+    pre: &Prebuilt,
+    requests: &Requests,
+    reloads: &Reloads,
+) -> Response<Body> {
+    match route {
+        Route::Health => text(StatusCode::OK, "ok\n"),
+        Route::Ready if keys.is_ready() => text(StatusCode::OK, "ready\n"),
+        Route::Ready => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: first key scan not finished\n",
+        ),
+        Route::Metrics => {
+            let mut res = Response::new(Body::full(requests.render(keys, reloads)));
+            res.headers_mut().insert(header::CONTENT_TYPE, PROMETHEUS);
+            res
+        }
+        Route::Jwks => jwks_route(req, keys, Scope::All, pre),
+        // The token service's routes are answered before the handler.
+        _ => not_found(),
+    }
+}
+
+/// Whether `target` (a request target) is `/healthz` or `/readyz`.
+pub(super) fn is_health(target: &str, pre: &Prebuilt) -> bool {
+    matches!(pre.routes.find(target), Found::Route(r) if r.is_probe())
 }
 
 #[cfg(test)]
@@ -348,6 +349,7 @@ mod tests {
 
     #[test]
     fn slashes_collapse() {
+        use crate::routes::normalize;
         assert_eq!(normalize("/abc.pem"), "abc.pem");
         assert_eq!(normalize("//abc.pem"), "abc.pem");
         assert_eq!(normalize("/keys//x///y.pem"), "keys/x/y.pem");

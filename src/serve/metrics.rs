@@ -13,43 +13,17 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// What a request asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `/<sha256(kid)>.pem`
-    Prosody,
-    /// `/<kid>`
-    Asap,
-    /// The JWKS.
-    Jwks,
-    /// The JWKS of one folder's keys.
-    FolderJwks,
-    /// `/healthz`
-    Health,
-    /// `/readyz`
-    Ready,
-    /// `/metrics`
-    Metrics,
-    /// `POST /mint` (the token service).
-    Mint,
-    /// `/oidc/*` (the token service's login bridge).
-    Oidc,
-    /// Anything else.
-    Unknown,
+pub use crate::routes::Route;
+
+/// Counter rows: one per metric label ([`Route::label`]; the bridge's
+/// three routes share one), in [`Route::ALL`]'s order.
+fn row(route: Route) -> usize {
+    Route::ALL
+        .iter()
+        .position(|r| r.label() == route.label())
+        .unwrap_or(Route::ALL.len() - 1)
 }
 
-const ROUTES: [(Route, &str); 10] = [
-    (Route::Prosody, "prosody_pem"),
-    (Route::Asap, "asap"),
-    (Route::Jwks, "jwks"),
-    (Route::FolderJwks, "folder_jwks"),
-    (Route::Health, "healthz"),
-    (Route::Ready, "readyz"),
-    (Route::Metrics, "metrics"),
-    (Route::Mint, "mint"),
-    (Route::Oidc, "oidc"),
-    (Route::Unknown, "unknown"),
-];
 const STATUSES: [u16; 13] = [
     200, 302, 303, 304, 400, 401, 403, 404, 405, 429, 500, 503, 0,
 ];
@@ -71,7 +45,7 @@ const NEWEST_UNORDERED_HELP: &str = "Times the token service met keys of an issu
 /// Requests answered, by route and status.
 #[derive(Debug)]
 pub struct Requests {
-    counts: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
+    counts: [[AtomicU64; STATUSES.len()]; Route::ALL.len()],
     /// The token service, whose counters `/metrics` shows too.
     service: Option<Arc<Service>>,
 }
@@ -96,10 +70,7 @@ impl Requests {
 
     /// Counts one answered request.
     pub fn record(&self, route: Route, status: u16) {
-        let r = ROUTES
-            .iter()
-            .position(|(x, _)| *x == route)
-            .unwrap_or(ROUTES.len() - 1);
+        let r = row(route);
         let s = STATUSES
             .iter()
             .position(|x| *x == status)
@@ -116,7 +87,11 @@ impl Requests {
             "counter",
             "HTTP requests answered, by route and status.",
         );
-        for (r, (_, route)) in ROUTES.iter().enumerate() {
+        for (r, route) in Route::ALL.iter().enumerate() {
+            if row(*route) != r {
+                continue;
+            }
+            let route = route.label();
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.counts[r][s].load(Ordering::Relaxed);
                 if n > 0 {

@@ -15,11 +15,12 @@
 
 use super::config::HttpConfig;
 use super::conn::{self, Rewind, SendTimeout};
-use super::handler::{handle, is_health, Prebuilt};
+use super::handler::{self, is_health, Prebuilt};
 use super::metrics::{Requests, Route};
 use super::service;
 use super::store::KeyStore;
 use super::tls::TlsState;
+use crate::routes::Found;
 use crate::token::service::Service;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -117,13 +118,16 @@ pub async fn run(
     http_once
         .keep_alive(false)
         .header_read_timeout(OVER_LIMIT_HEAD);
+    let pre = Prebuilt::new(&config).serving(
+        service.as_ref().is_some_and(|s| s.mint.is_some()),
+        service.as_ref().is_some_and(|s| s.oidc.is_some()),
+    );
     let shared = Arc::new(Shared {
         answer: Arc::new(Answer {
             store,
             requests: Requests::with_service(service.clone()),
-            pre: Prebuilt::new(&config),
+            pre,
             service,
-            base_path: config.base_path.clone(),
             body_timeout: config.body_timeout,
         }),
         http,
@@ -197,7 +201,6 @@ struct Answer {
     pre: Prebuilt,
     /// The token service (`serve --config`), asked before the handler.
     service: Option<Arc<Service>>,
-    base_path: String,
     /// Time a request body has to arrive whole (`--body-timeout`).
     body_timeout: Duration,
 }
@@ -544,24 +547,31 @@ async fn serve_connection<I>(
 {
     let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let s = &answer;
-        // The token service's routes (`serve --config`) read a body and
-        // sign: a future of their own. Every other request is answered now.
-        let routed = s.service.as_ref().and_then(|svc| {
-            service::target(svc, req.uri().path(), &s.base_path).map(|t| (Arc::clone(svc), t))
-        });
-        if let Some((svc, target)) = routed {
-            let s = Arc::clone(s);
-            return service::Routed::later(async move {
-                let (res, route) =
-                    service::answer(svc, Arc::clone(&s.store), target, req, s.body_timeout).await;
-                let status = res.status().as_u16();
-                s.requests.record(route, status);
-                debug!(peer = %peer, status, route = ?route, "request");
-                res
-            });
+        // Matched once, base path included. The token service's routes
+        // (`serve --config`) read a body and sign: a future of their own.
+        // Every other request is answered now.
+        let found = s.pre.routes().find(req.uri().path());
+        let service_route = match &found {
+            Found::Route(route) if route.is_service() => Some(*route),
+            _ => None,
+        };
+        if let (Some(route), Some(svc)) = (service_route, &s.service) {
+            {
+                let (svc, s) = (Arc::clone(svc), Arc::clone(s));
+                return service::Routed::later(async move {
+                    let res =
+                        service::answer(svc, Arc::clone(&s.store), route, req, s.body_timeout)
+                            .await;
+                    let status = res.status().as_u16();
+                    s.requests.record(route, status);
+                    debug!(peer = %peer, status, route = route.label(), "request");
+                    res
+                });
+            }
         }
-        let (res, route) = handle(
+        let (res, route) = handler::answer(
             &req,
+            found,
             &s.store.load(),
             &s.pre,
             &s.requests,
@@ -569,7 +579,7 @@ async fn serve_connection<I>(
         );
         let status = res.status().as_u16();
         s.requests.record(route, status);
-        debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status, route = ?route, "request");
+        debug!(peer = %peer, method = %req.method(), path = %req.uri().path(), status, route = route.label(), "request");
         service::Routed::now(res)
     });
     if let Err(e) = watcher

@@ -1,7 +1,7 @@
 //! The token service's routes (`serve --config`): `/mint` and
-//! `/oidc/auth`, `/oidc/callback`, `/oidc/logout` ([`Service::routes`]),
-//! answered before the key routes of [`super::handler`]; every other path
-//! is a key route, and a kid at one of these paths is skipped at scan
+//! `/oidc/auth`, `/oidc/callback`, `/oidc/logout`, matched by the route
+//! table ([`crate::routes`]) and answered before the key routes of
+//! [`super::handler`]; a kid at one of these paths is skipped at scan
 //! time with the reason (`Scanner::reserving_route`).
 //!
 //! This is the async glue around [`crate::token::service`], which is pure:
@@ -9,20 +9,20 @@
 //! cannot make the server hold more, and within `--body-timeout`, so a
 //! client that trickles it cannot hold a connection; `POST /mint` is
 //! authenticated from its headers before a byte of it is read), the
-//! service is asked, and its
-//! [`Reply`] becomes a hyper response. Signing (one RSA-2048 signature,
+//! service is asked with an [`http::Request`], and its [`http::Response`]
+//! is sent as it is. Signing (one RSA-2048 signature,
 //! about 0.3 ms) runs inline on the connection's task: a `spawn_blocking`
 //! hop costs more than it frees on a 2-core machine. Log lines name the
 //! client, the outcome and the kid, never a token or a secret.
 
 use super::body::Body;
-use super::metrics::Route;
 use super::store::KeyStore;
-use crate::token::service::oidc::{BridgeRequest, Outcome};
-use crate::token::service::{Reply, Service, MAX_BODY, MINT_ROUTE, OIDC_ROUTES};
+use crate::routes::Route;
+use crate::token::service::api;
+use crate::token::service::{Outcome, Refusal, Service, MAX_BODY};
 use http_body_util::BodyExt as _;
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -58,119 +58,81 @@ impl Future for Routed {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
-            Routed::Now(res) => Poll::Ready(Ok(res
-                .take()
-                .unwrap_or_else(|| response(Reply::error(500, "a response was asked for twice"))))),
+            Routed::Now(res) => Poll::Ready(Ok(res.take().unwrap_or_else(|| {
+                let refusal = Refusal::Internal("a response was asked for twice".into());
+                to_hyper(refusal.json())
+            }))),
             Routed::Later(fut) => fut.as_mut().poll(cx).map(Ok),
         }
     }
 }
 
-/// Which part of the token service a path belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `<base>/mint`
-    Mint,
-    /// `<base>/oidc/<rest>`: the login bridge.
-    Oidc(String),
-}
-
-/// The token service's part for `path` (with `base_path`, as the key
-/// routes are mounted), if it is one of its routes and that part is on.
-pub fn target(service: &Service, path: &str, base_path: &str) -> Option<Target> {
-    let path = path.trim_start_matches('/');
-    let base = base_path.trim_matches('/');
-    let path = if base.is_empty() {
-        path
-    } else {
-        path.strip_prefix(base)?.strip_prefix('/')?
-    };
-    if path == MINT_ROUTE && service.mint.is_some() {
-        return Some(Target::Mint);
-    }
-    let (_, rest) = OIDC_ROUTES.iter().find(|(route, _)| *route == path)?;
-    service
-        .oidc
-        .as_ref()
-        .map(|_| Target::Oidc((*rest).to_owned()))
-}
-
-/// Answers a request for `target`; a body must arrive within `body_timeout`.
+/// Answers a request for the token service's `route` (matched by the route
+/// table); a body must arrive within `body_timeout`.
 pub async fn answer(
     service: Arc<Service>,
     store: Arc<KeyStore>,
-    target: Target,
+    route: Route,
     req: Request<hyper::body::Incoming>,
     body_timeout: Duration,
-) -> (Response<Body>, Route) {
-    match target {
-        Target::Mint => (mint(&service, &store, req, body_timeout).await, Route::Mint),
-        Target::Oidc(rest) => (oidc_route(&service, &store, &rest, req).await, Route::Oidc),
+) -> Response<Body> {
+    match route {
+        Route::Mint => mint(&service, &store, req, body_timeout).await,
+        _ => oidc_route(&service, &store, route, req).await,
     }
 }
 
-/// `/oidc/<rest>`: the OpenID Connect login bridge. It calls the
+/// `/oidc/<step>`: the OpenID Connect login bridge. It calls the
 /// identity provider (discovery, token endpoint, userinfo), so it runs in
 /// `spawn_blocking`; the log line names the outcome and the kid, never the
 /// code, the token or a cookie.
 pub async fn oidc_route(
     service: &Arc<Service>,
     store: &Arc<KeyStore>,
-    rest: &str,
+    route: Route,
     req: Request<hyper::body::Incoming>,
 ) -> Response<Body> {
-    let header_text = |name: header::HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let request = BridgeRequest {
-        method: req.method().as_str().to_owned(),
-        route: rest.to_owned(),
-        query: req.uri().query().map(str::to_owned),
-        cookie: header_text(header::COOKIE),
-    };
+    // The head only: the bridge reads no body.
+    let (parts, _body) = req.into_parts();
+    let request = http::Request::from_parts(parts, ());
     let (service, store) = (service.clone(), store.clone());
     let started = Instant::now();
     let answer = tokio::task::spawn_blocking(move || {
         let bridge = service.oidc.as_ref()?;
         let set = store.load();
-        Some(bridge.handle(&request, &set, &service.signer, SystemTime::now()))
+        Some(bridge.handle(route, &request, &set, &service.signer, SystemTime::now()))
     })
     .await;
     let answer = match answer {
         Ok(Some(a)) => a,
         Ok(None) => {
-            return response(Reply::error(
-                404,
-                "the login bridge is not configured ([oidc] in --config)",
-            ))
+            let refusal = Refusal::Misconfigured(
+                "the login bridge is not configured ([oidc] in --config)".into(),
+            );
+            return to_hyper(refusal.json());
         }
         Err(e) => {
             warn!(error = %e, "login bridge: the request's task failed");
-            return response(Reply::error(
-                500,
-                "the login bridge failed; see the server log",
-            ));
+            return to_hyper(Refusal::Internal("the login bridge's task failed".into()).json());
         }
     };
-    let status = answer.reply.status;
+    let status = answer.response.status().as_u16();
     let outcome = answer.outcome.label();
     // What the bridge itself adds: the whole answer minus the IdP's calls.
     let idp_ms = answer.idp_time.as_secs_f64() * 1000.0;
     let bridge_ms = started.elapsed().as_secs_f64() * 1000.0 - idp_ms;
-    // A refusal says why (no token, code or secret is in `detail`); a
+    // A refusal says why (no token, code or secret is in its detail); a
     // token minted says its kid.
-    let (detail, kid) = match answer.outcome {
-        Outcome::Refused(_) => (answer.detail.as_deref().unwrap_or(""), ""),
-        _ => ("", answer.kid.as_deref().unwrap_or("")),
+    let (detail, kid) = match &answer.outcome {
+        Outcome::Refused(r) => (r.detail(), String::new()),
+        _ => (String::new(), answer.kid.clone().unwrap_or_default()),
     };
+    let step = route.path().unwrap_or_default().trim_start_matches("oidc/");
     info!(
-        route = rest,
+        route = step,
         status, outcome, kid, detail, idp_ms, bridge_ms, "login bridge"
     );
-    response(answer.reply)
+    to_hyper(answer.response)
 }
 
 /// `POST /mint`.
@@ -181,16 +143,12 @@ async fn mint(
     body_timeout: Duration,
 ) -> Response<Body> {
     let Some(api) = &service.mint else {
-        return response(Reply::error(
-            404,
-            "the mint API is not configured ([mint] in --config)",
-        ));
+        let refusal =
+            Refusal::Misconfigured("the mint API is not configured ([mint] in --config)".into());
+        return to_hyper(refusal.json());
     };
     if req.method() != Method::POST {
-        let mut res = response(Reply::error(405, "use POST with a JSON body"));
-        res.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return res;
+        return to_hyper(Refusal::Method { allow: "POST" }.json());
     }
     let authorization = req
         .headers()
@@ -201,15 +159,15 @@ async fn mint(
     // closed, so no one without a secret can hold it.
     if let Some(refused) = api.refuse_unknown(authorization.as_deref()) {
         info!(
-            status = refused.reply.status,
-            outcome = refused.outcome.label(),
+            status = refused.response.status().as_u16(),
+            outcome = api::label(&refused.outcome),
             "mint API: refused before reading the body"
         );
-        return closing(response(refused.reply));
+        return closing(to_hyper(refused.response));
     }
     let body = match read_body(req, body_timeout).await {
         Ok(b) => b,
-        Err(reply) => return closing(response(reply)),
+        Err(refusal) => return closing(to_hyper(refusal.json())),
     };
     let set = store.load();
     let answer = api.handle(
@@ -220,26 +178,29 @@ async fn mint(
         SystemTime::now(),
         Instant::now(),
     );
-    let status = answer.reply.status;
+    let status = answer.response.status().as_u16();
     let client = answer.client.as_deref().unwrap_or("");
     let kid = answer.kid.as_deref().unwrap_or("");
-    if answer.outcome == crate::token::service::api::Outcome::Minted {
+    if answer.outcome == Outcome::Minted {
         debug!(client, kid, status, "mint API: token minted");
     } else {
         info!(
             client,
             status,
-            outcome = answer.outcome.label(),
+            outcome = api::label(&answer.outcome),
             "mint API: refused"
         );
     }
-    response(answer.reply)
+    to_hyper(answer.response)
 }
 
 /// The request body, or `None` when it is over [`MAX_BODY`] (not read
 /// further); a body that breaks off is a 400, one that has not arrived
 /// whole within `timeout` a 408.
-pub async fn read_body<B>(req: Request<B>, timeout: Duration) -> Result<Option<bytes::Bytes>, Reply>
+pub async fn read_body<B>(
+    req: Request<B>,
+    timeout: Duration,
+) -> Result<Option<bytes::Bytes>, Refusal>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -255,10 +216,9 @@ where
     let collect = http_body_util::Limited::new(req.into_body(), MAX_BODY).collect();
     let Ok(collected) = tokio::time::timeout(timeout, collect).await else {
         let secs = timeout.as_secs_f64();
-        return Err(Reply::error(
-            408,
-            &format!("the request body did not arrive within {secs} s (--body-timeout): send the whole body at once"),
-        ));
+        return Err(Refusal::BodyTimeout(format!(
+            "the request body did not arrive within {secs} s (--body-timeout): send the whole body at once"
+        )));
     };
     match collected {
         Ok(collected) => Ok(Some(collected.to_bytes())),
@@ -268,10 +228,9 @@ where
         {
             Ok(None)
         }
-        Err(e) => Err(Reply::error(
-            400,
-            &format!("the request body could not be read: {e}"),
-        )),
+        Err(e) => Err(Refusal::Malformed(format!(
+            "the request body could not be read: {e}"
+        ))),
     }
 }
 
@@ -283,23 +242,8 @@ fn closing(mut res: Response<Body>) -> Response<Body> {
     res
 }
 
-/// A [`Reply`] as a hyper response.
-pub fn response(reply: Reply) -> Response<Body> {
-    let mut res = Response::new(Body::full(reply.body));
-    *res.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(reply.content_type),
-    );
-    for (name, value) in reply.headers {
-        if let (Ok(n), Ok(v)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::try_from(value),
-        ) {
-            headers.append(n, v);
-        }
-    }
-    res
+/// The token service's response, its body as the server's [`Body`]
+/// (headers were typed when it was made: none is dropped here).
+pub fn to_hyper(res: crate::token::service::Response) -> Response<Body> {
+    res.map(Body::full)
 }

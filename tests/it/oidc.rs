@@ -65,14 +65,23 @@ pub fn node(script: &str, args: &[&str]) -> Node {
     Node { child, port }
 }
 
-/// Cookies by name (every server here is 127.0.0.1; the names differ).
+/// Cookies by name (every server here is 127.0.0.1; the names differ),
+/// with their `Path`: as a browser, a cookie is sent only under its path.
 #[derive(Debug, Clone, Default)]
-pub struct Jar(BTreeMap<String, String>);
+pub struct Jar(BTreeMap<String, String>, BTreeMap<String, String>);
+
+/// Whether a cookie of `path` goes with a request for `request` (RFC 6265 5.1.4).
+fn path_matches(request: &str, path: &str) -> bool {
+    request == path
+        || request.starts_with(path)
+            && (path.ends_with('/') || request[path.len()..].starts_with('/'))
+}
 
 impl Jar {
-    fn header(&self) -> String {
+    fn header(&self, request: &str) -> String {
         self.0
             .iter()
+            .filter(|(k, _)| path_matches(request, self.1.get(*k).map_or("/", String::as_str)))
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ")
@@ -91,10 +100,17 @@ impl Jar {
                 || value
                     .to_ascii_lowercase()
                     .contains("expires=thu, 01 jan 1970");
+            let path = value
+                .split(';')
+                .filter_map(|a| a.trim().split_once('='))
+                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+                .map_or("/", |(_, p)| p);
             if gone || v.is_empty() {
                 self.0.remove(n.trim());
+                self.1.remove(n.trim());
             } else {
                 self.0.insert(n.trim().to_owned(), v.trim().to_owned());
+                self.1.insert(n.trim().to_owned(), path.to_owned());
             }
         }
     }
@@ -139,8 +155,9 @@ pub fn fetch(jar: &mut Jar, method: &str, url: &str, form: Option<&str>) -> Repl
         "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: it-browser\r\n",
         addr
     );
-    if !jar.0.is_empty() {
-        req.push_str(&format!("Cookie: {}\r\n", jar.header()));
+    let cookies = jar.header(u.path());
+    if !cookies.is_empty() {
+        req.push_str(&format!("Cookie: {cookies}\r\n"));
     }
     let body = form.unwrap_or("");
     if form.is_some() {
@@ -302,7 +319,15 @@ fn full_login(setup: &Setup, user: &str, state: &serde_json::Value, room: &str) 
     );
     assert_eq!(start.status, 302, "{}", start.text());
     let set_cookie = start.header("set-cookie").unwrap().to_owned();
-    for attr in ["HttpOnly", "SameSite=Lax", "Path=/oidc/", "Max-Age=600"] {
+    // The cookie goes where the bridge is, as browsers reach it.
+    let path = format!(
+        "Path={}/oidc/",
+        url::Url::parse(&setup.public)
+            .unwrap()
+            .path()
+            .trim_end_matches('/')
+    );
+    for attr in ["HttpOnly", "SameSite=Lax", &path, "Max-Age=600"] {
         assert!(set_cookie.contains(attr), "{set_cookie}");
     }
     assert!(
@@ -376,29 +401,76 @@ fn bridge_on(port: u16, issuer: &str, extra: &str) -> Setup {
 
 /// [`bridge_on`] with a `min_key_age`.
 fn bridge_aged(port: u16, issuer: &str, extra: &str, min_key_age: &str) -> Setup {
+    bridge_with(&BridgeSetup {
+        port,
+        issuer,
+        extra,
+        min_key_age,
+        ..BridgeSetup::default()
+    })
+}
+
+/// How a bridge under test is set up.
+struct BridgeSetup<'a> {
+    port: u16,
+    issuer: &'a str,
+    /// More of `[oidc]`.
+    extra: &'a str,
+    min_key_age: &'a str,
+    /// `public_url`'s path (`""`: the origin alone).
+    public_path: &'a str,
+    /// `serve --base-path` (`""`: none).
+    base_path: &'a str,
+    /// The secret in `client.secret`.
+    secret: &'a str,
+    scopes: &'a str,
+}
+
+impl Default for BridgeSetup<'_> {
+    fn default() -> Self {
+        BridgeSetup {
+            port: 0,
+            issuer: "",
+            extra: "",
+            min_key_age: "0s",
+            public_path: "",
+            base_path: "",
+            secret: CLIENT_SECRET,
+            scopes: "[\"openid\", \"profile\", \"email\", \"groups\"]",
+        }
+    }
+}
+
+/// The bridge as `b` says; `Setup::public` is where browsers reach it
+/// (`public_url`, or the origin and the base path when public_url has no path).
+fn bridge_with(b: &BridgeSetup) -> Setup {
     let (keys, dir) = keydir();
     write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
     let conf = tempdir();
-    write(
-        conf.path().join("client.secret"),
-        format!("{CLIENT_SECRET}\n"),
-    );
+    write(conf.path().join("client.secret"), format!("{}\n", b.secret));
     write(
         conf.path().join("cookie.key"),
         format!("{}\n", hex::encode(COOKIE_KEY)),
     );
-    let public = format!("http://127.0.0.1:{port}");
+    let port = b.port;
+    let public_url = format!("http://127.0.0.1:{port}{}", b.public_path);
+    let public = if b.public_path.is_empty() {
+        format!("http://127.0.0.1:{port}{}", b.base_path)
+    } else {
+        public_url.clone()
+    };
     let file = conf.path().join("service.toml");
     write(
         &file,
         format!(
-            "min_key_age = \"{min_key_age}\"\n\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"jitsi\"\n\
-             public_url = \"{public}\"\njitsi_url = \"{JITSI}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\"]\n\
-             token_issuer = \"jitsi\"\naudience = \"jitsi\"\nttl = \"1h\"\ncookie_key_file = \"cookie.key\"\n{extra}\n"
+            "min_key_age = \"{}\"\n\n[oidc]\nissuer = \"{}\"\nclient_id = \"jitsi\"\n\
+             public_url = \"{public_url}\"\njitsi_url = \"{JITSI}\"\nscopes = {}\n\
+             token_issuer = \"jitsi\"\naudience = \"jitsi\"\nttl = \"1h\"\ncookie_key_file = \"cookie.key\"\n{}\n",
+            b.min_key_age, b.issuer, b.scopes, b.extra
         ),
     );
     let listen = format!("127.0.0.1:{port}");
-    let args = [
+    let mut args = vec![
         "serve",
         "--keys",
         dir.to_str().unwrap(),
@@ -408,6 +480,9 @@ fn bridge_aged(port: u16, issuer: &str, extra: &str, min_key_age: &str) -> Setup
         "--config",
         file.to_str().unwrap(),
     ];
+    if !b.base_path.is_empty() {
+        args.extend(["--base-path", b.base_path]);
+    }
     let server = Server::spawn(&args, None);
     Setup {
         _keys: keys,
@@ -514,12 +589,12 @@ fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jw
     )
     .unwrap();
 
-    // The same callback again (cookie and all): the IdP refuses the used code, nothing is minted.
+    // The same callback again (cookie and all): this replica finished it already, nothing is minted.
     wait_minted(&setup, 2);
     let before = 2;
     let mut replay_jar = login.before_callback.clone();
     let replay = fetch(&mut replay_jar, "GET", &login.callback, None);
-    refused(&setup, &replay, 400, "code_refused");
+    refused(&setup, &replay, 400, "replayed");
     assert_eq!(minted(&setup), before);
 
     // Logout: cookies cleared, on to the IdP's end_session with the id_token and Jitsi's logout page.
@@ -1117,4 +1192,257 @@ fn doctor_config_discovers_the_identity_provider_as_the_bridge_does() {
     let (code, out) = doctor_config(&issuer, None);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("identity provider unreachable"), "{out}");
+}
+
+/// A whole login through the real IdP at `setup.public` (where browsers
+/// reach the bridge): a token, the login cookie scoped there, logout too.
+fn login_where_browsers_reach_it(setup: &Setup, idp: &Node) {
+    let login = full_login(setup, "ada", &json!({"room": "standup"}), "standup");
+    assert_eq!(login.reply.status, 302, "{}", login.reply.text());
+    let token = token_of(login.reply.header("location").unwrap());
+    // The key is served under the same prefix.
+    let prefix = url::Url::parse(&setup.public)
+        .unwrap()
+        .path()
+        .trim_end_matches('/')
+        .to_owned();
+    let pem = get(
+        setup.server.addr,
+        &format!("{prefix}{}", key_path("jitsi/2026-01-01")),
+    )
+    .text();
+    verify_with(Verifier::PyJwt, &token, &pem, "jitsi", "jitsi").unwrap();
+    let mut jar = login.jar.clone();
+    let out = fetch(
+        &mut jar,
+        "GET",
+        &format!("{}/oidc/logout", setup.public),
+        None,
+    );
+    assert_eq!(out.status, 302, "{}", out.text());
+    assert!(
+        out.header("location")
+            .unwrap()
+            .starts_with(&format!("http://127.0.0.1:{}/session/end?", idp.port)),
+        "{:?}",
+        out.header("location")
+    );
+    assert!(!jar.0.contains_key("asap_oidc_session"), "{jar:?}");
+}
+
+#[test]
+fn a_login_under_a_base_path_finishes_there() {
+    let port = free_port();
+    // Browsers reach the server itself at http://127.0.0.1:<port>/keys/…
+    let idp = idp_for(&format!("http://127.0.0.1:{port}/keys"), true);
+    let issuer = format!("http://127.0.0.1:{}", idp.port);
+    let setup = bridge_with(&BridgeSetup {
+        port,
+        issuer: &issuer,
+        extra: "client_secret_file = \"client.secret\"",
+        base_path: "/keys",
+        ..BridgeSetup::default()
+    });
+    assert_eq!(setup.public, format!("http://127.0.0.1:{port}/keys"));
+    login_where_browsers_reach_it(&setup, &idp);
+    // The bridge's paths are under the base path only.
+    let mut jar = Jar::default();
+    let outside = fetch(
+        &mut jar,
+        "GET",
+        &format!("http://127.0.0.1:{port}/oidc/auth?room=r"),
+        None,
+    );
+    assert_eq!(outside.status, 404, "{}", outside.text());
+}
+
+#[test]
+fn a_public_url_with_a_path_finishes_its_login() {
+    let port = free_port();
+    let idp = idp_for(&format!("http://127.0.0.1:{port}/keys"), true);
+    let issuer = format!("http://127.0.0.1:{}", idp.port);
+    // A reverse proxy passing https://meet.example.com/keys/… on as is.
+    let setup = bridge_with(&BridgeSetup {
+        port,
+        issuer: &issuer,
+        extra: "client_secret_file = \"client.secret\"",
+        public_path: "/keys",
+        base_path: "/keys",
+        ..BridgeSetup::default()
+    });
+    login_where_browsers_reach_it(&setup, &idp);
+}
+
+#[test]
+fn a_wrong_client_secret_is_a_set_up_error_for_the_administrator() {
+    let (setup, _idp) = {
+        let port = free_port();
+        let idp = idp_for(&format!("http://127.0.0.1:{port}"), true);
+        let issuer = format!("http://127.0.0.1:{}", idp.port);
+        let setup = bridge_with(&BridgeSetup {
+            port,
+            issuer: &issuer,
+            extra: "client_secret_file = \"client.secret\"",
+            secret: "not-the-secret-the-idp-has-0123456789",
+            ..BridgeSetup::default()
+        });
+        (setup, idp)
+    };
+    let login = full_login(&setup, "ada", &json!({"room": "standup"}), "standup");
+    refused(&setup, &login.reply, 502, "client_credentials");
+    let page = login.reply.text();
+    assert!(
+        page.contains("administrator")
+            && page.contains("client_secret_file")
+            && !page.contains("log in again"),
+        "{page}"
+    );
+    setup
+        .server
+        .wait_log("refused the bridge's client credentials");
+    assert!(
+        setup.server.logs().contains("ERROR"),
+        "{}",
+        setup.server.logs()
+    );
+    assert_eq!(minted(&setup), 0);
+}
+
+#[test]
+fn a_replayed_callback_is_refused_even_when_the_idp_would_take_its_code_again() {
+    // The hostile IdP takes any code any number of times; the bridge must not.
+    let hostile = node("hostile_idp.mjs", &["jitsi"]);
+    let issuer = format!("http://127.0.0.1:{}", hostile.port);
+    let setup = bridge_on(
+        free_port(),
+        &issuer,
+        "client_secret_file = \"client.secret\"",
+    );
+    let mut jar = Jar::default();
+    let r = fetch(
+        &mut jar,
+        "GET",
+        &format!(
+            "{}{}",
+            setup.public,
+            auth_path("standup", &json!({"room": "standup"}))
+        ),
+        None,
+    );
+    assert_eq!(r.status, 302, "{}", r.text());
+    let idp = r.header("location").unwrap().to_owned();
+    let (state, nonce) = (
+        query_param(&idp, "state").unwrap(),
+        query_param(&idp, "nonce").unwrap(),
+    );
+    let before = jar.clone();
+    let callback = format!(
+        "{}/oidc/callback?code=good~{nonce}&state={state}",
+        setup.public
+    );
+    let first = fetch(&mut jar, "GET", &callback, None);
+    assert_eq!(first.status, 302, "{}", first.text());
+    wait_minted(&setup, 1);
+    let replay = fetch(&mut before.clone(), "GET", &callback, None);
+    refused(&setup, &replay, 400, "replayed");
+    // The refusal links back to the meeting it came from.
+    assert!(
+        replay.text().contains(&format!("href=\"{JITSI}/standup\"")),
+        "{}",
+        replay.text()
+    );
+    assert_eq!(minted(&setup), 1);
+}
+
+#[test]
+fn an_error_without_the_browsers_state_does_not_abort_its_login() {
+    let hostile = node("hostile_idp.mjs", &["jitsi"]);
+    let issuer = format!("http://127.0.0.1:{}", hostile.port);
+    let setup = bridge_on(
+        free_port(),
+        &issuer,
+        "client_secret_file = \"client.secret\"",
+    );
+    let mut jar = Jar::default();
+    let r = fetch(
+        &mut jar,
+        "GET",
+        &format!(
+            "{}{}",
+            setup.public,
+            auth_path("standup", &json!({"room": "standup"}))
+        ),
+        None,
+    );
+    let idp = r.header("location").unwrap().to_owned();
+    let (state, nonce) = (
+        query_param(&idp, "state").unwrap(),
+        query_param(&idp, "nonce").unwrap(),
+    );
+    // Someone sends this browser an error= of their own making.
+    let forged = fetch(
+        &mut jar,
+        "GET",
+        &format!(
+            "{}/oidc/callback?error=access_denied&state=forged",
+            setup.public
+        ),
+        None,
+    );
+    refused(&setup, &forged, 400, "error_state_mismatch");
+    assert!(
+        jar.0.contains_key(LOGIN_COOKIE),
+        "the login in progress is kept: {jar:?}"
+    );
+    let done = fetch(
+        &mut jar,
+        "GET",
+        &format!(
+            "{}/oidc/callback?code=good~{nonce}&state={state}",
+            setup.public
+        ),
+        None,
+    );
+    assert_eq!(done.status, 302, "{}", done.text());
+    wait_minted(&setup, 1);
+}
+
+#[test]
+fn a_moderator_claim_the_idp_does_not_release_is_logged_once_per_login() {
+    // The README's sample: `groups` not in scopes, a moderator rule on groups.
+    let port = free_port();
+    let idp = idp_for(&format!("http://127.0.0.1:{port}"), true);
+    let issuer = format!("http://127.0.0.1:{}", idp.port);
+    let extra = format!("client_secret_file = \"client.secret\"\n{MODERATORS}");
+    let setup = bridge_with(&BridgeSetup {
+        port,
+        issuer: &issuer,
+        extra: &extra,
+        scopes: "[\"openid\", \"profile\", \"email\"]",
+        ..BridgeSetup::default()
+    });
+    let login = full_login(&setup, "ada", &json!({"room": "standup"}), "standup");
+    assert_eq!(login.reply.status, 302, "{}", login.reply.text());
+    let (_, claims) = decode(&token_of(login.reply.header("location").unwrap()));
+    assert!(
+        claims["context"]["user"].get("moderator").is_none(),
+        "{claims}"
+    );
+    let needle = "the moderator rule's claim is in neither the id_token nor userinfo";
+    setup.server.wait_log(needle);
+    wait_minted(&setup, 1);
+    let lines: Vec<String> = setup
+        .server
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(needle))
+        .cloned()
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("claim=\"groups\"") && lines[0].contains("INFO"),
+        "{lines:?}"
+    );
 }

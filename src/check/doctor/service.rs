@@ -12,11 +12,8 @@ use super::super::Diagnostic;
 use crate::keydir::age::epoch_secs;
 use crate::keydir::KeySet;
 use crate::prosody::config::TokenOptions;
-use crate::token::service::oidc::pages::jitsi_logout_page;
 use crate::token::service::oidc::Bridge;
-use crate::token::service::{
-    OidcConfig, ServiceConfig, SignError, Signer, MINT_ROUTE, OIDC_ROUTES,
-};
+use crate::token::service::{OidcConfig, ServiceConfig, SignError, Signer};
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
@@ -66,14 +63,13 @@ pub fn check_service(
         out.extend(check_idp(oidc));
     }
     // A kid at one of the service's own paths is refused by serve --config.
-    let mut routes: Vec<&str> = Vec::new();
-    if config.mint.is_some() {
-        routes.push(MINT_ROUTE);
-    }
-    if config.oidc.is_some() {
-        routes.extend(OIDC_ROUTES.iter().map(|r| r.0));
-    }
-    for route in routes.into_iter().filter(|r| set.get(r).is_some()) {
+    let table =
+        crate::routes::Routes::default().with_service(config.mint.is_some(), config.oidc.is_some());
+    let routes = crate::routes::Route::ALL
+        .into_iter()
+        .filter(|r| r.is_service() && table.is_on(*r))
+        .filter_map(crate::routes::Route::path);
+    for route in routes.filter(|r| set.get(r).is_some()) {
         out.push(
             Diagnostic::fail(route, format!("a kid at /{route}, a path of the token service"))
                 .why("serve --config refuses it (skipped, with the reason in its log): it is not served at /<kid> nor at its .pem path")
@@ -163,11 +159,10 @@ fn check_prosody_accepts(
 /// them: the callback (`<public_url>/oidc/callback`) and the post-logout
 /// page (Jitsi's `<jitsi_url>/static/logout.html`).
 fn redirect_uris(oidc: &OidcConfig) -> (String, String) {
-    let callback = format!(
-        "{}/oidc/callback",
-        oidc.public_url.as_str().trim_end_matches('/')
-    );
-    (callback, jitsi_logout_page(oidc.jitsi_url.as_str()))
+    // The route table's own URLs (doctor has no --base-path: a public_url
+    // with a path says where a proxy puts the bridge).
+    let urls = crate::routes::Routes::default().bridge(&oidc.public_url);
+    (urls.redirect_uri, crate::routes::post_logout_uri(&oidc.jitsi_url))
 }
 
 /// What to register at the IdP for this client.

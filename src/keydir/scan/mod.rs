@@ -17,7 +17,6 @@
 use crate::error::{shown, Error};
 use crate::keydir::age::now_secs;
 use crate::keydir::{KeyEntry, KeySet, Skipped};
-use crate::kid;
 use examine::{Stamp, Verdict};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
@@ -128,8 +127,8 @@ impl Scanner {
             full_walks: 0,
             symlinks: 0,
             hard_links: 0,
-            reserved: kid::RESERVED_KIDS.iter().map(|r| (*r).to_owned()).collect(),
-            documents: vec![kid::RESERVED_KIDS[3].to_owned()],
+            reserved: crate::routes::Routes::default().reserved_kids(),
+            documents: crate::routes::Routes::default().documents(),
             forgotten: BTreeMap::new(),
         }
     }

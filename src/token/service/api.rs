@@ -12,8 +12,9 @@
 //! or secret ever leaves this module except the token in the 200 answer.
 
 use super::config::{ClientPolicy, MintConfig, Rate};
+use super::refusal::Refusal;
 use super::signer::{SignError, Signer};
-use super::{Reply, MAX_BODY};
+use super::{response, Answer, Outcome, Response, MAX_BODY};
 use crate::keydir::KeySet;
 use crate::token::claims::{TokenSpec, User, DEFAULT_TTL};
 use serde::Deserialize;
@@ -23,57 +24,27 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 use subtle::ConstantTimeEq as _;
 
-/// What a request came to, for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A token was minted (200).
-    Minted,
-    /// No secret, or one that names no client (401).
-    Unauthorized,
-    /// Over the client's rate (429).
-    RateLimited,
-    /// A malformed request (400).
-    BadRequest,
-    /// Outside the client's policy (403).
-    Forbidden,
-    /// No key can sign now (503), or signing failed (500).
-    Unavailable,
-}
-
-const OUTCOMES: [(Outcome, &str); 6] = [
-    (Outcome::Minted, "minted"),
-    (Outcome::Unauthorized, "unauthorized"),
-    (Outcome::RateLimited, "rate_limited"),
-    (Outcome::BadRequest, "bad_request"),
-    (Outcome::Forbidden, "forbidden"),
-    (Outcome::Unavailable, "unavailable"),
+/// The outcome labels of `asap_keyserver_mint_requests_total`, per client.
+const OUTCOMES: [&str; 6] = [
+    "minted",
+    "unauthorized",
+    "rate_limited",
+    "bad_request",
+    "forbidden",
+    "unavailable",
 ];
 
-impl Outcome {
-    /// The metric label.
-    pub fn label(self) -> &'static str {
-        OUTCOMES
-            .iter()
-            .find(|(o, _)| *o == self)
-            .map_or("other", |(_, l)| l)
-    }
-
-    fn index(self) -> usize {
-        OUTCOMES.iter().position(|(o, _)| *o == self).unwrap_or(0)
+/// The mint API's label of `outcome` (no key, or signing failed: `unavailable`).
+pub fn label(outcome: &Outcome) -> &'static str {
+    match outcome.label() {
+        "no_key" | "sign_failed" => "unavailable",
+        other => other,
     }
 }
 
-/// The answer to one request, with what a log line and a metric may say.
-#[derive(Debug)]
-pub struct Answer {
-    /// The HTTP reply.
-    pub reply: Reply,
-    /// The client the secret named, if any.
-    pub client: Option<String>,
-    /// What happened.
-    pub outcome: Outcome,
-    /// The kid that signed (on success).
-    pub kid: Option<String>,
+fn index(outcome: &Outcome) -> usize {
+    let label = label(outcome);
+    OUTCOMES.iter().position(|l| *l == label).unwrap_or(0)
 }
 
 /// The body of `POST /mint`.
@@ -250,17 +221,19 @@ impl MintApi {
                 return unauthorized(why);
             }
         };
-        let (reply, outcome, kid) = match client.answer(body, set, signer, now, clock) {
-            Ok((reply, kid)) => (reply, Outcome::Minted, Some(kid)),
-            Err((reply, outcome)) => (reply, outcome, None),
+        let mut answer = match client.answer(body, set, signer, now, clock) {
+            Ok((response, kid)) => Answer {
+                response,
+                outcome: Outcome::Minted,
+                kid: Some(kid),
+                client: None,
+                idp_time: Duration::ZERO,
+            },
+            Err(refusal) => Answer::refused(refusal.json(), refusal),
         };
-        client.counts[outcome.index()].fetch_add(1, Ordering::Relaxed);
-        Answer {
-            reply,
-            client: Some(client.policy.name.clone()),
-            outcome,
-            kid,
-        }
+        client.counts[index(&answer.outcome)].fetch_add(1, Ordering::Relaxed);
+        answer.client = Some(client.policy.name.clone());
+        answer
     }
 
     /// `asap_keyserver_mint_requests_total{client, outcome}` in Prometheus text.
@@ -273,7 +246,7 @@ impl MintApi {
             let _ = writeln!(out, "asap_keyserver_mint_requests_total{{client=\"\",outcome=\"unauthorized\"}} {unknown}");
         }
         for c in &self.clients {
-            for (i, (_, label)) in OUTCOMES.iter().enumerate() {
+            for (i, label) in OUTCOMES.iter().enumerate() {
                 let n = c.counts[i].load(Ordering::Relaxed);
                 if n > 0 {
                     let name = &c.policy.name;
@@ -286,20 +259,12 @@ impl MintApi {
 
 /// The 401 answer, saying `why`.
 fn unauthorized(why: &str) -> Answer {
-    let reply =
-        Reply::error(401, why).with_header("www-authenticate", "Bearer realm=\"mint\"".into());
-    Answer {
-        reply,
-        client: None,
-        outcome: Outcome::Unauthorized,
-        kid: None,
-    }
+    let refusal = Refusal::Unauthorized(why.to_owned());
+    Answer::refused(refusal.json(), refusal)
 }
 
-type Refusal = (Reply, Outcome);
-
 fn bad(message: String) -> Refusal {
-    (Reply::error(400, &message), Outcome::BadRequest)
+    Refusal::Malformed(message)
 }
 
 impl Client {
@@ -308,7 +273,7 @@ impl Client {
             "client \"{}\": {message} (policy: {rule})",
             self.policy.name
         );
-        (Reply::error(403, &message), Outcome::Forbidden)
+        Refusal::Forbidden(message)
     }
 
     fn answer(
@@ -318,7 +283,7 @@ impl Client {
         signer: &Signer,
         now: SystemTime,
         clock: Instant,
-    ) -> Result<(Reply, String), Refusal> {
+    ) -> Result<(Response, String), Refusal> {
         let taken = self
             .bucket
             .lock()
@@ -331,8 +296,10 @@ impl Client {
                 self.policy.rate.count,
                 humantime::format_duration(self.policy.rate.per)
             );
-            let reply = Reply::error(429, &message).with_header("retry-after", secs.to_string());
-            return Err((reply, Outcome::RateLimited));
+            return Err(Refusal::RateLimited {
+                message,
+                retry_after: secs,
+            });
         }
         let body = body.ok_or_else(|| {
             bad(format!(
@@ -398,12 +365,11 @@ impl Client {
         };
         match signed {
             Ok(s) => {
-                let reply = Reply::json(
-                    200,
-                    &serde_json::json!({ "token": s.token, "kid": s.kid, "exp": s.exp }),
-                )
-                .with_header("cache-control", "no-store".into());
-                Ok((reply, s.kid))
+                let builder = http::Response::builder()
+                    .status(200)
+                    .header(http::header::CACHE_CONTROL, "no-store");
+                let value = serde_json::json!({ "token": s.token, "kid": s.kid, "exp": s.exp });
+                Ok((response::json(builder, &value), s.kid))
             }
             Err(e) => Err(sign_refusal(&e)),
         }
@@ -475,18 +441,14 @@ fn sign_refusal(e: &SignError) -> Refusal {
         SignError::UnknownKid(_) | SignError::PublicOnly(_) => bad(e.to_string()),
         SignError::Choice(_) | SignError::TooYoung { .. } | SignError::Mismatch { .. } => {
             tracing::warn!(error = %e, "mint API: no key can sign");
-            let mut reply = Reply::error(503, &format!("no key can sign now: {e}"));
-            if let Some(wait) = e.retry_after() {
-                reply = reply.with_header("retry-after", wait.as_secs().max(1).to_string());
+            Refusal::NoKey {
+                message: format!("no key can sign now: {e}"),
+                retry_after: e.retry_after().map(|wait| wait.as_secs().max(1)),
             }
-            (reply, Outcome::Unavailable)
         }
         SignError::Unreadable { .. } | SignError::Sign(_) => {
             tracing::error!(error = %e, "mint API: signing failed");
-            (
-                Reply::error(500, "signing failed; the server log says why"),
-                Outcome::Unavailable,
-            )
+            Refusal::SignFailed(e.to_string())
         }
     }
 }

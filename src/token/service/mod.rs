@@ -13,18 +13,26 @@
 //!   `/oidc/callback`, `/oidc/logout`): the identity provider logs a Jitsi
 //!   user in, the [`Signer`] signs their token.
 //!
-//! Everything here is pure: a request's parts and the live key set in, a
-//! [`Reply`] out. `serve::service` reads the bodies and writes the replies.
+//! - [`refusal`]: the one [`Refusal`] type, a page for people or JSON for
+//!   programs; [`response`]: answers as [`http::Response`] ([`Response`]).
+//!
+//! Everything here is pure: a request (an [`http::Request`]) and the live
+//! key set in, an [`Answer`] out. `serve::service` reads the bodies and
+//! writes the responses.
 
 pub mod api;
 pub mod config;
 pub mod oidc;
 pub mod policy;
+pub mod refusal;
+pub mod response;
 pub mod signer;
 
 pub use config::{
     ClientPolicy, MintConfig, ModeratorRule, NameRule, OidcConfig, Secret, ServiceConfig,
 };
+pub use refusal::Refusal;
+pub use response::Response;
 pub use signer::{SignError, Signed, Signer};
 
 /// The largest request body the service reads.
@@ -44,75 +52,69 @@ pub struct Service {
 }
 
 impl Service {
-    /// The service `config` describes.
-    pub fn new(config: ServiceConfig) -> Service {
+    /// The service `config` describes, on the server whose routes are
+    /// `routes` (its `--base-path`: where the bridge's redirect URI and
+    /// cookies point).
+    pub fn new(config: ServiceConfig, routes: &crate::routes::Routes) -> Service {
         Service {
             mint: config.mint.map(api::MintApi::new),
-            oidc: config.oidc.map(oidc::Bridge::new),
+            oidc: config.oidc.map(|o| oidc::Bridge::mounted(o, routes)),
             signer: Signer::new(config.min_key_age),
             file: config.file,
         }
     }
-
-    /// The paths (under `--base-path`) this service answers: `mint` and
-    /// the bridge's `oidc/auth`, `oidc/callback` and `oidc/logout`, for
-    /// the parts that are on. Every other path, `oidc/<anything else>`
-    /// included, stays a key route.
-    pub fn routes(&self) -> Vec<&'static str> {
-        let mut routes = Vec::new();
-        if self.mint.is_some() {
-            routes.push(MINT_ROUTE);
-        }
-        if self.oidc.is_some() {
-            routes.extend(OIDC_ROUTES.iter().map(|r| r.0));
-        }
-        routes
-    }
 }
 
-/// The mint API's path.
-pub const MINT_ROUTE: &str = "mint";
-/// The login bridge's paths and the bridge route each one is.
-pub const OIDC_ROUTES: [(&str, &str); 3] = [
-    ("oidc/auth", "auth"),
-    ("oidc/callback", "callback"),
-    ("oidc/logout", "logout"),
-];
-
-/// An answer of the token service, before HTTP: status, headers, body.
+/// What a request came to, for the log line and the metrics (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// The HTTP status.
-    pub status: u16,
-    /// `Content-Type`.
-    pub content_type: &'static str,
-    /// Other headers (`Retry-After`, `WWW-Authenticate`, `Location`, `Set-Cookie`, ...).
-    pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Vec<u8>,
+pub enum Outcome {
+    /// The bridge sent the person to the IdP.
+    Started,
+    /// A token was minted (the mint API's 200, the bridge's return to Jitsi).
+    Minted,
+    /// The bridge logged the person out.
+    LoggedOut,
+    /// Refused: the refusal says why.
+    Refused(Refusal),
 }
 
-impl Reply {
-    /// A JSON reply.
-    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
-        let mut body = value.to_string().into_bytes();
-        body.push(b'\n');
-        Reply {
-            status,
-            content_type: "application/json",
-            headers: Vec::new(),
-            body,
+impl Outcome {
+    /// The label of logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Started => "started",
+            Outcome::Minted => "minted",
+            Outcome::LoggedOut => "logged_out",
+            Outcome::Refused(r) => r.label(),
         }
     }
+}
 
-    /// A JSON error: `{"error": message}`.
-    pub fn error(status: u16, message: &str) -> Reply {
-        Reply::json(status, &serde_json::json!({ "error": message }))
-    }
+/// The token service's answer to one request: the response, what happened,
+/// and what a log line may say (the client, the kid; never a token).
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP response.
+    pub response: Response,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The kid that signed (a token minted).
+    pub kid: Option<String>,
+    /// The mint API's client the secret named, if any.
+    pub client: Option<String>,
+    /// Time spent waiting for the IdP while answering (the bridge).
+    pub idp_time: std::time::Duration,
+}
 
-    /// The same reply with one more header.
-    pub fn with_header(mut self, name: &'static str, value: String) -> Reply {
-        self.headers.push((name, value));
-        self
+impl Answer {
+    /// `refusal`, answered as `response`.
+    pub fn refused(response: Response, refusal: Refusal) -> Answer {
+        Answer {
+            response,
+            outcome: Outcome::Refused(refusal),
+            kid: None,
+            client: None,
+            idp_time: std::time::Duration::ZERO,
+        }
     }
 }

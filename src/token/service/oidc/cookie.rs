@@ -8,7 +8,10 @@
 //! The cookie lives [`LOGIN_TTL`] (checked on open from the sealed
 //! creation time, not trusted to the browser's `Max-Age`), is `HttpOnly`,
 //! `SameSite=Lax` (it must come back on the top-level redirect from the
-//! IdP), `Secure` when `public_url` is https, and scoped to `/oidc/`.
+//! IdP), `Secure` when `public_url` is https, and scoped to the bridge's
+//! routes as browsers reach them (`/oidc/` under `public_url`'s path or the
+//! base path: [`crate::routes::Routes::bridge`]). The `Set-Cookie` and
+//! `Cookie` syntax is the `cookie` crate's; the sealing is ours.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,7 +27,7 @@ pub const LOGIN_TTL: Duration = Duration::from_secs(600);
 pub const LOGIN_COOKIE: &str = "asap_oidc_login";
 /// The cookie keeping the id_token for the logout's `id_token_hint`.
 pub const SESSION_COOKIE: &str = "asap_oidc_session";
-/// Where both cookies are sent.
+/// Where both cookies are sent when the bridge is at the root.
 pub const COOKIE_PATH: &str = "/oidc/";
 /// Largest cookie value opened (browsers keep about 4 KiB per cookie).
 const MAX_VALUE: usize = 8 * 1024;
@@ -73,24 +76,35 @@ pub enum CookieError {
 pub struct Sealer {
     key: LessSafeKey,
     secure: bool,
+    path: String,
 }
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sealer")
             .field("secure", &self.secure)
+            .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
 
 impl Sealer {
-    /// A sealer; `secure` adds the `Secure` attribute (public_url is https).
+    /// A sealer; `secure` adds the `Secure` attribute (public_url is
+    /// https); its cookies go to [`COOKIE_PATH`] until [`Sealer::at_path`].
     pub fn new(key: &[u8; 32], secure: bool) -> Sealer {
         let unbound = UnboundKey::new(&AES_256_GCM, key).expect("AES-256-GCM takes a 32-byte key");
         Sealer {
             key: LessSafeKey::new(unbound),
             secure,
+            path: COOKIE_PATH.to_owned(),
         }
+    }
+
+    /// The same sealer with its cookies sent to `path` (the bridge's
+    /// routes as browsers reach them).
+    pub fn at_path(mut self, path: &str) -> Sealer {
+        path.clone_into(&mut self.path);
+        self
     }
 
     /// `value` as JSON, sealed under the cookie `name`, base64url.
@@ -149,7 +163,7 @@ impl Sealer {
         let value = cookie_header
             .and_then(|h| cookie_value(h, LOGIN_COOKIE))
             .ok_or(CookieError::Missing)?;
-        let state: LoginState = self.open(LOGIN_COOKIE, value)?;
+        let state: LoginState = self.open(LOGIN_COOKIE, &value)?;
         if now.saturating_sub(state.created) > LOGIN_TTL.as_secs() || state.created > now + 60 {
             return Err(CookieError::Expired);
         }
@@ -164,7 +178,7 @@ impl Sealer {
     /// The session of a request's `Cookie` header, if any and ours.
     pub fn open_session(&self, cookie_header: Option<&str>) -> Option<Session> {
         let value = cookie_header.and_then(|h| cookie_value(h, SESSION_COOKIE))?;
-        self.open(SESSION_COOKIE, value).ok()
+        self.open(SESSION_COOKIE, &value).ok()
     }
 
     /// A `Set-Cookie` value that removes cookie `name`.
@@ -173,21 +187,26 @@ impl Sealer {
     }
 
     fn set_cookie(&self, name: &str, value: &str, max_age: u64) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
-        format!(
-            "{name}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
-        )
+        let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
+        cookie::Cookie::build((name, value))
+            .path(self.path.as_str())
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .secure(self.secure)
+            .build()
+            .to_string()
     }
 }
 
-/// The value of cookie `name` in a `Cookie` header (`a=1; b=2`); the
-/// values we set are base64url, so no quoting or decoding is involved.
-pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim_matches('"'))
+/// The value of cookie `name` in a `Cookie` header (`a=1; b=2`, read by
+/// the `cookie` crate; pairs it cannot read are skipped); the values we
+/// set are base64url, so no decoding is involved.
+pub fn cookie_value(header: &str, name: &str) -> Option<String> {
+    cookie::Cookie::split_parse(header)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_owned())
 }
 
 #[cfg(test)]
@@ -270,5 +289,11 @@ mod tests {
         let set = sealer.session_cookie(&session, 60);
         assert_eq!(sealer.open_session(Some(&header(&set))), Some(session));
         assert!(sealer.clear(LOGIN_COOKIE).contains("Max-Age=0"));
+        let keys = Sealer::new(&[7; 32], false).at_path("/keys/oidc/");
+        assert!(keys.clear(LOGIN_COOKIE).contains("Path=/keys/oidc/"));
+        assert_eq!(
+            cookie_value("a=1; asap_oidc_login=\"x\"; b", LOGIN_COOKIE),
+            Some("x".to_owned())
+        );
     }
 }

@@ -145,14 +145,7 @@ impl Target {
     /// The URL the user is sent to with `token`; only ever under `jitsi_url`.
     pub fn return_url(&self, jitsi_url: &Url, token: &str) -> String {
         let base = jitsi_url.as_str().trim_end_matches('/');
-        let mut tail = String::new();
-        for segment in [&self.tenant, &self.room].into_iter().flatten() {
-            tail.push('/');
-            tail.push_str(segment);
-        }
-        if tail.is_empty() {
-            tail.push('/');
-        }
+        let mut tail = self.path();
         tail.push_str("?jwt=");
         tail.extend(utf8_percent_encode(token, COMPONENT));
         let hash: Vec<String> = self
@@ -174,6 +167,29 @@ impl Target {
                 "intent://{after_scheme}#Intent;scheme=org.jitsi.meet;package=org.jitsi.meet;end"
             ),
         }
+    }
+
+    /// `/<tenant>/<room>` (either may be absent), or `/`.
+    fn path(&self) -> String {
+        let mut tail = String::new();
+        for segment in [&self.tenant, &self.room].into_iter().flatten() {
+            tail.push('/');
+            tail.push_str(segment);
+        }
+        if tail.is_empty() {
+            tail.push('/');
+        }
+        tail
+    }
+
+    /// The meeting in Jitsi's web client, without a token: where a failed
+    /// login's page links back to (only ever under `jitsi_url`).
+    pub fn meeting_url(&self, jitsi_url: &Url) -> String {
+        format!(
+            "{}{}",
+            jitsi_url.as_str().trim_end_matches('/'),
+            self.path()
+        )
     }
 
     /// `sub`: the tenant, or `*`.
@@ -245,6 +261,9 @@ mod tests {
         assert_eq!((t.room_claim(), t.sub()), ("plain".into(), "*".into()));
         let t = Target::from_request(None, None).unwrap();
         assert_eq!(t.return_url(&url(), "t"), "https://meet.example.com/?jwt=t");
+        assert_eq!(t.meeting_url(&url()), "https://meet.example.com/");
+        let t = Target::from_request(Some(&json!({"room": "r", "tenant": "t"})), None).unwrap();
+        assert_eq!(t.meeting_url(&url()), "https://meet.example.com/t/r");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! Every answer is `Cache-Control: no-store` (a code or a token is in play)
 //! and `Referrer-Policy: no-referrer` (the callback URL carries the code and
-//! the return URL the token); pages allow no script and no outside content.
+//! the return URL the token); pages allow no script and no outside content
+//! ([`super::super::response::html`]). Error pages link back to the meeting.
 //!
 //! Logout follows Jitsi's `tokenLogoutUrl` contract: Jitsi loads the URL
 //! in a hidden iframe and waits for `{type: 'logout-success'}` posted from
@@ -13,28 +14,8 @@
 //! `end_session_endpoint` with `post_logout_redirect_uri =
 //! <jitsi_url>/static/logout.html`, or straight there without one.
 
-/// An answer to the browser, turned into an HTTP response by `serve`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// HTTP status.
-    pub status: u16,
-    /// Headers beyond the defaults (`Location`, `Set-Cookie`, `Refresh`).
-    pub headers: Vec<(&'static str, String)>,
-    /// `text/html; charset=utf-8`.
-    pub body: String,
-}
-
-/// Headers every bridge answer carries.
-pub const COMMON_HEADERS: [(&str, &str); 5] = [
-    ("content-type", "text/html; charset=utf-8"),
-    ("cache-control", "no-store"),
-    ("referrer-policy", "no-referrer"),
-    (
-        "content-security-policy",
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors *",
-    ),
-    ("x-content-type-options", "nosniff"),
-];
+use super::super::response::{html as answer, Response};
+use http::header::{LOCATION, REFRESH, SET_COOKIE};
 
 /// `&`, `<`, `>`, `"` and `'` as HTML entities.
 pub fn escape_html(text: &str) -> String {
@@ -61,107 +42,105 @@ fn html(title: &str, body: &str) -> String {
     )
 }
 
-/// A failed login: `status`, what happened, what the person can do.
-pub fn error(status: u16, what: &str, todo: &str, set_cookies: Vec<String>) -> Page {
+/// The body of a failed login: what happened, what the person can do,
+/// and a link back to `back` (the meeting they came from, or Jitsi).
+pub fn error(what: &str, todo: &str, back: &str) -> String {
     let body = format!(
-        "<p>{}</p>\n<p><strong>What to do:</strong> {}</p>",
+        "<p>{}</p>\n<p><strong>What to do:</strong> {}</p>\n<p><a href=\"{}\">Back to the meeting</a></p>",
         escape_html(what),
-        escape_html(todo)
+        escape_html(todo),
+        escape_html(back)
     );
-    Page {
-        status,
-        headers: set_cookies.into_iter().map(|c| ("set-cookie", c)).collect(),
-        body: html("Login failed", &body),
+    html("Login failed", &body)
+}
+
+fn with_cookies(
+    mut builder: http::response::Builder,
+    set_cookies: &[String],
+) -> http::response::Builder {
+    for c in set_cookies {
+        builder = builder.header(SET_COOKIE, c);
     }
+    builder
 }
 
 /// A 302 to `location` (the IdP, or Jitsi's web client).
-pub fn redirect(location: &str, set_cookies: Vec<String>) -> Page {
-    let mut headers = vec![("location", location.to_owned())];
-    headers.extend(set_cookies.into_iter().map(|c| ("set-cookie", c)));
-    Page {
-        status: 302,
-        headers,
-        body: html(
-            "Redirecting",
-            &format!("<p><a href=\"{}\">Continue</a></p>", escape_html(location)),
-        ),
-    }
+pub fn redirect(location: &str, set_cookies: &[String]) -> Response {
+    let builder = http::Response::builder()
+        .status(302)
+        .header(LOCATION, location);
+    let body = html(
+        "Redirecting",
+        &format!("<p><a href=\"{}\">Continue</a></p>", escape_html(location)),
+    );
+    answer(with_cookies(builder, set_cookies), body)
 }
 
 /// The hand-over to a Jitsi app: browsers may need a gesture to open
 /// another app's URL scheme, so a 200 page with `Refresh` and a link.
-pub fn open_app(url: &str, set_cookies: Vec<String>) -> Page {
-    let mut headers = vec![("refresh", format!("0; url={url}"))];
-    headers.extend(set_cookies.into_iter().map(|c| ("set-cookie", c)));
+pub fn open_app(url: &str, set_cookies: &[String]) -> Response {
+    let builder = http::Response::builder()
+        .status(200)
+        .header(REFRESH, format!("0; url={url}"));
     let body = format!(
         "<p>You are logged in. Your Jitsi app should open now.</p>\n<p><a href=\"{}\">Open the meeting in the Jitsi app</a></p>",
         escape_html(url)
     );
-    Page {
-        status: 200,
-        headers,
-        body: html("Login done, opening the Jitsi app", &body),
-    }
+    answer(
+        with_cookies(builder, set_cookies),
+        html("Login done, opening the Jitsi app", &body),
+    )
 }
 
 /// The logout: cookies cleared, the iframe sent on to `next` (the IdP's
 /// end_session_endpoint, or Jitsi's `static/logout.html`).
-pub fn logout(next: &str, clear_cookies: Vec<String>) -> Page {
-    let mut page = redirect(next, clear_cookies);
-    page.body = html(
+pub fn logout(next: &str, clear_cookies: &[String]) -> Response {
+    let builder = http::Response::builder().status(302).header(LOCATION, next);
+    let body = html(
         "Logging out",
         &format!("<p><a href=\"{}\">Continue</a></p>", escape_html(next)),
     );
-    page
-}
-
-/// Jitsi's own page answering the hidden-iframe logout contract.
-pub fn jitsi_logout_page(jitsi_url: &str) -> String {
-    format!("{}/static/logout.html", jitsi_url.trim_end_matches('/'))
+    answer(with_cookies(builder, clear_cookies), body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn text(r: &Response) -> String {
+        String::from_utf8(r.body().to_vec()).unwrap()
+    }
+
     #[test]
     fn pages_escape_what_they_show() {
-        let p = error(
-            400,
+        let body = error(
             "room <script>",
             "start again & retry",
-            vec!["c=; Max-Age=0".into()],
+            "https://meet.example.com/r?a=1&b=2",
         );
-        assert_eq!(p.status, 400);
         assert!(
-            p.body.contains("room &lt;script&gt;") && p.body.contains("start again &amp; retry"),
-            "{}",
-            p.body
+            body.contains("room &lt;script&gt;") && body.contains("start again &amp; retry"),
+            "{body}"
         );
-        assert_eq!(p.headers, vec![("set-cookie", "c=; Max-Age=0".to_owned())]);
-        let r = redirect("https://x/?a=1&b=\"", vec![]);
-        assert_eq!(r.headers[0], ("location", "https://x/?a=1&b=\"".to_owned()));
-        assert!(r.body.contains("a=1&amp;b=&quot;"));
+        assert!(
+            body.contains("href=\"https://meet.example.com/r?a=1&amp;b=2\""),
+            "{body}"
+        );
+        let r = redirect("https://x/?a=1&b=\"", &["c=; Max-Age=0".into()]);
+        assert_eq!(r.headers()["location"], "https://x/?a=1&b=\"");
+        assert_eq!(r.headers()["set-cookie"], "c=; Max-Age=0");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+        assert!(text(&r).contains("a=1&amp;b=&quot;"));
     }
 
     #[test]
     fn an_app_return_is_a_page_with_refresh_and_a_link() {
-        let p = open_app("jitsi-meet://meet.example.com/r?jwt=t", vec![]);
-        assert_eq!(p.status, 200);
+        let p = open_app("jitsi-meet://meet.example.com/r?jwt=t", &[]);
+        assert_eq!(p.status(), 200);
         assert_eq!(
-            p.headers[0],
-            (
-                "refresh",
-                "0; url=jitsi-meet://meet.example.com/r?jwt=t".to_owned()
-            )
+            p.headers()["refresh"],
+            "0; url=jitsi-meet://meet.example.com/r?jwt=t"
         );
-        assert!(p
-            .body
-            .contains("href=\"jitsi-meet://meet.example.com/r?jwt=t\""));
-        assert_eq!(
-            jitsi_logout_page("https://meet.example.com/"),
-            "https://meet.example.com/static/logout.html"
-        );
+        assert!(text(&p).contains("href=\"jitsi-meet://meet.example.com/r?jwt=t\""));
     }
 }

@@ -24,6 +24,7 @@ pub use id_token::{check_azp, ExtraClaims, ALLOWED_ALGS, LEEWAY};
 pub use jwks::{JWKS_MAX_AGE, JWKS_REFRESH_EVERY};
 
 use discovery::Discovered;
+use super::token_error::{self, Refused};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
@@ -98,6 +99,9 @@ pub enum ProviderError {
     /// The token endpoint refused the code (used already, expired, wrong verifier).
     #[error("the identity provider refused the login code: {0}")]
     CodeRefused(String),
+    /// The token endpoint refused our client credentials (`invalid_client`, `unauthorized_client`): a set-up error.
+    #[error("the identity provider refused the bridge's client credentials (client_id, client_secret_file): {0}")]
+    ClientCredentials(String),
     /// The id_token failed validation.
     #[error("the identity provider's id_token is not valid: {0}")]
     IdToken(String),
@@ -297,13 +301,10 @@ impl Provider {
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
             .request(&d.http)
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => ProviderError::CodeRefused(format!(
-                    "{}{}",
-                    r.error(),
-                    r.error_description()
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default()
-                )),
+                RequestTokenError::ServerResponse(r) => match token_error::refused(&r) {
+                    Refused::Client(text) => ProviderError::ClientCredentials(text),
+                    Refused::Code(text) => ProviderError::CodeRefused(text),
+                },
                 RequestTokenError::Parse(e, body) => match id_token::malformed(&body) {
                     Some(why) => ProviderError::MalformedIdToken(why),
                     None => ProviderError::Unreachable(format!("token endpoint answer: {e}")),
