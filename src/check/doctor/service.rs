@@ -162,7 +162,10 @@ fn redirect_uris(oidc: &OidcConfig) -> (String, String) {
     // The route table's own URLs (doctor has no --base-path: a public_url
     // with a path says where a proxy puts the bridge).
     let urls = crate::routes::Routes::default().bridge(&oidc.public_url);
-    (urls.redirect_uri, crate::routes::post_logout_uri(&oidc.jitsi_url))
+    (
+        urls.redirect_uri,
+        crate::routes::post_logout_uri(&oidc.jitsi_url),
+    )
 }
 
 /// What to register at the IdP for this client.

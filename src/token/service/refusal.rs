@@ -103,7 +103,9 @@ impl Refusal {
             SignFailed(_) | Misconfigured(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IdpError(_) | IdpUnreachable(_) | IdpConfig(_) | ClientCredentials(_)
-            | IdTokenInvalid(_) | IdTokenMalformed(_) | UserinfoMismatch(_) => StatusCode::BAD_GATEWAY,
+            | IdTokenInvalid(_) | IdTokenMalformed(_) | UserinfoMismatch(_) => {
+                StatusCode::BAD_GATEWAY
+            }
             Malformed(_) | MeetingLink(_) | Cookie(_) | NoCode | StateMismatch
             | ErrorWithoutState | Replayed | CodeRefused(_) | IssuerMismatch(_) => {
                 StatusCode::BAD_REQUEST
@@ -211,7 +213,9 @@ impl Refusal {
             NoKey { message, .. } => message.clone(),
             SignFailed(d) | Misconfigured(d) | Internal(d) | MeetingLink(d) | IdpError(d)
             | IdpUnreachable(d) | IdpConfig(d) | CodeRefused(d) | ClientCredentials(d)
-            | IdTokenInvalid(d) | IdTokenMalformed(d) | UserinfoMismatch(d) | IssuerMismatch(d) => d.clone(),
+            | IdTokenInvalid(d) | IdTokenMalformed(d) | UserinfoMismatch(d) | IssuerMismatch(d) => {
+                d.clone()
+            }
             other => other.label().replace('_', " "),
         }
     }

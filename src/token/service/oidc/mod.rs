@@ -152,7 +152,11 @@ impl Bridge {
         };
         let spawned = std::thread::Builder::new().name("oidc-discovery".into()).spawn(move || match provider.prepare() {
             Ok(()) => tracing::info!(issuer = provider.issuer(), "login bridge: identity provider discovered"),
-            Err(e) => tracing::warn!(issuer = provider.issuer(), error = %e, "login bridge: identity provider not usable yet (tried again with backoff, 1 s up to 5 minutes)"),
+            Err(e) => tracing::warn!(
+                issuer = provider.issuer(),
+                error = %e,
+                "login bridge: identity provider not usable yet (tried again with backoff, 1 s up to 5 minutes)"
+            ),
         });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "login bridge: cannot start the discovery thread (discovery happens at the first login)");

@@ -7,7 +7,7 @@
 //! without a request to the IdP, so a down IdP is not hammered by logins.
 
 use super::super::http::IdpHttp;
-use super::jwks::Keys;
+use super::jwks::{Keys, JWKS_REFRESH_EVERY};
 use super::{error_chain, unreachable, IdpClient, Provider, ProviderError};
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
@@ -206,6 +206,55 @@ pub(super) fn issuer_spellings(configured: &str) -> Vec<String> {
         }
     }
     out
+}
+
+// The JWKS held with the metadata, fetched again (the rules are in `jwks`).
+impl Provider {
+    /// `d`, with its JWKS fetched again when it is past its lifetime (a
+    /// failed fetch keeps the keys held, and is logged).
+    pub(super) fn current_keys(&self, d: Arc<Discovered>) -> Arc<Discovered> {
+        if !d.keys.stale() {
+            return d;
+        }
+        match self.refresh_jwks(&d) {
+            Ok(Some(fresh)) => fresh,
+            Ok(None) => d,
+            Err(e) => {
+                tracing::warn!(issuer = %d.issuer, error = %e, "login bridge: the IdP's JWKS could not be fetched again (the keys held are used)");
+                d
+            }
+        }
+    }
+
+    /// Fetches the JWKS again and keeps it (replacing the old one), unless
+    /// a refetch happened within [`JWKS_REFRESH_EVERY`](super::JWKS_REFRESH_EVERY): then `None`, or
+    /// the newer keys another login fetched since `d`.
+    pub(super) fn refresh_jwks(
+        &self,
+        d: &Arc<Discovered>,
+    ) -> Result<Option<Arc<Discovered>>, ProviderError> {
+        {
+            let mut last = self.last_refresh.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < JWKS_REFRESH_EVERY) {
+                drop(last);
+                let held = self
+                    .discovered
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                return Ok(held.filter(|h| h.keys.fetched > d.keys.fetched));
+            }
+            *last = Some(Instant::now());
+        }
+        let set = openidconnect::JsonWebKeySet::fetch(&d.jwks_uri, &d.http)
+            .map_err(|e| unreachable(format!("JWKS: {}", error_chain(&e))))?;
+        let fresh = Arc::new(Discovered {
+            keys: Keys::fetched_now(set),
+            ..(**d).clone()
+        });
+        *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
+        Ok(Some(fresh))
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,8 @@
 //! withdrew is no longer trusted.
 
 use super::super::http;
-use super::discovery::Discovered;
-use super::{error_chain, unreachable, Provider, ProviderError};
 use openidconnect::core::CoreJsonWebKey;
 use openidconnect::{ClaimsVerificationError, JsonWebKeySet, SignatureVerificationError};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The JWKS is fetched again at most this often (on a failed signature or
@@ -43,7 +40,7 @@ impl Keys {
         }
     }
 
-    fn stale(&self) -> bool {
+    pub(super) fn stale(&self) -> bool {
         self.fetched.elapsed() >= self.fresh_for
     }
 }
@@ -70,54 +67,6 @@ pub(super) fn worth_refetch(e: &ClaimsVerificationError) -> bool {
                 | SignatureVerificationError::InvalidKey(_)
         )
     )
-}
-
-impl Provider {
-    /// `d`, with its JWKS fetched again when it is past its lifetime (a
-    /// failed fetch keeps the keys held, and is logged).
-    pub(super) fn current_keys(&self, d: Arc<Discovered>) -> Arc<Discovered> {
-        if !d.keys.stale() {
-            return d;
-        }
-        match self.refresh_jwks(&d) {
-            Ok(Some(fresh)) => fresh,
-            Ok(None) => d,
-            Err(e) => {
-                tracing::warn!(issuer = %d.issuer, error = %e, "login bridge: the IdP's JWKS could not be fetched again (the keys held are used)");
-                d
-            }
-        }
-    }
-
-    /// Fetches the JWKS again and keeps it (replacing the old one), unless
-    /// a refetch happened within [`JWKS_REFRESH_EVERY`]: then `None`, or
-    /// the newer keys another login fetched since `d`.
-    pub(super) fn refresh_jwks(
-        &self,
-        d: &Arc<Discovered>,
-    ) -> Result<Option<Arc<Discovered>>, ProviderError> {
-        {
-            let mut last = self.last_refresh.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|t| t.elapsed() < JWKS_REFRESH_EVERY) {
-                drop(last);
-                let held = self
-                    .discovered
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                return Ok(held.filter(|h| h.keys.fetched > d.keys.fetched));
-            }
-            *last = Some(Instant::now());
-        }
-        let set = JsonWebKeySet::fetch(&d.jwks_uri, &d.http)
-            .map_err(|e| unreachable(format!("JWKS: {}", error_chain(&e))))?;
-        let fresh = Arc::new(Discovered {
-            keys: Keys::fetched_now(set),
-            ..(**d).clone()
-        });
-        *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh.clone());
-        Ok(Some(fresh))
-    }
 }
 
 #[cfg(test)]

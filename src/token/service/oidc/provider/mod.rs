@@ -23,8 +23,8 @@ pub use discovery::{ExtraMetadata, FIRST_RETRY, LAST_RETRY};
 pub use id_token::{check_azp, ExtraClaims, ALLOWED_ALGS, LEEWAY};
 pub use jwks::{JWKS_MAX_AGE, JWKS_REFRESH_EVERY};
 
-use discovery::Discovered;
 use super::token_error::{self, Refused};
+use discovery::Discovered;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
     CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
