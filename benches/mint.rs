@@ -6,9 +6,8 @@
 //! cargo bench --bench mint
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use asap_keyserver::keydir::keygen;
-use asap_keyserver::token::claims::TokenSpec;
-use asap_keyserver::token::mint::Minter;
+use asap_keyserver::keydir;
+use asap_keyserver::token::{Minter, TokenSpec};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -19,7 +18,7 @@ fn mint(c: &mut Criterion) {
     for bits in [2048usize, 4096] {
         let dir = tempfile::tempdir().unwrap();
         let kid = format!("bench/rsa{bits}");
-        let new = keygen::create(dir.path(), &kid, bits).unwrap();
+        let new = keydir::create(dir.path(), &kid, bits).unwrap();
         let pem = std::fs::read(&new.path).unwrap();
         let minter = Minter::load(dir.path()).unwrap();
         let key = minter.key(&kid).unwrap();

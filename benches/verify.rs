@@ -3,16 +3,14 @@
 //! cargo bench --bench verify
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use asap_keyserver::check::keysource::KeySource;
-use asap_keyserver::check::verify::{verify, Settings};
-use asap_keyserver::token::claims::TokenSpec;
-use asap_keyserver::token::mint::Minter;
+use asap_keyserver::check::{verify, KeySource, Settings};
+use asap_keyserver::token::{Minter, TokenSpec};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let key = asap_keyserver::keydir::keygen::create(dir.path(), "jitsi/k", 2048).unwrap();
+    let key = asap_keyserver::keydir::create(dir.path(), "jitsi/k", 2048).unwrap();
     let minter = Minter::load(dir.path()).unwrap();
     let now = jsonwebtoken::get_current_timestamp();
     let spec = TokenSpec {

@@ -11,11 +11,11 @@
 //! This list is the one module map of the project; open the folder that
 //! does what you are after.
 //!
-//! - [`kid`]: kid rules, file path → kid, kid → `<sha256>.pem` and back,
+//! - `kid`: kid rules, file path → kid, kid → `<sha256>.pem` and back,
 //!   the kids the server's own routes would shadow, and `servable`: the one
 //!   rule of a kid `serve` serves, which `keygen`, `rotate` and `mint --kid`
 //!   apply too.
-//! - [`routes`]: the one route table: every path `serve` answers is a
+//! - `routes`: the one route table: every path `serve` answers is a
 //!   `Route`, matched once (base path included); the reserved kids, the
 //!   metric labels, the login bridge's redirect URI and cookie path are
 //!   derived from it. It imports nothing of the crate, so `kid`, `keydir`,
@@ -64,7 +64,7 @@
 //!   failures by cause.
 //! - [`prosody`]: reading a real Prosody `*.cfg.lua` (evaluated in a Lua
 //!   sandbox) and the lines to paste into it.
-//! - [`error`]: the errors that stop a command, naming the file or kid and
+//! - `error`: the errors that stop a command, naming the file or kid and
 //!   the fix; `escape_controls` and `shown`, which keep a name on one line
 //!   in any log, row or finding.
 //! - [`cli`]: clap definitions of the subcommands and their flags, by what
@@ -86,11 +86,11 @@
 pub mod check;
 pub mod cli;
 pub mod cmd;
-pub mod error;
+mod error;
 pub mod keydir;
 pub mod keys;
-pub mod kid;
+mod kid;
 pub mod prosody;
-pub mod routes;
+mod routes;
 pub mod serve;
 pub mod token;

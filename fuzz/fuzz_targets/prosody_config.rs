@@ -1,7 +1,7 @@
 //! The Prosody config reader: any text parses or errors, never panics.
 #![no_main]
 
-use asap_keyserver::prosody::config::{Config, TokenOptions};
+use asap_keyserver::prosody::{Config, TokenOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

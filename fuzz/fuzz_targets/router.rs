@@ -2,10 +2,7 @@
 #![no_main]
 
 use asap_keyserver::keydir::KeySet;
-use asap_keyserver::serve::metrics::Requests;
-use asap_keyserver::serve::handler::{handle, Prebuilt};
-use asap_keyserver::serve::HttpConfig;
-use asap_keyserver::serve::store::Reloads;
+use asap_keyserver::serve::{handle, HttpConfig, Prebuilt, Reloads, Requests};
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 

@@ -1,8 +1,7 @@
 //! The token parser behind `verify`: any text, against a real key file.
 #![no_main]
 
-use asap_keyserver::check::keysource::KeySource;
-use asap_keyserver::check::verify::{verify, Settings};
+use asap_keyserver::check::{verify, KeySource, Settings};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

@@ -23,14 +23,10 @@ const MAX_RESPONSE: u64 = 1024 * 1024;
 /// What a fetch returned.
 #[derive(Debug, Clone)]
 pub struct Fetched {
-    /// The URL requested.
-    pub url: String,
     /// HTTP status.
     pub status: u16,
     /// `Location`, for redirects (which Prosody does not follow).
     pub location: Option<String>,
-    /// `Cache-Control` (Prosody times its `cache_keys_url` refresh by it).
-    pub cache_control: Option<String>,
     /// `Asap-Key-Replaced` from asap-keyserver: when the kid's key material
     /// last changed while that server ran.
     pub key_replaced: Option<String>,
@@ -341,10 +337,8 @@ pub fn get(url: &str, opts: &Options) -> Result<Fetched, FetchError> {
         .read_to_vec()
         .map_err(|e| classify(url, opts.timeout, e))?;
     Ok(Fetched {
-        url: r.url,
         status: r.status,
         location: r.location,
-        cache_control: r.cache_control,
         key_replaced: r.key_replaced,
         body,
     })

@@ -11,7 +11,7 @@ use crate::keys::{self, KeyError, KeyForm};
 use std::path::PathBuf;
 
 mod jwks;
-pub use jwks::{read_jwks, Jwks, JwksProblem, TooLarge, MAX_JWKS, PROSODY_MAX_BODY};
+pub use jwks::{read_jwks, Jwks, JwksProblem, TooLarge, PROSODY_MAX_BODY};
 
 /// Where the key comes from.
 #[derive(Debug, Clone)]

@@ -1,26 +1,29 @@
 //! Telling a person, in words, whether things will work and why not:
 //! [`verify`] (a token, check by check, as Prosody's token plugin does it),
-//! [`doctor`] (a key directory, a running key server, a Prosody config),
-//! [`login`] (the real Prosody's own answer, step by step) and [`explain`]
+//! `doctor` (a key directory, a running key server, a Prosody config),
+//! `login` (the real Prosody's own answer, step by step) and `explain`
 //! (the token failures in Prosody's own log, by cause).
 //!
 //! They speak in [`Diagnostic`]s, printed by one text and one JSON renderer
 //! ([`write_text`], [`to_json`]); a failing check takes its why and fix
 //! from [`causes`], the one table of what Prosody's refusals mean, which
-//! `explain` reads too. [`generation`] is the table of Jitsi token
-//! plugin generations the checks read their differences from. [`keysource`]
-//! gets a token's key (the JWKS at `cache_keys_url` first, then
+//! `explain` reads too. `generation` is the table of Jitsi token
+//! plugin generations the checks read their differences from. `keysource`
+//! ([`KeySource`]) gets a token's key (the JWKS at `cache_keys_url` first, then
 //! `asap_key_server`) and judges the bytes as Prosody's luaossl would;
-//! [`fetch`] GETs as Prosody does.
+//! `fetch` GETs as Prosody does.
 
 pub mod causes;
-pub mod doctor;
-pub mod explain;
-pub mod fetch;
-pub mod generation;
-pub mod keysource;
-pub mod login;
-pub mod verify;
+pub(crate) mod doctor;
+pub(crate) mod explain;
+pub(crate) mod fetch;
+pub(crate) mod generation;
+pub(crate) mod keysource;
+pub(crate) mod login;
+pub(crate) mod verify;
+
+pub use keysource::KeySource;
+pub use verify::{verify, Settings};
 
 use crate::error::escape_controls;
 use serde::Serialize;
@@ -118,7 +121,7 @@ impl Diagnostic {
     }
 
     /// Takes what a Prosody config read from files out of every text (see
-    /// [`Redactions`](crate::prosody::config::Redactions)).
+    /// `prosody::config::Redactions`).
     pub fn redact(&mut self, redactions: &crate::prosody::config::Redactions) {
         redactions.scrub_in(&mut self.check);
         redactions.scrub_in(&mut self.seen);

@@ -102,11 +102,6 @@ impl Made {
             _ => false,
         }
     }
-
-    /// Whether the kid's name is evidence (else only the file time is).
-    pub fn dated(&self) -> bool {
-        self.named.is_some()
-    }
 }
 
 /// A key with what is known of its age among its peers.
@@ -261,7 +256,7 @@ mod tests {
         // A name dated after its file was written is not believed.
         let future = made("acme/2099-01-01", DEC1);
         assert_eq!(
-            (future.earliest, future.latest, future.dated()),
+            (future.earliest, future.latest, future.named.is_some()),
             (DEC1 - MARGIN, DEC1, false)
         );
         // Written the same day: the mtime is the tighter bound.

@@ -34,7 +34,7 @@ pub struct NewKey {
 
 /// Generates an RSA key of `bits` and writes it as `<dir>/<kid>.pem`
 /// (PKCS#8, mode 0600, atomically). Refuses an existing kid, and a kid
-/// `serve` would not serve ([`kid::servable_anywhere`]: the rule its
+/// `serve` would not serve (`kid::servable_anywhere`: the rule its
 /// scanner applies, with every route `serve` may answer).
 pub fn create(dir: &Path, kid: &str, bits: usize) -> Result<NewKey, Error> {
     let bad = |source| Error::BadKid {

@@ -2,8 +2,9 @@
 //!
 //! A [`Scanner`] walks the directory into an immutable [`KeySet`] (the
 //! served keys, the JWKS, and the files skipped with the reason);
-//! [`KeySet::load`] does it once for one-shot commands. [`keygen`] makes and
-//! retires keys, [`export`] writes the public side as static files.
+//! [`KeySet::load`] does it once for one-shot commands. `keygen` makes
+//! ([`create`]) and retires keys, `export` writes the public side as static
+//! files.
 //!
 //! Keys know bytes and times (the SPKI DER, its fingerprint, the file's
 //! mtime); the HTTP headers made from them are `serve`'s.
@@ -16,9 +17,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub mod age;
-pub mod export;
-pub mod keygen;
+pub(crate) mod age;
+pub(crate) mod export;
+pub(crate) mod keygen;
+pub use keygen::create;
 mod scan;
 mod set;
 pub use scan::{Scanner, MAX_DEPTH, MAX_FILE_SIZE};

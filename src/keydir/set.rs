@@ -440,7 +440,7 @@ impl KeySet {
     }
 
     /// The private keys directly under `<dir>/<issuer>/`, in kid order
-    /// (which says nothing of their age: [`super::age`] tells which is newest).
+    /// (which says nothing of their age: `keydir::age` tells which is newest).
     /// A range lookup in kid order: the other issuers' keys are not visited.
     pub fn issuer_keys(&self, issuer: &str) -> Vec<&Arc<KeyEntry>> {
         self.keys_in(&Scope::Folder(issuer.to_owned()))
@@ -472,7 +472,7 @@ impl KeySet {
 
     /// The JWKS that holds, of the keys in `scope`, the newest
     /// `newest.per_issuer` of each issuer (first kid segment; newest by
-    /// [`super::age`], the rule `mint --issuer` follows), of the issuers
+    /// `keydir::age`, the rule `mint --issuer` follows), of the issuers
     /// `newest.issuers` names (all if none). Where the evidence cannot order
     /// keys, every key that may be among the newest is kept: a key left out
     /// is still fetched through `asap_key_server`, but one whose material

@@ -17,7 +17,7 @@ use std::fmt;
 
 mod pem;
 mod read;
-pub mod trust;
+pub(crate) mod trust;
 mod write;
 pub use pem::pem_encode;
 use pem::{decode_base64, key_block};

@@ -1,7 +1,9 @@
-//! Prosody's side: reading its configuration ([`config`]) and the lines to
-//! paste into it ([`config_lines`]).
+//! Prosody's side: reading its configuration (`config`: [`Config`],
+//! [`TokenOptions`]) and the lines to paste into it ([`config_lines`]).
 
-pub mod config;
+pub(crate) mod config;
+
+pub use config::{Config, Read, TokenOptions};
 
 /// The VirtualHost lines that make Prosody verify tokens of `issuer` with
 /// keys from `key_server` (no trailing slash: Prosody would request `//`).

@@ -97,7 +97,7 @@ pub fn bind_reuseport(
 }
 
 /// Serves `store` on `listeners`, one accept loop each (see
-/// [`bind_reuseport`]), until `shutdown` completes; then stops accepting,
+/// `bind_reuseport`), until `shutdown` completes; then stops accepting,
 /// waits up to `config.drain_timeout` for open requests, and returns. With
 /// `tls`, every connection is HTTPS. On `health` (`--health-listen`), plain
 /// HTTP, only `/healthz` and `/readyz` are answered, in a lane of their own.

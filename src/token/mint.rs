@@ -265,14 +265,14 @@ impl Minter {
     }
 
     /// The newest private key directly under `<dir>/<issuer>/` that has
-    /// been in the directory for `choice.min_key_age` (see [`choice`](super::choice)).
+    /// been in the directory for `choice.min_key_age` (see `token::choice`).
     pub fn newest_by(&self, issuer: &str, choice: Choice) -> Result<Arc<SigningKey>, MintError> {
         let entry = super::choice::newest(&self.set, issuer, choice)?;
         self.key(&entry.kid)
     }
 
     /// `--kid`, else `--issuer`'s newest key, else the newest key of the
-    /// only issuer, each as [`Choice`] says.
+    /// only issuer, each as `Choice` says.
     pub fn choose(
         &self,
         kid: Option<&str>,

@@ -227,7 +227,7 @@ fn probe_is_the_container_health_check() {
 
 #[test]
 fn the_docker_jitsi_meet_jwks_snippet_adds_cache_keys_url_to_the_env_made_host() {
-    use asap_keyserver::prosody::config::{Config, Read, TokenOptions};
+    use asap_keyserver::prosody::{Config, Read, TokenOptions};
     // The image's layout: prosody.cfg.lua includes conf.d/*.cfg.lua, where
     // the generated jitsi-meet.cfg.lua and our snippet sit side by side.
     let t = tempdir();

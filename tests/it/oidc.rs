@@ -13,7 +13,7 @@
 //! has been in the directory for `min_key_age`, and Prosody accepts both sides.
 
 use crate::common::*;
-use asap_keyserver::token::service::oidc::cookie::{LoginState, Sealer, LOGIN_COOKIE};
+use asap_keyserver::token::{LoginState, Sealer, LOGIN_COOKIE};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};

@@ -14,8 +14,7 @@ mod line;
 mod redact;
 mod summary;
 
-pub use line::Format;
-pub use summary::{Group, Summary};
+pub use summary::Summary;
 
 use std::io::{BufRead, IsTerminal as _};
 use std::path::{Path, PathBuf};

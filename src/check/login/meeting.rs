@@ -124,11 +124,6 @@ impl Meeting {
         format!("{ws}://{}{}/xmpp-websocket", self.host, self.prefix())
     }
 
-    /// `https://<host>/[<tenant>/]http-bind`.
-    pub fn bosh(&self) -> String {
-        format!("{}://{}{}/http-bind", self.scheme, self.host, self.prefix())
-    }
-
     /// `https://<host>/[<tenant>/]config.js`: the deployment's settings,
     /// as the client loads them.
     pub fn config_js(&self) -> String {
@@ -178,7 +173,6 @@ mod tests {
         assert_eq!(m.room, "standup");
         assert_eq!(m.token.as_deref(), Some("a.b.c"));
         assert_eq!(m.websocket(), "wss://meet.example.com/xmpp-websocket");
-        assert_eq!(m.bosh(), "https://meet.example.com/http-bind");
         assert_eq!(m.muc_domain(), "conference.meet.example.com");
         let t = Meeting::parse("https://meet.example.com:8443/acme/retro").unwrap();
         assert_eq!(t.tenant.as_deref(), Some("acme"));

@@ -10,15 +10,14 @@
 //! `session` (the protocol, one function per step), `transport` (WebSocket
 //! and BOSH), `xml` (stanzas) and [`diagnose`] (what a refusal means).
 
-pub mod diagnose;
-pub mod meeting;
+pub(crate) mod diagnose;
+pub(crate) mod meeting;
 mod session;
-pub mod target;
+pub(crate) mod target;
 mod transport;
 mod xml;
 
-pub use meeting::Meeting;
-pub use target::{Endpoint, Given, Target, TargetError};
+pub use target::{Endpoint, Given, Target};
 
 use super::Diagnostic;
 use crate::check::fetch;

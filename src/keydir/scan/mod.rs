@@ -36,7 +36,7 @@ mod walk;
 pub const MAX_FILE_SIZE: u64 = 64 * 1024;
 /// How deep subdirectories are followed: a key in a folder 32 levels
 /// below the key directory, or deeper, is skipped with [`SkipReason::TooDeep`]
-/// (the kid rule [`crate::kid::servable`] says so of a kid).
+/// (the kid rule `kid::servable` says so of a kid).
 ///
 /// [`SkipReason::TooDeep`]: crate::keydir::SkipReason::TooDeep
 pub use crate::kid::MAX_DEPTH;

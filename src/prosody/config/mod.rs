@@ -206,7 +206,7 @@ pub(crate) mod file;
 mod lua;
 mod options;
 mod redact;
-pub use options::{as_bool, as_list, as_string, MucComponent, Read, TokenOptions};
+pub use options::{Read, TokenOptions};
 pub use redact::Redactions;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 mod clients;
 mod toml_error;
 
-pub use super::policy::{ClientPolicy, NameRule, Rate, Secret};
+pub use super::policy::{ClientPolicy, Rate, Secret};
 use clients::{mint, RawMint};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -20,20 +20,18 @@
 //! key set in, an [`Answer`] out. `serve::service` reads the bodies and
 //! writes the responses.
 
-pub mod api;
-pub mod config;
-pub mod oidc;
-pub mod policy;
-pub mod refusal;
-pub mod response;
-pub mod signer;
+pub(crate) mod api;
+pub(crate) mod config;
+pub(crate) mod oidc;
+pub(crate) mod policy;
+pub(crate) mod refusal;
+pub(crate) mod response;
+pub(crate) mod signer;
 
-pub use config::{
-    ClientPolicy, MintConfig, ModeratorRule, NameRule, OidcConfig, Secret, ServiceConfig,
-};
+pub use config::{OidcConfig, ServiceConfig};
 pub use refusal::Refusal;
 pub use response::Response;
-pub use signer::{SignError, Signed, Signer};
+pub use signer::{SignError, Signer};
 
 /// The largest request body the service reads.
 pub const MAX_BODY: usize = 64 * 1024;

@@ -90,7 +90,7 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// A sealer; `secure` adds the `Secure` attribute (public_url is
-    /// https); its cookies go to [`COOKIE_PATH`] until [`Sealer::at_path`].
+    /// https); its cookies go to `COOKIE_PATH` until [`Sealer::at_path`].
     pub fn new(key: &[u8; 32], secure: bool) -> Sealer {
         let unbound = UnboundKey::new(&AES_256_GCM, key).expect("AES-256-GCM takes a 32-byte key");
         Sealer {

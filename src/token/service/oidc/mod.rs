@@ -22,19 +22,18 @@
 
 mod auth;
 mod callback;
-pub mod cookie;
-pub mod http;
-pub mod idp;
-pub mod jitsi;
+pub(crate) mod cookie;
+pub(crate) mod http;
+pub(crate) mod idp;
+pub(crate) mod jitsi;
 mod logout;
-pub mod pages;
-pub mod provider;
+pub(crate) mod pages;
+pub(crate) mod provider;
 mod replay;
 #[cfg(test)]
 mod tests;
-pub mod token_error;
+pub(crate) mod token_error;
 
-pub use cookie::CookieError;
 pub use idp::IdentityProvider;
 
 use super::refusal::Refusal;

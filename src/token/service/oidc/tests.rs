@@ -5,7 +5,7 @@
 
 use super::provider::{Described, Identity, ProviderError, Start};
 use super::*;
-use crate::token::service::ModeratorRule;
+use crate::token::service::config::ModeratorRule;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 

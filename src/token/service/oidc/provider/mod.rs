@@ -1,6 +1,6 @@
 //! The identity provider as the bridge sees it: discovery (tried again
 //! with backoff while it fails), the JWKS (fetched again when a signature
-//! does not check and on a schedule, at most once per [`JWKS_REFRESH_EVERY`]),
+//! does not check and on a schedule, at most once per [`jwks::JWKS_REFRESH_EVERY`]),
 //! the authorization request with PKCE S256 and a nonce, the code
 //! exchange, id_token validation and userinfo.
 //!
@@ -19,9 +19,7 @@ mod discovery;
 mod id_token;
 mod jwks;
 
-pub use discovery::{ExtraMetadata, FIRST_RETRY, LAST_RETRY};
-pub use id_token::{check_azp, ExtraClaims, ALLOWED_ALGS, LEEWAY};
-pub use jwks::{JWKS_MAX_AGE, JWKS_REFRESH_EVERY};
+pub use id_token::ExtraClaims;
 
 use super::token_error::{self, Refused};
 use discovery::Discovered;
@@ -416,6 +414,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::discovery::issuer_spellings;
+    use super::id_token::{check_azp, ALLOWED_ALGS};
     use super::*;
 
     #[test]
