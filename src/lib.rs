@@ -32,7 +32,7 @@
 //!   `rotate` and `prune` follow; the clock in seconds), `keygen` (keygen,
 //!   rotate, prune) and `export` (static files). Keys know bytes and
 //!   times, never HTTP.
-//! - [`serve`]: everything `serve` runs: the [`serve::KeyStore`] swapped on
+//! - [`serve`]: everything `serve` runs: the `serve::KeyStore` swapped on
 //!   reload, the watcher, the pure request handler (`handler`, no I/O) and
 //!   the accept loops around it (`server`), the headers made from a key's
 //!   fingerprint and times, metrics, TLS, and `service`: the async glue

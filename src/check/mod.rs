@@ -5,7 +5,7 @@
 //! (the token failures in Prosody's own log, by cause).
 //!
 //! They speak in [`Diagnostic`]s, printed by one text and one JSON renderer
-//! ([`write_text`], [`to_json`]); a failing check takes its why and fix
+//! (`write_text`, `to_json`); a failing check takes its why and fix
 //! from [`causes`], the one table of what Prosody's refusals mean, which
 //! `explain` reads too. `generation` is the table of Jitsi token
 //! plugin generations the checks read their differences from. `keysource`
@@ -189,7 +189,7 @@ impl Diagnostic {
 
 /// Counts of problems and warnings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Diagnostics with [`Status::Fail`].
     pub failures: usize,
     /// Diagnostics with [`Status::Warn`].
@@ -214,7 +214,7 @@ impl Tally {
 /// The columns [`write_text`] lines a list up in: an indent before each
 /// line and the width of the check column.
 #[derive(Debug, Clone, Copy)]
-pub struct Columns {
+pub(crate) struct Columns {
     /// Put before every line.
     pub indent: &'static str,
     /// The check column is padded to this width.
@@ -223,7 +223,7 @@ pub struct Columns {
 
 /// Writes `items` as text, one line per diagnostic
 /// (`✗ check  seen`), then its why, fix and what Prosody says, indented.
-pub fn write_text(
+pub(crate) fn write_text(
     out: &mut impl Write,
     items: &[Diagnostic],
     columns: Columns,
@@ -251,7 +251,7 @@ pub fn write_text(
 
 /// `items` as a JSON array of objects (`status`, `check`, `seen`, and
 /// `why`, `fix`, `prosody_says` where set).
-pub fn to_json(items: &[Diagnostic]) -> serde_json::Value {
+pub(crate) fn to_json(items: &[Diagnostic]) -> serde_json::Value {
     serde_json::to_value(items).unwrap_or_default()
 }
 

@@ -15,18 +15,17 @@ mod keys;
 mod serve;
 mod values;
 
-pub use check::{
-    DoctorArgs, ExplainArgs, FetchArgs, LoginArgs, ProbeArgs, ProsodyArgs, TokenOptionArgs,
-    VerifyArgs,
+pub(crate) use check::{DoctorArgs, ExplainArgs, LoginArgs, ProbeArgs, ProsodyArgs, VerifyArgs};
+pub(crate) use keys::{
+    ExportArgs, KeyDirArg, KeygenArgs, ListArgs, MintArgs, PruneArgs, RotateArgs,
 };
-pub use keys::{ExportArgs, KeyDirArg, KeygenArgs, ListArgs, MintArgs, PruneArgs, RotateArgs};
-pub use serve::ServeArgs;
-pub use values::{parse_bits, parse_duration, parse_feature, show_duration};
+pub(crate) use serve::ServeArgs;
+pub(crate) use values::show_duration;
 
 use clap::{Parser, Subcommand};
 
 /// The exit status every command follows, shown under `--help`.
-pub const EXIT_STATUS: &str = "\
+pub(crate) const EXIT_STATUS: &str = "\
 Exit status:
   0  accepted / no problems (verify: Prosody would accept; doctor: no problems;
      explain: no token failure in the log)

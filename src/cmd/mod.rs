@@ -3,8 +3,8 @@
 //! module per subcommand, and `prosody`: the settings `verify` and `login`
 //! both check a token with.
 //!
-//! Exit status, as ripgrep's: [`ACCEPTED`] (0) for accepted / no problems,
-//! [`REJECTED`] (1) for rejected / problems found, and 2 for any error
+//! Exit status, as ripgrep's: `ACCEPTED` (0) for accepted / no problems,
+//! `REJECTED` (1) for rejected / problems found, and 2 for any error
 //! (`main` maps every `Err` to it, except a closed stdout pipe, which is
 //! success).
 
@@ -26,9 +26,9 @@ use anyhow::Context as _;
 use std::process::ExitCode;
 
 /// Accepted, or no problems found.
-pub const ACCEPTED: ExitCode = ExitCode::SUCCESS;
+pub(crate) const ACCEPTED: ExitCode = ExitCode::SUCCESS;
 /// Rejected, or problems found.
-pub const REJECTED: ExitCode = ExitCode::FAILURE;
+pub(crate) const REJECTED: ExitCode = ExitCode::FAILURE;
 /// Exit status for any error.
 pub const ERROR: u8 = 2;
 

@@ -23,8 +23,10 @@ pub(crate) mod keygen;
 pub use keygen::create;
 mod scan;
 mod set;
-pub use scan::{Scanner, MAX_DEPTH, MAX_FILE_SIZE};
-pub use set::{JwksCursor, JwksInfo, KeySet, Newest, Scope, Selection, SHARDS};
+pub use scan::Scanner;
+pub(crate) use scan::{MAX_DEPTH, MAX_FILE_SIZE};
+pub use set::KeySet;
+pub(crate) use set::{JwksCursor, JwksInfo, Newest, Scope, Selection};
 
 /// One servable key: its kid, where it came from, and the one form its
 /// responses are made from (the SPKI DER).
@@ -206,7 +208,7 @@ pub enum SkipReason {
     NotRegularFile,
     /// Zero bytes (often a file still being written; it is re-read when it changes).
     Empty,
-    /// Over [`MAX_FILE_SIZE`].
+    /// Over `MAX_FILE_SIZE` (64 KiB).
     TooLarge(u64),
     /// Could not be stat'ed or read.
     Unreadable(String),
@@ -218,7 +220,7 @@ pub enum SkipReason {
     BadKid(KidError),
     /// The content is not a usable key.
     BadKey(KeyError),
-    /// A folder [`scan::MAX_DEPTH`] or more levels deep (its keys are not read).
+    /// A folder `MAX_DEPTH` (32) or more levels deep (its keys are not read).
     TooDeep,
     /// A kid the server's own routes or a Prosody path would shadow, and why.
     Shadowed(String),

@@ -563,7 +563,7 @@ impl KeySet {
     /// Appends the next part of the JWKS of `scope` to `out`, at least
     /// `at_least` bytes of it unless the document ends first, and moves
     /// `cursor` on. Start with a default cursor; stop when it
-    /// [is done](JwksCursor::is_done).
+    /// is done (`JwksCursor::is_done`).
     pub fn write_jwks(
         &self,
         scope: &Scope,

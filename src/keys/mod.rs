@@ -19,15 +19,15 @@ mod pem;
 mod read;
 pub(crate) mod trust;
 mod write;
-pub use pem::pem_encode;
+pub(crate) use pem::pem_encode;
 use pem::{decode_base64, key_block};
-pub use read::{open_nonblocking, read_opened, read_regular, read_stdin, ReadError};
-pub use write::{write_new_file, write_new_private_key};
+pub(crate) use read::{open_nonblocking, read_opened, read_regular, read_stdin, ReadError};
+pub(crate) use write::{write_new_file, write_new_private_key};
 
 /// Smallest modulus we serve or generate, in bits.
 pub const MIN_BITS: usize = 2048;
 /// Largest modulus we accept, in bits.
-pub const MAX_BITS: usize = 16384;
+pub(crate) const MAX_BITS: usize = 16384;
 
 /// Why the bytes of a key file are not a usable RSA key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -222,7 +222,7 @@ fn decode_any_size(data: &[u8]) -> Result<(KeyForm, RsaPublicKey, Components), K
 
 /// The RSA public key of a JWK's base64url `n` and `e`: the big-endian
 /// modulus and exponent, and the modulus size in bits.
-pub fn jwk_components(n: &str, e: &str) -> Result<(Vec<u8>, Vec<u8>, usize), KeyError> {
+pub(crate) fn jwk_components(n: &str, e: &str) -> Result<(Vec<u8>, Vec<u8>, usize), KeyError> {
     use base64::Engine as _;
     let decode = |name: &str, v: &str| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -1,5 +1,5 @@
 //! Prosody's side: reading its configuration (`config`: [`Config`],
-//! [`TokenOptions`]) and the lines to paste into it ([`config_lines`]).
+//! [`TokenOptions`]) and the lines to paste into it (`config_lines`).
 
 pub(crate) mod config;
 
@@ -7,7 +7,7 @@ pub use config::{Config, Read, TokenOptions};
 
 /// The VirtualHost lines that make Prosody verify tokens of `issuer` with
 /// keys from `key_server` (no trailing slash: Prosody would request `//`).
-pub fn config_lines(issuer: &str, key_server: &str) -> String {
+pub(crate) fn config_lines(issuer: &str, key_server: &str) -> String {
     let key_server = key_server.trim_end_matches('/');
     format!(
         "    authentication = \"token\"\n\
@@ -21,15 +21,15 @@ pub fn config_lines(issuer: &str, key_server: &str) -> String {
 /// From this many keys on, `cache_keys_url` should point at the bounded
 /// JWKS (`?newest=2`): Prosody turns every JWKS key into a PEM at every
 /// refresh, about 2.5 ms each, and logs nobody in meanwhile.
-pub const BOUNDED_JWKS_FROM: usize = 200;
+pub(crate) const BOUNDED_JWKS_FROM: usize = 200;
 
 /// Milliseconds of Prosody's time one JWKS key costs at every refresh
 /// (measured with the token plugin of 2026-07 on Prosody 0.12.3).
-pub const MS_PER_JWKS_KEY: f64 = 2.5;
+pub(crate) const MS_PER_JWKS_KEY: f64 = 2.5;
 
 /// The `cache_keys_url` to give a Prosody: the JWKS at `jwks_url`, bounded
 /// to the newest 2 keys of each issuer from [`BOUNDED_JWKS_FROM`] keys on.
-pub fn cache_keys_url(jwks_url: &str, keys: usize) -> String {
+pub(crate) fn cache_keys_url(jwks_url: &str, keys: usize) -> String {
     if keys >= BOUNDED_JWKS_FROM {
         format!("{jwks_url}?newest=2")
     } else {
@@ -42,13 +42,13 @@ pub fn cache_keys_url(jwks_url: &str, keys: usize) -> String {
 /// later: keys are looked up there first and refreshed by its
 /// Cache-Control, so a key replaced under the same kid is picked up
 /// without restarting Prosody.
-pub fn config_lines_with_jwks(issuer: &str, key_server: &str, keys: usize) -> String {
+pub(crate) fn config_lines_with_jwks(issuer: &str, key_server: &str, keys: usize) -> String {
     let jwks = format!("{}/.well-known/jwks.json", key_server.trim_end_matches('/'));
     config_lines_with_jwks_at(issuer, key_server, &cache_keys_url(&jwks, keys))
 }
 
 /// Like [`config_lines_with_jwks`], with `cache_keys_url` at `jwks_url`.
-pub fn config_lines_with_jwks_at(issuer: &str, key_server: &str, jwks_url: &str) -> String {
+pub(crate) fn config_lines_with_jwks_at(issuer: &str, key_server: &str, jwks_url: &str) -> String {
     format!(
         "{}\x20   cache_keys_url = \"{jwks_url}\"\n",
         config_lines(issuer, key_server)

@@ -44,7 +44,7 @@ impl Body {
         Body::Full(None)
     }
 
-    /// A bounded JWKS, `len` bytes long (from [`Selection::info`]).
+    /// A bounded JWKS, `len` bytes long (from `Selection::info`).
     pub fn selection(chosen: Arc<Selection>, len: u64) -> Self {
         Body::Selection(chosen, Some(0), len)
     }

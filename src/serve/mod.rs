@@ -1,13 +1,13 @@
 //! Serving the key directory over HTTP(S): everything `serve` runs.
 //!
 //! - `store`: the live [`KeySet`](crate::keydir::KeySet), swapped
-//!   atomically ([`KeyStore`]), with its reload counters ([`Reloads`]).
+//!   atomically (`KeyStore`), with its reload counters ([`Reloads`]).
 //! - `watch`: notify or polling → rescan → swap.
 //! - [`HttpConfig`]: the HTTP server's settings (`config`).
 //! - `handler`: the pure request handler ([`handle`], with the answers
 //!   made once in [`Prebuilt`]): a request and the key set in, a response
 //!   out, no I/O.
-//! - `server`: the accept loops around it ([`run`]): listeners, connection
+//! - `server`: the accept loops around it (`server::run`): listeners, connection
 //!   limit, TLS handshake, graceful shutdown.
 //! - `metrics`: request counters ([`Requests`]) and the `/metrics` text.
 //! - `tls`: rustls from PEM files, reloaded when they change.
@@ -36,8 +36,9 @@ pub(crate) mod tls;
 pub(crate) mod watch;
 
 pub use body::Body;
-pub use config::{HttpConfig, DEFAULT_JWKS_MAX_AGE};
+pub use config::HttpConfig;
+pub(crate) use config::DEFAULT_JWKS_MAX_AGE;
 pub use handler::{handle, Prebuilt};
 pub use metrics::Requests;
-pub use server::run;
-pub use store::{KeyStore, Reloads};
+pub(crate) use store::KeyStore;
+pub use store::Reloads;
