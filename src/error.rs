@@ -72,14 +72,6 @@ pub enum Error {
         /// Its missing parent.
         folder: PathBuf,
     },
-    /// A key file that does not decode.
-    #[error("{path}")]
-    Key {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        source: KeyError,
-    },
     /// A key could not be generated.
     #[error("{0}")]
     Keygen(KeyError),

@@ -313,11 +313,6 @@ pub fn find(text: &str) -> Option<&'static Cause> {
         .find(|c| c.says.iter().any(|s| text.contains(s)))
 }
 
-/// The cause for `verify`'s check `check`, if one has that check.
-pub fn for_check(check: Check) -> Option<&'static Cause> {
-    CAUSES.iter().copied().find(|c| c.check == check)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,7 +336,6 @@ mod tests {
             assert_eq!(find(text).map(|c| c.id), Some(id), "{text}");
         }
         assert_eq!(find("Client connected"), None);
-        assert_eq!(for_check(Check::Iss), Some(&ISS));
         let ids: std::collections::BTreeSet<_> = CAUSES.iter().map(|c| c.id).collect();
         assert_eq!(ids.len(), CAUSES.len(), "one id per cause");
     }

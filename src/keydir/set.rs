@@ -307,14 +307,6 @@ impl Selection {
         out.extend_from_slice(DOC_TAIL.as_bytes());
         *next = None;
     }
-
-    /// The whole document as one buffer.
-    pub fn document(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.info.len as usize);
-        let mut next = Some(0);
-        self.write(&mut next, &mut out, usize::MAX);
-        out
-    }
 }
 
 /// Validators and size of a JWKS, known before it is written.

@@ -95,11 +95,6 @@ impl Rs256Signer {
             rng: SystemRandom::new(),
         })
     }
-
-    /// Modulus size in bits.
-    pub fn bits(&self) -> usize {
-        self.pair.public_modulus_len() * 8
-    }
 }
 
 impl Rs256Signer {
@@ -144,11 +139,6 @@ impl SigningKey {
             header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
             signer,
         })
-    }
-
-    /// Modulus size in bits.
-    pub fn bits(&self) -> usize {
-        self.signer.bits()
     }
 
     /// Builds claims from `spec` at `now` (seconds) and signs them: the one

@@ -406,6 +406,7 @@ impl ServiceConfig {
     }
 
     /// Checks `text`, read from `file` (paths are relative to its folder).
+    #[cfg(test)]
     pub fn parse(file: &Path, text: &str) -> Result<ServiceConfig, ConfigError> {
         ServiceConfig::parse_with(file, text, true)
     }

@@ -20,7 +20,7 @@
 use crate::keydir::age::epoch_secs;
 use crate::keydir::{keygen, KeyEntry, KeySet};
 use crate::token::choice::{self, Choice, Picked};
-use crate::token::claims::{Built, ClaimsError, TokenSpec};
+use crate::token::claims::{ClaimsError, TokenSpec};
 use crate::token::mint::{ChoiceError, MintError, SigningKey};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -129,8 +129,6 @@ pub struct Signed {
     pub kid: String,
     /// Its `exp` (seconds since the epoch).
     pub exp: u64,
-    /// The claims signed, and warnings about them.
-    pub built: Built,
 }
 
 /// Signs with the newest old-enough key of an issuer; caches parsed keys.
@@ -279,7 +277,6 @@ impl Signer {
             token: minted.token,
             kid: entry.kid.clone(),
             exp: minted.built.claims.exp,
-            built: minted.built,
         })
     }
 

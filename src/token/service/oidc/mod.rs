@@ -169,14 +169,10 @@ impl Bridge {
         provider.describe().map_err(|e| e.to_string())
     }
 
-    /// Its configuration.
-    pub fn config(&self) -> &OidcConfig {
-        &self.config
-    }
-
     /// Its addresses as browsers reach them: the redirect URI to register
     /// at the IdP, the cookie path (with [`crate::routes::post_logout_uri`]
     /// the post-logout redirect URI).
+    #[cfg(test)]
     pub fn urls(&self) -> &BridgeUrls {
         &self.urls
     }
