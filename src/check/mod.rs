@@ -1,5 +1,5 @@
 //! Telling a person, in words, whether things will work and why not:
-//! [`verify`] (a token, check by check, as Prosody's token plugin does it),
+//! [`verify`](fn@verify) (a token, check by check, as Prosody's token plugin does it),
 //! `doctor` (a key directory, a running key server, a Prosody config),
 //! `login` (the real Prosody's own answer, step by step) and `explain`
 //! (the token failures in Prosody's own log, by cause).

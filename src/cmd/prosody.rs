@@ -1,6 +1,6 @@
 //! Prosody's settings as `verify` and `login` check a token with them: its
 //! config (`--prosody-config`, read as [`TokenOptions`]), then the token
-//! options given as flags ([`TokenOptionArgs`](crate::cli::TokenOptionArgs))
+//! options given as flags (`cli::check::TokenOptionArgs`)
 //! over it, then the token plugin generation.
 
 use crate::check::fetch;

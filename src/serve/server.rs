@@ -1,4 +1,4 @@
-//! The accept loops around the pure [`handle`]: [`bind_reuseport`] binds
+//! The accept loops around the pure [`handle`](super::handle): [`bind_reuseport`] binds
 //! one listener per loop, [`run`] serves a [`KeyStore`] on them until
 //! shutdown.
 //!

@@ -4,7 +4,7 @@
 //! it serves the keys of the directory.
 //!
 //! The JWKS is streamed and counted whatever its size (up to
-//! [`keysource::MAX_JWKS`]), so a large one gets the size finding and the
+//! `keysource::jwks::MAX_JWKS`), so a large one gets the size finding and the
 //! `?newest=N` fix, never "make it reachable".
 
 use super::super::{fetch, keysource, Diagnostic, Status};
@@ -162,7 +162,7 @@ fn weigh(url: &str, count: usize, bytes: u64, refresh: u64, configured: bool) ->
     )
 }
 
-/// A JWKS over [`keysource::MAX_JWKS`]: its own finding, with the keys
+/// A JWKS over `keysource::jwks::MAX_JWKS`: its own finding, with the keys
 /// counted by then and the bounded JWKS as the fix.
 fn too_large(url: &str, t: &keysource::TooLarge, configured: bool) -> Diagnostic {
     let mib = t.cap / (1024 * 1024);

@@ -227,7 +227,7 @@ impl Provider {
     }
 
     /// Fetches the JWKS again and keeps it (replacing the old one), unless
-    /// a refetch happened within [`JWKS_REFRESH_EVERY`](super::JWKS_REFRESH_EVERY): then `None`, or
+    /// a refetch happened within [`JWKS_REFRESH_EVERY`]: then `None`, or
     /// the newer keys another login fetched since `d`.
     pub(super) fn refresh_jwks(
         &self,
