@@ -245,6 +245,22 @@ pub struct Setup {
 }
 
 /// The query of Jitsi's `tokenAuthUrl` for `state`.
+/// `/oidc/auth` for the room `standup` as Jitsi opens it, in `jar`'s
+/// browser: the IdP's authorization URL the bridge redirects to.
+pub fn start_standup(jar: &mut Jar, public: &str) -> String {
+    let r = fetch(
+        jar,
+        "GET",
+        &format!(
+            "{public}{}",
+            auth_path("standup", &json!({"room": "standup"}))
+        ),
+        None,
+    );
+    assert_eq!(r.status, 302, "{}", r.text());
+    r.header("location").unwrap().to_owned()
+}
+
 pub fn auth_path(room: &str, state: &serde_json::Value) -> String {
     let state = state.to_string();
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -631,20 +647,7 @@ fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jw
 fn attacks_on_the_login_state_and_the_return_are_refused_and_mint_nothing() {
     let (setup, _idp) = bridge_with_idp("");
     let callback_prefix = format!("{}/oidc/callback", setup.public);
-    let start = |jar: &mut Jar| {
-        let r = fetch(
-            jar,
-            "GET",
-            &format!(
-                "{}{}",
-                setup.public,
-                auth_path("standup", &json!({"room": "standup"}))
-            ),
-            None,
-        );
-        assert_eq!(r.status, 302, "{}", r.text());
-        r.header("location").unwrap().to_owned()
-    };
+    let start = |jar: &mut Jar| start_standup(jar, &setup.public);
 
     // Missing cookie: the callback comes in a browser that never started the login.
     let mut jar = Jar::default();
@@ -1319,18 +1322,7 @@ fn a_replayed_callback_is_refused_even_when_the_idp_would_take_its_code_again() 
         "client_secret_file = \"client.secret\"",
     );
     let mut jar = Jar::default();
-    let r = fetch(
-        &mut jar,
-        "GET",
-        &format!(
-            "{}{}",
-            setup.public,
-            auth_path("standup", &json!({"room": "standup"}))
-        ),
-        None,
-    );
-    assert_eq!(r.status, 302, "{}", r.text());
-    let idp = r.header("location").unwrap().to_owned();
+    let idp = start_standup(&mut jar, &setup.public);
     let (state, nonce) = (
         query_param(&idp, "state").unwrap(),
         query_param(&idp, "nonce").unwrap(),
@@ -1364,17 +1356,7 @@ fn an_error_without_the_browsers_state_does_not_abort_its_login() {
         "client_secret_file = \"client.secret\"",
     );
     let mut jar = Jar::default();
-    let r = fetch(
-        &mut jar,
-        "GET",
-        &format!(
-            "{}{}",
-            setup.public,
-            auth_path("standup", &json!({"room": "standup"}))
-        ),
-        None,
-    );
-    let idp = r.header("location").unwrap().to_owned();
+    let idp = start_standup(&mut jar, &setup.public);
     let (state, nonce) = (
         query_param(&idp, "state").unwrap(),
         query_param(&idp, "nonce").unwrap(),

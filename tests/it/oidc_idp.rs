@@ -8,7 +8,7 @@
 //! answering for someone else.
 
 use crate::common::*;
-use crate::oidc::{auth_path, fetch, idp_login, node, Jar, Node};
+use crate::oidc::{auth_path, fetch, idp_login, node, start_standup, Jar, Node};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -87,18 +87,7 @@ fn param(url: &str, name: &str) -> String {
 /// A login at the hostile IdP whose id_token is crafted as `mode`.
 fn attempt(b: &Bridge, mode: &str) -> Reply {
     let mut jar = Jar::default();
-    let r = fetch(
-        &mut jar,
-        "GET",
-        &format!(
-            "{}{}",
-            b.public,
-            auth_path("standup", &json!({"room": "standup"}))
-        ),
-        None,
-    );
-    assert_eq!(r.status, 302, "{}", r.text());
-    let idp = r.header("location").unwrap().to_owned();
+    let idp = start_standup(&mut jar, &b.public);
     let callback = format!(
         "{}/oidc/callback?code={mode}~{}&state={}",
         b.public,
@@ -174,22 +163,8 @@ fn a_real_idp_rotating_its_key_under_the_same_kid_keeps_logins_working() {
     let _bridge = bridge(port, &issuer);
     let login = |who: &str| {
         let mut jar = Jar::default();
-        let r = fetch(
-            &mut jar,
-            "GET",
-            &format!(
-                "{public}{}",
-                auth_path("standup", &json!({"room": "standup"}))
-            ),
-            None,
-        );
-        assert_eq!(r.status, 302, "{}", r.text());
-        let callback = idp_login(
-            &mut jar,
-            r.header("location").unwrap(),
-            who,
-            &format!("{public}/oidc/callback"),
-        );
+        let idp = start_standup(&mut jar, &public);
+        let callback = idp_login(&mut jar, &idp, who, &format!("{public}/oidc/callback"));
         fetch(&mut jar, "GET", &callback, None)
     };
     minted(&login("ada"));
@@ -223,22 +198,8 @@ fn a_real_idp_signing_id_tokens_ps256_logs_people_in() {
     );
     let b = bridge(port, &format!("http://127.0.0.1:{}", idp.port));
     let mut jar = Jar::default();
-    let r = fetch(
-        &mut jar,
-        "GET",
-        &format!(
-            "{public}{}",
-            auth_path("standup", &json!({"room": "standup"}))
-        ),
-        None,
-    );
-    assert_eq!(r.status, 302, "{}", r.text());
-    let callback = idp_login(
-        &mut jar,
-        r.header("location").unwrap(),
-        "ada",
-        &format!("{public}/oidc/callback"),
-    );
+    let idp = start_standup(&mut jar, &public);
+    let callback = idp_login(&mut jar, &idp, "ada", &format!("{public}/oidc/callback"));
     let reply = fetch(&mut jar, "GET", &callback, None);
     minted(&reply);
     assert!(!b.server.has_log("id_token_invalid"));
