@@ -170,7 +170,7 @@ pub fn prosody_hash(path: &str) -> Option<[u8; 32]> {
 
 /// Why `kid` cannot be served at its ASAP route `/<kid>`, if it cannot:
 /// it is one of the server's own paths (`routes`: from the route table,
-/// [`crate::routes::Routes::reserved_kids`]), ends in one of the `documents` also served under every
+/// `routes::Routes::reserved_kids`), ends in one of the `documents` also served under every
 /// folder (the JWKS paths), or looks like a Prosody `<sha256>.pem` path
 /// and would answer for another kid.
 pub fn shadowed(kid: &str, routes: &[String], documents: &[String]) -> Option<String> {
@@ -216,7 +216,7 @@ pub fn servable(kid: &str, routes: &[String], documents: &[String]) -> Result<()
 }
 
 /// [`servable`] by any `serve`: not at one of the route table's paths
-/// ([`crate::routes::every_reserved_kid`]: the token service's too), whether
+/// (`routes::every_reserved_kid`: the token service's too), whether
 /// `--config` is given or not, so that a new key works whatever flags
 /// `serve` runs with (a custom `--jwks-path` is the one path this cannot know).
 pub fn servable_anywhere(kid: &str) -> Result<(), KidError> {

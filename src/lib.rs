@@ -11,7 +11,7 @@
 //! This list is the one module map of the project; open the folder that
 //! does what you are after.
 //!
-//! - `kid`: kid rules, file path → kid, kid → `<sha256>.pem` and back,
+//! - [`kid`]: kid rules, file path → kid, kid → `<sha256>.pem` and back,
 //!   the kids the server's own routes would shadow, and `servable`: the one
 //!   rule of a kid `serve` serves, which `keygen`, `rotate` and `mint --kid`
 //!   apply too.
@@ -89,7 +89,7 @@ pub mod cmd;
 mod error;
 pub mod keydir;
 pub mod keys;
-mod kid;
+pub mod kid;
 pub mod prosody;
 mod routes;
 pub mod serve;
