@@ -184,7 +184,7 @@ pub fn fetch(jar: &mut Jar, method: &str, url: &str, form: Option<&str>) -> Repl
     reply
 }
 
-fn absolute(base: &str, location: &str) -> String {
+pub fn absolute(base: &str, location: &str) -> String {
     url::Url::parse(base)
         .unwrap()
         .join(location)
@@ -267,7 +267,7 @@ pub fn auth_path(room: &str, state: &serde_json::Value) -> String {
     format!("/oidc/auth?room={}&state={}", enc(room), enc(&state))
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub fn query_param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()

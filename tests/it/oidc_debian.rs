@@ -22,6 +22,7 @@
 //! package missing is a failure that names the install step, never a skip.
 
 use crate::common::*;
+use crate::oidc::{absolute, query_param};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -105,22 +106,6 @@ fn send(jar: &mut Jar, method: &str, url: &str, body: Option<&Value>) -> Reply {
     );
     jar.take(&reply);
     reply
-}
-
-fn absolute(base: &str, location: &str) -> String {
-    url::Url::parse(base)
-        .unwrap()
-        .join(location)
-        .unwrap()
-        .to_string()
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// Glewlwyd on 127.0.0.1 with a database and config of its own; killed on drop.
