@@ -15,7 +15,8 @@
 //!   `/oidc/*`), answered before the handler: bodies read, replies sent.
 //!
 //! The modules are the crate's own; the linked items are public. Inside
-//! also: `conn` (a connection's bytes before hyper: the send
+//! also: `lane` (the clients read over the connection limit, and which
+//! one a newcomer closes), `conn` (a connection's bytes before hyper: the send
 //! timeout, and a request head read ahead for health checks over the
 //! connection limit), `body` (prebuilt bytes, or a JWKS written as it is
 //! sent: the [`Body`] of every response), `parts` (response parts of hot
@@ -27,6 +28,7 @@ mod config;
 mod conn;
 pub(crate) mod handler;
 mod headers;
+mod lane;
 pub(crate) mod metrics;
 mod parts;
 pub(crate) mod server;

@@ -7,8 +7,9 @@
 //!
 //! Over the connection limit, a loop never stops accepting: a client is
 //! read in a lane of its own ([`OVER_LIMIT`] at a time, 1 s to send its
-//! request head; when the lane is full, the oldest there is closed to let
-//! the newcomer in), so no number of silent connections, stalled TLS
+//! request head; when the lane is full, one there is closed to let the
+//! newcomer in: the oldest of the listener with the most there, see
+//! `lane`), so no number of silent connections, stalled TLS
 //! handshakes or half-sent heads can keep a health check from being read
 //! and answered at once, without a slot. Other requests read there wait
 //! for a slot ([`WAITING`] at most) or get 503.
@@ -16,6 +17,7 @@
 use super::config::HttpConfig;
 use super::conn::{self, Rewind, SendTimeout};
 use super::handler::{self, is_health, Prebuilt};
+use super::lane::{OverLane, Ticket};
 use super::metrics::{Requests, Route};
 use super::service;
 use super::store::KeyStore;
@@ -24,10 +26,8 @@ use crate::routes::Found;
 use crate::token::service::Service;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -145,6 +145,7 @@ pub async fn run(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut loops: Vec<_> = listeners
         .into_iter()
+        .enumerate()
         .map(|l| tokio::spawn(accept_loop(l, Arc::clone(&shared), stopped.clone())))
         .collect();
     if let Some(h) = health {
@@ -205,68 +206,8 @@ struct Answer {
     body_timeout: Duration,
 }
 
-/// The connections over the limit (or on the health listener) whose TLS
-/// handshake or first request head is being read, oldest first, at most
-/// `capacity`: a newcomer when they are that many closes the oldest (which
-/// has sent no whole request head yet, or it would have left the lane), so
-/// silent clients cannot fill the lane and keep a probe out.
-struct OverLane {
-    capacity: usize,
-    next: AtomicU64,
-    queue: Mutex<VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>>,
-}
-
-impl OverLane {
-    fn new(capacity: usize) -> OverLane {
-        OverLane {
-            capacity,
-            next: AtomicU64::new(0),
-            queue: Mutex::new(VecDeque::with_capacity(capacity)),
-        }
-    }
-
-    /// A place in the lane, closing the oldest when it is full.
-    fn enter(self: &Arc<Self>) -> Ticket {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (evict, evicted) = tokio::sync::oneshot::channel();
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        while queue.len() >= self.capacity {
-            if let Some((_, oldest)) = queue.pop_front() {
-                let _ = oldest.send(());
-            }
-        }
-        queue.push_back((id, evict));
-        Ticket {
-            lane: Arc::clone(self),
-            id,
-            evicted,
-        }
-    }
-}
-
-/// A connection's place in the [`OverLane`]; leaves it when dropped.
-struct Ticket {
-    lane: Arc<OverLane>,
-    id: u64,
-    evicted: tokio::sync::oneshot::Receiver<()>,
-}
-
-impl Ticket {
-    /// Completes when a newcomer took this place.
-    async fn evicted(&mut self) {
-        let _ = (&mut self.evicted).await;
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        let mut queue = self.lane.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.retain(|(id, _)| *id != self.id);
-    }
-}
-
 async fn accept_loop(
-    listener: TcpListener,
+    (which, listener): (usize, TcpListener),
     shared: Arc<Shared>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -292,7 +233,7 @@ async fn accept_loop(
             Err(_) => tokio::select! {
                 p = Arc::clone(&shared.limit).acquire_owned() => Lane::Slot(p.expect("semaphore never closed")),
                 p = Arc::clone(&shared.over_fds).acquire_owned() => {
-                    Lane::OverLimit(shared.over.enter(), p.expect("semaphore never closed"))
+                    Lane::OverLimit(shared.over.enter(which), p.expect("semaphore never closed"))
                 }
                 _ = stopped.changed() => break,
             },
@@ -354,7 +295,7 @@ async fn health_loop(
             p = Arc::clone(&fds).acquire_owned() => p.expect("semaphore never closed"),
             _ = stopped.changed() => break,
         };
-        let ticket = lane.enter();
+        let ticket = lane.enter(0);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let _fd = fd;
@@ -587,31 +528,5 @@ async fn serve_connection<I>(
         .await
     {
         debug!(peer = %peer, error = %e, "connection ended with an error");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::sync::oneshot::error::TryRecvError;
-
-    fn evicted(t: &mut Ticket) -> bool {
-        !matches!(t.evicted.try_recv(), Err(TryRecvError::Empty))
-    }
-
-    #[test]
-    fn a_full_lane_closes_its_oldest_for_a_newcomer() {
-        let lane = Arc::new(OverLane::new(2));
-        let mut first = lane.enter();
-        let second = lane.enter();
-        // A ticket that left (its head read) is no longer counted.
-        drop(second);
-        let mut third = lane.enter();
-        assert!(!evicted(&mut first));
-        let mut fourth = lane.enter();
-        // first is the oldest of two: closed for the fourth; third stays.
-        assert!(evicted(&mut first));
-        assert!(!evicted(&mut third) && !evicted(&mut fourth));
-        assert_eq!(lane.queue.lock().unwrap().len(), 2);
     }
 }

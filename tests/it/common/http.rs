@@ -102,5 +102,9 @@ pub fn curl_https(url: &str, ca: &Path, extra: &[&str]) -> (u16, String) {
         .expect("curl is installed (scripts/test installs it)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
+    match code.trim().parse() {
+        Ok(code) if code != 0 => (code, body.to_owned()),
+        // No answer: what curl said, so a failing assertion shows why.
+        _ => (0, String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
 }
