@@ -419,6 +419,11 @@ impl Watch {
     /// while no watch was in place); on failure, falls back to polling
     /// every second.
     fn start(&mut self, root: &std::path::Path) {
+        // Taken before the watches are placed: if the path is pointed
+        // elsewhere while they are (a `--keys` symlink retargeted again),
+        // the next check sees another directory and starts over. Taken
+        // after, it would name the new directory for watches on the old.
+        let before = identity(root);
         match start_watcher(
             root,
             self.tx.clone(),
@@ -429,7 +434,7 @@ impl Watch {
                 info!(dir = %root.display(), "watching the key directory for changes");
                 self.retiring.extend(self.watcher.replace(w));
                 self.restart = false;
-                self.watched = identity(root);
+                self.watched = before;
                 self.poll = None;
                 lock(&self.changes).all = true;
                 let _ = self.tx.try_send(());
@@ -496,6 +501,10 @@ pub async fn run(
     let mut retry: Option<Duration> = None;
     // The folders the last burst named (see `rewatch`).
     let mut recent_dirs: Vec<PathBuf> = Vec::new();
+    // When to look next whether the path still names the directory
+    // watched: on a clock of its own, so that a stream of events (from the
+    // old directory, say) cannot put it off.
+    let mut root_check_at = tokio::time::Instant::now() + ROOT_CHECK;
     loop {
         // What the next rescan looks at: the named paths, or everything.
         let mut all = true;
@@ -504,12 +513,21 @@ pub async fn run(
         if w.wants_start(missing) {
             w.start(scanner.root());
         }
-        let checking_root = w.watcher.is_some() && !missing;
+        let checking_root = w.watcher.is_some() && !missing && retry.is_none() && w.poll.is_none();
+        if checking_root && tokio::time::Instant::now() >= root_check_at {
+            root_check_at = tokio::time::Instant::now() + ROOT_CHECK;
+            if identity(scanner.root()) != w.watched {
+                w.replaced(scanner.root());
+                continue;
+            }
+        }
         let tick = match (missing, retry, w.poll) {
             (true, _, _) => Some(MISSING_POLL),
             (false, Some(r), _) => Some(r),
             (false, None, Some(p)) => Some(p),
-            (false, None, None) if checking_root => Some(ROOT_CHECK),
+            (false, None, None) if checking_root => {
+                Some(root_check_at.saturating_duration_since(tokio::time::Instant::now()))
+            }
             _ => None,
         };
         tokio::select! {
@@ -532,12 +550,8 @@ pub async fn run(
                 w.failed = false;
             }
             _ = sleep_opt(tick) => {
-                if checking_root && retry.is_none() && w.poll.is_none() {
-                    let now = identity(scanner.root());
-                    if now == w.watched {
-                        continue;
-                    }
-                    w.replaced(scanner.root());
+                if checking_root {
+                    // The check is at the top of the loop.
                     continue;
                 }
             }

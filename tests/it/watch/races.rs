@@ -7,6 +7,7 @@ use super::incremental::full_walks;
 use super::revocation::{open_keydir, put, serve_as_nobody};
 use crate::common::*;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Key files in `dir/bulk`: enough that a walk reading them all takes a
 /// while (copies of the four test keys).
@@ -154,5 +155,72 @@ fn a_key_deleted_just_before_its_folder_turns_unreadable_is_gone() {
     }
     for folder in ["a", "b", "c"] {
         chmod(&dir.join(folder), 0o755);
+    }
+}
+
+/// Points the `--keys` symlink `link` at `target` at once (a new symlink
+/// renamed over it, as `ln -sfn` into place).
+fn retarget(link: &Path, target: &Path) {
+    let next = link.with_extension("next");
+    std::os::unix::fs::symlink(target, &next).unwrap();
+    std::fs::rename(&next, link).unwrap();
+}
+
+/// How many log lines hold `needle`.
+fn log_count(server: &Server, needle: &str) -> usize {
+    server.logs().matches(needle).count()
+}
+
+/// The random walk's symlinked mode (issue 27, seed 1): a `--keys`
+/// symlink retargeted again while the watches on its last target were
+/// being placed. The watcher took the directory's identity after placing
+/// them, so it took the newest target's for watches on the one before:
+/// the check of the path never saw a change again, and a key deleted
+/// there stayed served. Each round retargets the moment the watcher says
+/// it saw the last one, then deletes a key and drops one through the link.
+#[test]
+fn a_keys_symlink_retargeted_while_its_watches_are_placed_is_followed() {
+    let (t, _dir) = keydir();
+    let base = t.path();
+    // Many folders: placing a watch on each takes a while.
+    let first = base.join("r0");
+    for i in 0..3000 {
+        put(first.join(format!("f{i:04}/k.pem")), i % 4);
+    }
+    put(first.join("gone.pem"), 0);
+    let rounds = 4;
+    for r in 1..=2 * rounds {
+        run(Command::new("cp")
+            .arg("-a")
+            .arg(&first)
+            .arg(base.join(format!("r{r}"))));
+    }
+    let link = base.join("current");
+    std::os::unix::fs::symlink(&first, &link).unwrap();
+    let server = Server::start(&link, &[]);
+    server.wait_log("watching the key directory for changes");
+    wait_until("the walk after the watch is placed", || {
+        full_walks(&server) >= 2
+    });
+    let replaced = "the key directory was replaced at its path";
+    for round in 0..rounds {
+        let seen = log_count(&server, replaced);
+        let walks = full_walks(&server);
+        retarget(&link, &base.join(format!("r{}", 2 * round + 1)));
+        while log_count(&server, replaced) == seen {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // Seen: the watches on that target are being placed now.
+        retarget(&link, &base.join(format!("r{}", 2 * round + 2)));
+        wait_until("the walk after the watches are placed", || {
+            full_walks(&server) > walks
+        });
+        std::fs::remove_file(link.join("gone.pem")).unwrap();
+        let added = format!("added{round}");
+        put(link.join(format!("{added}.pem")), round % 4);
+        server.wait_key(&added, key(round % 4));
+        server.wait_gone("gone");
+        put(link.join("gone.pem"), 0);
+        server.wait_key("gone", key(0));
     }
 }
