@@ -73,6 +73,15 @@ pub(super) enum Examined {
     New(Option<Stamp>, Verdict),
 }
 
+/// Whether a file examined was there to open once stat'ed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Read {
+    /// Read (or refused) as stat'ed.
+    AsStated,
+    /// Not found when opened: moved away after its `stat`.
+    Vanished,
+}
+
 /// Below this much work, one thread does it (starting threads costs about
 /// as much as stat'ing 100 known files): a file never seen counts
 /// [`NEW_FILE_WORK`] (read and parse), a known one 1 (a `stat`).
@@ -84,7 +93,7 @@ impl Scanner {
     /// Stats a file the walk found and, if it is new or changed, reads and
     /// parses it. A file never seen before is opened straight away (its
     /// `fstat` is the stamp): a cold scan costs one path lookup per file.
-    fn examine_pending(&self, p: &Pending) -> Examined {
+    pub(super) fn examine_pending(&self, p: &Pending) -> Examined {
         let old = self.cache.get(p.rel.as_os_str());
         let path = self.root.join(&p.rel);
         let unreadable = |e: std::io::Error| {
@@ -119,10 +128,12 @@ impl Scanner {
         if old.is_some_and(|o| o.stamp == Some(stamp)) {
             return Examined::Same;
         }
-        Examined::New(
-            Some(stamp),
-            self.examine(&path, &p.rel, p.hidden, &meta, file),
-        )
+        let (verdict, read) = self.examine(&path, &p.rel, p.hidden, &meta, file);
+        // Stat'ed, then not found when opened: it moved between the two
+        // (its folder, or the key directory, moved away and back). Kept
+        // without a stamp, it is read again at the next scan; with one, an
+        // unchanged file would stay skipped while it is there to read.
+        Examined::New((read != Read::Vanished).then_some(stamp), verdict)
     }
 
     /// Reads and parses `pending` on every core (RSA parsing is most of a
@@ -162,7 +173,8 @@ impl Scanner {
         })
     }
 
-    /// Decides what a (new or changed) file is, reading it if it may be a key.
+    /// Decides what a (new or changed) file is, reading it if it may be a
+    /// key; says whether it was gone when opened.
     fn examine(
         &self,
         path: &Path,
@@ -170,38 +182,56 @@ impl Scanner {
         hidden: bool,
         meta: &fs::Metadata,
         file: Option<fs::File>,
-    ) -> Verdict {
+    ) -> (Verdict, Read) {
+        let read = match self.examine_read(path, rel, hidden, meta, file) {
+            Ok(verdict) => return (verdict, Read::AsStated),
+            Err(e) => e,
+        };
+        let gone = read.kind() == std::io::ErrorKind::NotFound;
+        let verdict = Verdict::skip(SkipReason::Unreadable(read.to_string()));
+        (verdict, if gone { Read::Vanished } else { Read::AsStated })
+    }
+
+    /// [`Self::examine`], with a failure to open or read the file as is.
+    fn examine_read(
+        &self,
+        path: &Path,
+        rel: &Path,
+        hidden: bool,
+        meta: &fs::Metadata,
+        file: Option<fs::File>,
+    ) -> Result<Verdict, std::io::Error> {
         if hidden {
-            return Verdict::skip(SkipReason::Dotfile);
+            return Ok(Verdict::skip(SkipReason::Dotfile));
         }
         if !meta.is_file() {
-            return Verdict::skip(SkipReason::NotRegularFile);
+            return Ok(Verdict::skip(SkipReason::NotRegularFile));
         }
         let kid = match kid::from_relative_path(rel) {
             None if rel
                 .file_name()
                 .is_some_and(|n| n.as_encoded_bytes().starts_with(b"README")) =>
             {
-                return Verdict::skip(SkipReason::Readme)
+                return Ok(Verdict::skip(SkipReason::Readme))
             }
-            None => return Verdict::skip(SkipReason::NotPem),
-            Some(Err(e)) => return Verdict::skip(SkipReason::BadKid(e)),
+            None => return Ok(Verdict::skip(SkipReason::NotPem)),
+            Some(Err(e)) => return Ok(Verdict::skip(SkipReason::BadKid(e))),
             Some(Ok(kid)) => kid,
         };
         // The one kid rule, as keygen, rotate and mint --kid apply it (the
         // walk has already left hidden and too deep paths out).
         match kid::servable(&kid, &self.reserved, &self.documents) {
             Ok(()) => {}
-            Err(KidError::Shadowed(why)) => return Verdict::skip(SkipReason::Shadowed(why)),
-            Err(KidError::Hidden(_)) => return Verdict::skip(SkipReason::Dotfile),
-            Err(KidError::TooDeep(_)) => return Verdict::skip(SkipReason::TooDeep),
-            Err(e) => return Verdict::skip(SkipReason::BadKid(e)),
+            Err(KidError::Shadowed(why)) => return Ok(Verdict::skip(SkipReason::Shadowed(why))),
+            Err(KidError::Hidden(_)) => return Ok(Verdict::skip(SkipReason::Dotfile)),
+            Err(KidError::TooDeep(_)) => return Ok(Verdict::skip(SkipReason::TooDeep)),
+            Err(e) => return Ok(Verdict::skip(SkipReason::BadKid(e))),
         }
         if meta.len() > MAX_FILE_SIZE {
-            return Verdict::skip(SkipReason::TooLarge(meta.len()));
+            return Ok(Verdict::skip(SkipReason::TooLarge(meta.len())));
         }
         if meta.len() == 0 {
-            return Verdict::skip(SkipReason::Empty);
+            return Ok(Verdict::skip(SkipReason::Empty));
         }
         // The open never blocks: a FIFO swapped in after the `stat` would
         // otherwise hang the rescan until someone writes to it.
@@ -212,24 +242,24 @@ impl Scanner {
         };
         let data = match read {
             Ok(data) => data,
-            Err(ReadError::NotRegular(_)) => return Verdict::skip(SkipReason::NotRegularFile),
+            Err(ReadError::NotRegular(_)) => return Ok(Verdict::skip(SkipReason::NotRegularFile)),
             Err(ReadError::TooLarge { size, .. }) => {
-                return Verdict::skip(SkipReason::TooLarge(size))
+                return Ok(Verdict::skip(SkipReason::TooLarge(size)))
             }
-            Err(ReadError::Io(e)) => return Verdict::skip(SkipReason::Unreadable(e.to_string())),
+            Err(ReadError::Io(e)) => return Err(e),
         };
         match keys::decode_public(&data) {
             Ok(public) => {
                 let mode = meta.permissions().mode() & 0o777;
-                Verdict::Key(Arc::new(KeyEntry::new(
+                Ok(Verdict::Key(Arc::new(KeyEntry::new(
                     kid,
                     Arc::clone(&self.shared_root),
                     public,
                     mode,
                     FileTimes::of(meta),
-                )))
+                ))))
             }
-            Err(e) => Verdict::skip(SkipReason::BadKey(e)),
+            Err(e) => Ok(Verdict::skip(SkipReason::BadKey(e))),
         }
     }
 }

@@ -198,3 +198,44 @@ fn missing_root_is_an_error() {
     let mut scanner = Scanner::new("/nonexistent/asap-keys");
     assert!(matches!(scanner.scan(), Err(Error::KeyDirMissing { .. })));
 }
+
+/// The poll walk of seed 1 (issue 27, 17,873 operations in): a symlink
+/// the walk had stat'ed (through it) was gone when opened, the key
+/// directory moved away and back in between. Recorded with the stamp of
+/// the `stat`, it stayed skipped once back: unchanged, it was never read
+/// again. Not found when opened, a file gets no stamp, so the next scan
+/// reads it.
+#[test]
+fn a_file_gone_between_its_stat_and_its_read_is_read_again() {
+    use super::examine::{Examined, Pending, Verdict};
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("keys");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("k.pem"), &pems()[0]).unwrap();
+    let mut scanner = Scanner::new(&dir);
+    scanner.scan().unwrap();
+    fs::write(dir.join("n.pem"), &pems()[1]).unwrap();
+    let stated = fs::metadata(dir.join("n.pem")).unwrap();
+    let away = base.path().join("keys.away");
+    fs::rename(&dir, &away).unwrap();
+    let pending = Pending {
+        rel: PathBuf::from("n.pem"),
+        hidden: false,
+        meta: Some(Box::new(stated)),
+    };
+    match scanner.examine_pending(&pending) {
+        Examined::New(stamp, Verdict::Skip(reason)) => {
+            assert!(matches!(*reason, SkipReason::Unreadable(_)), "{reason:?}");
+            assert!(
+                stamp.is_none(),
+                "a file not found when opened keeps no stamp"
+            );
+        }
+        _ => panic!("n.pem, gone when opened, is not skipped as unreadable"),
+    }
+    fs::rename(&away, &dir).unwrap();
+    match scanner.examine_pending(&pending) {
+        Examined::New(Some(_), Verdict::Key(_)) => {}
+        _ => panic!("n.pem, back, is not read as a key"),
+    }
+}
