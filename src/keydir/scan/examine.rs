@@ -73,15 +73,6 @@ pub(super) enum Examined {
     New(Option<Stamp>, Verdict),
 }
 
-/// Whether a file examined was there to open once stat'ed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Read {
-    /// Read (or refused) as stat'ed.
-    AsStated,
-    /// Not found when opened: moved away after its `stat`.
-    Vanished,
-}
-
 /// Below this much work, one thread does it (starting threads costs about
 /// as much as stat'ing 100 known files): a file never seen counts
 /// [`NEW_FILE_WORK`] (read and parse), a known one 1 (a `stat`).
@@ -128,12 +119,19 @@ impl Scanner {
         if old.is_some_and(|o| o.stamp == Some(stamp)) {
             return Examined::Same;
         }
-        let (verdict, read) = self.examine(&path, &p.rel, p.hidden, &meta, file);
-        // Stat'ed, then not found when opened: it moved between the two
-        // (its folder, or the key directory, moved away and back). Kept
-        // without a stamp, it is read again at the next scan; with one, an
-        // unchanged file would stay skipped while it is there to read.
-        Examined::New((read != Read::Vanished).then_some(stamp), verdict)
+        match self.examine(&path, &p.rel, p.hidden, &meta, file) {
+            Ok(verdict) => Examined::New(Some(stamp), verdict),
+            Err(e) => {
+                // Stat'ed, then not found when opened: it moved between the
+                // two (its folder, or the key directory, moved away and
+                // back). Kept without a stamp, it is read again at the next
+                // scan; with one, an unchanged file would stay skipped while
+                // it is there to read.
+                let vanished = e.kind() == std::io::ErrorKind::NotFound;
+                let verdict = Verdict::skip(SkipReason::Unreadable(e.to_string()));
+                Examined::New((!vanished).then_some(stamp), verdict)
+            }
+        }
     }
 
     /// Reads and parses `pending` on every core (RSA parsing is most of a
@@ -174,26 +172,8 @@ impl Scanner {
     }
 
     /// Decides what a (new or changed) file is, reading it if it may be a
-    /// key; says whether it was gone when opened.
+    /// key; a failure to open or read it is returned as is.
     fn examine(
-        &self,
-        path: &Path,
-        rel: &Path,
-        hidden: bool,
-        meta: &fs::Metadata,
-        file: Option<fs::File>,
-    ) -> (Verdict, Read) {
-        let read = match self.examine_read(path, rel, hidden, meta, file) {
-            Ok(verdict) => return (verdict, Read::AsStated),
-            Err(e) => e,
-        };
-        let gone = read.kind() == std::io::ErrorKind::NotFound;
-        let verdict = Verdict::skip(SkipReason::Unreadable(read.to_string()));
-        (verdict, if gone { Read::Vanished } else { Read::AsStated })
-    }
-
-    /// [`Self::examine`], with a failure to open or read the file as is.
-    fn examine_read(
         &self,
         path: &Path,
         rel: &Path,
