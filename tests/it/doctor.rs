@@ -584,6 +584,8 @@ fn doctor_config_warns_of_a_moderator_claim_no_scope_releases_and_prints_the_red
     for uri in [
         "redirect URI https://auth.example.com/oidc/callback",
         "post-logout redirect URI https://meet.example.com/static/logout.html",
+        // Inline login: config.js's lines name this service.
+        "sso: { tokenService: 'auth.example.com/oidc', clientId: 'jitsi-meet' }",
     ] {
         assert!(out.contains(uri), "no {uri:?} in\n{out}");
     }
