@@ -32,7 +32,7 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const SCOPES: &str = "[\"openid\", \"profile\", \"email\", \"groups\", \"offline_access\"]";
 
 /// A `POST` of `form` to `url` (http) with an `Origin`: status, headers, JSON body.
-fn post_form(url: &str, form: &[(&str, &str)], origin: Option<&str>) -> (Reply, Value) {
+pub fn post_form(url: &str, form: &[(&str, &str)], origin: Option<&str>) -> (Reply, Value) {
     let u = url::Url::parse(url).unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{}", u.port().unwrap()).parse().unwrap();
     let body = form_urlencoded::Serializer::new(String::new())

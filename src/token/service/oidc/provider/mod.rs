@@ -366,10 +366,17 @@ impl Provider {
                     Refused::Client(text) => ProviderError::ClientCredentials(text),
                     Refused::Code(text) => ProviderError::CodeRefused(text),
                 },
-                RequestTokenError::Parse(e, _) => {
-                    ProviderError::Unreachable(format!("token endpoint answer to a refresh: {e}"))
-                }
-                other => unreachable(error_chain(&other)),
+                RequestTokenError::Request(e) => unreachable(error_chain(&e)),
+                // Answered, but not with tokens nor a readable error: a 4xx is
+                // the IdP's no (a client it does not let refresh answers so).
+                other => match super::http::last_status() {
+                    Some(status) if (400..500).contains(&status) => ProviderError::CodeRefused(format!(
+                        "HTTP {status} without a usable error ({}); if every refresh is refused, allow refresh tokens \
+                         for the client at the identity provider",
+                        error_chain(&other)
+                    )),
+                    _ => ProviderError::Unreachable(format!("token endpoint answer to a refresh: {}", error_chain(&other))),
+                },
             })?;
         Ok(tokens.refresh_token().map(|t| t.secret().clone()))
     }
