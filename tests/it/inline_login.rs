@@ -252,6 +252,26 @@ fn every_refusal_of_inline_login_has_its_status_and_error_and_nothing_leaks_to_t
         expired.1
     );
 
+    // A code issued to another client (sealed as the server would for one).
+    let theirs = Code {
+        id: "their-code".into(),
+        grant: grant("another-client", now()),
+        challenge: CHALLENGE.into(),
+        redirect: sso.clone(),
+        nonce: None,
+        created: now(),
+    };
+    let r = redeem(&setup, &theirs.seal(&sealer), VERIFIER, &sso, "jitsi-meet");
+    assert_eq!(status_error(&r), (400, "invalid_grant".into()));
+    assert!(
+        r.1["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("another client"),
+        "{}",
+        r.1
+    );
+
     // Refresh: rotated; the used one replayed, a tampered one, one past
     // refresh_ttl, one bound to another client: all invalid_grant.
     let rt1 = good.1["refresh_token"].as_str().unwrap().to_owned();
