@@ -113,7 +113,8 @@ pub async fn oidc_route(
 /// `POST /oidc/token` (and `OPTIONS`): inline login's token endpoint. The
 /// form body is read first (at most [`MAX_BODY`] bytes, within
 /// `body_timeout`: the endpoint takes no secret to check before), then the
-/// bridge answers in `spawn_blocking` (a refresh may ask the IdP).
+/// bridge answers: inline (signing, as `/mint` does), or in `spawn_blocking`
+/// for a refresh that asks the IdP.
 async fn oidc_token(
     service: &Arc<Service>,
     store: &Arc<KeyStore>,
@@ -138,6 +139,21 @@ async fn oidc_token(
     } else {
         Some(bytes::Bytes::new())
     };
+    let Some(bridge) = service.oidc.as_ref() else {
+        return bridge_answer(Route::OidcToken, Ok(None), started);
+    };
+    if !bridge.token_may_block(body.as_deref()) {
+        // A code, or a refresh the IdP is not asked about: signed inline, as /mint.
+        let set = store.load();
+        let answer = bridge.token(
+            &head,
+            body.as_deref(),
+            &set,
+            &service.signer,
+            SystemTime::now(),
+        );
+        return bridge_answer(Route::OidcToken, Ok(Some(answer)), started);
+    }
     let (service, store) = (service.clone(), store.clone());
     let answer = tokio::task::spawn_blocking(move || {
         let bridge = service.oidc.as_ref()?;

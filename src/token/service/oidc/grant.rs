@@ -174,6 +174,13 @@ impl Refresh {
         sealer.seal(REFRESH, self)
     }
 
+    /// Whether `sealed` opens as a refresh token whose login holds an IdP
+    /// refresh token (nothing else is checked).
+    pub fn asks_idp(sealer: &Sealer, sealed: &str) -> bool {
+        open::<Refresh>(sealer, REFRESH, sealed, "refresh token")
+            .is_ok_and(|r| r.grant.idp_refresh.is_some())
+    }
+
     /// Opens `sealed` and checks it for `client` at `now`, `ttl` after the
     /// login at most.
     pub fn redeem(

@@ -90,6 +90,25 @@ impl Bridge {
         answer
     }
 
+    /// Whether answering the token request with form `body` may block on
+    /// the IdP: a refresh whose login holds an IdP refresh token. `serve`
+    /// runs only those off its workers; the rest (a code, a refresh
+    /// without one, a refusal) sign inline, as the mint API does.
+    pub fn token_may_block(&self, body: Option<&[u8]>) -> bool {
+        let Some(body) = body else { return false };
+        let mut grant_type = None;
+        let mut token = None;
+        for (k, v) in form_urlencoded::parse(body) {
+            match &*k {
+                "grant_type" => grant_type = Some(v),
+                "refresh_token" => token = Some(v),
+                _ => {}
+            }
+        }
+        grant_type.as_deref() == Some("refresh_token")
+            && token.is_some_and(|t| Refresh::asks_idp(&self.sealer, &t))
+    }
+
     /// A refusal of the token endpoint as RFC 6749 §5.2 JSON, with the
     /// CORS grant for Jitsi's origin (so `sso.html` can show why).
     pub fn token_refused(&self, req: &http::Request<()>, refusal: Refusal) -> Answer {

@@ -349,3 +349,31 @@ fn only_jitsis_origin_gets_a_cors_grant() {
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[test]
+fn only_a_refresh_that_asks_the_idp_may_block() {
+    let w = world(&Routes::default(), serde_json::json!({}));
+    let form = |pairs: &[(&str, &str)]| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let code = w.inline_code("offline");
+    let code_form = form(&[("grant_type", "authorization_code"), ("code", &code)]);
+    assert!(!w.bridge.token_may_block(Some(code_form.as_bytes())));
+    let (_, with_idp) = w.redeem(&code, VERIFIER);
+    let (_, without_idp) = w.redeem(&w.inline_code("good"), VERIFIER);
+    let refresh = |json: &Value| {
+        form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", json["refresh_token"].as_str().unwrap()),
+        ])
+    };
+    assert!(w
+        .bridge
+        .token_may_block(Some(refresh(&with_idp).as_bytes())));
+    assert!(!w
+        .bridge
+        .token_may_block(Some(refresh(&without_idp).as_bytes())));
+    assert!(!w.bridge.token_may_block(None));
+}
