@@ -29,15 +29,9 @@ import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from benchlib import free_port
+from benchlib import bench_args, free_port
 
-args = sys.argv[1:]
-binary = os.path.abspath(args.pop(0))
-rounds, seconds = 3, 5
-if "--rounds" in args:
-    rounds = int(args[args.index("--rounds") + 1])
-if "--seconds" in args:
-    seconds = int(args[args.index("--seconds") + 1])
+binary, rounds, seconds = bench_args(sys.argv[1:])
 work = tempfile.mkdtemp()
 keys = os.path.join(work, "keys")
 subprocess.run([binary, "keygen", "jitsi/2026-01-01", "--keys", keys], check=True, capture_output=True)

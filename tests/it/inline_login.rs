@@ -63,6 +63,13 @@ fn status_error(r: &(Reply, Value)) -> (u16, String) {
     (r.0.status, r.1["error"].as_str().unwrap_or("").to_owned())
 }
 
+/// Asserts a refusal of `/oidc/token`: its status, `error`, and words of its `error_description`.
+fn refused_with(r: &(Reply, Value), status: u16, error: &str, says: &str) {
+    assert_eq!(status_error(r), (status, error.to_owned()), "{}", r.1);
+    let description = r.1["error_description"].as_str().unwrap_or_default();
+    assert!(description.contains(says), "{says:?} not in {}", r.1);
+}
+
 /// The IdP (`--offline`: refresh tokens for every login) for a bridge at `public`.
 fn offline_idp(public: &str, jitsi: &str) -> Node {
     let callback = format!("{public}/oidc/callback");
@@ -242,15 +249,7 @@ fn every_refusal_of_inline_login_has_its_status_and_error_and_nothing_leaks_to_t
         created: now() - 120,
     };
     let expired = redeem(&setup, &old.seal(&sealer), VERIFIER, &sso, "jitsi-meet");
-    assert_eq!(status_error(&expired), (400, "invalid_grant".into()));
-    assert!(
-        expired.1["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("expired"),
-        "{}",
-        expired.1
-    );
+    refused_with(&expired, 400, "invalid_grant", "expired");
 
     // A code issued to another client (sealed as the server would for one).
     let theirs = Code {
@@ -262,15 +261,7 @@ fn every_refusal_of_inline_login_has_its_status_and_error_and_nothing_leaks_to_t
         created: now(),
     };
     let r = redeem(&setup, &theirs.seal(&sealer), VERIFIER, &sso, "jitsi-meet");
-    assert_eq!(status_error(&r), (400, "invalid_grant".into()));
-    assert!(
-        r.1["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("another client"),
-        "{}",
-        r.1
-    );
+    refused_with(&r, 400, "invalid_grant", "another client");
 
     // Refresh: rotated; the used one replayed, a tampered one, one past
     // refresh_ttl, one bound to another client: all invalid_grant.
@@ -300,15 +291,7 @@ fn every_refusal_of_inline_login_has_its_status_and_error_and_nothing_leaks_to_t
         grant: grant("another-client", now()),
     };
     let r = refresh(&setup, &other.seal(&sealer));
-    assert_eq!(status_error(&r), (400, "invalid_grant".into()));
-    assert!(
-        r.1["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("another client"),
-        "{}",
-        r.1
-    );
+    refused_with(&r, 400, "invalid_grant", "another client");
     // The IdP disables ada: her next refresh is refused.
     let rt2 = fresh.1["refresh_token"].as_str().unwrap().to_owned();
     let mut jar = Jar::default();
@@ -320,15 +303,7 @@ fn every_refusal_of_inline_login_has_its_status_and_error_and_nothing_leaks_to_t
     );
     assert_eq!(off.status, 200, "{}", off.text());
     let r = refresh(&setup, &rt2);
-    assert_eq!(status_error(&r), (400, "invalid_grant".into()));
-    assert!(
-        r.1["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("identity provider"),
-        "{}",
-        r.1
-    );
+    refused_with(&r, 400, "invalid_grant", "identity provider");
     // Another origin gets no CORS grant; an unknown grant type, a repeated parameter.
     let r = post_form(
         &format!("{}/oidc/token", setup.public),

@@ -75,7 +75,9 @@ impl Bridge {
         super::http::take_idp_time();
         let mut answer = match *req.method() {
             Method::OPTIONS => self.preflight(req),
-            Method::POST => match self.redeem(req, body, set, signer, now) {
+            Method::POST => match read_form(req, body)
+                .and_then(|form| self.redeem(req, &form, set, signer, now))
+            {
                 Ok(a) => a,
                 Err(refusal) => self.token_refused(req, refusal),
             },
@@ -177,15 +179,15 @@ impl Bridge {
         super::done(response, Outcome::Started, None)
     }
 
+    /// The answer to the token request `form` (of `req`, for its origin).
     fn redeem(
         &self,
         req: &http::Request<()>,
-        body: Option<&[u8]>,
+        form: &Form,
         set: &KeySet,
         signer: &Signer,
         now: SystemTime,
     ) -> Result<Answer, Refusal> {
-        let form = read_form(req, body)?;
         let client = form
             .get("client_id")
             .ok_or_else(|| oauth(OAuthError::InvalidRequest, "client_id is missing"))?;
