@@ -43,12 +43,15 @@ pub enum Route {
     OidcCallback,
     /// `/oidc/logout`: Jitsi's `tokenLogoutUrl`.
     OidcLogout,
+    /// `POST /oidc/token`: Jitsi's `static/sso.html` redeems a code or a
+    /// refresh token (inline login, `tokenAuthInline`).
+    OidcToken,
     /// Anything else (a 404, a 405, a 503 over the connection limit).
     Unknown,
 }
 
 /// The routes at fixed paths (under the base path), in the order they are matched.
-const FIXED: [(Route, &str); 7] = [
+const FIXED: [(Route, &str); 8] = [
     (Route::Health, "healthz"),
     (Route::Ready, "readyz"),
     (Route::Metrics, "metrics"),
@@ -56,6 +59,7 @@ const FIXED: [(Route, &str); 7] = [
     (Route::OidcAuth, "oidc/auth"),
     (Route::OidcCallback, "oidc/callback"),
     (Route::OidcLogout, "oidc/logout"),
+    (Route::OidcToken, "oidc/token"),
 ];
 
 /// The JWKS path when `--jwks-path` is not given (without its leading `/`).
@@ -66,7 +70,7 @@ const OIDC_PREFIX: &str = "oidc/";
 
 impl Route {
     /// Every route, in the order `/metrics` lists them.
-    pub const ALL: [Route; 12] = [
+    pub const ALL: [Route; 13] = [
         Route::Prosody,
         Route::Asap,
         Route::Jwks,
@@ -78,11 +82,12 @@ impl Route {
         Route::OidcAuth,
         Route::OidcCallback,
         Route::OidcLogout,
+        Route::OidcToken,
         Route::Unknown,
     ];
 
     /// The label of `asap_keyserver_requests_total{route}` (the bridge's
-    /// three routes share `oidc`, as they always have).
+    /// routes share `oidc`, as they always have).
     pub fn label(self) -> &'static str {
         match self {
             Route::Prosody => "prosody_pem",
@@ -93,7 +98,7 @@ impl Route {
             Route::Ready => "readyz",
             Route::Metrics => "metrics",
             Route::Mint => "mint",
-            Route::OidcAuth | Route::OidcCallback | Route::OidcLogout => "oidc",
+            Route::OidcAuth | Route::OidcCallback | Route::OidcLogout | Route::OidcToken => "oidc",
             Route::Unknown => "unknown",
         }
     }
@@ -109,7 +114,11 @@ impl Route {
     pub fn is_service(self) -> bool {
         matches!(
             self,
-            Route::Mint | Route::OidcAuth | Route::OidcCallback | Route::OidcLogout
+            Route::Mint
+                | Route::OidcAuth
+                | Route::OidcCallback
+                | Route::OidcLogout
+                | Route::OidcToken
         )
     }
 
@@ -195,7 +204,9 @@ impl Routes {
     pub fn is_on(&self, route: Route) -> bool {
         match route {
             Route::Mint => self.mint,
-            Route::OidcAuth | Route::OidcCallback | Route::OidcLogout => self.oidc,
+            Route::OidcAuth | Route::OidcCallback | Route::OidcLogout | Route::OidcToken => {
+                self.oidc
+            }
             _ => true,
         }
     }
@@ -283,6 +294,7 @@ impl Routes {
             auth: at(Route::OidcAuth),
             redirect_uri: at(Route::OidcCallback),
             logout: at(Route::OidcLogout),
+            token: at(Route::OidcToken),
             cookie_path: format!("{prefix}{OIDC_PREFIX}"),
         }
     }
@@ -306,6 +318,9 @@ pub struct BridgeUrls {
     pub redirect_uri: String,
     /// `/oidc/logout`: Jitsi's `tokenLogoutUrl`.
     pub logout: String,
+    /// `/oidc/token`: where Jitsi's `static/sso.html` posts (`sso.tokenService`
+    /// is this without `https://` and `/token`).
+    pub token: String,
     /// The `Path` of the bridge's cookies: where the callback and logout are.
     pub cookie_path: String,
 }
@@ -315,6 +330,15 @@ pub struct BridgeUrls {
 pub fn post_logout_uri(jitsi_url: &url::Url) -> String {
     format!(
         "{}/static/logout.html",
+        jitsi_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// Jitsi's own page finishing an inline login (`tokenAuthInline`): the
+/// only redirect target of the inline protocol, and its `redirect_uri`.
+pub fn sso_redirect_uri(jitsi_url: &url::Url) -> String {
+    format!(
+        "{}/static/sso.html",
         jitsi_url.as_str().trim_end_matches('/')
     )
 }

@@ -22,15 +22,9 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, wait_settled
+from benchlib import bench_args, free_port, wait_settled
 
-args = sys.argv[1:]
-binary = os.path.abspath(args.pop(0))
-rounds, seconds = 3, 5
-if "--rounds" in args:
-    rounds = int(args[args.index("--rounds") + 1])
-if "--seconds" in args:
-    seconds = int(args[args.index("--seconds") + 1])
+binary, rounds, seconds = bench_args(sys.argv[1:])
 here = os.path.dirname(os.path.abspath(__file__))
 node_dir = os.path.join(here, "..", "node-mint")
 work = tempfile.mkdtemp()

@@ -1,8 +1,18 @@
 """Helpers shared by the benchmark scripts in this folder."""
 import http.client
+import os
 import re
 import socket
 import time
+
+
+def bench_args(argv):
+    """`BINARY [--rounds R] [--seconds S]`: the binary's absolute path, rounds (3) and seconds (5)."""
+    args = list(argv)
+    binary = os.path.abspath(args.pop(0))
+    rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
+    seconds = int(args[args.index("--seconds") + 1]) if "--seconds" in args else 5
+    return binary, rounds, seconds
 
 
 def free_port():

@@ -5,8 +5,9 @@
 //! server compared with it kid by kid (`server`, bounded in time), the
 //! Prosody configuration that should point at it, the JWKS Prosody reads
 //! (`jwks`: its size, and kid by kid), and the token service's config
-//! (`service`, `doctor --config`).
+//! (`service`, `doctor --config`, with `inline`: Jitsi's inline login).
 
+mod inline;
 mod jwks;
 mod server;
 mod service;

@@ -1,8 +1,11 @@
 //! The token service's routes (`serve --config`): `/mint` and
-//! `/oidc/auth`, `/oidc/callback`, `/oidc/logout`, matched by the route
+//! `/oidc/auth`, `/oidc/callback`, `/oidc/logout`, `/oidc/token`, matched by the route
 //! table ([`crate::routes`]) and answered before the key routes of
 //! [`super::handler`]; a kid at one of these paths is skipped at scan
 //! time with the reason (`Scanner::reserving_route`).
+//!
+//! `POST /oidc/token` (inline login) reads its form body the same way
+//! before the bridge answers.
 //!
 //! This is the async glue around [`crate::token::service`], which is pure:
 //! here a request body is read (at most [`MAX_BODY`] bytes, so a client
@@ -78,6 +81,7 @@ pub async fn answer(
 ) -> Response<Body> {
     match route {
         Route::Mint => mint(&service, &store, req, body_timeout).await,
+        Route::OidcToken => oidc_token(&service, &store, req, body_timeout).await,
         _ => oidc_route(&service, &store, route, req).await,
     }
 }
@@ -103,6 +107,76 @@ pub async fn oidc_route(
         Some(bridge.handle(route, &request, &set, &service.signer, SystemTime::now()))
     })
     .await;
+    bridge_answer(route, answer, started)
+}
+
+/// `POST /oidc/token` (and `OPTIONS`): inline login's token endpoint. The
+/// form body is read first (at most [`MAX_BODY`] bytes, within
+/// `body_timeout`: the endpoint takes no secret to check before), then the
+/// bridge answers: inline (signing, as `/mint` does), or in `spawn_blocking`
+/// for a refresh that asks the IdP.
+async fn oidc_token(
+    service: &Arc<Service>,
+    store: &Arc<KeyStore>,
+    req: Request<hyper::body::Incoming>,
+    body_timeout: Duration,
+) -> Response<Body> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let declared = content_length(&parts.headers);
+    let head = http::Request::from_parts(parts, ());
+    let body = if head.method() == Method::POST {
+        match read_body_of(body, declared, body_timeout).await {
+            Ok(b) => b,
+            Err(refusal) => {
+                let answer = service
+                    .oidc
+                    .as_ref()
+                    .map(|b| b.token_refused(&head, refusal));
+                return closing(bridge_answer(Route::OidcToken, Ok(answer), started));
+            }
+        }
+    } else {
+        Some(bytes::Bytes::new())
+    };
+    let Some(bridge) = service.oidc.as_ref() else {
+        return bridge_answer(Route::OidcToken, Ok(None), started);
+    };
+    if !bridge.token_may_block(body.as_deref()) {
+        // A code, or a refresh the IdP is not asked about: signed inline, as /mint.
+        let set = store.load();
+        let answer = bridge.token(
+            &head,
+            body.as_deref(),
+            &set,
+            &service.signer,
+            SystemTime::now(),
+        );
+        return bridge_answer(Route::OidcToken, Ok(Some(answer)), started);
+    }
+    let (service, store) = (service.clone(), store.clone());
+    let answer = tokio::task::spawn_blocking(move || {
+        let bridge = service.oidc.as_ref()?;
+        let set = store.load();
+        Some(bridge.token(
+            &head,
+            body.as_deref(),
+            &set,
+            &service.signer,
+            SystemTime::now(),
+        ))
+    })
+    .await;
+    bridge_answer(Route::OidcToken, answer, started)
+}
+
+/// The bridge's answer to a request of `route` begun at `started`, logged
+/// (the outcome and the kid, never a code, a token or a cookie).
+fn bridge_answer(
+    route: Route,
+    answer: Result<Option<crate::token::service::Answer>, tokio::task::JoinError>,
+    started: Instant,
+) -> Response<Body> {
     let answer = match answer {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -205,15 +279,32 @@ where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let declared = req
-        .headers()
+    let declared = content_length(req.headers());
+    read_body_of(req.into_body(), declared, timeout).await
+}
+
+/// A request's `Content-Length`, when it has a usable one.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// [`read_body`] of a body whose head declared `declared` bytes.
+async fn read_body_of<B>(
+    body: B,
+    declared: Option<u64>,
+    timeout: Duration,
+) -> Result<Option<bytes::Bytes>, Refusal>
+where
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Ok(None);
     }
-    let collect = http_body_util::Limited::new(req.into_body(), MAX_BODY).collect();
+    let collect = http_body_util::Limited::new(body, MAX_BODY).collect();
     let Ok(collected) = tokio::time::timeout(timeout, collect).await else {
         let secs = timeout.as_secs_f64();
         return Err(Refusal::BodyTimeout(format!(

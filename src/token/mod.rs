@@ -12,3 +12,4 @@ pub(crate) mod service;
 pub use claims::TokenSpec;
 pub use mint::Minter;
 pub use service::oidc::cookie::{LoginState, Sealer, LOGIN_COOKIE};
+pub use service::oidc::grant::{Code, Grant, Person, Refresh};

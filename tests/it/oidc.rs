@@ -21,9 +21,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const CLIENT_SECRET: &str = "oidc-client-secret-0123456789abcdef";
-const COOKIE_KEY: [u8; 32] = [0x5a; 32];
-const JITSI: &str = "http://meet.test";
+pub const CLIENT_SECRET: &str = "oidc-client-secret-0123456789abcdef";
+pub const COOKIE_KEY: [u8; 32] = [0x5a; 32];
+pub const JITSI: &str = "http://meet.test";
 
 /// A node script of tests/peers on 127.0.0.1, killed on drop.
 pub struct Node {
@@ -427,19 +427,23 @@ fn bridge_aged(port: u16, issuer: &str, extra: &str, min_key_age: &str) -> Setup
 }
 
 /// How a bridge under test is set up.
-struct BridgeSetup<'a> {
-    port: u16,
-    issuer: &'a str,
+pub struct BridgeSetup<'a> {
+    pub port: u16,
+    pub issuer: &'a str,
     /// More of `[oidc]`.
-    extra: &'a str,
-    min_key_age: &'a str,
+    pub extra: &'a str,
+    pub min_key_age: &'a str,
     /// `public_url`'s path (`""`: the origin alone).
-    public_path: &'a str,
+    pub public_path: &'a str,
     /// `serve --base-path` (`""`: none).
-    base_path: &'a str,
+    pub base_path: &'a str,
     /// The secret in `client.secret`.
-    secret: &'a str,
-    scopes: &'a str,
+    pub secret: &'a str,
+    pub scopes: &'a str,
+    /// `jitsi_url`.
+    pub jitsi: &'a str,
+    /// HTTPS with this certificate and key (public_url `https://`).
+    pub tls: Option<(&'a str, &'a str)>,
 }
 
 impl Default for BridgeSetup<'_> {
@@ -453,13 +457,15 @@ impl Default for BridgeSetup<'_> {
             base_path: "",
             secret: CLIENT_SECRET,
             scopes: "[\"openid\", \"profile\", \"email\", \"groups\"]",
+            jitsi: JITSI,
+            tls: None,
         }
     }
 }
 
 /// The bridge as `b` says; `Setup::public` is where browsers reach it
 /// (`public_url`, or the origin and the base path when public_url has no path).
-fn bridge_with(b: &BridgeSetup) -> Setup {
+pub fn bridge_with(b: &BridgeSetup) -> Setup {
     let (keys, dir) = keydir();
     write_private(dir.join("jitsi/2026-01-01.pem"), &key(0).pkcs8);
     let conf = tempdir();
@@ -469,9 +475,10 @@ fn bridge_with(b: &BridgeSetup) -> Setup {
         format!("{}\n", hex::encode(COOKIE_KEY)),
     );
     let port = b.port;
-    let public_url = format!("http://127.0.0.1:{port}{}", b.public_path);
+    let scheme = if b.tls.is_some() { "https" } else { "http" };
+    let public_url = format!("{scheme}://127.0.0.1:{port}{}", b.public_path);
     let public = if b.public_path.is_empty() {
-        format!("http://127.0.0.1:{port}{}", b.base_path)
+        format!("{scheme}://127.0.0.1:{port}{}", b.base_path)
     } else {
         public_url.clone()
     };
@@ -480,9 +487,9 @@ fn bridge_with(b: &BridgeSetup) -> Setup {
         &file,
         format!(
             "min_key_age = \"{}\"\n\n[oidc]\nissuer = \"{}\"\nclient_id = \"jitsi\"\n\
-             public_url = \"{public_url}\"\njitsi_url = \"{JITSI}\"\nscopes = {}\n\
+             public_url = \"{public_url}\"\njitsi_url = \"{}\"\nscopes = {}\n\
              token_issuer = \"jitsi\"\naudience = \"jitsi\"\nttl = \"1h\"\ncookie_key_file = \"cookie.key\"\n{}\n",
-            b.min_key_age, b.issuer, b.scopes, b.extra
+            b.min_key_age, b.issuer, b.jitsi, b.scopes, b.extra
         ),
     );
     let listen = format!("127.0.0.1:{port}");
@@ -499,6 +506,9 @@ fn bridge_with(b: &BridgeSetup) -> Setup {
     if !b.base_path.is_empty() {
         args.extend(["--base-path", b.base_path]);
     }
+    if let Some((cert, key)) = b.tls {
+        args.extend(["--tls-cert", cert, "--tls-key", key]);
+    }
     let server = Server::spawn(&args, None);
     Setup {
         _keys: keys,
@@ -508,7 +518,7 @@ fn bridge_with(b: &BridgeSetup) -> Setup {
     }
 }
 
-const MODERATORS: &str = "moderator = { claim = \"groups\", value = \"jitsi-moderators\" }";
+pub const MODERATORS: &str = "moderator = { claim = \"groups\", value = \"jitsi-moderators\" }";
 
 #[test]
 fn a_whole_login_mints_a_token_prosody_accepts_through_the_key_server_and_the_jwks() {
@@ -694,6 +704,7 @@ fn attacks_on_the_login_state_and_the_return_are_refused_and_mint_nothing() {
         jitsi: json!({"room": "standup"}),
         room: None,
         created: now() - 660,
+        inline: None,
     };
     let mut expired = Jar::default();
     expired

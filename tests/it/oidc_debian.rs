@@ -265,7 +265,8 @@ impl Glewlwyd {
                     "access-token-duration": 3600, "refresh-token-duration": 1_209_600, "code-duration": 600,
                     "auth-type-code-enabled": true, "auth-type-token-enabled": false,
                     "auth-type-password-enabled": false, "auth-type-client-enabled": false,
-                    "auth-type-refresh-enabled": false,
+                    // Refresh: inline login's refresh asks Glewlwyd with its refresh token.
+                    "auth-type-refresh-enabled": true,
                     "pkce-allowed": true, "pkce-method-plain-allowed": false,
                     "subject-type": "public", "allowed-scope": ["openid", "groups"],
                     "name-claim": "mandatory", "email-claim": "mandatory",
@@ -305,7 +306,7 @@ impl Glewlwyd {
             Some(
                 &json!({"client_id": "jitsi", "name": "Jitsi login bridge", "confidential": true,
                 "password": CLIENT_SECRET, "redirect_uri": [redirect_uri],
-                "post_logout_redirect_uris": [post_logout], "authorization_type": ["code"],
+                "post_logout_redirect_uris": [post_logout], "authorization_type": ["code", "refresh_token"],
                 "token_endpoint_auth_method": ["client_secret_basic"],
                 "scope": [], "enabled": true}),
             ),
@@ -589,5 +590,103 @@ fn a_login_through_debians_glewlwyd_mints_a_token_prosody_accepts() {
         next.starts_with(&format!("{}/login.html?", idp.base)),
         "Glewlwyd's session outlived the logout: it answered {}",
         next.split('?').next().unwrap_or_default()
+    );
+}
+
+/// Inline login (`tokenAuthInline`) through Glewlwyd: `/oidc/auth` with a
+/// PKCE challenge, Glewlwyd's login and consent, the callback's one-time
+/// code for Jitsi's `sso.html`, redeemed at `POST /oidc/token` with the
+/// verifier for a token the real Prosody accepts; then a refresh.
+#[test]
+fn an_inline_login_through_debians_glewlwyd_redeems_a_code_for_a_token_prosody_accepts() {
+    // RFC 7636 appendix B's example.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let port = free_port();
+    let public = format!("http://127.0.0.1:{port}");
+    let idp = Glewlwyd::start();
+    idp.configure(
+        key(1),
+        &format!("{public}/oidc/callback"),
+        &format!("{JITSI}/static/logout.html"),
+    );
+    let (_keys, _conf, server) = bridge(port, &idp.issuer);
+    let mut jar = Jar::default();
+    let start = send(
+        &mut jar,
+        "GET",
+        &format!(
+            "{}&code_challenge={CHALLENGE}&nonce={}",
+            auth_url(&public),
+            "cd".repeat(32)
+        ),
+        None,
+    );
+    assert_eq!(start.status, 302, "{}", start.text());
+    let back = idp.login(
+        &mut jar,
+        start.header("location").unwrap(),
+        "ada",
+        ADA_PASSWORD,
+    );
+    let done = send(&mut jar, "GET", &back, None);
+    assert_eq!(done.status, 302, "{}", done.text());
+    let sso = done.header("location").unwrap().to_owned();
+    assert!(
+        sso.starts_with(&format!("{JITSI}/static/sso.html?code=")),
+        "{sso}"
+    );
+    let code = query_param(&sso, "code").unwrap();
+    let token_url = format!("{public}/oidc/token");
+    let (reply, tokens) = crate::inline_login::post_form(
+        &token_url,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &format!("{JITSI}/static/sso.html")),
+            ("client_id", "jitsi-meet"),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(JITSI),
+    );
+    assert_eq!(reply.status, 200, "{tokens}");
+    let (_, id) = decode(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["nonce"], "cd".repeat(32));
+    let (_, claims) = decode(tokens["access_token"].as_str().unwrap());
+    assert_eq!(claims["room"], "standup");
+    assert_eq!(claims["context"]["user"]["moderator"], "true", "{claims}");
+    let prosody = through_key_server(&public);
+    prosody_accepts(
+        &prosody,
+        tokens["access_token"].as_str().unwrap(),
+        "standup",
+    )
+    .unwrap();
+    let (reply, refreshed) = crate::inline_login::post_form(
+        &token_url,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", "jitsi-meet"),
+        ],
+        Some(JITSI),
+    );
+    assert_eq!(reply.status, 200, "{refreshed}\n{}", server.logs());
+    prosody_accepts(
+        &prosody,
+        refreshed["access_token"].as_str().unwrap(),
+        "standup",
+    )
+    .unwrap();
+    let logs = server.logs();
+    // The refresh asked Glewlwyd first (with the refresh token it gave at the login).
+    let refresh_line = logs
+        .lines()
+        .rfind(|l| l.contains("route=\"token\""))
+        .unwrap();
+    assert!(!refresh_line.contains("idp_ms=0.0 "), "{refresh_line}");
+    assert!(
+        !logs.contains(&code) && !logs.contains(tokens["refresh_token"].as_str().unwrap()),
+        "{logs}"
     );
 }

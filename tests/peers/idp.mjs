@@ -15,6 +15,17 @@
 //                       new one under the SAME kid (a provider rebuilt with
 //                       it: sessions and grants stay in the shared memory
 //                       adapter), as an IdP rotating in place does
+//   --offline           the client may also use grant_type refresh_token:
+//                       scope offline_access is supported, every code grant
+//                       of the client gets a refresh token (offline_access
+//                       requested or not) and a refresh token is rotated on
+//                       each use (presenting a used one again answers
+//                       invalid_grant and revokes the whole grant, its
+//                       newer refresh token included).
+//                       Without offline_access the refresh token still ends
+//                       with the IdP session (oidc-provider's default).
+// Always: GET /_test/disable?account=ID makes findAccount return nothing for
+// ID from then on, so its refresh tokens (and logins) fail with invalid_grant.
 import http from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -23,6 +34,8 @@ const options = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const [redirectUri, postLogout, secret] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const idTokenAlg = options.find((o) => o.startsWith('--id-token-alg='))?.split('=')[1];
 const rotatable = options.includes('--rotatable');
+const offline = options.includes('--offline');
+const disabled = new Set();
 if (!redirectUri || !postLogout) {
   console.error('usage: node idp.mjs <redirect_uri> <post_logout_redirect_uri> [client_secret]');
   process.exit(2);
@@ -51,7 +64,7 @@ server.listen(0, '127.0.0.1', () => {
     client_id: 'jitsi',
     redirect_uris: [redirectUri],
     post_logout_redirect_uris: [postLogout],
-    grant_types: ['authorization_code'],
+    grant_types: offline ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     response_types: ['code'],
     ...(idTokenAlg ? { id_token_signed_response_alg: idTokenAlg } : {}),
     ...(secret
@@ -63,7 +76,13 @@ server.listen(0, '127.0.0.1', () => {
     jwks: { keys },
     pkce: { required: () => true },
     features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
-    scopes: ['openid', 'profile', 'email', 'groups'],
+    scopes: ['openid', 'profile', 'email', 'groups', ...(offline ? ['offline_access'] : [])],
+    ...(offline
+      ? {
+        issueRefreshToken: async (_ctx, c) => c.grantTypeAllowed('refresh_token'),
+        rotateRefreshToken: true,
+      }
+      : {}),
     claims: {
       openid: ['sub'],
       profile: ['name', 'picture'],
@@ -71,7 +90,7 @@ server.listen(0, '127.0.0.1', () => {
       groups: ['groups'],
     },
     cookies: { keys: ['asap-keyserver-test-idp-cookie-key'] },
-    findAccount: async (_ctx, id) => ({
+    findAccount: async (_ctx, id) => (disabled.has(id) ? undefined : {
       accountId: id,
       claims: async () => ({ sub: id, ...(accounts[id] ?? { name: id }) }),
     }),
@@ -86,6 +105,12 @@ server.listen(0, '127.0.0.1', () => {
       handler = started(make([signingKey(), ...extraKeys()]));
       res.writeHead(200, { 'content-type': 'text/plain' });
       return res.end('rotated\n');
+    }
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname === '/_test/disable' && url.searchParams.get('account')) {
+      disabled.add(url.searchParams.get('account'));
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return res.end('disabled\n');
     }
     return handler(req, res);
   });

@@ -5,7 +5,8 @@
 //! (the signer's own choice), and the Prosody config, when given, accepts
 //! its tokens' `iss` and `aud` (verify's own checks). For the login bridge
 //! it also prints the redirect URIs to register at the IdP, and warns when
-//! `scopes` lack the scope that usually releases the moderator rule's claim.
+//! `scopes` lack the scope that usually releases the moderator rule's claim;
+//! inline login's config.js lines and checks are `super::inline`'s.
 
 use super::super::verify::{self, Settings};
 use super::super::Diagnostic;
@@ -61,6 +62,7 @@ pub fn check_service(
         out.push(register_at_idp(oidc));
         out.extend(check_moderator_scope(oidc));
         out.extend(check_idp(oidc));
+        out.extend(super::inline::check_inline(oidc));
     }
     // A kid at one of the service's own paths is refused by serve --config.
     let table =

@@ -29,6 +29,11 @@ pub const MIN_SECRET_LEN: usize = 16;
 pub const DEFAULT_MIN_KEY_AGE: Duration = Duration::from_secs(90);
 /// The OIDC tokens' lifetime when `[oidc] ttl` is not set.
 pub const DEFAULT_OIDC_TTL: Duration = Duration::from_secs(3 * 3600);
+/// How long after a login a refresh token is honoured when `[oidc]
+/// refresh_ttl` is not set (a working day and then some).
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Jitsi's `config.sso.clientId` when `[oidc] sso_client_id` is not set.
+pub const DEFAULT_SSO_CLIENT_ID: &str = "jitsi-meet";
 /// A mint client's `max_ttl` when not set (the `mint` command's default ttl).
 pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(3600);
 /// A mint client's rate when not set.
@@ -128,6 +133,12 @@ pub struct OidcConfig {
     pub cookie_key_file: PathBuf,
     /// An extra CA (PEM) to trust for the identity provider's HTTPS.
     pub ca_file: Option<PathBuf>,
+    /// Inline login: the client id Jitsi's `static/sso.html` sends
+    /// (`config.sso.clientId`; default `jitsi-meet`).
+    pub sso_client_id: String,
+    /// Inline login: how long after the login a refresh token is honoured
+    /// (default 12h).
+    pub refresh_ttl: Duration,
 }
 
 impl std::fmt::Debug for OidcConfig {
@@ -146,6 +157,8 @@ impl std::fmt::Debug for OidcConfig {
             .field("cookie_key", &"<redacted>")
             .field("cookie_key_file", &self.cookie_key_file)
             .field("ca_file", &self.ca_file)
+            .field("sso_client_id", &self.sso_client_id)
+            .field("refresh_ttl", &self.refresh_ttl)
             .finish()
     }
 }
@@ -193,6 +206,8 @@ struct RawOidc {
     moderator: Option<ModeratorRule>,
     cookie_key_file: PathBuf,
     ca_file: Option<PathBuf>,
+    sso_client_id: Option<String>,
+    refresh_ttl: Option<String>,
 }
 
 /// Checks values against one file, naming keys in errors.
@@ -493,6 +508,22 @@ fn oidc(r: &Reader<'_>, o: RawOidc) -> Result<OidcConfig, ConfigError> {
             ));
         }
     }
+    let sso_client_id = o
+        .sso_client_id
+        .unwrap_or_else(|| DEFAULT_SSO_CLIENT_ID.to_owned());
+    r.name("oidc.sso_client_id", &sso_client_id, "client id")?;
+    let refresh_ttl = r.duration(
+        "oidc.refresh_ttl",
+        o.refresh_ttl.as_deref(),
+        DEFAULT_REFRESH_TTL,
+    )?;
+    if refresh_ttl.is_zero() || refresh_ttl > crate::token::claims::MAX_TTL {
+        return Err(r.err(
+            "oidc.refresh_ttl",
+            "must be more than 0s and at most 366 days",
+            "write it like \"12h\" (how long after a login Jitsi may refresh its token without a new login)",
+        ));
+    }
     Ok(OidcConfig {
         issuer,
         client_id: o.client_id,
@@ -507,6 +538,8 @@ fn oidc(r: &Reader<'_>, o: RawOidc) -> Result<OidcConfig, ConfigError> {
         cookie_key,
         cookie_key_file,
         ca_file,
+        sso_client_id,
+        refresh_ttl,
     })
 }
 

@@ -18,6 +18,32 @@ const AGAIN: &str = "Go back to the meeting and log in again.";
 /// What to do when only the administrator can help.
 const ADMIN: &str = "Tell the meeting's administrator (the server log says why).";
 
+/// RFC 6749 §5.2's error codes, as inline login's token endpoint
+/// (`POST /oidc/token`) answers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthError {
+    /// A parameter missing, repeated or malformed (400).
+    InvalidRequest,
+    /// Not the client Jitsi's `sso.clientId` should name (401).
+    InvalidClient,
+    /// The code or refresh token is not good (any more) (400).
+    InvalidGrant,
+    /// Neither `authorization_code` nor `refresh_token` (400).
+    UnsupportedGrantType,
+}
+
+impl OAuthError {
+    /// The `error` value.
+    pub fn code(self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+        }
+    }
+}
+
 /// Why the token service refused a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -87,6 +113,12 @@ pub enum Refusal {
     UserinfoMismatch(String),
     /// The answer is not from the configured IdP (RFC 9207) (400).
     IssuerMismatch(String),
+    /// An inline login's `/oidc/auth` asks for another client or redirect,
+    /// or its PKCE challenge or nonce are not what Jitsi sends (400).
+    SsoRequest(String),
+    /// The token endpoint's refusal, with its RFC 6749 code and what is
+    /// wrong (401 for `invalid_client`, else 400).
+    OAuth(OAuthError, String),
 }
 
 impl Refusal {
@@ -98,6 +130,7 @@ impl Refusal {
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Forbidden(_) => StatusCode::FORBIDDEN,
+            OAuth(OAuthError::InvalidClient, _) => StatusCode::UNAUTHORIZED,
             IdpError(code) if code == "access_denied" => StatusCode::FORBIDDEN,
             NoKey { .. } => StatusCode::SERVICE_UNAVAILABLE,
             SignFailed(_) | Misconfigured(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -107,9 +140,8 @@ impl Refusal {
                 StatusCode::BAD_GATEWAY
             }
             Malformed(_) | MeetingLink(_) | Cookie(_) | NoCode | StateMismatch
-            | ErrorWithoutState | Replayed | CodeRefused(_) | IssuerMismatch(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            | ErrorWithoutState | Replayed | CodeRefused(_) | IssuerMismatch(_) | SsoRequest(_)
+            | OAuth(..) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -142,6 +174,8 @@ impl Refusal {
             IdTokenMalformed(_) => "id_token_malformed",
             UserinfoMismatch(_) => "userinfo_mismatch",
             IssuerMismatch(_) => "issuer_mismatch",
+            SsoRequest(_) => "sso_request",
+            OAuth(e, _) => e.code(),
         }
     }
 
@@ -176,6 +210,8 @@ impl Refusal {
             IdTokenMalformed(_) => "The identity provider's answer could not be read; no token was made.".into(),
             UserinfoMismatch(_) => "The identity provider described another user than the one who logged in; no token was made.".into(),
             IssuerMismatch(_) => "This answer does not come from the expected identity provider.".into(),
+            SsoRequest(why) => format!("This meeting's login link is not usable: {why}."),
+            OAuth(_, why) => why.clone(),
         }
     }
 
@@ -201,6 +237,11 @@ impl Refusal {
             }
             IdpUnreachable(_) => "Try again in a few minutes; if it lasts, tell the meeting's administrator.",
             NoCode | StateMismatch | Replayed | IdpError(_) | CodeRefused(_) | IssuerMismatch(_) => AGAIN,
+            SsoRequest(_) | OAuth(OAuthError::InvalidClient, _) => {
+                "Tell the meeting's administrator: config.js's tokenAuthUrl and sso block (tokenService, clientId) \
+                 must match the token service's [oidc] (jitsi_url, sso_client_id)."
+            }
+            OAuth(..) => AGAIN,
         }
     }
 
@@ -211,11 +252,21 @@ impl Refusal {
             Method { allow } => format!("not {allow}"),
             Cookie(e) => e.to_string(),
             NoKey { message, .. } => message.clone(),
-            SignFailed(d) | Misconfigured(d) | Internal(d) | MeetingLink(d) | IdpError(d)
-            | IdpUnreachable(d) | IdpConfig(d) | CodeRefused(d) | ClientCredentials(d)
-            | IdTokenInvalid(d) | IdTokenMalformed(d) | UserinfoMismatch(d) | IssuerMismatch(d) => {
-                d.clone()
-            }
+            SignFailed(d)
+            | Misconfigured(d)
+            | Internal(d)
+            | MeetingLink(d)
+            | IdpError(d)
+            | IdpUnreachable(d)
+            | IdpConfig(d)
+            | CodeRefused(d)
+            | ClientCredentials(d)
+            | IdTokenInvalid(d)
+            | IdTokenMalformed(d)
+            | UserinfoMismatch(d)
+            | IssuerMismatch(d)
+            | SsoRequest(d)
+            | OAuth(_, d) => d.clone(),
             other => other.label().replace('_', " "),
         }
     }

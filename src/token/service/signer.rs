@@ -207,6 +207,24 @@ impl Signer {
         Ok(signed)
     }
 
+    /// Signs `spec` as [`Signer::sign`] does and, with the same key, the
+    /// claims `also` makes of that token (an id_token beside Jitsi's token:
+    /// one choice of key, so both carry the same kid).
+    pub fn sign_pair<T: serde::Serialize>(
+        &self,
+        set: &KeySet,
+        issuer: &str,
+        spec: &TokenSpec,
+        now: SystemTime,
+        also: impl FnOnce(&Signed) -> T,
+    ) -> Result<(Signed, String), SignError> {
+        let picked = self.choose(set, issuer, now)?;
+        let signed = self.sign_with(set, &picked.key, spec, now)?;
+        let other = self.key(set, &picked.key)?.sign(&also(&signed))?;
+        self.remember(issuer, picked);
+        Ok((signed, other))
+    }
+
     /// Records what `issuer` signed with; warns and counts once when the
     /// order of its newest keys cannot be told (a new set of candidates).
     fn remember(&self, issuer: &str, picked: Picked) {

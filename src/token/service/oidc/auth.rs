@@ -1,6 +1,10 @@
 //! `GET /oidc/auth?room=…&state=…`: a new login. Jitsi's state is read
 //! (and stays in the sealed login cookie, never sent to the IdP), the IdP's
 //! authorization URL is made with our state, PKCE and a nonce.
+//!
+//! With a `code_challenge` it is an inline login (`tokenAuthInline`,
+//! [`super::inline`]): the challenge and Jitsi's nonce are kept too, and a
+//! state holding Jitsi's `refreshToken` goes straight back to `sso.html`.
 
 use super::cookie::LoginState;
 use super::jitsi::Target;
@@ -16,8 +20,16 @@ use std::time::SystemTime;
 const MAX_LOGIN_COOKIE: usize = 4000;
 
 impl Bridge {
-    /// `GET /oidc/auth?room=…&state=…`: a new login.
-    pub(super) fn auth(&self, state: Option<&str>, room: Option<&str>, now: SystemTime) -> Step {
+    /// `GET /oidc/auth?room=…&state=…[&code_challenge=…&nonce=…]`: a new
+    /// login; `raw_state` is the `state` parameter as it came, still
+    /// percent-encoded.
+    pub(super) fn auth<'a>(
+        &self,
+        param: &dyn Fn(&str) -> Option<&'a str>,
+        raw_state: Option<&str>,
+        now: SystemTime,
+    ) -> Step {
+        let (state, room) = (param("state"), param("room"));
         let bad = |detail: String| Refused::from(Refusal::MeetingLink(detail));
         let mut jitsi: Value = match state {
             Some(s) if !s.is_empty() => serde_json::from_str(s)
@@ -26,7 +38,15 @@ impl Bridge {
         };
         let target = Target::from_request(Some(&jitsi), room).map_err(|e| bad(e.to_string()))?;
         let back = Some(target.meeting_url(&self.config.jitsi_url));
-        // Jitsi's refresh token is of no use to the bridge: it is not kept.
+        let inline = self
+            .inline_request(param, raw_state, &jitsi)
+            .map_err(|r| r.back_to(back.clone()))?;
+        if let Some(inline) = &inline {
+            if let Some(handed) = self.refresh_hand_over(&jitsi, inline) {
+                return Ok(handed);
+            }
+        }
+        // Jitsi's refresh token is of no use to the login: it is not kept.
         if let Some(fields) = jitsi.as_object_mut() {
             fields.remove("refreshToken");
         }
@@ -41,6 +61,7 @@ impl Bridge {
             jitsi,
             room: room.map(str::to_owned),
             created: epoch_secs(now).unwrap_or(0),
+            inline,
         };
         let cookie = self.sealer.login_cookie(&login);
         if cookie.len() > MAX_LOGIN_COOKIE {

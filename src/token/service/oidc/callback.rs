@@ -3,6 +3,9 @@
 //! used on this replica (a replayed callback is refused), the code
 //! exchanged, the token minted and the person sent back to Jitsi.
 //!
+//! An inline login (`tokenAuthInline`) is answered with a one-time code
+//! for Jitsi's `sso.html` instead ([`super::inline`]).
+//!
 //! An `error=` answer is honoured only with this browser's own state: one
 //! without it cannot abort (or clear the cookie of) a login in progress.
 
@@ -79,17 +82,6 @@ impl Bridge {
             .finish(code, &login.verifier, &login.nonce)
             .map_err(|e| refuse(idp_refusal(e)))?;
         let target = target.map_err(|e| refuse(Refusal::MeetingLink(e.to_string())))?;
-        let spec = self.spec(&identity, &target);
-        let signed = signer
-            .sign(set, &self.config.token_issuer, &spec, now)
-            .map_err(|e| match e.retry_after() {
-                Some(wait) => refuse(Refusal::NoKey {
-                    message: format!("No signing key is ready ({e})."),
-                    retry_after: Some(wait.as_secs().max(1)),
-                }),
-                None => refuse(Refusal::SignFailed(e.to_string())),
-            })?;
-        let url = target.return_url(&self.config.jitsi_url, &signed.token);
         let mut cookies = vec![self.sealer.clear(LOGIN_COOKIE)];
         let session = self.sealer.session_cookie(
             &Session {
@@ -100,6 +92,20 @@ impl Bridge {
         if session.len() <= MAX_SESSION_COOKIE {
             cookies.push(session);
         }
+        if let Some(inline) = &login.inline {
+            return Ok(self.hand_over(&login, inline, &identity, &target, secs, &cookies));
+        }
+        let spec = self.spec(&self.person(&identity), &target);
+        let signed = signer
+            .sign(set, &self.config.token_issuer, &spec, now)
+            .map_err(|e| match e.retry_after() {
+                Some(wait) => refuse(Refusal::NoKey {
+                    message: format!("No signing key is ready ({e})."),
+                    retry_after: Some(wait.as_secs().max(1)),
+                }),
+                None => refuse(Refusal::SignFailed(e.to_string())),
+            })?;
+        let url = target.return_url(&self.config.jitsi_url, &signed.token);
         let page = match target.app {
             App::Web => pages::redirect(&url, &cookies),
             _ => pages::open_app(&url, &cookies),

@@ -48,6 +48,23 @@ pub struct LoginState {
     pub room: Option<String>,
     /// When the login started (Unix seconds).
     pub created: u64,
+    /// Inline login (`tokenAuthInline`): what the callback hands to
+    /// Jitsi's `static/sso.html` instead of a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<InlineLogin>,
+}
+
+/// What `/oidc/auth` keeps of an inline login for its callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InlineLogin {
+    /// Jitsi's PKCE challenge (S256), bound into the code.
+    pub challenge: String,
+    /// Jitsi's nonce, for the id_token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Jitsi's `state` as it goes back to `sso.html` (percent-encoded).
+    pub state: String,
 }
 
 /// The IdP session to end on logout.
@@ -221,6 +238,7 @@ mod tests {
             jitsi: serde_json::json!({"room": "r"}),
             room: None,
             created,
+            inline: None,
         }
     }
 

@@ -61,6 +61,14 @@ thread_local! {
     static IDP_TIME: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
     /// The `max-age` of this thread's last IdP answer (none: not given, or no answer).
     static LAST_MAX_AGE: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
+    static LAST_STATUS: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
+}
+
+/// The HTTP status of the last answer the IdP gave on this thread (`None`
+/// when the last request got no answer): what an error the protocol
+/// crate reports without it (an empty or unreadable error body) was.
+pub fn last_status() -> Option<u16> {
+    LAST_STATUS.with(std::cell::Cell::get)
 }
 
 /// The `Cache-Control: max-age` of the last answer this thread had from
@@ -99,11 +107,13 @@ impl IdpHttp {
     fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let host = request.uri().host().unwrap_or("?").to_owned();
         LAST_MAX_AGE.with(|m| m.set(None));
+        LAST_STATUS.with(|m| m.set(None));
         let answer = self
             .0
             .run(request)
             .map_err(|e| HttpError(format!("{host}: {e}")))?;
         let (parts, body) = answer.into_parts();
+        LAST_STATUS.with(|m| m.set(Some(parts.status.as_u16())));
         let cache = parts
             .headers
             .get_all(openidconnect::http::header::CACHE_CONTROL);

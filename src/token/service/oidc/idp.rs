@@ -23,6 +23,9 @@ pub trait IdentityProvider: Send + Sync {
     fn finish(&self, code: &str, verifier: &str, nonce: &str) -> Result<Identity, ProviderError>;
     /// Where to end the IdP session, if it has an `end_session_endpoint`.
     fn end_session_url(&self, id_token_hint: Option<&str>, post_logout: &str) -> Option<String>;
+    /// The IdP asked whether a login still stands, with its refresh token;
+    /// the next one when it rotates them.
+    fn refresh(&self, refresh_token: &str) -> Result<Option<String>, ProviderError>;
 }
 
 impl IdentityProvider for Provider {
@@ -52,5 +55,9 @@ impl IdentityProvider for Provider {
 
     fn end_session_url(&self, id_token_hint: Option<&str>, post_logout: &str) -> Option<String> {
         Provider::end_session_url(self, id_token_hint, post_logout)
+    }
+
+    fn refresh(&self, refresh_token: &str) -> Result<Option<String>, ProviderError> {
+        Provider::refresh(self, refresh_token)
     }
 }

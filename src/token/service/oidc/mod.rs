@@ -8,7 +8,11 @@
 //!   [`provider::Provider`] implements (and a fake, in the unit tests);
 //!   [`token_error`]: what the token endpoint's error answer means.
 //! - The flow, one child per route: `auth`, `callback` (with `replay`, the
-//!   login states used on this replica), `logout`.
+//!   login states used on this replica), `logout`, and inline login's
+//!   `POST /oidc/token` (`redeem`).
+//! - Inline login (`tokenAuthInline` + `sso` in Jitsi's config.js): `inline`
+//!   (what `/oidc/auth` and the callback do differently for it), [`grant`]
+//!   (its sealed one-time codes and refresh tokens).
 //! - [`cookie`]: the login state, sealed in a short-lived cookie.
 //! - [`jitsi`]: Jitsi's `state`, the room and tenant, the return URL.
 //! - [`pages`]: the redirects, the app hand-over, the error page's body.
@@ -23,15 +27,20 @@
 mod auth;
 mod callback;
 pub(crate) mod cookie;
+pub(crate) mod grant;
 pub(crate) mod http;
 pub(crate) mod idp;
+mod inline;
 pub(crate) mod jitsi;
 mod logout;
 pub(crate) mod pages;
 pub(crate) mod provider;
+mod redeem;
 mod replay;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inline;
 pub(crate) mod token_error;
 
 pub use idp::IdentityProvider;
@@ -42,6 +51,7 @@ use crate::keydir::KeySet;
 use crate::routes::{BridgeUrls, Route, Routes};
 use crate::token::claims::{TokenSpec, User};
 use cookie::{Sealer, LOGIN_COOKIE};
+use grant::Person;
 use jitsi::Target;
 use provider::{Identity, Provider, ProviderError, Settings};
 use serde_json::Value;
@@ -55,6 +65,8 @@ pub struct Bridge {
     sealer: Sealer,
     urls: BridgeUrls,
     used: replay::Used,
+    /// Inline login's codes and refresh tokens redeemed on this replica.
+    redeemed: replay::Used,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -139,6 +151,7 @@ impl Bridge {
             sealer,
             urls,
             used: replay::Used::default(),
+            redeemed: replay::Used::default(),
         }
     }
 
@@ -209,7 +222,7 @@ impl Bridge {
                     .map(|(_, v)| v.as_str())
             };
             match route {
-                Route::OidcAuth => self.auth(param("state"), param("room"), now),
+                Route::OidcAuth => self.auth(&param, raw_param(req.uri().query(), "state"), now),
                 Route::OidcCallback => self.callback(&param, cookie.as_deref(), set, signer, now),
                 Route::OidcLogout => Ok(self.logout(cookie.as_deref())),
                 _ => Err(Refusal::Misconfigured(format!(
@@ -236,8 +249,9 @@ impl Bridge {
         Answer::refused(r.refusal.page(&back, &clear), r.refusal)
     }
 
-    /// The claims of the token for `identity` joining `target`.
-    fn spec(&self, identity: &Identity, target: &Target) -> TokenSpec {
+    /// Who `identity` is, as the tokens name them: the moderator rule
+    /// applied, the display name, e-mail and an https avatar.
+    fn person(&self, identity: &Identity) -> Person {
         let moderator = self.config.moderator.as_ref().is_some_and(|rule| match identity.claims.get(&rule.claim) {
             Some(Value::String(s)) => *s == rule.value,
             Some(Value::Array(values)) => values.iter().any(|v| v.as_str() == Some(rule.value.as_str())),
@@ -265,6 +279,18 @@ impl Bridge {
                     && crate::token::claims::avatar_allowed(p)
             })
             .map(str::to_owned);
+        Person {
+            sub: identity.sub.clone(),
+            name,
+            email: identity.text("email").map(str::to_owned),
+            avatar,
+            moderator,
+        }
+    }
+
+    /// The claims of the token for `person` joining `target`: the one rule
+    /// of the redirect contract and of inline login.
+    fn spec(&self, person: &Person, target: &Target) -> TokenSpec {
         TokenSpec {
             iss: Some(self.config.token_issuer.clone()),
             aud: Some(self.config.audience.clone()),
@@ -272,18 +298,25 @@ impl Bridge {
             room: Some(target.room_claim()),
             ttl: Some(self.config.ttl),
             user: User {
-                id: Some(identity.sub.clone()),
-                name,
-                email: identity.text("email").map(str::to_owned),
-                avatar,
-                affiliation: moderator.then(|| "owner".to_owned()),
+                id: Some(person.sub.clone()),
+                name: person.name.clone(),
+                email: person.email.clone(),
+                avatar: person.avatar.clone(),
+                affiliation: person.moderator.then(|| "owner".to_owned()),
                 ..User::default()
             },
             // The string "true" Jitsi's plugins compare with (token::claims' rule).
-            moderator: moderator.then_some(true),
+            moderator: person.moderator.then_some(true),
             ..TokenSpec::default()
         }
     }
+}
+
+/// The first value of `name` in `query` as it came, still percent-encoded.
+fn raw_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The request's `Cookie` header(s), joined as one (`None` without, or

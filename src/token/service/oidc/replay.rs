@@ -45,6 +45,15 @@ impl Used {
         true
     }
 
+    /// Forgets `state` (its use did not go through: it may be tried again).
+    pub fn forget(&self, state: &str) {
+        let key = digest(state);
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.seen.remove(&key) {
+            inner.order.retain(|(k, _)| *k != key);
+        }
+    }
+
     /// States remembered now.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -75,6 +84,12 @@ mod tests {
         assert!(used.first_use("s2", 1700, 1100));
         // After its expiry, s1 is forgotten (its cookie is refused by then anyway).
         assert!(used.first_use("s3", 1800, 1650));
+        assert_eq!(used.len(), 2);
+        used.forget("s3");
+        assert!(
+            used.first_use("s3", 1800, 1650),
+            "forgotten, so usable again"
+        );
         assert_eq!(used.len(), 2);
     }
 }

@@ -11,9 +11,12 @@ use std::time::Duration;
 
 /// An IdP in memory: each login gets state `state-<n>`; the code says what
 /// the token endpoint answers (`good`, `used`, `bad-client`).
-struct FakeIdp {
-    logins: AtomicUsize,
+pub(super) struct FakeIdp {
+    pub(super) logins: AtomicUsize,
     exchanges: AtomicUsize,
+    pub(super) refreshes: AtomicUsize,
+    /// What a refresh at the IdP answers: `ok`, `disabled` or `down`.
+    pub(super) refresh_answer: std::sync::Mutex<&'static str>,
     claims: serde_json::Map<String, Value>,
 }
 
@@ -48,6 +51,8 @@ impl IdentityProvider for FakeIdp {
                 sub: "ada".into(),
                 claims: self.claims.clone(),
                 id_token: "h.p.s".into(),
+                // `offline`: the IdP gives a refresh token.
+                refresh_token: (code == "offline").then(|| "idp-rt-1".into()),
             }),
         }
     }
@@ -56,17 +61,27 @@ impl IdentityProvider for FakeIdp {
             "https://idp.test/logout?post_logout_redirect_uri={post_logout}"
         ))
     }
+    fn refresh(&self, refresh_token: &str) -> Result<Option<String>, ProviderError> {
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        match *self.refresh_answer.lock().unwrap() {
+            "disabled" => Err(ProviderError::CodeRefused(
+                "invalid_grant: account disabled".into(),
+            )),
+            "down" => Err(ProviderError::Unreachable("connection refused".into())),
+            _ => Ok(Some(format!("{refresh_token}+"))),
+        }
+    }
 }
 
-struct World {
-    bridge: Bridge,
-    idp: Arc<FakeIdp>,
-    set: KeySet,
-    signer: Signer,
+pub(super) struct World {
+    pub(super) bridge: Bridge,
+    pub(super) idp: Arc<FakeIdp>,
+    pub(super) set: KeySet,
+    pub(super) signer: Signer,
     _dir: tempfile::TempDir,
 }
 
-fn config(moderator: bool) -> OidcConfig {
+pub(super) fn config(moderator: bool) -> OidcConfig {
     OidcConfig {
         issuer: url::Url::parse("https://idp.test").unwrap(),
         client_id: "jitsi".into(),
@@ -84,10 +99,12 @@ fn config(moderator: bool) -> OidcConfig {
         cookie_key: [9; 32],
         cookie_key_file: "cookie.key".into(),
         ca_file: None,
+        sso_client_id: "jitsi-meet".into(),
+        refresh_ttl: Duration::from_secs(12 * 3600),
     }
 }
 
-fn world(routes: &Routes, claims: Value) -> World {
+pub(super) fn world(routes: &Routes, claims: Value) -> World {
     let dir = tempfile::tempdir().unwrap();
     crate::keydir::keygen::create(dir.path(), "jitsi/2026-01-01", 2048).unwrap();
     let set = KeySet::load(dir.path()).unwrap();
@@ -96,6 +113,8 @@ fn world(routes: &Routes, claims: Value) -> World {
     let idp = Arc::new(FakeIdp {
         logins: AtomicUsize::new(0),
         exchanges: AtomicUsize::new(0),
+        refreshes: AtomicUsize::new(0),
+        refresh_answer: std::sync::Mutex::new("ok"),
         claims: claims.as_object().cloned().unwrap_or_default(),
     });
     let provider: Arc<dyn IdentityProvider> = idp.clone();
@@ -109,7 +128,7 @@ fn world(routes: &Routes, claims: Value) -> World {
 }
 
 impl World {
-    fn get(&self, route: Route, query: &str, cookie: Option<&str>) -> Answer {
+    pub(super) fn get(&self, route: Route, query: &str, cookie: Option<&str>) -> Answer {
         let mut req = ::http::Request::builder().uri(format!("/x?{query}"));
         if let Some(c) = cookie {
             req = req.header(::http::header::COOKIE, c);
@@ -143,11 +162,11 @@ impl World {
     }
 }
 
-fn text(a: &Answer) -> String {
+pub(super) fn text(a: &Answer) -> String {
     String::from_utf8(a.response.body().to_vec()).unwrap()
 }
 
-fn set_cookies(a: &Answer) -> Vec<String> {
+pub(super) fn set_cookies(a: &Answer) -> Vec<String> {
     a.response
         .headers()
         .get_all(::http::header::SET_COOKIE)
@@ -302,12 +321,14 @@ fn each_failure_is_labelled_for_what_it_is_and_links_back_to_the_meeting() {
 #[test]
 fn a_moderator_claim_the_idp_never_sent_makes_no_moderator() {
     let w = world(&Routes::default(), serde_json::json!({"name": "Ada"}));
+    let nobody = Identity {
+        sub: "ada".into(),
+        claims: serde_json::Map::new(),
+        id_token: String::new(),
+        refresh_token: None,
+    };
     let spec = w.bridge.spec(
-        &Identity {
-            sub: "ada".into(),
-            claims: serde_json::Map::new(),
-            id_token: String::new(),
-        },
+        &w.bridge.person(&nobody),
         &Target::from_request(None, Some("r")).unwrap(),
     );
     assert_eq!(spec.moderator, None);
@@ -318,10 +339,14 @@ fn a_moderator_claim_the_idp_never_sent_makes_no_moderator() {
             .cloned()
             .unwrap(),
         id_token: String::new(),
+        refresh_token: None,
     };
     assert_eq!(
         w.bridge
-            .spec(&mods, &Target::from_request(None, Some("r")).unwrap())
+            .spec(
+                &w.bridge.person(&mods),
+                &Target::from_request(None, Some("r")).unwrap()
+            )
             .moderator,
         Some(true)
     );

@@ -31,7 +31,7 @@ use openidconnect::core::{
 use openidconnect::{
     AccessToken, AuthorizationCode, ClaimsVerificationError, Client, CsrfToken,
     EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
     TokenResponse, UserInfoClaims, UserInfoError,
 };
@@ -162,6 +162,9 @@ pub struct Identity {
     pub claims: Map<String, Value>,
     /// The raw id_token (kept for the logout's `id_token_hint`).
     pub id_token: String,
+    /// The IdP's refresh token, when it gave one (`offline_access`): an
+    /// inline login's refresh asks the IdP with it first.
+    pub refresh_token: Option<String>,
 }
 
 impl Identity {
@@ -342,7 +345,40 @@ impl Provider {
             sub,
             claims: all,
             id_token: id_token.to_string(),
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
         })
+    }
+
+    /// Asks the IdP whether the login behind `refresh_token` still stands
+    /// (a user it disabled, a session it ended: refused as
+    /// [`ProviderError::CodeRefused`]); its next refresh token, when it
+    /// rotates them.
+    pub fn refresh(&self, refresh_token: &str) -> Result<Option<String>, ProviderError> {
+        let d = self.discovered()?;
+        let token = RefreshToken::new(refresh_token.to_owned());
+        let tokens = d
+            .client
+            .exchange_refresh_token(&token)
+            .map_err(|e| ProviderError::Discovery(e.to_string()))?
+            .request(&d.http)
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => match token_error::refused(&r) {
+                    Refused::Client(text) => ProviderError::ClientCredentials(text),
+                    Refused::Code(text) => ProviderError::CodeRefused(text),
+                },
+                RequestTokenError::Request(e) => unreachable(error_chain(&e)),
+                // Answered, but not with tokens nor a readable error: a 4xx is
+                // the IdP's no (a client it does not let refresh answers so).
+                other => match super::http::last_status() {
+                    Some(status) if (400..500).contains(&status) => ProviderError::CodeRefused(format!(
+                        "HTTP {status} without a usable error ({}); if every refresh is refused, allow refresh tokens \
+                         for the client at the identity provider",
+                        error_chain(&other)
+                    )),
+                    _ => ProviderError::Unreachable(format!("token endpoint answer to a refresh: {}", error_chain(&other))),
+                },
+            })?;
+        Ok(tokens.refresh_token().map(|t| t.secret().clone()))
     }
 
     fn userinfo(
