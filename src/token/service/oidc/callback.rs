@@ -11,7 +11,7 @@
 
 use super::cookie::{Session, LOGIN_COOKIE, LOGIN_TTL};
 use super::jitsi::{App, Target};
-use super::{done, idp_refusal, pages, Bridge, Refused, Step};
+use super::{done, idp_refusal, pages, sign_refusal, Bridge, Refused, Step};
 use crate::keydir::age::epoch_secs;
 use crate::keydir::KeySet;
 use crate::token::service::refusal::Refusal;
@@ -98,13 +98,7 @@ impl Bridge {
         let spec = self.spec(&self.person(&identity), &target);
         let signed = signer
             .sign(set, &self.config.token_issuer, &spec, now)
-            .map_err(|e| match e.retry_after() {
-                Some(wait) => refuse(Refusal::NoKey {
-                    message: format!("No signing key is ready ({e})."),
-                    retry_after: Some(wait.as_secs().max(1)),
-                }),
-                None => refuse(Refusal::SignFailed(e.to_string())),
-            })?;
+            .map_err(|e| refuse(sign_refusal(e)))?;
         let url = target.return_url(&self.config.jitsi_url, &signed.token);
         let page = match target.app {
             App::Web => pages::redirect(&url, &cookies),

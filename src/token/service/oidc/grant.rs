@@ -16,7 +16,7 @@
 //! an IdP refresh token (`offline_access`), which the IdP rotates, makes a
 //! replayed refresh token fail at the IdP.
 
-use super::cookie::{CookieError, Sealer};
+use super::cookie::Sealer;
 use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -207,11 +207,10 @@ fn open<T: serde::de::DeserializeOwned>(
     sealed: &str,
     what: &'static str,
 ) -> Result<T, GrantError> {
-    sealer.open(name, sealed).map_err(|e: CookieError| match e {
-        CookieError::Missing | CookieError::Tampered | CookieError::Expired => {
-            GrantError::NotOurs(what)
-        }
-    })
+    // Whatever the sealer says (altered, another key, another kind), it is not ours.
+    sealer
+        .open(name, sealed)
+        .map_err(|_| GrantError::NotOurs(what))
 }
 
 /// Whether `challenge` is a well-formed S256 challenge: 43 base64url

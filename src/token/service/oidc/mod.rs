@@ -331,6 +331,18 @@ fn cookie_header(req: &::http::Request<()>) -> Option<String> {
     values.filter(|v| !v.is_empty()).map(|v| v.join("; "))
 }
 
+/// A token the bridge could not sign: 503 with `Retry-After` while no key
+/// is ready (too young, or a file being replaced), else 500.
+fn sign_refusal(e: super::SignError) -> Refusal {
+    match e.retry_after() {
+        Some(wait) => Refusal::NoKey {
+            message: format!("No signing key is ready ({e})."),
+            retry_after: Some(wait.as_secs().max(1)),
+        },
+        None => Refusal::SignFailed(e.to_string()),
+    }
+}
+
 /// An IdP failure as the refusal it is, each labelled for what it is; a
 /// set-up error (the bridge's client credentials) is also logged at `error`.
 fn idp_refusal(e: ProviderError) -> Refusal {

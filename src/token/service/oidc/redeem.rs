@@ -20,7 +20,7 @@
 use super::grant::{new_id, Code, GrantError, Refresh};
 use super::jitsi::{App, Target};
 use super::provider::ProviderError;
-use super::{idp_refusal, Bridge};
+use super::{idp_refusal, sign_refusal, Bridge};
 use crate::keydir::age::epoch_secs;
 use crate::keydir::KeySet;
 use crate::token::service::refusal::{OAuthError, Refusal};
@@ -97,18 +97,13 @@ impl Bridge {
     /// runs only those off its workers; the rest (a code, a refresh
     /// without one, a refusal) sign inline, as the mint API does.
     pub fn token_may_block(&self, body: Option<&[u8]>) -> bool {
-        let Some(body) = body else { return false };
-        let mut grant_type = None;
-        let mut token = None;
-        for (k, v) in form_urlencoded::parse(body) {
-            match &*k {
-                "grant_type" => grant_type = Some(v),
-                "refresh_token" => token = Some(v),
-                _ => {}
-            }
-        }
-        grant_type.as_deref() == Some("refresh_token")
-            && token.is_some_and(|t| Refresh::asks_idp(&self.sealer, &t))
+        let Some(Ok(form)) = body.map(parse_form) else {
+            return false;
+        };
+        form.get("grant_type").map(String::as_str) == Some("refresh_token")
+            && form
+                .get("refresh_token")
+                .is_some_and(|t| Refresh::asks_idp(&self.sealer, t))
     }
 
     /// A refusal of the token endpoint as RFC 6749 §5.2 JSON, with the
@@ -277,13 +272,7 @@ impl Bridge {
                 nonce: nonce.as_deref(),
             }
         });
-        let (token, id_token) = signed.map_err(|e| match e.retry_after() {
-            Some(wait) => Refusal::NoKey {
-                message: format!("No signing key is ready ({e})."),
-                retry_after: Some(wait.as_secs().max(1)),
-            },
-            None => Refusal::SignFailed(e.to_string()),
-        })?;
+        let (token, id_token) = signed.map_err(sign_refusal)?;
         let next = Refresh {
             id: new_id(),
             grant,
@@ -355,6 +344,11 @@ fn read_form(req: &http::Request<()>, body: Option<&[u8]>) -> Result<Form, Refus
             "the body must be a form (Content-Type: application/x-www-form-urlencoded)",
         ));
     }
+    parse_form(body)
+}
+
+/// `body` as a form, each parameter at most once.
+fn parse_form(body: &[u8]) -> Result<Form, Refusal> {
     let mut form = Form::new();
     for (k, v) in form_urlencoded::parse(body) {
         if form
