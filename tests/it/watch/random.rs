@@ -633,11 +633,13 @@ fn random_walk(mode: Mode) -> Report {
                 break;
             }
             if Instant::now() > deadline {
+                // The server's logs first, the finding last: CI keeps the
+                // tail of a failure's output.
+                eprintln!("[{mode:?}] the server's logs:\n{}", server.logs());
                 panic!(
                     "[{mode:?}] diverged after {done} operations in {settled} settled batches; {replay} replays it\n\
-                     not explained by a documented exception:\n  {}\nlast batch: {story:?}\noperations: {kinds:?}\nlogs:\n{}",
+                     not explained by a documented exception:\n  {}\nlast batch: {story:?}\noperations: {kinds:?}",
                     unexplained.join("\n  "),
-                    server.logs()
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
