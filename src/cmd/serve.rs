@@ -194,8 +194,9 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
         fetch::prosody_refresh_secs(Some(&format!("max-age={}", config.http.jwks_max_age)));
     info!(asap_key_server = %urls.base,
         "Prosody set-up 1, any Jitsi token plugin: asap_key_server = \"{}\"; \
-         each key is cached by kid until Prosody restarts, so rotate with a new kid",
-        urls.base);
+         each key is cached by kid until Prosody restarts, so rotate with a new kid{}",
+        urls.base,
+        if local.ip().is_unspecified() { "; <host> is the name Prosody reaches this server by" } else { "" });
     let keys = store.load().len();
     let cache_keys_url = crate::prosody::cache_keys_url(&urls.jwks, keys);
     info!(cache_keys_url = %cache_keys_url,
@@ -309,10 +310,17 @@ struct Urls {
 impl Urls {
     fn new(scheme: &str, addr: std::net::SocketAddr, http: &HttpConfig) -> Urls {
         let prefix = http.base_path.trim_matches('/');
-        let base = if prefix.is_empty() {
-            format!("{scheme}://{addr}")
+        // 0.0.0.0 is where it listens, never a name Prosody can reach it by
+        // (in a container: its service name, e.g. asap-keyserver).
+        let host = if addr.ip().is_unspecified() {
+            format!("<host>:{}", addr.port())
         } else {
-            format!("{scheme}://{addr}/{prefix}")
+            addr.to_string()
+        };
+        let base = if prefix.is_empty() {
+            format!("{scheme}://{host}")
+        } else {
+            format!("{scheme}://{host}/{prefix}")
         };
         let jwks = format!("{base}/{}", http.jwks_path.trim_start_matches('/'));
         Urls { base, jwks }
