@@ -202,9 +202,9 @@ fn the_prosody_snippet_passes_doctor_and_the_docker_env_names_a_key_server() {
 fn probe_is_the_container_health_check() {
     let dockerfile = std::fs::read_to_string(deploy("docker/Dockerfile")).unwrap();
     assert!(dockerfile.contains(
-        r#"CMD ["/usr/local/bin/asap-keyserver", "probe", "http://127.0.0.1:8085/readyz"]"#
+        r#"CMD ["/usr/local/bin/asap-keyserver", "probe", "--timeout", "2s", "http://127.0.0.1:8085/readyz"]"#
     ));
-    assert!(dockerfile.contains("USER nonroot") && dockerfile.contains("ASAP_NO_INIT=true"));
+    assert!(dockerfile.contains("USER 65532:65532") && dockerfile.contains(r#""--no-init"]"#));
     let (_t, dir) = keydir();
     let server = Server::start(&dir, &[]);
     assert_eq!(

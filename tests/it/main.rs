@@ -13,6 +13,7 @@ mod explain;
 mod export;
 mod faults;
 mod hardening;
+mod image;
 mod inline_login;
 mod jwks;
 mod keygen;
