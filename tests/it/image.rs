@@ -481,6 +481,19 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
         "/keys must be empty"
     );
 
+    // Loaded back from the archive (what `podman load` does, through the
+    // same library), the image the rest of the test runs.
+    ok(Command::new("buildah").args(["rmi", &tag]));
+    let loaded = ok(Command::new("buildah")
+        .arg("pull")
+        .arg("--quiet")
+        .arg(format!("docker-archive:{}", path_str(&archive))));
+    let config_file = entry["Config"].as_str().unwrap();
+    assert_eq!(
+        Some(loaded.trim()),
+        config_file.strip_suffix(".json"),
+        "the image ID is its config's digest"
+    );
     // The image's binary, in the image's root filesystem, as its user.
     let container = ok(Command::new("buildah").args(["from", "--pull-never", &tag]));
     let container = container.trim().to_owned();
@@ -619,7 +632,11 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
     let unhealthy = health_check(&ns);
     assert_eq!(unhealthy.status.code(), Some(1), "{unhealthy:?}");
     // Both keys were read from the mounted folder, by path under /keys.
-    assert!(logs().contains("path=/keys/jitsi/2026-12-08.pem"), "{}", logs());
+    assert!(
+        logs().contains("path=/keys/jitsi/2026-12-08.pem"),
+        "{}",
+        logs()
+    );
 }
 
 /// The docker-jitsi-meet compose file this test stands in for: its services'
