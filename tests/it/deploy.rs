@@ -307,3 +307,77 @@ fn the_manual_pages_come_from_the_cli_and_render_without_warnings() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/man1: not a folder"), "{err}");
 }
+
+#[test]
+fn the_web_containers_nginx_file_sends_only_oidc_to_the_key_server() {
+    let (t, dir) = keydir();
+    write_private(dir.join("jitsi/2026-11-27.pem"), &key(0).pkcs8);
+    let server = Server::start(&dir, &[]);
+    let snippet = std::fs::read_to_string(deploy("docker/nginx-custom-oidc.conf")).unwrap();
+    assert!(snippet.contains("set $asap_keyserver http://asap-keyserver:8085;"));
+    let snippet = snippet.replace(
+        "http://asap-keyserver:8085",
+        &format!("http://{}", server.addr),
+    );
+    let port = free_port();
+    let w = path_str(t.path());
+    // Where docker-jitsi-meet's web image includes it: a server block whose
+    // regex locations take a room (/<room>) and a tenant's paths (/<tenant>/...).
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {w}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\naccess_log off;\n\
+         client_body_temp_path {w}/body;\nproxy_temp_path {w}/proxy;\nfastcgi_temp_path {w}/fcgi;\n\
+         uwsgi_temp_path {w}/uwsgi;\nscgi_temp_path {w}/scgi;\nserver {{\nlisten 127.0.0.1:{port};\n\
+         location ~ ^/([^/?&:'\"]+)$ {{ return 200 'jitsi room'; }}\n\
+         location ~ ^/([^/?&:'\"]+)/(.*)$ {{ return 200 'jitsi tenant'; }}\n{snippet}\n}}\n}}\n"
+    );
+    std::fs::write(t.path().join("nginx.conf"), conf).unwrap();
+    let (ok, out) = output(
+        Command::new("nginx")
+            .arg("-t")
+            .arg("-c")
+            .arg(t.path().join("nginx.conf"))
+            .arg("-p")
+            .arg(t.path()),
+    );
+    assert!(ok, "nginx -t: {out}");
+    let mut nginx = Command::new("nginx")
+        .arg("-c")
+        .arg(t.path().join("nginx.conf"))
+        .arg("-p")
+        .arg(t.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let answered = std::panic::catch_unwind(|| {
+        wait_until("nginx answers", || {
+            std::net::TcpStream::connect(addr).is_ok()
+        });
+        assert_eq!(get(addr, "/meeting").text(), "jitsi room");
+        // /oidc/... reaches the key server (here without a token service:
+        // its own 404), query string and all; Jitsi's locations keep the rest.
+        let through = get(addr, "/oidc/auth?room=meeting&state=x");
+        let direct = server.get("/oidc/auth?room=meeting&state=x");
+        assert_eq!(
+            (through.status, through.text()),
+            (direct.status, direct.text())
+        );
+        assert!(
+            through.text().starts_with("not found:"),
+            "{}",
+            through.text()
+        );
+        assert_eq!(get(addr, "/tenant/meeting").text(), "jitsi tenant");
+        assert_eq!(
+            get(addr, &key_path("jitsi/2026-11-27")).text(),
+            "jitsi room",
+            "keys stay on the compose network"
+        );
+    });
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    if let Err(e) = answered {
+        std::panic::resume_unwind(e);
+    }
+}
