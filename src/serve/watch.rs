@@ -568,7 +568,9 @@ pub async fn run(
         }
         let taken = std::mem::take(&mut *lock(&w.changes));
         if taken.rewatch {
+            // Events were lost: placed anew, and read as a fresh start reads.
             w.restart = true;
+            scanner.events_lost();
         }
         if w.wants_start(missing) {
             // Placed before the walk, so that nothing changed meanwhile is missed.

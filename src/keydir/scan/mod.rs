@@ -109,6 +109,9 @@ pub struct Scanner {
     /// Cache entries taken out by [`Scanner::forget_removed`], brought in
     /// step with the set by the next pass.
     forgotten: Entries,
+    /// The file watcher lost events since the last full walk (see
+    /// [`Scanner::events_lost`]).
+    lost_events: bool,
 }
 
 impl Scanner {
@@ -130,6 +133,7 @@ impl Scanner {
             reserved: crate::routes::Routes::default().reserved_kids(),
             documents: crate::routes::Routes::default().documents(),
             forgotten: BTreeMap::new(),
+            lost_events: false,
         }
     }
 
@@ -152,6 +156,14 @@ impl Scanner {
             self.reserved.push(path.to_owned());
         }
         self
+    }
+
+    /// The file watcher lost events (its queue overflowed): a key deleted in
+    /// a folder that turned unreadable since may have gone unheard. Until
+    /// the next full walk is done, an unreadable folder keeps nothing, as on
+    /// a fresh start, instead of the keys last read in it.
+    pub fn events_lost(&mut self) {
+        self.lost_events = true;
     }
 
     /// Makes the next scan read every file again, as if all had changed

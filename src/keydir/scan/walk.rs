@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Work state of one walk, of the whole directory or of one region of it.
 pub(super) struct Walk {
@@ -111,6 +111,7 @@ impl Scanner {
             .map(|(k, _)| k.clone())
             .collect();
         let old = self.take(stale);
+        self.lost_events = false;
         Ok((old, walk.next))
     }
 
@@ -327,7 +328,9 @@ impl Scanner {
                     // this folder stay served until it can be read again.
                     // Not through a symlinked folder: the watcher hears of
                     // a deletion there under the target's name only.
-                    let kept: Vec<Rel> = if walk.via_symlink > 0 || file_type.is_symlink() {
+                    // Nor after the watcher lost events: a deletion there
+                    // may have gone unheard.
+                    let last: Vec<Rel> = if walk.via_symlink > 0 || file_type.is_symlink() {
                         Vec::new()
                     } else {
                         subtree(&self.cache, &rel_path)
@@ -335,6 +338,16 @@ impl Scanner {
                             .filter(|p| ***p != *rel_path.as_os_str())
                             .cloned()
                             .collect()
+                    };
+                    let kept = if self.lost_events {
+                        if !last.is_empty() {
+                            warn!(dir = %shown(path), error = %e, keys = last.len(),
+                                "folder not readable after the file watcher lost events; the keys last read in it \
+                                 are no longer served (a deletion there may have gone unheard)");
+                        }
+                        Vec::new()
+                    } else {
+                        last
                     };
                     if !kept.is_empty() && !self.cache.contains_key(rel_path.as_os_str()) {
                         error!(dir = %shown(path), error = %e, keys = kept.len(),
