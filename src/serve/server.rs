@@ -318,6 +318,8 @@ async fn health_only(
 ) {
     let read = tokio::time::timeout_at(deadline, conn::read_head(&mut io));
     let head = tokio::select! {
+        // A head already in wins over a newcomer come at the same time.
+        biased;
         r = read => match r {
             Ok(Ok(head)) => head,
             _ => return,
@@ -382,6 +384,7 @@ async fn connection(
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
                     let done = tokio::select! {
+                        biased;
                         r = handshake => r,
                         () = ticket.evicted() => {
                             debug!(peer = %peer, "over the connection limit: closed for a newer client (no TLS handshake yet)");
@@ -436,6 +439,10 @@ async fn over_limit<I>(
 {
     let read = tokio::time::timeout_at(deadline, conn::read_head(&mut io));
     let head = tokio::select! {
+        // A whole head that is already in (a probe the server was slow to
+        // look at, under load) is served, not closed for a newcomer that
+        // came at the same time: it was never silent.
+        biased;
         r = read => match r {
             Ok(Ok(head)) => head,
             _ => return,
