@@ -14,28 +14,15 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-fn output(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/test installs it)"))
-}
-
 /// Runs `cmd`, fails the test with its output unless it succeeds; stdout.
 fn ok(cmd: &mut Command) -> String {
-    let out = output(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    tool_ok(cmd).0
 }
 
 /// The runtime stage of deploy/docker/Dockerfile (the reference), as
@@ -164,13 +151,13 @@ impl Drop for Cleanup {
             let _ = std::fs::remove_dir_all(etc);
         }
         if let Some(ns) = &self.netns {
-            let _ = output(Command::new("ip").args(["netns", "del", ns]));
+            let _ = tool_output(Command::new("ip").args(["netns", "del", ns]));
         }
         if let Some(c) = &self.container {
-            let _ = output(Command::new("buildah").args(["umount", c]));
-            let _ = output(Command::new("buildah").args(["rm", c]));
+            let _ = tool_output(Command::new("buildah").args(["umount", c]));
+            let _ = tool_output(Command::new("buildah").args(["rm", c]));
         }
-        let _ = output(Command::new("buildah").args(["rmi", "--force", &self.tag]));
+        let _ = tool_output(Command::new("buildah").args(["rmi", "--force", &self.tag]));
     }
 }
 
@@ -183,7 +170,7 @@ fn in_netns(ns: &str, args: &[&str]) -> Command {
 
 fn curl(ns: &str, path: &str) -> (bool, String) {
     let url = format!("http://127.0.0.1:8085{path}");
-    let out = output(&mut in_netns(
+    let out = tool_output(&mut in_netns(
         ns,
         &["curl", "-sS", "--fail", "--max-time", "5", &url],
     ));
@@ -570,7 +557,7 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
     let health_check = |ns: &str| {
         let mut cmd = in_netns(ns, &["chroot", &format!("--userspec={user}"), &root]);
         cmd.args(&test[1..]);
-        output(&mut cmd)
+        tool_output(&mut cmd)
     };
     let healthy = health_check(&ns);
     assert!(healthy.status.success(), "{healthy:?}\n{}", logs());
@@ -586,7 +573,7 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
     )
     .unwrap();
     let prosody = prosody_as_docker_jitsi_meet_renders(t.path());
-    let doctor = output(&mut in_netns(
+    let doctor = tool_output(&mut in_netns(
         &ns,
         &[
             bin(),
@@ -628,8 +615,7 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
     for at in ["/", "/keys"] {
         let line = mounts
             .lines()
-            .filter(|l| l.split(' ').nth(4) == Some(at))
-            .last()
+            .rfind(|l| l.split(' ').nth(4) == Some(at))
             .unwrap_or_else(|| panic!("no mount at {at}: {mounts}"));
         let options = line.split(' ').nth(5).unwrap();
         assert!(
@@ -695,7 +681,7 @@ networks:
 /// `docker-compose config` in `project` (Debian's docker-compose), as JSON.
 fn compose_config(project: &Path) -> Result<Value, String> {
     use std::io::Write as _;
-    let out = output(
+    let out = tool_output(
         Command::new("docker-compose")
             .arg("config")
             .current_dir(project),

@@ -11,7 +11,7 @@ use crate::common::*;
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 const PKG: &str = "asap-keyserver";
 const KEYS: &str = "/var/lib/asap-keyserver/keys";
@@ -19,22 +19,10 @@ const ENV_FILE: &str = "/etc/asap-keyserver/asap-keyserver.env";
 const UNIT: &str = "/usr/lib/systemd/system/asap-keyserver.service";
 const BACKUPS: &str = "/var/backups";
 
-fn output(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/test installs it)"))
-}
-
 /// Runs `cmd`, fails the test with its output unless it succeeds, returns stdout + stderr.
 fn ok(cmd: &mut Command) -> String {
-    let out = output(cmd);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
+    let (stdout, stderr) = tool_ok(cmd);
+    stdout + &stderr
 }
 
 fn dpkg(args: &[&str]) -> String {
@@ -44,7 +32,7 @@ fn dpkg(args: &[&str]) -> String {
 }
 
 fn installed_version() -> Option<String> {
-    let out = output(Command::new("dpkg-query").args([
+    let out = tool_output(Command::new("dpkg-query").args([
         "-W",
         "-f",
         "${db:Status-Status} ${Version}",
@@ -55,7 +43,7 @@ fn installed_version() -> Option<String> {
 }
 
 fn user_exists() -> bool {
-    output(Command::new("getent").args(["passwd", PKG]))
+    tool_output(Command::new("getent").args(["passwd", PKG]))
         .status
         .success()
 }
@@ -85,12 +73,12 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = output(Command::new("dpkg").args(["-P", PKG]));
+        let _ = tool_output(Command::new("dpkg").args(["-P", PKG]));
         for dir in backups().difference(&self.backups_before) {
             let _ = std::fs::remove_dir_all(dir);
         }
         if !self.user_existed {
-            let _ = output(Command::new("deluser").args(["--system", PKG]));
+            let _ = tool_output(Command::new("deluser").args(["--system", PKG]));
         }
     }
 }
@@ -203,7 +191,7 @@ fn package_installs_upgrades_removes_and_purges() {
     let v2 = build(out.path(), "0.1.1-1");
 
     // lintian: no errors (warnings allowed; overrides in debian/asap-keyserver.lintian-overrides).
-    let lint = output(Command::new("lintian").arg(&v1));
+    let lint = tool_output(Command::new("lintian").arg(&v1));
     let lint_text = String::from_utf8_lossy(&lint.stdout);
     assert!(
         lint_text.lines().all(|l| !l.starts_with("E:")),

@@ -25,6 +25,26 @@ pub fn run(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
+/// Runs a system tool with no input; fails the test only if it cannot be
+/// started (a missing peer: `scripts/test` installs it).
+pub fn tool_output(cmd: &mut Command) -> std::process::Output {
+    cmd.stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/test installs it)"))
+}
+
+/// Runs a system tool that must succeed (failing the test with both of its
+/// outputs otherwise); its stdout and stderr.
+pub fn tool_ok(cmd: &mut Command) -> (String, String) {
+    let out = tool_output(cmd);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{stdout}{stderr}");
+    (stdout, stderr)
+}
+
 pub fn openssl(args: &[&str]) -> Vec<u8> {
     run(Command::new("openssl").args(args))
 }
