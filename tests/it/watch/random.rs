@@ -243,6 +243,8 @@ struct Report {
     documented: BTreeMap<&'static str, BTreeSet<String>>,
     kinds: BTreeMap<&'static str, usize>,
     folders_during_walks: usize,
+    /// Watcher queue overflows the server logged (events lost).
+    overflows: usize,
     elapsed: Duration,
 }
 
@@ -652,6 +654,10 @@ fn random_walk(mode: Mode) -> Report {
         documented,
         kinds,
         folders_during_walks,
+        overflows: server
+            .logs()
+            .matches("file watcher queue overflowed")
+            .count(),
         elapsed: started.elapsed(),
     }
 }
@@ -663,10 +669,12 @@ fn walk_and_report(mode: Mode) {
     let documented: BTreeMap<_, _> = r.documented.iter().map(|(c, k)| (*c, k.len())).collect();
     eprintln!(
         "random walk [{mode:?}]: {} operations, {} settled comparisons, 0 unexplained divergences, \
-         documented (distinct kids): {documented:?}, {} folders made during walks, {:.1} s; operations: {:?}",
+         documented (distinct kids): {documented:?}, {} folders made during walks, {} watcher overflows, \
+         {:.1} s; operations: {:?}",
         r.ops,
         r.settled,
         r.folders_during_walks,
+        r.overflows,
         r.elapsed.as_secs_f64(),
         r.kinds
     );
