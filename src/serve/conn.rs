@@ -183,11 +183,14 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
 }
 
 /// Reads until the end of the first request head (`\r\n\r\n`), at most
-/// [`MAX_HEAD`] bytes; returns everything read (the head, and whatever
-/// followed it in the same reads).
-pub async fn read_head<I: AsyncRead + Unpin>(io: &mut I) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(1024);
+/// [`MAX_HEAD`] bytes, into `buf` (the head, and whatever followed it in the
+/// same reads). Cancel safe: `buf` keeps what was read if the future is
+/// dropped before the head is whole, and reading can go on where it stopped.
+pub async fn read_head<I: AsyncRead + Unpin>(io: &mut I, buf: &mut Vec<u8>) -> io::Result<()> {
     let mut chunk = [0u8; 2048];
+    if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        return Ok(());
+    }
     loop {
         let n = io.read(&mut chunk).await?;
         if n == 0 {
@@ -196,7 +199,7 @@ pub async fn read_head<I: AsyncRead + Unpin>(io: &mut I) -> io::Result<Vec<u8>> 
         let from = buf.len().saturating_sub(3);
         buf.extend_from_slice(&chunk[..n]);
         if buf[from..].windows(4).any(|w| w == b"\r\n\r\n") {
-            return Ok(buf);
+            return Ok(());
         }
         if buf.len() > MAX_HEAD {
             return Err(io::Error::new(
@@ -204,6 +207,36 @@ pub async fn read_head<I: AsyncRead + Unpin>(io: &mut I) -> io::Result<Vec<u8>> 
                 "request head too large",
             ));
         }
+    }
+}
+
+/// Whether a client has sent the end of its request head though the
+/// server has not read it yet: under load, a task can be slow to look at a
+/// health probe that came whole, and such a client is not silent.
+pub trait HeadArrived {
+    /// Whether `read` (what was read of the head so far) and the bytes
+    /// waiting unread in the socket hold `\r\n\r\n`. A peek, never a read.
+    fn head_arrived(&self, read: &[u8]) -> bool;
+}
+
+impl HeadArrived for SendTimeout<tokio::net::TcpStream> {
+    fn head_arrived(&self, read: &[u8]) -> bool {
+        let mut buf = [0u8; MAX_HEAD];
+        let tail = read.len().saturating_sub(3);
+        let kept = read.len() - tail;
+        buf[..kept].copy_from_slice(&read[tail..]);
+        let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+        match rustix::net::recv(&self.io, &mut buf[kept..], flags) {
+            Ok((n, _)) => buf[..kept + n].windows(4).any(|w| w == b"\r\n\r\n"),
+            Err(_) => false,
+        }
+    }
+}
+
+impl<I> HeadArrived for tokio_rustls::server::TlsStream<I> {
+    /// Inside TLS records a head cannot be seen without decrypting: no.
+    fn head_arrived(&self, _read: &[u8]) -> bool {
+        false
     }
 }
 
@@ -231,7 +264,8 @@ mod tests {
             .await
             .unwrap();
         let mut server = server;
-        let head = read_head(&mut server).await.unwrap();
+        let mut head = Vec::new();
+        read_head(&mut server, &mut head).await.unwrap();
         assert_eq!(request_line(&head), Some(("GET", "/healthz?x=1")));
         let mut again = Rewind::new(head, server);
         let mut out = vec![0u8; 43];
@@ -249,5 +283,62 @@ mod tests {
         let err = io.write_all(&[0u8; 16]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         drop(client);
+    }
+
+    #[tokio::test]
+    async fn a_head_read_in_two_goes_keeps_what_the_first_read() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client.write_all(b"GET /readyz HTTP/1.1\r\n").await.unwrap();
+        let mut head = Vec::new();
+        let first =
+            tokio::time::timeout(Duration::from_millis(50), read_head(&mut server, &mut head));
+        assert!(first.await.is_err(), "no whole head yet");
+        client.write_all(b"Host: a\r\n\r\n").await.unwrap();
+        read_head(&mut server, &mut head).await.unwrap();
+        assert_eq!(request_line(&head), Some(("GET", "/readyz")));
+    }
+
+    #[tokio::test]
+    async fn a_head_that_came_whole_is_seen_before_it_is_read() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut server = SendTimeout::new(server, Duration::from_secs(1));
+        client
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+        let seen = |s: &SendTimeout<tokio::net::TcpStream>, read: &[u8]| s.head_arrived(read);
+        // Half a head, arrived (tokio's own peek waits for it), is not a head.
+        server.io.peek(&mut [0u8; 1]).await.unwrap();
+        assert!(!seen(&server, b""));
+        client.write_all(b"Host: a\r\n").await.unwrap();
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 256];
+        while !head.ends_with(b"Host: a\r\n") {
+            let n = server.read(&mut chunk).await.unwrap();
+            head.extend_from_slice(&chunk[..n]);
+        }
+        // The last "\r\n" read already, the closing one still in the socket.
+        client.write_all(b"\r\n").await.unwrap();
+        let mut waited = 0;
+        while !seen(&server, &head) && waited < 1000 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            waited += 1;
+        }
+        assert!(
+            seen(&server, &head),
+            "the head's end, unread, across what was read"
+        );
+        assert!(
+            !seen(&server, b""),
+            "alone, the unread bytes hold no head's end"
+        );
+        // A peek consumed nothing.
+        read_head(&mut server, &mut head).await.unwrap();
+        assert_eq!(request_line(&head), Some(("GET", "/healthz")));
     }
 }

@@ -316,15 +316,8 @@ async fn health_only(
     mut ticket: Ticket,
     deadline: tokio::time::Instant,
 ) {
-    let read = tokio::time::timeout_at(deadline, conn::read_head(&mut io));
-    let head = tokio::select! {
-        // A head already in wins over a newcomer come at the same time.
-        biased;
-        r = read => match r {
-            Ok(Ok(head)) => head,
-            _ => return,
-        },
-        () = ticket.evicted() => return,
+    let Some(head) = head_in_lane(&mut io, &mut ticket, deadline, peer).await else {
+        return;
     };
     drop(ticket);
     let mut io = Rewind::new(head, io);
@@ -424,6 +417,44 @@ impl Shared {
     }
 }
 
+/// The first request head of a connection in a lane over the limit, read
+/// by `deadline`; `None` when the connection is to be closed. A newcomer
+/// that takes its place closes it, unless its whole head had come already
+/// (unread: under load, its task can be slower than the newcomers): such a
+/// client was never silent, and its head is read.
+async fn head_in_lane<I>(
+    io: &mut I,
+    ticket: &mut Ticket,
+    deadline: tokio::time::Instant,
+    peer: std::net::SocketAddr,
+) -> Option<Vec<u8>>
+where
+    I: tokio::io::AsyncRead + Unpin + conn::HeadArrived,
+{
+    let mut head = Vec::with_capacity(1024);
+    let evicted = tokio::select! {
+        // A head read in the same instant wins.
+        biased;
+        r = tokio::time::timeout_at(deadline, conn::read_head(io, &mut head)) => match r {
+            Ok(Ok(())) => false,
+            _ => return None,
+        },
+        () = ticket.evicted() => true,
+    };
+    if evicted {
+        if !io.head_arrived(&head) {
+            debug!(peer = %peer, "over the connection limit: closed for a newer client (no request head yet)");
+            return None;
+        }
+        debug!(peer = %peer, "over the connection limit: a newer client took its place, but its whole request head had come");
+        let rest = tokio::time::timeout_at(deadline, conn::read_head(io, &mut head)).await;
+        if !matches!(rest, Ok(Ok(()))) {
+            return None;
+        }
+    }
+    Some(head)
+}
+
 /// HTTP on a connection over the limit: its head is read by `deadline`
 /// (unless a newcomer closes it first); a health check is answered (one
 /// request, then close) and anything else waits for a slot, its head read
@@ -435,22 +466,10 @@ async fn over_limit<I>(
     (mut ticket, fd): (Ticket, tokio::sync::OwnedSemaphorePermit),
     deadline: tokio::time::Instant,
 ) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + conn::HeadArrived + 'static,
 {
-    let read = tokio::time::timeout_at(deadline, conn::read_head(&mut io));
-    let head = tokio::select! {
-        // A whole head that is already in (a probe the server was slow to
-        // look at, under load) is served, not closed for a newcomer that
-        // came at the same time: it was never silent.
-        biased;
-        r = read => match r {
-            Ok(Ok(head)) => head,
-            _ => return,
-        },
-        () = ticket.evicted() => {
-            debug!(peer = %peer, "over the connection limit: closed for a newer client (no request head yet)");
-            return;
-        }
+    let Some(head) = head_in_lane(&mut io, &mut ticket, deadline, peer).await else {
+        return;
     };
     // A whole head is in: out of the lane, no longer to be closed for another.
     drop(ticket);
