@@ -391,6 +391,8 @@ struct Watch {
     watched: Option<(u64, u64)>,
     poll: Option<Duration>,
     failed: bool,
+    /// A watch was placed anew: what happened before it went unheard.
+    placed: bool,
     gone: Arc<AtomicBool>,
     changes: Arc<Mutex<Changes>>,
 }
@@ -416,6 +418,7 @@ impl Watch {
                 Mode::Notify => None,
             },
             failed: false,
+            placed: false,
             gone: Arc::new(AtomicBool::new(false)),
             changes: Arc::new(Mutex::new(Changes::default())),
         };
@@ -446,6 +449,7 @@ impl Watch {
                 self.restart = false;
                 self.watched = before;
                 self.poll = None;
+                self.placed = true;
                 lock(&self.changes).all = true;
                 let _ = self.tx.try_send(());
             }
@@ -601,6 +605,10 @@ pub async fn run(
                     all = true;
                 }
             }
+        }
+        if std::mem::take(&mut w.placed) {
+            // A watch placed anew: what happened before it went unheard.
+            scanner.events_lost();
         }
         let paths = (!all && !taken.all).then_some(taken.paths);
         let result;

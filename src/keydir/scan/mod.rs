@@ -158,10 +158,11 @@ impl Scanner {
         self
     }
 
-    /// The file watcher lost events (its queue overflowed): a key deleted in
-    /// a folder that turned unreadable since may have gone unheard. Until
-    /// the next full walk is done, an unreadable folder keeps nothing, as on
-    /// a fresh start, instead of the keys last read in it.
+    /// The file watcher lost events (its queue overflowed), or no watch was
+    /// in place for a while (one placed anew): a key deleted in a folder
+    /// that turned unreadable since may have gone unheard. Until the next
+    /// full walk is done, an unreadable folder keeps nothing, as on a fresh
+    /// start, instead of the keys last read in it.
     pub fn events_lost(&mut self) {
         self.lost_events = true;
     }
