@@ -225,6 +225,10 @@ fn others_read(meta: &std::fs::Metadata, dir: bool) -> bool {
 fn allowed(dir: &Path, kid: &str, mode: Mode, skipped: &BTreeSet<PathBuf>) -> Option<&'static str> {
     let file = dir.join(format!("{kid}.pem"));
     let exists = std::fs::metadata(&file).is_ok_and(|m| m.is_file());
+    // In an unreadable folder, what counts is that nothing at the kid's own
+    // path was deleted: a symlink there whose target moved away since is
+    // still the entry last read (the server cannot look, nor can `list`).
+    let entry_there = std::fs::symlink_metadata(&file).is_ok();
     let own = Path::new(kid).parent().unwrap_or(Path::new(""));
     let mut folder = dir.to_path_buf();
     for part in own.components() {
@@ -233,7 +237,7 @@ fn allowed(dir: &Path, kid: &str, mode: Mode, skipped: &BTreeSet<PathBuf>) -> Op
             std::fs::metadata(&folder).is_ok_and(|m| m.is_dir() && !others_read(&m, true));
         if unreadable {
             let above_own = folder != dir.join(own);
-            return (exists || above_own || mode == Mode::Poll).then_some(FOLDER_KEPT);
+            return (entry_there || above_own || mode == Mode::Poll).then_some(FOLDER_KEPT);
         }
     }
     let unreadable = std::fs::metadata(&file).is_ok_and(|m| !others_read(&m, false));
