@@ -643,7 +643,23 @@ fn random_walk(mode: Mode) -> Report {
                             (None, _) => "on disk and readable, not served",
                             _ => "another key than the file holds",
                         };
-                        unexplained.push(format!("{kid}: {cause} (served {g:?}, fresh {w:?})"));
+                        // Each part of its path: mode, and a symlink's target.
+                        let mut trail = String::new();
+                        let mut at = dir.clone();
+                        for part in Path::new(&format!("{kid}.pem")).components() {
+                            at.push(part);
+                            let m = std::fs::symlink_metadata(&at)
+                                .map(|m| format!("{:o}", m.permissions().mode()));
+                            let link = std::fs::read_link(&at).ok();
+                            trail.push_str(&format!(
+                                " {:?}={m:?}{}",
+                                part.as_os_str(),
+                                link.map(|l| format!("->{}", l.display()))
+                                    .unwrap_or_default()
+                            ));
+                        }
+                        unexplained
+                            .push(format!("{kid}: {cause} (served {g:?}, fresh {w:?}){trail}"));
                     }
                 }
             }
