@@ -196,7 +196,7 @@ async fn serve(config: ServeConfig, service: Option<Arc<Service>>) -> anyhow::Re
         "Prosody set-up 1, any Jitsi token plugin: asap_key_server = \"{}\"; \
          each key is cached by kid until Prosody restarts, so rotate with a new kid{}",
         urls.base,
-        if local.ip().is_unspecified() { "; <host> is the name Prosody reaches this server by" } else { "" });
+        urls.host_note);
     let keys = store.load().len();
     let cache_keys_url = crate::prosody::cache_keys_url(&urls.jwks, keys);
     info!(cache_keys_url = %cache_keys_url,
@@ -305,6 +305,9 @@ fn connection_limit(asked: Option<usize>) -> usize {
 struct Urls {
     base: String,
     jwks: String,
+    /// What `<host>` in them stands for, when the server listens on all
+    /// addresses (empty otherwise).
+    host_note: &'static str,
 }
 
 impl Urls {
@@ -312,10 +315,13 @@ impl Urls {
         let prefix = http.base_path.trim_matches('/');
         // 0.0.0.0 is where it listens, never a name Prosody can reach it by
         // (in a container: its service name, e.g. asap-keyserver).
-        let host = if addr.ip().is_unspecified() {
-            format!("<host>:{}", addr.port())
+        let (host, host_note) = if addr.ip().is_unspecified() {
+            (
+                format!("<host>:{}", addr.port()),
+                "; <host> is the name Prosody reaches this server by",
+            )
         } else {
-            addr.to_string()
+            (addr.to_string(), "")
         };
         let base = if prefix.is_empty() {
             format!("{scheme}://{host}")
@@ -323,7 +329,11 @@ impl Urls {
             format!("{scheme}://{host}/{prefix}")
         };
         let jwks = format!("{base}/{}", http.jwks_path.trim_start_matches('/'));
-        Urls { base, jwks }
+        Urls {
+            base,
+            jwks,
+            host_note,
+        }
     }
 }
 

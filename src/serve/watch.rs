@@ -572,7 +572,7 @@ pub async fn run(
         }
         let taken = std::mem::take(&mut *lock(&w.changes));
         if taken.rewatch {
-            // Events were lost: placed anew, and read as a fresh start reads.
+            // Events lost: read as a fresh start reads, even if no watch can be placed.
             w.restart = true;
             scanner.events_lost();
         }

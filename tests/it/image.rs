@@ -508,8 +508,8 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
             && exec chroot --userspec="$user" "$root" "$@""#;
     let _inotify = INOTIFY.read().unwrap_or_else(|e| e.into_inner());
     let mut args = vec!["unshare", "--mount", "sh", "-c", script, "sh"];
-    let (keys_s, root_s) = (path_str(&keys), root.clone());
-    args.extend([keys_s.as_str(), root_s.as_str(), user]);
+    let keys_s = path_str(&keys);
+    args.extend([keys_s.as_str(), root.as_str(), user]);
     args.extend(entrypoint.iter().map(String::as_str));
     let server = in_netns(&ns, &args)
         .stdin(Stdio::null())
@@ -554,12 +554,12 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
         curl(&ns, &key_path("jitsi/2026-12-08")).1 == key(1).spki
     });
     // The image's health check, as Docker runs it: in the container, as its user.
-    let health_check = |ns: &str| {
-        let mut cmd = in_netns(ns, &["chroot", &format!("--userspec={user}"), &root]);
+    let health_check = || {
+        let mut cmd = in_netns(&ns, &["chroot", &format!("--userspec={user}"), &root]);
         cmd.args(&test[1..]);
         tool_output(&mut cmd)
     };
-    let healthy = health_check(&ns);
+    let healthy = health_check();
     assert!(healthy.status.success(), "{healthy:?}\n{}", logs());
     // Named as the compose network names it, the image's server is what
     // `doctor` checks a Prosody against, configured by our .env lines and
@@ -627,7 +627,7 @@ fn scripts_image_builds_the_dockerfiles_image_and_its_binary_serves_keys_as_its_
     let mut server = cleanup.server.take().unwrap();
     server.kill().unwrap();
     server.wait().unwrap();
-    let unhealthy = health_check(&ns);
+    let unhealthy = health_check();
     assert_eq!(unhealthy.status.code(), Some(1), "{unhealthy:?}");
     // Both keys were read from the mounted folder, by path under /keys.
     assert!(
